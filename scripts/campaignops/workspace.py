@@ -1,0 +1,67 @@
+"""Open a campaign for work: its spec, ledger, plan (with frozen query groups) and WMS adapter."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ledger as ledger_mod
+from .ledger import Ledger
+from .model import Campaign, Plan
+from .spec import all_campaign_paths, campaign_path, find_root, load_campaign
+from .submit import Context, default_workdir
+
+
+@dataclass
+class Workspace:
+    ctx: Context
+    plan: Plan
+    ledger: Ledger
+
+    @property
+    def campaign(self) -> Campaign:
+        return self.ctx.campaign
+
+
+def root_of(args: argparse.Namespace) -> Path:
+    return Path(args.root).resolve() if getattr(args, "root", None) else find_root()
+
+
+def campaign_names(root: Path, names: list[str], all_: bool) -> list[str]:
+    if all_ or not names:
+        return [p.parent.name for p in all_campaign_paths(root)]
+    return names
+
+
+def make_wms(campaign: Campaign):  # type: ignore[no-untyped-def]
+    from .wms.bps import BpsWms
+
+    return BpsWms(dict(campaign.profile.bps)["wmsServiceClass"])
+
+
+def open_campaign(root: Path, name: str, *, dry_run: bool = False, say=print,  # type: ignore[no-untyped-def]
+                  workdir: Path | None = None, wms=None, query_groups: bool = True) -> Workspace:
+    from .plan import make_plan
+
+    campaign = load_campaign(campaign_path(name, root), root)
+    assert campaign.path is not None
+    ledger = ledger_mod.load(campaign.path.parent, campaign.name)
+    frozen = {step: groups for step, groups in ledger.frozen_groups}
+    needs_query = [s for s in campaign.steps if s.split.by == "query" and s.name not in frozen]
+    if needs_query and query_groups:
+        # Ask the Butler once, at the first apply/status, and freeze the groups in the ledger so
+        # later plans are stable even when the repository gains data.
+        from .butler_ids import ButlerDataIds
+        from .grouping import groups_for
+
+        repo = campaign.butler_repo
+        source = ButlerDataIds(repo if Path(repo).is_absolute() or "://" in repo else str(root / repo))
+        for step in needs_query:
+            found = groups_for(campaign, step, ids_source=source)
+            frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in found)
+            ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
+    plan = make_plan(campaign, frozen=frozen)
+    ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign),
+                  workdir=workdir or default_workdir(root), say=say, dry_run=dry_run)
+    return Workspace(ctx, plan, ledger)

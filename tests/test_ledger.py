@@ -1,0 +1,67 @@
+"""The ledger file: stable, atomic, round-trips, written only when something changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import json
+import pytest
+import yaml
+
+from campaignops import ledger as L
+from campaignops.ledger import Attempt, Ledger, RunRecord, RunState, TaskCounts
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sample() -> Ledger:
+    a = Attempt(1, "submit", "demo/out/step1/g0/a01", "abc", "/w/c.yaml", "/w", submit_dir="/w/submit/x",
+                wms_id="/w/submit/x", submitted_at="2026-11-21T10:00:00Z", state=RunState.FAILED,
+                tasks=(TaskCounts("calibrate", (("FAILED", 2), ("SUCCEEDED", 30))),),
+                exit_codes=(("calibrate", (1,)),), errors=("RuntimeError: boom",),
+                transitions=(L.Transition("2026-11-21T10:00:00Z", RunState.SUBMITTING),
+                             L.Transition("2026-11-21T10:05:00Z", RunState.FAILED)))
+    return Ledger("demo", (RunRecord("step1", "g0", "visit IN (1, 2)", (a,)),),
+                  (("step3", (("g0000", "tract = 1", 1),)),))
+
+
+def test_round_trip_is_lossless(tmp_path: Path) -> None:
+    L.save(tmp_path, sample())
+    assert L.load(tmp_path, "demo") == sample()
+
+
+def test_nothing_is_written_when_nothing_changed(tmp_path: Path) -> None:
+    assert L.save(tmp_path, sample()) is True
+    mtime = (tmp_path / "ledger.yaml").stat().st_mtime_ns
+    assert L.save(tmp_path, sample()) is False
+    assert (tmp_path / "ledger.yaml").stat().st_mtime_ns == mtime
+
+
+def test_key_order_is_stable_so_git_diffs_read_well() -> None:
+    text = L.dumps(sample())
+    assert text.index("number:") < text.index("state:") < text.index("output_run:") < text.index("transitions:")
+    assert L.dumps(L.from_dict(yaml.safe_load(text))) == text
+
+
+def test_ledger_file_matches_its_schema() -> None:
+    schema = json.loads((ROOT / "schemas" / "ledger.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(L.dumps(sample())))
+
+
+def test_a_file_that_is_not_a_ledger_is_refused_with_advice(tmp_path: Path) -> None:
+    (tmp_path / "ledger.yaml").write_text("- just a list\n")
+    with pytest.raises(ValueError, match="not a campaign ledger"):
+        L.load(tmp_path, "demo")
+
+
+def test_missing_ledger_is_an_empty_one(tmp_path: Path) -> None:
+    assert L.load(tmp_path, "x") == Ledger("x")
+
+
+def test_transition_recorded_only_on_state_change() -> None:
+    a = Attempt(1, "submit", "o", "h", "c", "l")
+    a = L.with_state(a, RunState.PENDING, "t1")
+    a = L.with_state(a, RunState.PENDING, "t2")
+    a = L.with_state(a, RunState.RUNNING, "t3")
+    assert [t.state for t in a.transitions] == [RunState.PENDING, RunState.RUNNING]
