@@ -32,7 +32,7 @@ node_modules/.installed: package.json
 	touch $@
 
 demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --dir $(DEMO_DIR)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --dir $(DEMO_DIR) $(DEMO_ARGS)
 
 test: $(STAMP) node_modules/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)

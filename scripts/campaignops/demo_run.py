@@ -82,7 +82,7 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     demo_dir = demo_dir.resolve()
     butler_repo = demo_dir / "repo"
     _say(f"== 1/4 demo Butler repository at {butler_repo} ({'PostgreSQL' if registry else 'SQLite'})")
-    demo_repo.create_demo_repo(butler_repo, registry=registry, force=True, say=_say)
+    demo_repo.build(butler_repo, registry=registry, force=True, progress=lambda m: _say(f"   {m}"))
     control = make_control_repo(source_root, demo_dir / "control", butler_repo)
     workdir = demo_dir / "work"
     if workdir.exists():
@@ -149,10 +149,19 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     return 0 if done else 1
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", default=None, help="where the demo lives (default: .demo under the repository root)")
+    parser.add_argument("--registry", default=None, metavar="URL",
+                        help="PostgreSQL registry for the demo Butler (default: SQLite), "
+                        "e.g. postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--poll", type=float, default=2.0, help="seconds between status checks (default 2)")
+
+
 def main(args: argparse.Namespace) -> int:
     source_root = Path(args.root).resolve() if getattr(args, "root", None) else find_root()
     demo_dir = Path(getattr(args, "dir", None) or source_root / ".demo")
-    return run_demo(source_root, demo_dir, registry=getattr(args, "registry", None))
+    return run_demo(source_root, demo_dir, registry=getattr(args, "registry", None),
+                    poll=getattr(args, "poll", 2.0))
 
 
 if __name__ == "__main__":

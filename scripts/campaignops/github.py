@@ -192,7 +192,7 @@ class GitHubClient:
     def _rate_limit_wait(self, resp: requests.Response, message: str, secondary_hits: int) -> float | None:
         """Seconds to wait when `resp` is a rate-limit answer, None when it is a real 403."""
         headers = resp.headers
-        retry_after = headers.get("retry-after")
+        retry_after: str | None = headers.get("retry-after")
         if retry_after is not None:
             try:
                 return max(float(retry_after), 0.0)
@@ -205,7 +205,7 @@ class GitHubClient:
             except ValueError:
                 return SECONDARY_MIN_WAIT
         if resp.status_code == 429 or "rate limit" in message.lower():
-            return SECONDARY_MIN_WAIT * (2 ** secondary_hits)
+            return SECONDARY_MIN_WAIT * 2.0 ** secondary_hits
         return None
 
     def _message(self, resp: requests.Response) -> str:

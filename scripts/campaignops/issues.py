@@ -306,8 +306,8 @@ def retry_commands(campaign: str, record: RunRecord) -> list[str]:
 
 def _task_table(attempt: Attempt) -> list[str]:
     if not attempt.tasks:
-        return ["No per-task counts were reported for this attempt (nothing ran, or the WMS report was "
-                "empty): see the message and the logs."]
+        return [("No per-task counts were reported for this attempt (nothing ran, or the WMS report was "
+                 "empty): see the message and the logs.")]
     lines = ["| task | succeeded | failed | other |", "|---|---:|---:|---:|"]
     for t in attempt.tasks:
         ok, bad = t.get("SUCCEEDED"), t.get("FAILED")
@@ -347,8 +347,8 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
     name = campaign.name
     lines = [f"{heading}", ""]
     facts = [
-        ("campaign", f"`{name}` (site {campaign.profile.site}, profile `{campaign.profile.name}`, "
-                     f"stack `{campaign.stack_tag}`)"),
+        ("campaign", (f"`{name}` (site {campaign.profile.site}, profile `{campaign.profile.name}`, "
+                      f"stack `{campaign.stack_tag}`)")),
         ("run", f"step `{record.step}`, group `{record.group}`"),
         ("attempt", f"{attempt.number} ({attempt.kind}"
                     + (f", memory ×{attempt.memory_multiplier:g}" if attempt.memory_multiplier != 1 else "")
@@ -378,7 +378,7 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
             f"{commands[1]}    # out of memory: resubmit with twice the memory",
             f"{commands[2]}    # re-run only the failed quanta into a new output run",
             "```", "", retry_hint, ""]
-    head = "\n".join(lines)
+    head = "\n".join(lines) + "\n"
     budget = BODY_BUDGET - len(head) - len("\n".join(tail))
     errors = _error_block(attempt, budget)
     text = head + ("\n".join(errors) + "\n\n" if errors else "") + "\n".join(tail)

@@ -42,13 +42,17 @@ class Change:
     failed_in: tuple[str, ...] = ()
 
     def __str__(self) -> str:
+        return f"{self.campaign}: {self.describe()}"
+
+    def describe(self) -> str:
+        """The change without the campaign name: `step1 g0003 RUNNING→FAILED (12 failed in calibrate)`."""
         number = f" #{self.attempt} ({self.kind})" if self.attempt > 1 else ""
         old = self.old.value if self.old else "NEW"
         detail = ""
         if self.failed:
             where = f" in {', '.join(self.failed_in)}" if self.failed_in else ""
             detail = f" ({self.failed} failed{where})"
-        return f"{self.campaign}: {self.step} {self.group}{number} {old}→{self.new.value}{detail}"
+        return f"{self.step} {self.group}{number} {old}→{self.new.value}{detail}"
 
 
 def _failed_detail(attempt: Attempt) -> tuple[int, tuple[str, ...]]:
@@ -164,6 +168,24 @@ class Git:
 
     def out(self, *args: str) -> str:
         return self.run(*args).stdout
+
+    def blobs(self, shas: Sequence[str]) -> dict[str, str]:
+        """Contents of many blobs in one `git cat-file --batch` (missing ones left out)."""
+        if not shas:
+            return {}
+        proc = subprocess.run(["git", "cat-file", "--batch"], cwd=self.cwd, input="\n".join(shas).encode() + b"\n",
+                              capture_output=True, check=True, env={**os.environ, **self.env})
+        out, pos, found = proc.stdout, 0, {}
+        for sha in shas:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split()
+            pos = end + 1
+            if len(header) < 3 or header[1] == b"missing":
+                continue
+            size = int(header[2])
+            found[sha] = out[pos:pos + size].decode("utf-8")
+            pos += size + 1
+        return found
 
     def show(self, rev_path: str) -> str | None:
         """Content of `rev:path` (or `:path` for the index, `:2:path` for a conflict stage); None if absent."""
@@ -315,6 +337,7 @@ def publish(git: Git, message: str | None = None, paths: Sequence[str] = (), rem
             continue  # the remote may be briefly unreachable: try again after the next wait
         merged += rebase_onto(git, "FETCH_HEAD")
     head = git.out("rev-parse", "--short", "HEAD").strip()
+    last_error = " ".join(line.strip() for line in last_error.splitlines() if line.strip())
     raise PublishError(
         f"could not push to {remote} {branch} after {max_tries} tries (last error: {last_error}). "
         f"The commit {head} is kept in this checkout: run `campaign publish` again to push it, "

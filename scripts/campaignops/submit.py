@@ -104,6 +104,9 @@ def launch_attempt(ctx: Context, ledger: Ledger, run: PlannedRun, number: int, k
     ledger = ledger.with_run(record.with_attempt(attempt))
     ctx.save(ledger)  # the intent is on disk before bps starts
     ctx.wms.launch(config_path, launch_dir, ctx.campaign.setup_command())
+    if os.environ.get("CAMPAIGNOPS_FAILPOINT") == "after-launch":
+        # Test hook: die exactly between starting bps and recording it, as a killed job would.
+        os._exit(99)
     attempt = ledger_mod.with_state(attempt, RunState.PENDING, ctx.now(), "bps submit started",
                                     submitted_at=ctx.now())
     ledger = ledger.with_run(record.with_attempt(attempt))

@@ -1,8 +1,9 @@
 """Demo PipelineTasks shaped like DRP steps, with injectable permanent and transient failures.
 
-Every task has these config fields (set them in a pipeline YAML, or with
-``pipetask ... -c calibrateDemo:fail_once_where='visit=1003 AND detector=2'``, e.g. through BPS's
-``extraQgraphOptions``; the values are stored in the quantum graph, so a ``bps restart`` keeps them):
+Every task has these config fields (set them in a pipeline YAML, or on the command line with
+``pipetask ... -c "calibrateDemo:fail_once_where=visit IN (1003) AND detector IN (2)"``, e.g. through
+BPS's ``extraQgraphOptions``; pipetask's ``-c`` cannot take a second ``=``, hence the ``IN`` form there.
+The values are stored in the quantum graph, so a ``bps restart`` keeps them):
 
 ``fail_where``
     Permanent failure: every quantum whose data ID matches raises ``RuntimeError``.
@@ -150,19 +151,20 @@ class DemoTaskMixin:
     log: Any
 
     def inject_failures(self, label: str, data_id: DataCoordinate) -> None:
-        values = data_id_dict(data_id)
-        where = f"{label} {data_id_text(values)}"
+        values = data_id_dict(data_id)  # matching sees implied values too (band of a visit)
+        text = data_id_text(dict(data_id.required))
+        where = f"{label} {text}"
         if self.config.fail_where and WhereExpression.parse(self.config.fail_where).matches(values):
-            raise RuntimeError(f"injected failure for {data_id_text(values)}: {self.config.fail_message}")
+            raise RuntimeError(f"injected failure for {text}: {self.config.fail_message}")
         if self.config.fail_once_where and WhereExpression.parse(self.config.fail_once_where).matches(values):
             marker_dir = Path(self.config.marker_dir or os.environ.get(MARKER_ENV) or "demo-markers")
-            slug = re.sub(r"[^A-Za-z0-9=_-]+", "_", data_id_text(values)).replace("=", "")
+            slug = re.sub(r"[^A-Za-z0-9=_-]+", "_", text).replace("=", "")
             marker = marker_dir / f"{label}-{slug}.failed-once"
             if not marker.exists():
                 marker_dir.mkdir(parents=True, exist_ok=True)
                 marker.write_text(f"{where}: failed once; delete this file to make it fail again\n")
                 raise RuntimeError(
-                    f"injected transient failure for {data_id_text(values)}: {self.config.fail_message} "
+                    f"injected transient failure for {text}: {self.config.fail_message} "
                     f"(succeeds on the next attempt; marker {marker.resolve()})")
             self.log.info("transient failure of %s already happened (marker %s): succeeding", where, marker)
         if self.config.sleep:

@@ -1,0 +1,69 @@
+"""Benchmark: plan and render a 40,000-visit campaign (1,000-visit groups, 10 steps); wall time and peak memory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from campaignops import spec  # noqa: E402
+from campaignops.model import Campaign  # noqa: E402
+from campaignops.plan import as_markdown, make_plan  # noqa: E402
+from campaignops.render import render_plan  # noqa: E402
+
+
+def build(folder: Path, visits: int, group: int, steps: int) -> Campaign:
+    # Visit IDs spaced like real ones so the queries have realistic lengths.
+    (folder / "visits.txt").write_text("".join(f"{2_000_000 + 7 * i}\n" for i in range(visits)), encoding="utf-8")
+    split = {"by": "count", "dimension": "visit", "max_size": group, "source": "visits.txt"}
+    data = {
+        "name": "bench-campaign", "description": "benchmark", "operator": "lsstsvc1", "profile": "usdf-panda",
+        "stack": {"tag": "w_2026_47"},
+        "butler": {"repo": "/repo/main", "inputs": ["LSSTCam/defaults"], "output": "LSSTCam/runs/{campaign}"},
+        "pipeline": "${DRP_PIPE_DIR}/pipelines/LSSTCam/DRP.yaml", "data_query": "instrument='LSSTCam'",
+        "resources": {"requestMemory": 4096, "tasks": {"makeWarp": {"requestMemory": 8192}}},
+        "steps": [{"name": f"step{i}", "subsets": [f"step{i}"], "split": split} for i in range(1, steps + 1)],
+    }
+    return Campaign.from_dict(data, spec.load_profile("usdf-panda", ROOT), path=folder / "campaign.yaml")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--visits", type=int, default=40_000)
+    parser.add_argument("--group", type=int, default=1_000)
+    parser.add_argument("--steps", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        campaign = build(folder, args.visits, args.group, args.steps)
+        # Timed pass without tracemalloc (it slows allocation-heavy code several times over).
+        start = time.perf_counter()
+        plan = make_plan(campaign)
+        planned = time.perf_counter()
+        paths = render_plan(plan, folder / "rendered")
+        rendered = time.perf_counter()
+        markdown = as_markdown(plan)
+        done = time.perf_counter()
+        size = sum(p.stat().st_size for p in paths)
+        # Second pass, into a fresh directory, only to measure peak memory.
+        tracemalloc.start()
+        render_plan(make_plan(campaign), folder / "rendered-again")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    print(f"campaign: {args.visits} visits, groups of {args.group}, {args.steps} steps -> {len(plan.runs)} runs")
+    print(f"plan      {planned - start:7.3f} s")
+    print(f"render    {rendered - planned:7.3f} s  ({len(paths)} files, {size / 1e6:.1f} MB)")
+    print(f"markdown  {done - rendered:7.3f} s  ({len(markdown)} characters)")
+    print(f"total     {done - start:7.3f} s")
+    print(f"peak traced memory (plan + render) {peak / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

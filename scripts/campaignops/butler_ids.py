@@ -1,0 +1,74 @@
+"""Data IDs from a real Butler: the distinct values a `by: query` split cuts into groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import Campaign
+
+__all__ = ["ButlerDataIds", "ButlerQueryError", "combine_queries"]
+
+
+class ButlerQueryError(Exception):
+    """The Butler could not be opened or queried; the message names the repository and the query."""
+
+
+def combine_queries(*parts: str) -> str:
+    """AND the non-empty parts, each in parentheses (so an OR inside one cannot leak)."""
+    kept = [p.strip() for p in parts if p and p.strip()]
+    if len(kept) == 1:
+        return kept[0]
+    return " AND ".join(f"({p})" for p in kept)
+
+
+class ButlerDataIds:
+    """Reads data IDs from one Butler repository (opened read-only on first use)."""
+
+    def __init__(self, repo: str | Path) -> None:
+        self.repo = str(repo)
+        self._butler: Any = None
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign, root: Path) -> ButlerDataIds:
+        """The campaign's repository, a relative path taken from the repository root `root`."""
+        repo = campaign.butler_repo
+        if "://" not in repo and not Path(repo).is_absolute():
+            repo = str(root / repo)
+        return cls(repo)
+
+    def _open(self) -> Any:
+        if self._butler is None:
+            try:
+                from lsst.daf.butler import Butler
+            except ImportError as exc:
+                raise ButlerQueryError("lsst.daf.butler is not installed; `pip install -e '.[lsst]'` "
+                                       "or run under the stack") from exc
+            try:
+                self._butler = Butler.from_config(self.repo, writeable=False)
+            except Exception as exc:
+                raise ButlerQueryError(f"cannot open Butler repository {self.repo}: {exc}") from exc
+        return self._butler
+
+    def values(self, dimension: str, where: str = "") -> list[int | str]:
+        """Sorted distinct values of `dimension` among the data IDs matching `where`."""
+        butler = self._open()
+        try:
+            data_ids = butler.query_data_ids([dimension], where=where, limit=None, explain=False)
+        except Exception as exc:
+            raise ButlerQueryError(f"query of {dimension} in {self.repo} where {where!r} failed: {exc}") from exc
+        found = {data_id[dimension] for data_id in data_ids}
+        return sorted(found, key=lambda v: (isinstance(v, str), v))
+
+    def data_ids(self, campaign: Campaign, step: str) -> list[int | str]:
+        """Distinct values of the step's split dimension under the campaign's and the step's data query."""
+        s = campaign.step(step)
+        if not s.split.dimension:
+            raise ButlerQueryError(f"step {step} of campaign {campaign.name} has no split dimension to query")
+        return self.values(s.split.dimension, combine_queries(campaign.data_query, s.data_query))
+
+    def close(self) -> None:
+        if self._butler is not None:
+            self._butler.close()
+            self._butler = None

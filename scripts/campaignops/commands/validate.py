@@ -1,0 +1,32 @@
+"""`campaign validate [PATH...]`: check specs and print located problems; exit 1 if there are any."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import spec, validate
+from ..problems import FORMATTERS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="spec files, or directories searched for campaign.yaml (default: every "
+                             "campaigns/*/campaign.yaml, campaigns/profiles/*.yaml, campaigns/templates/*.yaml)")
+    parser.add_argument("--format", choices=sorted(FORMATTERS), default="text",
+                        help="text (default), github (workflow annotations) or json")
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.root) if args.root else spec.find_root()
+    if args.paths:
+        files, problems = validate.expand([Path(p) for p in args.paths], root)
+    else:
+        if not (root / "campaigns").is_dir():
+            raise spec.SpecError(f"no campaigns/ directory in {root}; pass files to check or the right --root")
+        files, problems = validate.default_paths(root), []
+    for path in files:
+        problems.extend(validate.check_file(path, root)[0])
+    sys.stdout.write(FORMATTERS[args.format](problems, len(files)))
+    return 1 if problems else 0
