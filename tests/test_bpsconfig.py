@@ -29,7 +29,7 @@ campaign: quick
 computeSite: SOMEWHERE_ELSE
 payload:
   butlerConfig: /sdf/group/rubin/repo/main
-setupLSSTEnv: "source /cvmfs/sw.lsst.eu/linux-x86_64/lsst_distrib/{LSST_VERSION}/loadLSST.bash; setup lsst_distrib;"
+setupLSSTEnv: "source /cvmfs/sw.lsst.eu/lsst_distrib/{LSST_VERSION}/loadLSST.bash; setup lsst_distrib;"
 finalJob:
   queue: SITE_DEFAULT_QUEUE
 """
@@ -76,7 +76,8 @@ def rendered_examples() -> Iterator[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("name", "key"), list(rendered_examples()))
-def test_every_example_config_resolves_in_bps_as_the_campaign_says(name: str, key: str, tmp_path: Path) -> None:
+def test_every_example_config_resolves_in_bps_as_the_campaign_says(
+        name: str, key: str, tmp_path: Path) -> None:
     campaign = example(name)
     run = next(r for r in make_plan(campaign).runs if r.key == key)
     (path,) = [p for p in render_plan(make_plan(campaign), tmp_path, root=ROOT) if p.name == file_name(run)]

@@ -174,3 +174,9 @@ def test_frozen_query_groups_are_used_verbatim_without_asking_the_butler() -> No
 def test_query_finding_nothing_is_an_error_not_an_empty_step() -> None:
     with pytest.raises(SpecError, match="found no data IDs"):
         groups(QUERY, ids_source=FakeIds([]))
+
+
+def test_count_split_of_a_campaign_not_read_from_a_file_is_refused() -> None:
+    # Reading relative to the current directory would make the plan depend on where it runs.
+    with pytest.raises(SpecError, match="not loaded from a file"):
+        groups(COUNT, None)

@@ -110,7 +110,8 @@ def test_a_clean_step1_group_is_observed_succeeded_with_per_task_counts(runs: Ru
 
     butler = Butler.from_config(str(runs.repo))
     try:
-        refs = butler.query_datasets("demo_calexp", collections="demo/demo", explain=False)
+        refs = butler.query_datasets("demo_calexp", collections="demo/demo/step1/visit1001-1002/a01",
+                                     explain=False)
         assert {r.dataId["visit"] for r in refs} == {1001, 1002} and len(refs) == 8
     finally:
         butler.close()

@@ -54,7 +54,7 @@ def test_cyclic_requirements_are_refused() -> None:
 
 def test_unknown_requirement_is_refused_with_known_steps_listed() -> None:
     c = campaign([{"name": "a", "subsets": ["a"], "requires": ["missing"]}])
-    with pytest.raises(SpecError, match="unknown step.*missing.*known steps: a"):
+    with pytest.raises(SpecError, match=r"unknown step.*missing.*known steps: a"):
         make_plan(c)
 
 
@@ -64,7 +64,8 @@ def test_run_query_ands_campaign_step_and_group_parts() -> None:
                  data_query="instrument='HSC' OR instrument='LSSTCam'")
     (run,) = make_plan(c).runs
     # The OR stays inside its parentheses: it cannot widen the step's or group's constraint.
-    assert run.data_query == "(instrument='HSC' OR instrument='LSSTCam') AND (skymap='hsc_rings_v1') AND (tract = 9615)"
+    assert run.data_query == ("(instrument='HSC' OR instrument='LSSTCam') AND (skymap='hsc_rings_v1') "
+                              "AND (tract = 9615)")
 
 
 def test_empty_query_parts_are_left_out() -> None:
@@ -91,14 +92,17 @@ def test_manual_gate_is_closed_until_approved() -> None:
     assert make_plan(campaign(steps)).runs[1].gate_open
 
 
+QUERY_SPLIT = {"by": "query", "dimension": "visit", "max_size": 5}
+
+
 def test_frozen_groups_are_used_for_query_steps() -> None:
-    c = campaign([{"name": "s", "subsets": ["s"], "split": {"by": "query", "dimension": "visit", "max_size": 5}}])
+    c = campaign([{"name": "s", "subsets": ["s"], "split": QUERY_SPLIT}])
     plan = make_plan(c, frozen={"s": (("g0000", "visit IN (1, 2)", 2),)})
     assert [(r.group, r.data_query, r.size) for r in plan.runs] == [("g0000", "(visit IN (1, 2))", 2)]
 
 
 def test_pending_query_step_says_groups_come_at_first_apply() -> None:
-    c = campaign([{"name": "s", "subsets": ["s"], "split": {"by": "query", "dimension": "visit", "max_size": 5}}])
+    c = campaign([{"name": "s", "subsets": ["s"], "split": QUERY_SPLIT}])
     plan = make_plan(c)
     assert [r.group for r in plan.runs] == ["pending-query"]
     assert "decided by a Butler query at first apply" in as_text(plan)
@@ -109,7 +113,8 @@ def test_pending_query_step_says_groups_come_at_first_apply() -> None:
 def test_hsc_rc2_example_plans_every_step_in_pipeline_order() -> None:
     plan = make_plan(example("hsc-rc2-w_2026_47"))
     steps = list(dict.fromkeys(r.step for r in plan.runs))
-    assert steps == ["step1", "step2a", "step2b", "step2cde", "step3", "step4", "step5", "step6", "step7", "step8"]
+    assert steps == ["step1", "step2a", "step2b", "step2cde", "step3", "step4", "step5", "step6", "step7",
+                     "step8"]
     assert [r.group for r in plan.runs_of("step3")] == ["tract9615", "tract9697", "tract9813"]
     assert [(r.gate, r.gate_open) for r in plan.runs_of("step6")] == [("manual", False)]
 
@@ -178,3 +183,45 @@ def test_json_is_machine_readable_with_stable_key_order() -> None:
     step1 = data["steps"][0]
     assert step1["name"] == "step1" and step1["runs"][0]["key"] == "step1/g0000"
     assert step1["runs"][0]["data_query"].startswith("(instrument='LSSTCam-imSim') AND (visit IN (")
+
+
+# ---- the `campaign plan` command -----------------------------------------------------------------
+
+def test_plan_command_prints_json_for_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    from campaignops import cli
+
+    assert cli.main(["--root", str(ROOT), "plan", "hsc-rc2-w_2026_47", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total_runs"] == 22
+
+
+def test_plan_command_uses_query_groups_frozen_in_the_ledger(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from campaignops import cli, ledger
+
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    folder = tmp_path / "campaigns" / "q-campaign"
+    folder.mkdir()
+    (folder / "campaign.yaml").write_text(yaml.safe_dump({
+        "name": "q-campaign", "description": "d", "operator": "lsstsvc1", "profile": "htcondor",
+        "stack": {"tag": "w_2026_47"},
+        "butler": {"repo": "/repo/main", "inputs": ["HSC/defaults"], "output": "u/{operator}/{campaign}"},
+        "pipeline": "/p/DRP.yaml",
+        "steps": [{"name": "step1", "subsets": ["step1"],
+                   "split": {"by": "query", "dimension": "visit", "max_size": 2}}]}), encoding="utf-8")
+    args = ["--root", str(tmp_path), "plan", "q-campaign"]
+    assert cli.main(args) == 0
+    assert "step1/pending-query" in capsys.readouterr().out
+    ledger.save(folder, ledger.Ledger("q-campaign").with_frozen_groups(
+        "step1", (("g0000", "visit IN (1, 2)", 2), ("g0001", "visit = 3", 1))))
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "step1/g0000 (2 IDs): (visit IN (1, 2))" in out and "step1/g0001 (1 ID): (visit = 3)" in out
+
+
+def test_plan_command_names_known_campaigns_when_one_is_missing(capsys: pytest.CaptureFixture[str]) -> None:
+    from campaignops import cli
+
+    assert cli.main(["--root", str(ROOT), "plan", "no-such-campaign"]) == 1
+    assert "hsc-rc2-w_2026_47" in capsys.readouterr().err

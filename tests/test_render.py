@@ -136,7 +136,8 @@ def test_step_bps_keys_override_profile_keys_section_by_section() -> None:
 
 @pytest.mark.parametrize("key", ["payload", "pipelineYaml", "operator"])
 def test_step_bps_cannot_change_what_runs_or_where_it_writes(key: str) -> None:
-    c = campaign({"name": "s", "subsets": ["s"], "bps": {key: {"outputRun": "x"} if key == "payload" else "x"}})
+    value = {"outputRun": "x"} if key == "payload" else "x"
+    c = campaign({"name": "s", "subsets": ["s"], "bps": {key: value}})
     with pytest.raises(SpecError, match="set from the campaign"):
         render_run(c, first_run(c), 1)
 
@@ -166,7 +167,8 @@ def test_pipeline_paths_that_break_the_command_line_are_refused(pipeline: str) -
 
 
 def test_a_run_waiting_for_its_butler_query_cannot_be_rendered() -> None:
-    c = campaign({"name": "s", "subsets": ["s"], "split": {"by": "query", "dimension": "visit", "max_size": 5}})
+    split = {"by": "query", "dimension": "visit", "max_size": 5}
+    c = campaign({"name": "s", "subsets": ["s"], "split": split})
     with pytest.raises(SpecError, match="Butler query at first apply"):
         render_run(c, first_run(c), 1)
 
@@ -220,10 +222,13 @@ def test_any_accepted_query_round_trips_through_render_and_yaml(query: str) -> N
 
 def test_render_plan_writes_one_file_per_run_and_skips_pending_query_steps(tmp_path: Path) -> None:
     c = Campaign.from_dict({
-        "name": "test-campaign", "description": "d", "operator": "op", "profile": "p", "stack": {"tag": "local"},
-        "butler": {"repo": "/r", "inputs": ["in"], "output": "out"}, "pipeline": "p.yaml",
-        "steps": [{"name": "a", "subsets": ["a"], "split": {"by": "values", "dimension": "tract", "values": [1, 2]}},
-                  {"name": "b", "subsets": ["b"], "split": {"by": "query", "dimension": "visit", "max_size": 9}}]},
+        "name": "test-campaign", "description": "d", "operator": "op", "profile": "p",
+        "stack": {"tag": "local"}, "butler": {"repo": "/r", "inputs": ["in"], "output": "out"},
+        "pipeline": "p.yaml",
+        "steps": [{"name": "a", "subsets": ["a"],
+                   "split": {"by": "values", "dimension": "tract", "values": [1, 2]}},
+                  {"name": "b", "subsets": ["b"],
+                   "split": {"by": "query", "dimension": "visit", "max_size": 9}}]},
         PROFILE)
     paths = render_plan(make_plan(c), tmp_path / "out")
     assert [p.name for p in paths] == ["a__tract1.yaml", "a__tract2.yaml"]
@@ -271,3 +276,13 @@ def test_examples_render_the_same_with_either_emitter(name: str) -> None:
     for run in make_plan(c).runs:
         config = submit_config(c, run, 1, root=ROOT)
         assert dump(config) == dump(config, pure_python=True)
+
+
+def test_render_command_writes_the_golden_configs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from campaignops import cli
+
+    assert cli.main(["--root", str(ROOT), "render", "hsc-rc2-w_2026_47", "-o", str(tmp_path / "out")]) == 0
+    written = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in written] == sorted(p.name for p in (GOLDEN / "hsc-rc2-w_2026_47").glob("*.yaml"))
+    assert all(p.read_bytes() == (GOLDEN / "hsc-rc2-w_2026_47" / p.name).read_bytes() for p in written)
+    assert "22 submit config(s) written" in capsys.readouterr().out

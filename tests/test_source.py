@@ -69,7 +69,8 @@ def test_nul_bytes_are_reported_as_binary_at_their_position(tmp_path: Path) -> N
 
 
 def test_non_utf8_bytes_are_reported_at_their_position(tmp_path: Path) -> None:
-    p = only_problem(write(tmp_path / "l.yaml", "name: x\ndescription: \u00e9t\u00e9\n".encode("latin-1")), tmp_path)
+    latin1 = "name: x\ndescription: \u00e9t\u00e9\n".encode("latin-1")
+    p = only_problem(write(tmp_path / "l.yaml", latin1), tmp_path)
     assert (p.line, p.column) == (2, 14)
     assert "UTF-8" in p.message and "UTF-8" in p.fix
 

@@ -93,9 +93,9 @@ def test_load_campaign_raises_with_located_problems(repo: Path) -> None:
     path = install_case(BROKEN / "campaigns" / "gate-misspelt" / "campaign.yaml", repo)
     with pytest.raises(spec.SpecError) as err:
         spec.load_campaign(path, repo)
-    assert [str(p) for p in err.value.problems] == [
+    assert [str(p) for p in err.value.problems] == [(
         "campaigns/gate-misspelt/campaign.yaml:16:5: steps[0].gate: 'manaul' is not one of: auto, manual; "
-        "did you mean 'manual'? (fix: use one of: auto, manual)"]
+        "did you mean 'manual'? (fix: use one of: auto, manual)")]
 
 
 def edit(path: Path, old: str, new: str) -> Path:
@@ -122,9 +122,9 @@ def test_a_step_may_require_a_later_step_when_there_is_no_cycle(repo: Path) -> N
 def test_a_cycle_through_the_default_previous_step_is_explained(repo: Path) -> None:
     # step3 has no requires: so it requires step2a, the step before it.
     edit(example(repo), "  - name: step2a\n", "  - name: step2a\n    requires: [step4]\n")
-    assert messages(example(repo), repo) == [
+    assert messages(example(repo), repo) == [(
         "steps require each other in a cycle: step2a → step4 → step3 → step2a "
-        "(step3 requires step2a because it follows it and has no requires:)"]
+        "(step3 requires step2a because it follows it and has no requires:)")]
 
 
 def test_adjacent_ranges_do_not_overlap(repo: Path) -> None:
@@ -135,7 +135,8 @@ def test_adjacent_ranges_do_not_overlap(repo: Path) -> None:
 def test_a_count_split_names_the_branch_error_not_every_oneof_branch(repo: Path) -> None:
     edit(example(repo), "{by: count, dimension: visit, max_size: 2, source: visits.txt}",
          "{by: count, dimension: visit, values: [1, 2], source: visits.txt}")
-    assert sorted(messages(example(repo), repo)) == ["missing required key 'max_size'", "unknown key 'values'"]
+    assert sorted(messages(example(repo), repo)) == [
+        "missing required key 'max_size'", "unknown key 'values'"]
 
 
 def test_an_unreachable_pipeline_is_not_an_error(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,17 +151,33 @@ def test_subsets_are_checked_against_the_pipeline_found_through_an_env_var(
     (pipelines / "DRP-RC2.yaml").write_text(
         "imports:\n  - location: $DRP_PIPE_DIR/pipelines/base.yaml\n"
         "subsets:\n  step1: [isr]\n  step2a: [isr]\n  step3: [isr]\n")
-    (pipelines.parent / "base.yaml").write_text("tasks:\n  isr: lsst.ip.isr.IsrTask\nsubsets:\n  step4: [isr]\n")
+    (pipelines.parent / "base.yaml").write_text(
+        "tasks:\n  isr: lsst.ip.isr.IsrTask\nsubsets:\n  step4: [isr]\n")
     monkeypatch.setenv("DRP_PIPE_DIR", str(repo / "drp_pipe"))
     assert messages(example(repo), repo) == []  # step4 comes from the imported pipeline
     edit(example(repo), "subsets: [step3]", "subsets: [step3a]")
-    assert messages(example(repo), repo) == [
-        "subset 'step3a' is not in the pipeline ${DRP_PIPE_DIR}/pipelines/HSC/DRP-RC2.yaml; did you mean 'step3'?"]
+    assert messages(example(repo), repo) == [(
+        "subset 'step3a' is not in the pipeline ${DRP_PIPE_DIR}/pipelines/HSC/DRP-RC2.yaml; "
+        "did you mean 'step3'?")]
+
+
+def test_a_pipeline_that_is_a_device_is_reported_not_read_forever(repo: Path) -> None:
+    edit(example(repo), "${DRP_PIPE_DIR}/pipelines/HSC/DRP-RC2.yaml", "/dev/zero")
+    assert messages(example(repo), repo) == ["the pipeline /dev/zero is not a file"]
+
+
+def test_a_broken_pipeline_file_is_reported_at_pipeline(repo: Path) -> None:
+    (repo / "pipeline.yaml").write_text("tasks: [unclosed\n")
+    edit(example(repo), "${DRP_PIPE_DIR}/pipelines/HSC/DRP-RC2.yaml", "pipeline.yaml")
+    problems, _ = validate.check_file(example(repo), repo)
+    assert [(p.path, p.message.split(":")[0]) for p in problems] == [
+        ("pipeline", "the pipeline file pipeline.yaml cannot be read")]
 
 
 def test_values_that_produce_the_same_group_name_are_reported(repo: Path) -> None:
     edit(example(repo), "values: [9615, [9697, 9813]]", "values: [9615, '9615']")
-    assert messages(example(repo), repo) == ["tract 9615 is already in values[0]: it would be processed twice"]
+    assert messages(example(repo), repo) == [
+        "tract 9615 is already in values[0]: it would be processed twice"]
 
 
 def test_approved_by_with_a_manual_gate_is_fine(repo: Path) -> None:
@@ -268,6 +285,15 @@ def test_a_directory_argument_is_searched_for_campaign_files(repo: Path,
     assert out.splitlines()[-1] == "3 files checked, 1 problem in 1 file"
     code, out = run_cli(capsys, repo, str(repo / "campaigns" / "example"))
     assert (code, out) == (0, "OK: 1 file checked\n")
+
+
+def test_directory_search_skips_hidden_folders_and_node_modules(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for hidden in (".venv/lib/x", "node_modules/pkg"):
+        (repo / hidden).mkdir(parents=True)
+        (repo / hidden / "campaign.yaml").write_text("not: a campaign\n")
+    code, out = run_cli(capsys, repo, str(repo))
+    assert (code, out) == (0, "OK: 2 files checked\n")
 
 
 def test_an_empty_directory_argument_is_a_problem(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -55,6 +55,8 @@ SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.tex
 KEYS = st.one_of(st.text(max_size=12), st.integers(), st.booleans(), st.none())
 ANY_DATA = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
                         | st.dictionaries(KEYS, inner, max_size=4), max_leaves=20)
+TEXT_KEYED_DATA = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
+                               | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
 
 
 @SETTINGS
@@ -63,63 +65,78 @@ def test_any_yaml_data_gives_exit_0_or_1(data: Any) -> None:
     assert validate_in_repo(yaml.safe_dump(data, allow_unicode=True).encode()) in (0, 1)
 
 
-def either(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Mostly a plausible value, sometimes garbage of any shape."""
-    return st.one_of(*[good] * 9, ANY_DATA)
+def campaigns(garbage: bool) -> st.SearchStrategy[dict[str, Any]]:
+    """Campaign-shaped data: plausible values (with the usual mistakes), or with garbage mixed in."""
 
+    def either(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.one_of(good, TEXT_KEYED_DATA) if garbage else good
 
-NAMES = st.sampled_from(["s1", "s2", "s3"])
-RANGE = st.fixed_dictionaries({"min": either(st.integers(0, 30)), "max": either(st.integers(0, 30))},
-                              optional={"name": st.sampled_from(["a", "b", "bad name"])})
-SPLIT = st.fixed_dictionaries(
-    {"by": either(st.sampled_from(["none", "values", "count", "query", "value"]))},
-    optional={
-        "dimension": either(st.sampled_from(["visit", "tract", "tracts"])),
-        "values": either(st.lists(st.one_of(st.integers(0, 9), st.text("ab '", max_size=3),
-                                            st.lists(st.integers(0, 9), max_size=3)), max_size=5)),
-        "ranges": either(st.lists(RANGE, max_size=4)),
-        "max_size": either(st.integers(-1, 5)),
-        "source": either(st.sampled_from(["ids.txt", "missing.txt", "../../../etc/hosts", "/etc/hosts", "."])),
-    })
-STEP = st.fixed_dictionaries(
-    {"name": either(NAMES), "subsets": either(st.lists(st.sampled_from(["step1", "step9"]), min_size=1, max_size=2))},
-    optional={
-        "requires": either(st.lists(st.sampled_from(["s1", "s2", "s3", "zz"]), max_size=3)),
-        "gate": either(st.sampled_from(["auto", "manual"])),
-        "approved_by": either(st.just("someone")),
-        "data_query": either(st.text(alphabet="()'\" ANDORNOTtract=1,", max_size=24)),
-        "split": either(SPLIT),
-        "resources": either(st.fixed_dictionaries({}, optional={
-            "requestMemory": either(st.integers(0, 9000)),
-            "tasks": either(st.dictionaries(st.sampled_from(["isr", "x.y"]),
-                                            st.fixed_dictionaries({"requestMemory": either(st.integers())}))),
-        })),
-    })
-CAMPAIGN = st.fixed_dictionaries(
-    {
-        "name": either(st.sampled_from(["cmp", "other"])),
-        "description": either(st.just("d")),
-        "operator": either(st.just("lsstsvc1")),
-        "profile": either(st.sampled_from(["test-site", "nope"])),
-        "stack": either(st.fixed_dictionaries({"tag": either(st.sampled_from(["w_2026_47", "w_26"]))})),
-        "butler": either(st.fixed_dictionaries({
-            "repo": either(st.just("/repo/main")), "inputs": either(st.just(["HSC/defaults"])),
-            "output": either(st.text(alphabet="ab/{}campigntckoperatorsk", max_size=20))})),
-        "pipeline": either(st.sampled_from(["campaigns/cmp/pipeline.yaml", "${NOPE}/p.yaml", "p.yaml#step1",
-                                            "campaigns/cmp/ids.txt", "s3://bucket/p.yaml", "campaigns"])),
-        "steps": either(st.lists(STEP, min_size=1, max_size=4)),
-    },
-    optional={
-        "data_query": either(st.text(alphabet="()'\" ANDORinstrument=HSC", max_size=24)),
-        "schedule": either(st.fixed_dictionaries({
-            "cron": either(st.text(alphabet="0123456789*/,- jnmofrisu@", max_size=16)),
-            "name_pattern": either(st.text(alphabet="ab-{}stackdte", max_size=12))})),
-        "retention": either(st.fixed_dictionaries({}, optional={"keep_days": either(st.integers())})),
-    })
+    step_names = st.sampled_from(["s1", "s2", "s3"])
+    a_range = st.fixed_dictionaries({"min": either(st.integers(0, 30)), "max": either(st.integers(0, 30))},
+                                  optional={"name": st.sampled_from(["a", "b", "bad name"])})
+    split = st.fixed_dictionaries(
+        {"by": either(st.sampled_from(["none", "values", "count", "query", "value"]))},
+        optional={
+            "dimension": either(st.sampled_from(["visit", "tract", "tracts"])),
+            "values": either(st.lists(st.one_of(st.integers(0, 9), st.text("ab '", max_size=3),
+                                                st.lists(st.integers(0, 9), max_size=3)), max_size=5)),
+            "ranges": either(st.lists(a_range, max_size=4)),
+            "max_size": either(st.integers(-1, 5)),
+            "source": either(st.sampled_from(["ids.txt", "missing.txt", "../../../etc/hosts", "/etc/hosts",
+                                              "."])),
+        })
+    step = st.fixed_dictionaries(
+        {"name": either(step_names),
+         "subsets": either(st.lists(st.sampled_from(["step1", "step9"]), min_size=1, max_size=2))},
+        optional={
+            "requires": either(st.lists(st.sampled_from(["s1", "s2", "s3", "zz"]), max_size=3)),
+            "gate": either(st.sampled_from(["auto", "manual"])),
+            "approved_by": either(st.just("someone")),
+            "data_query": either(st.text(alphabet="()'\" ANDORNOTtract=1,", max_size=24)),
+            "split": either(split),
+            "resources": either(st.fixed_dictionaries({}, optional={
+                "requestMemory": either(st.integers(0, 9000)),
+                "tasks": either(st.dictionaries(
+                    st.sampled_from(["isr", "x.y"]),
+                    st.fixed_dictionaries({"requestMemory": either(st.integers())}))),
+            })),
+        })
+    campaign = st.fixed_dictionaries(
+        {
+            "name": either(st.sampled_from(["cmp", "other"])),
+            "description": either(st.just("d")),
+            "operator": either(st.just("lsstsvc1")),
+            "profile": either(st.sampled_from(["test-site", "nope"])),
+            "stack": either(st.fixed_dictionaries({"tag": either(st.sampled_from(["w_2026_47", "w_26"]))})),
+            "butler": either(st.fixed_dictionaries({
+                "repo": either(st.just("/repo/main")), "inputs": either(st.just(["HSC/defaults"])),
+                "output": either(st.sampled_from(
+                    ["u/{operator}/{campaign}", "u/{oper}/x", "u/{stack", "u/{}"]))})),
+            "pipeline": either(st.sampled_from(["campaigns/cmp/pipeline.yaml", "${NOPE}/p.yaml",
+                                                "p.yaml#step1",
+                                                "campaigns/cmp/ids.txt", "s3://bucket/p.yaml", "campaigns"])),
+            "steps": either(st.lists(step, min_size=1, max_size=4)),
+        },
+        optional={
+            "data_query": either(st.text(alphabet="()'\" ANDORinstrument=HSC", max_size=24)),
+            "schedule": either(st.fixed_dictionaries({
+                "cron": either(st.one_of(st.just("0 6 * * 1"),
+                                         st.text(alphabet="0123456789*/,- jnmofrisu@", max_size=16))),
+                "name_pattern": either(st.sampled_from(["ci-{stack}", "ci-{date}", "ci-{stak}", "ci-{"]))})),
+            "retention": either(st.fixed_dictionaries({}, optional={"keep_days": either(st.integers())})),
+        })
+    return campaign
 
 
 @SETTINGS
-@given(CAMPAIGN, st.text(alphabet="0123456789 #x\n", max_size=30))
-def test_campaign_shaped_data_gives_exit_0_or_1(data: dict[str, Any], ids: str) -> None:
+@given(campaigns(garbage=False), st.text(alphabet="0123456789 #x\n", max_size=30))
+def test_plausible_campaigns_give_exit_0_or_1(data: dict[str, Any], ids: str) -> None:
+    content = yaml.safe_dump(data, allow_unicode=True, sort_keys=False).encode()
+    assert validate_in_repo(content, {"ids.txt": ids, "pipeline.yaml": PIPELINE}) in (0, 1)
+
+
+@SETTINGS
+@given(campaigns(garbage=True), st.text(alphabet="0123456789 #x\n", max_size=30))
+def test_campaign_shaped_data_with_garbage_gives_exit_0_or_1(data: dict[str, Any], ids: str) -> None:
     content = yaml.safe_dump(data, allow_unicode=True, sort_keys=False).encode()
     assert validate_in_repo(content, {"ids.txt": ids, "pipeline.yaml": PIPELINE}) in (0, 1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 from .model import Campaign, Group, Split, Step
@@ -19,7 +18,6 @@ FrozenGroups = tuple[tuple[str, str, int], ...]  # (name, query, size), as ledge
 
 # Group names end up in RUN collection names and file names: keep them to a portable alphabet.
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_INTEGER = re.compile(r"^-?[0-9]+$")
 
 
 class DataIdSource(Protocol):
@@ -37,6 +35,8 @@ def is_pending(group: Group) -> bool:
 
 def literal(value: DataId) -> str:
     """`value` as a data-query literal: integers bare, strings in single quotes."""
+    if type(value) is int:  # the common case, thousands of times per plan: keep it cheap
+        return str(value)
     if isinstance(value, bool):  # bool is an int in Python; YAML `true` is never a data ID
         raise SpecError(f"{value!r} is not a data ID value (expected an integer or a string)")
     if isinstance(value, int):
@@ -104,8 +104,11 @@ def _read_ids(campaign: Campaign, split: Split, where: str) -> list[DataId]:
     """IDs of a count split's source file, in file order; one per line, '#' starts a comment."""
     if not split.source:
         raise SpecError(f"{where}: split by count needs a 'source' file with one ID per line")
-    base = campaign.path.parent if campaign.path is not None else Path.cwd()
-    path = base / split.source
+    if campaign.path is None:
+        # Never fall back to the current directory: the plan must not depend on where it runs.
+        raise SpecError(f"{where}: split by count reads {split.source} next to campaign.yaml, "
+                        "but this campaign was not loaded from a file")
+    path = campaign.path.parent / split.source
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -116,16 +119,17 @@ def _read_ids(campaign: Campaign, split: Split, where: str) -> list[DataId]:
     ids: list[DataId] = []
     seen: dict[DataId, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
-        token = line.split("#", 1)[0].strip()
+        token = (line.split("#", 1)[0] if "#" in line else line).strip()
         if not token:
             continue
         # Every splittable dimension (visit, exposure, tract, detector, patch) has integer IDs.
-        if not _INTEGER.match(token):
+        if not (token.isascii() and token.isdigit()):
             raise SpecError(f"{path}:{number}: {token!r} is not an integer {split.dimension} ID")
         value = int(token)
         if value in seen:
             # A repeated ID would be processed twice, in two groups writing the same datasets.
-            raise SpecError(f"{path}:{number}: {split.dimension} {value} already listed on line {seen[value]}")
+            raise SpecError(f"{path}:{number}: {split.dimension} {value} already listed "
+                            f"on line {seen[value]}")
         seen[value] = number
         ids.append(value)
     if not ids:

@@ -1,4 +1,4 @@
-"""Campaign → ordered runs (step × group), pure, and their text / markdown / json forms."""
+"""Campaign → ordered runs (step x group), pure, and their text / markdown / json forms."""
 
 from __future__ import annotations
 
@@ -129,6 +129,9 @@ def as_text(plan: Plan) -> str:
             lines.append(f"  groups are decided by a Butler query at first apply "
                          f"(max {step.split.max_size} {step.split.dimension} per group)")
         for r in runs:
+            if r.group == PENDING_QUERY:
+                lines.append(f"  {r.key}: split of {r.data_query or 'all data'} decided at first apply")
+                continue
             size = f" ({r.size} ID{'' if r.size == 1 else 's'})" if r.size else ""
             lines.append(f"  {r.key}{size}: {r.data_query or '(no data query)'}")
     return "\n".join(lines) + "\n"
@@ -153,8 +156,8 @@ def _code(text: str) -> str:
 def _md_header(plan: Plan) -> list[str]:
     c = plan.campaign
     lines = [f"### Plan of campaign `{c.name}`", "", _cell(c.description), ""]
-    lines += [f"- **{k}**: {_code(v) if k in ('pipeline', 'butler repo', 'output', 'data query') else _cell(v)}"
-              for k, v in _header_pairs(plan)]
+    as_code = ("pipeline", "butler repo", "output", "data query")
+    lines += [f"- **{k}**: {_code(v) if k in as_code else _cell(v)}" for k, v in _header_pairs(plan)]
     lines += ["", "| step | subsets | groups | requires | gate | resources |", "|---|---|---|---|---|---|"]
     for step, runs in _steps_in_plan(plan):
         groups = "query at first apply" if _pending(runs) else str(len(runs))

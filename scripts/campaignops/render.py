@@ -18,7 +18,8 @@ DIMENSION_CLUSTERING = "lsst.ctrl.bps.quantum_clustering_funcs.dimension_cluster
 
 # Keys a step's `bps:` escape hatch may not set: they say what runs and where it writes, and the
 # ledger records them from the campaign, so an override would make the record lie.
-_RESERVED_STEP_KEYS = frozenset({"pipelineYaml", "project", "campaign", "operator", "payload", "LSST_VERSION"})
+_RESERVED_STEP_KEYS = frozenset({"pipelineYaml", "project", "campaign", "operator", "payload",
+                                 "LSST_VERSION"})
 
 # Top-level keys in the order a reader looks for them; anything else follows, sorted.
 _KEY_ORDER = ("includeConfigs", "LSST_VERSION", "pipelineYaml", "project", "campaign", "operator",
@@ -147,13 +148,19 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _butler_config(campaign: Campaign, root: Path | None, where: str) -> str:
-    repo = campaign.butler_repo
+    return _rooted(campaign, campaign.butler_repo, root, where, "butler repo")
+
+
+def _rooted(campaign: Campaign, repo: str, root: Path | None, where: str, what: str, strict: bool = True) -> str:
+    """A path relative to the repository root made absolute: bps runs in its own launch directory."""
     if "://" in repo or repo.startswith(("/", "$")):
         return repo
     if root is None and campaign.path is not None and campaign.path.parent.parent.name == "campaigns":
         root = campaign.path.parent.parent.parent
+    if root is None and not strict:
+        return repo  # e.g. a pipeline that bps finds relative to where it runs
     if root is None:
-        raise SpecError(f"{where}: butler repo {repo!r} is relative to the repository root; pass root")
+        raise SpecError(f"{where}: {what} {repo!r} is relative to the repository root; pass root")
     return str(Path(root) / repo)
 
 
@@ -175,7 +182,8 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
     rescue = tuple(dict.fromkeys(rescue_from))
 
     _check_query(where, run.data_query)
-    _check_path(where, "pipeline", campaign.pipeline)
+    pipeline = _rooted(campaign, campaign.pipeline, root, where, "pipeline", strict=False)
+    _check_path(where, "pipeline", pipeline)
     butler = _butler_config(campaign, root, where)
     _check_path(where, "butler repo", butler)
     for name in (*rescue, *campaign.inputs):
@@ -196,7 +204,7 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
         # The PanDA site configs (bps_usdf.yaml …) set the job's stack up from LSST_VERSION.
         generated["LSST_VERSION"] = campaign.stack_tag
     generated |= {
-        "pipelineYaml": f"{campaign.pipeline}#{','.join(run.subsets)}",
+        "pipelineYaml": f"{pipeline}#{','.join(run.subsets)}",
         "project": campaign.project,
         "campaign": campaign.name,
         "operator": campaign.operator,

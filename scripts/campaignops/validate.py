@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import os
 import re
@@ -35,12 +36,9 @@ __all__ = ["FORMATTERS", "Problem", "check_cron", "check_file", "check_paths", "
 
 # --- which file is which -----------------------------------------------------------------------
 
-def kind_of(path: Path, root: Path) -> str:
-    """'profile', 'template' or 'campaign', from where the file sits under campaigns/."""
-    try:
-        parts = path.resolve().relative_to(root.resolve()).parts
-    except (ValueError, OSError, RuntimeError):
-        return "campaign"
+def kind_of(file: str) -> str:
+    """'profile', 'template' or 'campaign', from where the file (relative to the root) sits."""
+    parts = Path(file).parts
     if len(parts) == 3 and parts[0] == "campaigns" and parts[1] in ("profiles", "templates"):
         return "profile" if parts[1] == "profiles" else "template"
     return "campaign"
@@ -63,10 +61,10 @@ def expand(paths: Sequence[Path], root: Path) -> tuple[list[Path], list[Problem]
         if p.is_dir():
             here = p.resolve()
             found = sorted({*(d for d in defaults if d.resolve().is_relative_to(here)),
-                            *p.rglob(CAMPAIGN_FILE)})
+                            *(c for c in p.rglob(CAMPAIGN_FILE) if not _skipped(c.relative_to(p)))})
             if not found:
                 problems.append(Problem(source.display_name(p, root), 1, 1, "",
-                                        f"no {CAMPAIGN_FILE} (nor profile or template) found in this directory",
+                                        f"no {CAMPAIGN_FILE} (nor profile or template) in this directory",
                                         "pass a campaign folder such as campaigns/<name>, or a .yaml file"))
             files.extend(found)
         else:
@@ -79,6 +77,11 @@ def expand(paths: Sequence[Path], root: Path) -> tuple[list[Path], list[Problem]
             seen.add(key)
             unique.append(f)
     return unique, problems
+
+
+def _skipped(relative: Path) -> bool:
+    # `campaign validate .` must not wander into virtualenvs, node_modules or .git.
+    return any(part.startswith(".") or part == "node_modules" for part in relative.parts[:-1])
 
 
 def check_paths(paths: list[Path], root: Path) -> list[Problem]:
@@ -96,7 +99,7 @@ def check_file(path: Path, root: Path) -> tuple[list[Problem], dict[str, Any] | 
         return problems, None
     if problems:  # keys that are not text, custom tags: the data is not what the author meant
         return sorted(problems), doc.data
-    kind = kind_of(path, root)
+    kind = kind_of(doc.file)
     schema_problems = check_schema(doc, "profile" if kind == "profile" else "campaign")
     if schema_problems:
         # The meaning checks assume the shapes the schema promises; fix the shape first.
@@ -114,7 +117,26 @@ def check_file(path: Path, root: Path) -> tuple[list[Problem], dict[str, Any] | 
 def _validator(name: str) -> Draft202012Validator:
     # Compiled once per process: building a validator costs more than checking a file.
     schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
-    return Draft202012Validator(schema)
+    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {}), 0))
+
+
+def _inline_refs(node: Any, defs: dict[str, Any], depth: int) -> Any:
+    """The schema with local `#/$defs/x` references replaced by their target.
+
+    Resolving a $ref is a third of jsonschema's time on a campaign; our schemas are not recursive.
+    A description next to the $ref wins over the definition's, as it says more about the property.
+    """
+    if depth > 50:
+        raise ValueError("schema $refs nest too deeply (a recursive definition?)")
+    if isinstance(node, list):
+        return [_inline_refs(n, defs, depth + 1) for n in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs:
+        target = _inline_refs(defs[ref[8:]], defs, depth + 1)
+        return {**target, **{k: _inline_refs(v, defs, depth + 1) for k, v in node.items() if k != "$ref"}}
+    return {k: (v if k == "$defs" else _inline_refs(v, defs, depth + 1)) for k, v in node.items()}
 
 
 _TYPE_WORDS = {
@@ -171,7 +193,7 @@ def _explain(error: ValidationError, doc: Document) -> Iterator[Problem]:
     kind = error.validator
     value = error.instance
     schema = error.schema if isinstance(error.schema, dict) else {}
-    rule = error.validator_value
+    rule: Any = error.validator_value
     about = _about(schema)
 
     if kind == "additionalProperties" and isinstance(value, dict):
@@ -190,12 +212,12 @@ def _explain(error: ValidationError, doc: Document) -> Iterator[Problem]:
         yield from _explain_split(error, doc, path, value, rule)
     elif kind == "type":
         wanted = [rule] if isinstance(rule, str) else list(rule)
-        words = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
+        expected = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
         if wanted == ["array"] and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             fix = f"write it as a list: [{value}]"
         else:
-            fix = about or f"write {words}"
-        yield doc.problem(path, f"must be {words}, not {_describe(value)}", fix)
+            fix = about or f"write {expected}"
+        yield doc.problem(path, f"must be {expected}, not {_describe(value)}", fix)
     elif kind == "enum":
         options = ", ".join(str(o) for o in rule)
         yield doc.problem(path, f"{_short(value)} is not one of: {options}{_guess(value, rule)}",
@@ -207,7 +229,7 @@ def _explain(error: ValidationError, doc: Document) -> Iterator[Problem]:
                           about or f"it must match the regular expression {rule}")
     elif kind in ("minLength", "minItems"):
         what = "text" if kind == "minLength" else "list"
-        message = f"must not be empty" if rule == 1 else f"is too short (at least {rule} needed)"
+        message = "must not be empty" if rule == 1 else f"is too short (at least {rule} needed)"
         yield doc.problem(path, message, about or f"write a non-empty {what}")
     elif kind in ("maxLength", "maxItems"):
         yield doc.problem(path, f"is too long (at most {rule})", about)
@@ -216,8 +238,8 @@ def _explain(error: ValidationError, doc: Document) -> Iterator[Problem]:
     elif kind in ("maximum", "exclusiveMaximum"):
         yield doc.problem(path, f"{value} is above the maximum {rule}", about)
     elif kind == "anyOf" and isinstance(rule, list):
-        kinds = [b.get("type") for b in rule if isinstance(b, dict)]
-        words = [_TYPE_WORDS.get(k, str(k)) for k in kinds if isinstance(k, str)]
+        branch_types = [b.get("type") for b in rule if isinstance(b, dict)]
+        words = [_TYPE_WORDS.get(t, str(t)) for t in branch_types if isinstance(t, str)]
         yield doc.problem(path, f"must be {', '.join(words[:-1])} or {words[-1]}, not {_describe(value)}"
                           if len(words) > 1 else error.message, about)
     else:
@@ -265,7 +287,8 @@ def _campaign_semantics(doc: Document, path: Path, root: Path, template: bool) -
     name = data["name"]
     if template:
         if name != path.stem:
-            yield doc.problem(("name",), f"template name '{name}' differs from its file name '{path.stem}.yaml'",
+            yield doc.problem(("name",),
+                              f"template name '{name}' differs from its file name '{path.stem}.yaml'",
                               f"set name: {path.stem}, or rename the file to campaigns/templates/{name}.yaml")
         if "schedule" not in data:
             yield doc.problem((), "a template needs a schedule (when to make an instance, and its name)",
@@ -344,7 +367,8 @@ def _check_steps(doc: Document, path: Path, root: Path, labels: set[str] | None,
     for i, step in enumerate(steps):
         name = step["name"]
         if name in first:
-            yield doc.problem(("steps", i, "name"), f"step name '{name}' is already used by steps[{first[name]}]",
+            yield doc.problem(("steps", i, "name"),
+                              f"step name '{name}' is already used by steps[{first[name]}]",
                               "give every step its own name")
         else:
             first[name] = i
@@ -352,10 +376,12 @@ def _check_steps(doc: Document, path: Path, root: Path, labels: set[str] | None,
     for i, step in enumerate(steps):
         for j, req in enumerate(step.get("requires", ())):
             if req not in first:
-                yield doc.problem(("steps", i, "requires", j), f"requires unknown step '{req}'{_guess(req, names)}",
+                yield doc.problem(("steps", i, "requires", j),
+                                  f"requires unknown step '{req}'{_guess(req, names)}",
                                   f"steps in this campaign: {', '.join(names)}")
         if step.get("gate", "auto") == "auto" and "approved_by" in step:
-            yield doc.problem(("steps", i, "approved_by"), "approved_by only means something with gate: manual",
+            yield doc.problem(("steps", i, "approved_by"),
+                              "approved_by only means something with gate: manual",
                               "remove approved_by, or set gate: manual")
         yield from _check_query(doc, ("steps", i, "data_query"))
         if labels is not None:
@@ -364,7 +390,8 @@ def _check_steps(doc: Document, path: Path, root: Path, labels: set[str] | None,
                     known = sorted(labels)
                     shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
                     yield doc.problem(("steps", i, "subsets", j),
-                                      f"subset '{subset}' is not in the pipeline {pipeline}{_guess(subset, known)}",
+                                      f"subset '{subset}' is not in the pipeline {pipeline}"
+                                      f"{_guess(subset, known)}",
                                       f"subsets and task labels it defines: {shown}")
         split = step.get("split")
         if split and split["by"] == "values":
@@ -374,9 +401,12 @@ def _check_steps(doc: Document, path: Path, root: Path, labels: set[str] | None,
     yield from _check_cycles(doc, steps, first)
 
 
+Edge = tuple[str, JsonPath | None]  # (required step, where the requirement is written; None: by default)
+
+
 def _check_cycles(doc: Document, steps: list[dict[str, Any]], first: dict[str, int]) -> Iterator[Problem]:
     # A step without `requires` depends on the one before it (model.Campaign.from_dict does the same).
-    edges: dict[str, list[tuple[str, JsonPath | None]]] = {n: [] for n in first}
+    edges: dict[str, list[Edge]] = {n: [] for n in first}
     for i, step in enumerate(steps):
         if first[step["name"]] != i:
             continue  # a duplicate name is reported already
@@ -413,10 +443,10 @@ def _check_cycles(doc: Document, steps: list[dict[str, Any]], first: dict[str, i
                 trail.pop()
 
 
-def _cycle_problem(doc: Document, cycle: list[str], edges: dict[str, list[tuple[str, JsonPath | None]]]) -> Problem:
+def _cycle_problem(doc: Document, cycle: list[str], edges: dict[str, list[Edge]]) -> Problem:
     where: JsonPath = ("steps",)
     implicit = []
-    for a, b in zip(cycle, cycle[1:]):
+    for a, b in itertools.pairwise(cycle):
         for target, at in edges[a]:
             if target == b:
                 if at is None:
@@ -470,7 +500,8 @@ def _check_values_split(doc: Document, at: JsonPath, split: dict[str, Any]) -> I
                               "the range is empty", "swap min and max (both are inclusive)")
         name = r.get("name") or f"{dim}{r['min']}-{r['max']}"
         if name in names and (ranges[names[name]]["min"], ranges[names[name]]["max"]) != (r["min"], r["max"]):
-            yield doc.problem(at + ("ranges", j), f"group name '{name}' is already used by ranges[{names[name]}]",
+            yield doc.problem(at + ("ranges", j),
+                              f"group name '{name}' is already used by ranges[{names[name]}]",
                               "give every range its own name")
         names.setdefault(name, j)
     order = sorted((r["min"], r["max"], j) for j, r in enumerate(ranges) if r["min"] <= r["max"])
@@ -508,8 +539,8 @@ def _check_count_source(doc: Document, at: JsonPath, split: dict[str, Any], path
                           "(it is relative to the campaign file)")
         return
     try:
-        raw = target.read_bytes()[:MAX_SOURCE_BYTES]
-        text = raw.decode("utf-8")
+        with target.open("rb") as stream:
+            text = stream.read(MAX_SOURCE_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         yield doc.problem(where, f"split source '{name}' cannot be read: {exc}", "save it as UTF-8 text")
         return
@@ -522,7 +553,8 @@ def _check_count_source(doc: Document, at: JsonPath, split: dict[str, Any], path
         if not _INTEGER.match(token):
             # Every splittable dimension (visit, exposure, tract, detector, patch) has integer IDs.
             yield doc.problem(where, f"split source '{name}' line {lineno}: {token!r} is not an integer "
-                              f"{split['dimension']} ID", "write one integer ID per line ('#' starts a comment)")
+                              f"{split['dimension']} ID",
+                              "write one integer ID per line ('#' starts a comment)")
             return
         ident = int(token)
         if ident in seen:
@@ -571,6 +603,8 @@ def _labels(location: str, root: Path, depth: int) -> tuple[set[str] | None, tup
         stat = path.stat()
     except OSError:
         return None, None  # not on this machine (e.g. not set up here): the site will tell
+    if not path.is_file():  # a directory or a device (/dev/zero would never end)
+        return None, (f"the pipeline {location} is not a file", "point pipeline: at a pipeline YAML file")
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key in _PIPELINES:
         return _PIPELINES[key]
@@ -580,7 +614,7 @@ def _labels(location: str, root: Path, depth: int) -> tuple[set[str] | None, tup
             raise ValueError("the file is too large to be a pipeline")
         data = yaml.load(path.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         if not isinstance(data, dict):
-            raise ValueError("its top level is not a mapping")
+            raise ValueError("its top level is not a mapping")  # noqa: TRY004 - reported like a YAML error
         labels = {str(k) for part in ("tasks", "subsets") if isinstance(data.get(part), dict)
                   for k in data[part]}
         result = (labels, None)
@@ -591,7 +625,7 @@ def _labels(location: str, root: Path, depth: int) -> tuple[set[str] | None, tup
                 result = (None, None)  # an import we cannot follow may define any label
                 break
             labels |= inner
-    except (OSError, ValueError, yaml.YAMLError, AttributeError, TypeError) as exc:
+    except (OSError, ValueError, yaml.YAMLError, AttributeError, TypeError, RecursionError) as exc:
         result = (None, (f"the pipeline file {location} cannot be read: {exc}",
                          "fix the pipeline file or point pipeline: at the right one"))
     _PIPELINES[key] = result
@@ -621,7 +655,7 @@ def check_cron(expression: str) -> str | None:
     if len(fields) != 5:
         return f"it has {len(fields)} field{'s' if len(fields) != 1 else ''}; cron needs 5 " \
                "(minute hour day-of-month month day-of-week)"
-    for text, (name, lo, hi, names) in zip(fields, _CRON_FIELDS):
+    for text, (name, lo, hi, names) in zip(fields, _CRON_FIELDS, strict=True):
         try:
             _cron_field(text, lo, hi, names)
         except _CronError as exc:

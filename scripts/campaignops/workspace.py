@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +42,37 @@ def make_wms(campaign: Campaign):  # type: ignore[no-untyped-def]
     return BpsWms(dict(campaign.profile.bps)["wmsServiceClass"])
 
 
+_LOCKS: dict[str, int] = {}
+
+
+def lock_campaign(workdir: Path, name: str, say=print) -> None:  # type: ignore[no-untyped-def]
+    """Hold an exclusive lock on the campaign for the rest of this process.
+
+    The submit and status jobs may run at once on the runner (they are in different concurrency
+    groups); both can submit, so they take turns per campaign instead of racing on the ledger.
+    """
+    if name in _LOCKS:
+        return
+    lock_dir = workdir / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        say(f"waiting for another campaign job that holds {name} ({lock_dir / (name + '.lock')})")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    _LOCKS[name] = fd
+
+
 def open_campaign(root: Path, name: str, *, dry_run: bool = False, say=print,  # type: ignore[no-untyped-def]
                   workdir: Path | None = None, wms=None, query_groups: bool = True) -> Workspace:
     from .plan import make_plan
 
     campaign = load_campaign(campaign_path(name, root), root)
     assert campaign.path is not None
+    workdir = workdir or default_workdir(root)
+    if not dry_run:
+        lock_campaign(workdir, campaign.name, say)
     ledger = ledger_mod.load(campaign.path.parent, campaign.name)
     frozen = {step: groups for step, groups in ledger.frozen_groups}
     needs_query = [s for s in campaign.steps if s.split.by == "query" and s.name not in frozen]
@@ -63,5 +90,5 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say=print,  #
             ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
     plan = make_plan(campaign, frozen=frozen)
     ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign),
-                  workdir=workdir or default_workdir(root), say=say, dry_run=dry_run)
+                  workdir=workdir, say=say, dry_run=dry_run)
     return Workspace(ctx, plan, ledger)

@@ -1,4 +1,4 @@
-"""`campaign plan`: list every run (step × group) a campaign implies, as text, markdown or json."""
+"""`campaign plan`: list every run (step x group) a campaign implies, as text, markdown or json."""
 
 from __future__ import annotations
 

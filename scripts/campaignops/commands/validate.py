@@ -13,7 +13,8 @@ from ..problems import FORMATTERS
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="spec files, or directories searched for campaign.yaml (default: every "
-                             "campaigns/*/campaign.yaml, campaigns/profiles/*.yaml, campaigns/templates/*.yaml)")
+                             "campaigns/*/campaign.yaml, campaigns/profiles/*.yaml and "
+                             "campaigns/templates/*.yaml)")
     parser.add_argument("--format", choices=sorted(FORMATTERS), default="text",
                         help="text (default), github (workflow annotations) or json")
 
@@ -24,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
         files, problems = validate.expand([Path(p) for p in args.paths], root)
     else:
         if not (root / "campaigns").is_dir():
-            raise spec.SpecError(f"no campaigns/ directory in {root}; pass files to check or the right --root")
+            raise spec.SpecError(f"no campaigns/ directory in {root}; "
+                                 "pass the files to check, or the right --root")
         files, problems = validate.default_paths(root), []
     for path in files:
         problems.extend(validate.check_file(path, root)[0])

@@ -231,7 +231,9 @@ class BpsWms:
             if not errors:
                 errors = self._launch_errors(launch_dir)
         info = [ln for ln in report.specific_info.splitlines() if ln.strip() and not _ERROR_LINE.match(ln)]
-        message = "; ".join([*info[:2], *[m for m in messages if m][:2]])
+        # compile_job_summary's warning while no job has started yet is noise, not news.
+        notes = [m for m in messages if m and "information about individual jobs not available" not in m]
+        message = "; ".join([*info[:2], *notes[:2]])
         exit_codes = tuple((label, tuple(codes)) for label, codes in sorted(report.exit_code_summary.items())
                            if codes)
         return Observation(state=state, tasks=tasks, exit_codes=exit_codes,

@@ -455,7 +455,10 @@ class LocalParslService(ParslService):
             return False, f"no running bps process for {wms_id}"
         pid = int(attempts[-1]["pid"])
         try:
-            os.killpg(os.getpgid(pid), signal.SIGTERM)
-        except OSError:
-            os.kill(pid, signal.SIGTERM)
+            if os.getpgid(pid) == pid:  # bps leads its own group (a detached launch): stop its jobs too
+                os.killpg(pid, signal.SIGTERM)
+            else:
+                os.kill(pid, signal.SIGTERM)
+        except OSError as exc:
+            return False, f"could not stop bps process {pid}: {exc}"
         return True, ""
