@@ -20,9 +20,8 @@ from jsonschema.exceptions import ValidationError
 from . import dataquery, source
 from .problems import FORMATTERS, JsonPath, Problem
 from .source import Document
+from .spec import CAMPAIGN_FILE, SCHEMA_DIR
 
-CAMPAIGN_FILE = "campaign.yaml"
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 MAX_SOURCE_BYTES = 64 << 20  # an ID list for a whole data release is a few MB
 
 _GROUP_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")  # grouping.py puts values into group and collection names
