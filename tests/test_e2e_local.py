@@ -81,7 +81,8 @@ def test_make_demo_runs_every_step_to_success_after_one_retry(tmp_path: Path) ->
     issue_files = list((control / "issues").glob("*.md"))
     assert len(issue_files) == 1 and "closed" in issue_files[0].read_text().lower()
     # plain `bps report` works on a local run
-    report = subprocess.run(["bps", "report", "--id", ledger.runs[0].current.submit_dir],  # type: ignore[union-attr]
+    report = subprocess.run(["bps", "report", "--wms-service-class", "campaignops.wms.local.LocalParslService",
+                             "--id", ledger.runs[0].current.submit_dir],  # type: ignore[union-attr]
                             capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr
     assert "calibrateDemo" in report.stdout
@@ -115,25 +116,104 @@ def test_lost_ledger_entry_adopts_the_running_launch_instead_of_resubmitting(tmp
     assert len(launches(workdir)) == 1
 
 
-def test_reapply_submits_nothing_new_and_retry_with_more_memory_makes_a_new_attempt(
+def test_reapply_submits_nothing_new(tmp_path: Path, demo_butler: Path) -> None:
+    control = small_control(tmp_path, demo_butler, steps=1, group=[1005, 1006])
+    workdir = tmp_path / "work"
+    assert "submitted 1 run(s)" in campaign_cli(control, workdir, "apply", "demo").stdout
+    assert "submitted 0 run(s); 1 already in the ledger" in campaign_cli(control, workdir, "apply", "demo").stdout
+    ledger = wait_done(control, workdir)
+    assert "submitted 0 run(s)" in campaign_cli(control, workdir, "apply", "demo").stdout
+    assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED]
+    assert len(launches(workdir)) == 1
+    refused = campaign_cli(control, workdir, "retry", "demo", ledger.runs[0].key, check=False)
+    assert refused.returncode == 1 and "only a FAILED" in refused.stderr
+
+
+def test_failed_run_is_recorded_then_retry_with_more_memory_succeeds_in_a_new_output_run(
         tmp_path: Path, demo_butler: Path) -> None:
-    control = small_control(tmp_path, demo_butler, steps=1, group=[1003])
+    # Group 1003-1004 carries the demo's injected transient failure (step1's bps extraQgraphOptions).
+    control = small_control(tmp_path, demo_butler, steps=1, group=[1003, 1004])
     workdir = tmp_path / "work"
     spec_file = control / "campaigns" / "demo" / "campaign.yaml"
     data = yaml.safe_load(spec_file.read_text())
     data["steps"][0]["resources"] = {"requestMemory": 1000}
     spec_file.write_text(yaml.safe_dump(data))
-    campaign_cli(control, workdir, "apply", "demo")
-    assert "submitted 0 run(s)" in campaign_cli(control, workdir, "apply", "demo").stdout
+    # One marker directory for both attempts, so the transient failure is over for the second one.
+    env = {"CAMPAIGNOPS_DEMO_MARKER_DIR": str(tmp_path / "markers")}
+    campaign_cli(control, workdir, "apply", "demo", env=env)
     ledger = wait_done(control, workdir)
-    key = ledger.runs[0].key
-    state = ledger.runs[0].state
-    if state == RunState.SUCCEEDED:
-        refused = campaign_cli(control, workdir, "retry", "demo", key, check=False)
-        assert refused.returncode == 1 and "only a FAILED" in refused.stderr
-        return
-    campaign_cli(control, workdir, "retry", "demo", key, "--memory-multiplier", "2")
+    first = ledger.runs[0].current
+    assert first is not None and first.state == RunState.FAILED
+    assert any("injected transient failure" in e for e in first.errors)
+    assert dict((t.label, t.get("FAILED")) for t in first.tasks) == {"calibrateDemo": 1}
+    status = campaign_cli(control, workdir, "status", "demo", "--no-pages").stdout
+    assert "campaign retry demo step1/" in status, "status says how to retry"
+    campaign_cli(control, workdir, "retry", "demo", ledger.runs[0].key, "--memory-multiplier", "2", env=env)
     ledger = wait_done(control, workdir)
     second = ledger.runs[0].attempts[-1]
     assert second.number == 2 and second.kind == "retry-memory" and second.output_run.endswith("/a02")
+    assert second.state == RunState.SUCCEEDED
     assert "requestMemory: 2000" in Path(second.config_path).read_text()
+
+
+def test_query_split_asks_the_butler_once_and_freezes_the_groups_in_the_ledger(
+        tmp_path: Path, demo_butler: Path) -> None:
+    control = small_control(tmp_path, demo_butler, steps=1)
+    spec_file = control / "campaigns" / "demo" / "campaign.yaml"
+    data = yaml.safe_load(spec_file.read_text())
+    data["steps"][0]["split"] = {"by": "query", "dimension": "visit", "max_size": 4}
+    data["steps"][0]["data_query"] = "visit IN (1001, 1002, 1005, 1006, 1004)"
+    data["steps"][0].pop("bps")
+    spec_file.write_text(yaml.safe_dump(data))
+    workdir = tmp_path / "work"
+    campaign_cli(control, workdir, "apply", "demo", "--dry-run")
+    assert not (control / "campaigns" / "demo" / "ledger.yaml").exists(), "a dry run writes nothing"
+    campaign_cli(control, workdir, "apply", "demo")
+    ledger = L.load(control / "campaigns" / "demo", "demo")
+    groups = ledger.groups_of("step1")
+    assert groups is not None and [g[2] for g in groups] == [4, 1]
+    assert [r.group for r in ledger.runs] == [g[0] for g in groups]
+    plan = campaign_cli(control, workdir, "plan", "demo", "--format", "json").stdout
+    assert all(g[0] in plan for g in groups), "later plans read the frozen groups"
+    wait_done(control, workdir)
+
+
+def test_small_campaign_end_to_end_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    from campaignops.demo.repo import build
+
+    butler = tmp_path / "pg-repo"
+    build(butler, registry=postgres_url)
+    control = small_control(tmp_path, butler, steps=2, group=[1001, 1002])
+    workdir = tmp_path / "work"
+    campaign_cli(control, workdir, "apply", "demo")
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        ledger = wait_done(control, workdir)
+        if len(ledger.runs) == 2:
+            break
+    assert [(r.step, r.state) for r in ledger.runs] == [("step1", RunState.SUCCEEDED), ("step2", RunState.SUCCEEDED)]
+
+
+def test_an_unreachable_wms_makes_the_run_unknown_never_failed(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """PanDA cannot be reached from here: exactly the situation of a flaky monitor."""
+    from dataclasses import replace
+
+    from campaignops.ledger import Attempt
+    from campaignops.observe import observe_attempt
+    from campaignops.spec import load_campaign
+    from campaignops.submit import Context
+    from campaignops.wms.bps import BpsWms
+
+    monkeypatch.setenv("PANDA_BEHIND_REAL_LB", "1")  # lets pandaclient import offline
+    campaign = load_campaign(ROOT / "campaigns" / "hsc-rc2-w_2026_47" / "campaign.yaml", ROOT)
+    # Ask PanDA from this environment (the site's stack set-up does not exist here).
+    campaign = replace(campaign, profile=replace(campaign.profile, stack_setup=""))
+    launch = tmp_path / "launch"
+    launch.mkdir()
+    attempt = Attempt(1, "submit", "o/a01", "h", "c.yaml", str(launch), submit_dir=str(tmp_path / "submit"),
+                      wms_id="4242", state=RunState.RUNNING)
+    ctx = Context(ROOT, campaign, BpsWms("lsst.ctrl.bps.panda.PanDAService"), tmp_path, say=lambda _m: None)
+    updated = observe_attempt(ctx, attempt)
+    assert updated.state == RunState.UNKNOWN
+    assert "not reachable" in updated.message

@@ -11,7 +11,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 SCHEMA_DIR = Path(__file__).parents[1] / "schemas"
-SCHEMAS = [SCHEMA_DIR / "campaign.schema.json", SCHEMA_DIR / "profile.schema.json"]
+SCHEMAS = [SCHEMA_DIR / "campaign.schema.json", SCHEMA_DIR / "profile.schema.json",
+           SCHEMA_DIR / "ledger.schema.json"]
 
 
 def properties(node: Any, where: str) -> Iterator[tuple[str, Any]]:

@@ -17,6 +17,7 @@ from .spec import find_root
 from .workspace import Workspace, open_campaign
 
 DEMO = "demo"
+LOCAL_SERVICE = "campaignops.wms.local.LocalParslService"
 
 
 def _say(msg: str = "") -> None:
@@ -144,7 +145,8 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     _say(f"status page:   {control / 'campaigns' / DEMO / 'STATUS.md'}")
     _say(f"issues:        {issues_dir}")
     if first is not None:
-        _say(f"bps report:    bps report --id {first.submit_dir}")
+        # bps picks its WMS from --wms-service-class or $BPS_WMS_SERVICE_CLASS (default: HTCondor).
+        _say(f"bps report:    bps report --wms-service-class {LOCAL_SERVICE} --id {first.submit_dir}")
     _say(f"{'every demo step SUCCEEDED' if done else 'the demo did NOT finish'} in {time.monotonic() - started:.0f} s")
     return 0 if done else 1
 

@@ -92,3 +92,18 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say=print,  #
     ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign),
                   workdir=workdir, say=say, dry_run=dry_run)
     return Workspace(ctx, plan, ledger)
+
+
+def read_plan(root: Path, name: str) -> Plan:
+    """The plan as the ledger knows it, without asking the Butler or taking the campaign lock:
+    query-split steps keep the groups their first apply recorded (or show them as pending)."""
+    from .plan import make_plan
+    from .spec import SpecError
+
+    campaign = load_campaign(campaign_path(name, root), root)
+    assert campaign.path is not None
+    try:
+        ledger = ledger_mod.load(campaign.path.parent, campaign.name)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    return make_plan(campaign, frozen=dict(ledger.frozen_groups))

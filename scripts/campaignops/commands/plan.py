@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import ledger as ledger_mod
-from ..plan import MARKDOWN_LIMIT, as_json, as_markdown, as_text, make_plan
-from ..spec import SpecError, campaign_path, find_root, load_campaign
+from ..plan import MARKDOWN_LIMIT, as_json, as_markdown, as_text
+from ..spec import find_root
+from ..workspace import read_plan
 
 FORMATS = {"text": as_text, "json": as_json}
 
@@ -23,14 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve() if args.root else find_root()
-    path = campaign_path(args.campaign, root)
-    campaign = load_campaign(path, root)
-    try:
-        # Query-split steps keep the groups their first apply recorded; the plan never asks the Butler.
-        ledger = ledger_mod.load(path.parent, campaign.name)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from None
-    plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
+    plan = read_plan(root, args.campaign)
     if args.format == "markdown":
         print(as_markdown(plan, limit=args.limit), end="")
     else:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import ledger as ledger_mod
 from ..grouping import PENDING_QUERY
-from ..plan import make_plan
 from ..render import render_plan
-from ..spec import SpecError, campaign_path, find_root, load_campaign
+from ..spec import find_root
+from ..workspace import read_plan
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,13 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve() if args.root else find_root()
-    path = campaign_path(args.campaign, root)
-    campaign = load_campaign(path, root)
-    try:
-        ledger = ledger_mod.load(path.parent, campaign.name)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from None
-    plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
+    plan = read_plan(root, args.campaign)
     written = render_plan(plan, args.output_dir, root=root)
     for p in written:
         print(p)

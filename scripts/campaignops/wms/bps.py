@@ -16,6 +16,7 @@ import yaml
 
 from ..ledger import RunState, TaskCounts
 from .base import Launch, Observation, Submission, WmsUnreachable
+from .logs import first_error_lines
 from .report import ReportError, RunReport, retrieve
 
 SUBMIT_LOG = "bps-submit.log"
@@ -40,9 +41,9 @@ STATE_MAP: dict[str, RunState] = {
 # Plugins whose `bps submit` runs the whole workflow in the submitting process.
 BLOCKING_SERVICES = ("lsst.ctrl.bps.parsl.ParslService", "campaignops.wms.local.LocalParslService")
 
-_SUBMIT_DIR = re.compile(r"^Submit dir:\s*(\S.*?)\s*$", re.M)
-_RUN_ID = re.compile(r"^Run Id:\s*(\S.*?)\s*$", re.M)
-_ERROR_LINE = re.compile(r"^\s*Error:\s*(.+)$", re.M)
+_SUBMIT_DIR = re.compile(r"^Submit dir:\s*(\S.*?)\s*$", re.MULTILINE)
+_RUN_ID = re.compile(r"^Run Id:\s*(\S.*?)\s*$", re.MULTILINE)
+_ERROR_LINE = re.compile(r"^\s*Error:\s*(.+)$", re.MULTILINE)
 
 
 def _bps_executable() -> str:
@@ -95,21 +96,6 @@ def service_class_of(submit_dir: str | Path) -> str | None:
         if value:
             return str(value)
     return None
-
-
-def first_error_lines(text: str, limit: int = 3) -> list[str]:
-    """The lines of a log that say what went wrong: exception lines, then ERROR lines."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    exc = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b.*:", ln)]
-    errors = [ln for ln in lines if " ERROR" in ln or ln.startswith(("ERROR", "Error"))]
-    out: list[str] = []
-    for ln in exc + errors:
-        if ln not in out:
-            out.append(ln[:500])
-        if len(out) >= limit:
-            break
-    return out
-
 
 class BpsWms:
     """Launch and follow bps runs of any plugin; `wms_service_class` None means "the one in the run's config"."""
@@ -269,4 +255,4 @@ class BpsWms:
         return out[:MAX_ERRORS]
 
 
-__all__ = ["BpsWms", "STATE_MAP", "first_error_lines", "service_class_of"]
+__all__ = ["STATE_MAP", "BpsWms", "first_error_lines", "service_class_of"]

@@ -40,6 +40,8 @@ from lsst.ctrl.bps.parsl.site import SiteConfig
 from parsl.executors import ThreadPoolExecutor
 from parsl.executors.base import ParslExecutor
 
+from .logs import first_error_lines as _first_error_lines
+
 if TYPE_CHECKING:
     from lsst.ctrl.bps.parsl.job import ParslJob
 
@@ -214,22 +216,6 @@ def _expand(value: str, scope: dict[str, Any], depth: int = 10) -> str:
             break
         value = new
     return value
-
-
-def _first_error_lines(text: str, limit: int = MAX_ERROR_LINES) -> list[str]:
-    """The lines that say what went wrong: exception lines first, then ERROR log lines."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    exc = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Exit)\b.*:", ln)
-           and not ln.startswith("lsst.")]
-    errors = [ln for ln in lines if " ERROR" in ln or ln.startswith("ERROR")]
-    out: list[str] = []
-    for ln in exc + errors:
-        if ln not in out:
-            out.append(ln[:500])
-        if len(out) >= limit:
-            break
-    return out
-
 
 def _job_logs(submit_dir: Path) -> dict[str, tuple[str, Path]]:
     """job name -> (label, stderr path) for every job log parsl wrote."""
