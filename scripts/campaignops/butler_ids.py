@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .spec import SpecError
+
 if TYPE_CHECKING:
-    from .model import Campaign
+    from .model import Campaign, Step
 
 __all__ = ["ButlerDataIds", "ButlerQueryError", "combine_queries"]
 
 
-class ButlerQueryError(Exception):
+class ButlerQueryError(SpecError):
     """The Butler could not be opened or queried; the message names the repository and the query."""
 
 
@@ -61,11 +63,11 @@ class ButlerDataIds:
         found = {data_id[dimension] for data_id in data_ids}
         return sorted(found, key=lambda v: (isinstance(v, str), v))
 
-    def data_ids(self, campaign: Campaign, step: str) -> list[int | str]:
+    def data_ids(self, campaign: Campaign, step: Step | str) -> list[int | str]:
         """Distinct values of the step's split dimension under the campaign's and the step's data query."""
-        s = campaign.step(step)
+        s = campaign.step(step) if isinstance(step, str) else step
         if not s.split.dimension:
-            raise ButlerQueryError(f"step {step} of campaign {campaign.name} has no split dimension to query")
+            raise ButlerQueryError(f"step {s.name} of campaign {campaign.name} has no split dimension to query")
         return self.values(s.split.dimension, combine_queries(campaign.data_query, s.data_query))
 
     def close(self) -> None:
