@@ -217,3 +217,20 @@ def test_an_unreachable_wms_makes_the_run_unknown_never_failed(tmp_path: Path,
     updated = observe_attempt(ctx, attempt)
     assert updated.state == RunState.UNKNOWN
     assert "not reachable" in updated.message
+
+
+def test_rescue_reruns_only_the_failed_quanta_into_a_new_output_run(tmp_path: Path, demo_butler: Path) -> None:
+    control = small_control(tmp_path, demo_butler, steps=1, group=[1003, 1004])
+    workdir = tmp_path / "work"
+    env = {"CAMPAIGNOPS_DEMO_MARKER_DIR": str(tmp_path / "markers")}
+    campaign_cli(control, workdir, "apply", "demo", env=env)
+    ledger = wait_done(control, workdir)
+    first = ledger.runs[0].current
+    assert first is not None and first.state == RunState.FAILED and first.total_quanta() == 8
+    campaign_cli(control, workdir, "rescue", "demo", ledger.runs[0].key, env=env)
+    ledger = wait_done(control, workdir)
+    rescue = ledger.runs[0].attempts[-1]
+    assert (rescue.number, rescue.kind, rescue.state) == (2, "rescue", RunState.SUCCEEDED)
+    assert rescue.output_run.endswith("/a02")
+    assert rescue.total_quanta() == 1, "only the quantum that failed ran again"
+    assert f"--skip-existing-in {first.output_run}" in Path(rescue.config_path).read_text()
