@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 ACTIONS = ROOT / ".github" / "actions"
 BIN = Path(sys.executable).parent
-NAMES = ("validate", "submit", "status", "weekly-ci-hsc", "tests")
-SELF_HOSTED = ("submit", "status", "weekly-ci-hsc")
+NAMES = ("validate", "submit", "status", "weekly-ci-hsc", "tests", "retry")
+SELF_HOSTED = ("submit", "status", "weekly-ci-hsc", "retry")
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -183,6 +183,7 @@ def test_every_job_declares_minimal_permissions() -> None:
         ("status", "status"): {"contents": "write", "issues": "write"},
         ("weekly-ci-hsc", "weekly"): {"contents": "write"},
         ("tests", "test"): {"contents": "read"},
+        ("retry", "retry"): {"contents": "write"},
     }
     actual = {(name, job_name): job.get("permissions") for name in NAMES for job_name, job in jobs(name).items()}
     assert actual == expected
@@ -252,7 +253,7 @@ def test_tests_run_on_pull_requests_and_pushes_to_main() -> None:
 
 
 def test_each_workflow_step_is_one_campaign_command_or_a_tiny_shell_glue() -> None:
-    for name in ("submit", "status", "weekly-ci-hsc"):
+    for name in ("submit", "status", "weekly-ci-hsc", "retry"):
         for job in jobs(name).values():
             for step in job["steps"]:
                 if "run" in step:
@@ -261,3 +262,12 @@ def test_each_workflow_step_is_one_campaign_command_or_a_tiny_shell_glue() -> No
 
 def test_linters_are_available() -> None:
     assert shutil.which("zizmor", path=str(BIN)) and shutil.which("check-jsonschema", path=str(BIN))
+
+
+def test_retry_is_dispatch_only_and_serialised_with_the_campaigns_submits() -> None:
+    on = load("retry")["on"]
+    assert set(on) == {"workflow_dispatch"}
+    assert on["workflow_dispatch"]["inputs"]["action"]["options"] == ["retry", "more-memory", "rescue"]
+    job = jobs("retry")["retry"]
+    assert job["concurrency"]["group"] == "campaign-submit-${{ inputs.campaign }}"
+    assert job["runs-on"] == ["self-hosted", "usdf"]

@@ -22,7 +22,8 @@ BODY_BUDGET = 60_000  # what we aim for, leaving room for markers and the trunca
 MAX_ERROR_LINES = 200
 MAX_LINE = 500
 DEFAULT_RETRY_HINT = ("Run these from the repository root on the site's runner (where the campaign "
-                      "was submitted), or dispatch the campaign workflow with the same command.")
+                      "was submitted), or from GitHub: Actions → retry → Run workflow, with this campaign, "
+                      "the run and the action (retry / more-memory / rescue).")
 
 _RUN_MARKER = re.compile(r"<!-- campaignops:run (\S+?) -->")
 
