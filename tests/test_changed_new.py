@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -37,7 +38,7 @@ steps:
 """
 
 
-def cli(module, root: Path, *argv: str) -> int:  # type: ignore[no-untyped-def]
+def cli(module: ModuleType, root: Path, *argv: str) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--root")
     module.add_arguments(parser)

@@ -59,7 +59,7 @@ def test_demo_init_refuses_a_half_built_or_foreign_directory_without_force(tmp_p
     target = tmp_path / "repo"
     target.mkdir()
     (target / "butler.yaml").write_text("datastore: {}\n")  # what a failed `butler create` leaves
-    with pytest.raises(DemoRepoError, match="half-built.*--force"):
+    with pytest.raises(DemoRepoError, match=r"half-built.*--force"):
         build(target)
     build(target, force=True)
     assert read_marker(target) is not None
@@ -152,5 +152,5 @@ def test_a_bad_fail_where_is_rejected_as_soon_as_it_is_set() -> None:
     from campaignops.demo.tasks import CalibrateDemoConfig
 
     config = CalibrateDemoConfig()
-    with pytest.raises(FieldValidationError, match="fail_where.*cannot read 'visit ~ 3'"):
+    with pytest.raises(FieldValidationError, match=r"fail_where.*cannot read 'visit ~ 3'"):
         config.fail_where = "visit ~ 3"

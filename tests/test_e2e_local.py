@@ -219,8 +219,12 @@ def test_an_unreachable_wms_makes_the_run_unknown_never_failed(tmp_path: Path,
     assert "not reachable" in updated.message
 
 
-def test_rescue_reruns_only_the_failed_quanta_into_a_new_output_run(tmp_path: Path, demo_butler: Path) -> None:
-    control = small_control(tmp_path, demo_butler, steps=1, group=[1003, 1004])
+def test_rescue_reruns_only_the_failed_quanta_into_a_new_output_run(tmp_path: Path) -> None:
+    from campaignops.demo.repo import build
+
+    # A Butler of its own: the retry test already wrote this group's a01 output run into the shared one.
+    build(tmp_path / "repo")
+    control = small_control(tmp_path, tmp_path / "repo", steps=1, group=[1003, 1004])
     workdir = tmp_path / "work"
     env = {"CAMPAIGNOPS_DEMO_MARKER_DIR": str(tmp_path / "markers")}
     campaign_cli(control, workdir, "apply", "demo", env=env)

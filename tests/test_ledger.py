@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jsonschema
-import json
 import pytest
 import yaml
 

@@ -164,7 +164,7 @@ def test_observing_through_a_stack_setup_command_gives_the_same_answer(runs: Run
 
 def test_a_report_that_cannot_be_had_is_unreachable_never_failed(runs: Runs) -> None:
     submission, _, _ = wait_finished(runs.wms, runs.clean)
-    with pytest.raises(WmsUnreachable, match="no.such.Service"):
+    with pytest.raises(WmsUnreachable, match=r"no.such.Service"):
         BpsWms("no.such.Service").observe(submission, runs.clean, "")
 
 
@@ -172,7 +172,7 @@ def test_a_submission_bps_refuses_is_failed_with_bps_error_not_left_pending(runs
     # Resubmitting the clean group's config into its existing output run: bps stops while building the graph.
     wait_finished(runs.wms, runs.clean)
     config = next((runs.clean.parent / "configs").glob("step1__visit1001-1002.yaml"))
-    submission, observation, _ = wait_finished(runs.wms, _relaunch(runs.wms, config, tmp_path / "again"))
+    _, observation, _ = wait_finished(runs.wms, _relaunch(runs.wms, config, tmp_path / "again"))
     assert observation.state == RunState.FAILED
     assert any("already exists" in e or "Error" in e for e in observation.errors), observation.errors
 

@@ -255,7 +255,7 @@ def test_an_unreachable_remote_fails_loudly_after_max_tries_and_a_rerun_pushes(r
     update(work, run("g0002", attempt()))
     git(work, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
     waits: list[float] = []
-    with pytest.raises(PublishError, match="after 3 tries.*run `campaign publish` again"):
+    with pytest.raises(PublishError, match=r"after 3 tries.*run `campaign publish` again"):
         publish(Git(work), max_tries=3, sleep=waits.append)
     assert waits == [2.0, 4.0]
     git(work, "remote", "set-url", "origin", str(remote))

@@ -58,7 +58,8 @@ def _progress_line(ws: Workspace, started: float) -> str:
     parts = []
     for step in ws.campaign.steps:
         runs = ws.plan.runs_of(step.name)
-        states = [ws.ledger.run(r.key).state if ws.ledger.run(r.key) else None for r in runs]  # type: ignore[union-attr]
+        records = [ws.ledger.run(r.key) for r in runs]
+        states = [rec.state if rec else None for rec in records]
         ok = sum(s == RunState.SUCCEEDED for s in states)
         bad = sum(s == RunState.FAILED for s in states)
         act = sum(s is not None and not s.finished for s in states)

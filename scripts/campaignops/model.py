@@ -51,7 +51,7 @@ class Resources:
     def scaled_memory(self, factor: float) -> Resources:
         """Memory requests multiplied by `factor` (a retry with more memory)."""
         def scale(pairs: tuple[tuple[str, int | float], ...]) -> tuple[tuple[str, int | float], ...]:
-            return tuple((k, int(round(v * factor)) if k in ("requestMemory", "requestMemoryMax") else v)
+            return tuple((k, round(v * factor) if k in ("requestMemory", "requestMemoryMax") else v)
                          for k, v in pairs)
         values = dict(self.values)
         values.setdefault("requestMemory", 2048)  # BPS default, so the multiplier always bites

@@ -60,7 +60,7 @@ def _render(ctx: Context, run: PlannedRun, attempt: int, *, memory_multiplier: f
     return text, render.output_run(ctx.campaign, run, attempt)
 
 
-def _adopt_existing_launch(ctx: Context, launch_dir: Path) -> Submission | None | bool:
+def _adopt_existing_launch(ctx: Context, launch_dir: Path) -> Submission | bool | None:
     """A launch directory from an earlier apply whose ledger entry was lost: adopt, never relaunch.
 
     Returns the submission if bps got that far, True if a launch is there but has no run yet,

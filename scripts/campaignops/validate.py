@@ -613,7 +613,7 @@ def _labels(location: str, root: Path, depth: int) -> tuple[set[str] | None, tup
             raise ValueError("the file is too large to be a pipeline")
         data = yaml.load(path.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         if not isinstance(data, dict):
-            raise ValueError("its top level is not a mapping")  # noqa: TRY004 - reported like a YAML error
+            raise ValueError("its top level is not a mapping")  # not TypeError: reported like a YAML error
         labels = {str(k) for part in ("tasks", "subsets") if isinstance(data.get(part), dict)
                   for k in data[part]}
         result = (labels, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .ledger import Ledger
 from .model import Campaign, Plan
 from .spec import all_campaign_paths, campaign_path, find_root, load_campaign
 from .submit import Context, default_workdir
+from .wms.base import Wms
 
 
 @dataclass
@@ -36,7 +38,7 @@ def campaign_names(root: Path, names: list[str], all_: bool) -> list[str]:
     return names
 
 
-def make_wms(campaign: Campaign):  # type: ignore[no-untyped-def]
+def make_wms(campaign: Campaign) -> Wms:
     from .wms.bps import BpsWms
 
     return BpsWms(dict(campaign.profile.bps)["wmsServiceClass"])
@@ -45,7 +47,7 @@ def make_wms(campaign: Campaign):  # type: ignore[no-untyped-def]
 _LOCKS: dict[str, int] = {}
 
 
-def lock_campaign(workdir: Path, name: str, say=print) -> None:  # type: ignore[no-untyped-def]
+def lock_campaign(workdir: Path, name: str, say: Callable[[str], None] = print) -> None:
     """Hold an exclusive lock on the campaign for the rest of this process.
 
     The submit and status jobs may run at once on the runner (they are in different concurrency
@@ -64,8 +66,9 @@ def lock_campaign(workdir: Path, name: str, say=print) -> None:  # type: ignore[
     _LOCKS[name] = fd
 
 
-def open_campaign(root: Path, name: str, *, dry_run: bool = False, say=print,  # type: ignore[no-untyped-def]
-                  workdir: Path | None = None, wms=None, query_groups: bool = True) -> Workspace:
+def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable[[str], None] = print,
+                  workdir: Path | None = None, wms: Wms | None = None,
+                  query_groups: bool = True) -> Workspace:
     from .plan import make_plan
 
     campaign = load_campaign(campaign_path(name, root), root)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
             + (" (dry run: nothing is submitted)" if args.dry_run else ""))
     if not args.dry_run:
         ctx.save(ws.ledger)  # frozen query groups, before anything is submitted
-    ledger, decisions = submit.apply(ctx, ws.plan, ws.ledger)
+    _, decisions = submit.apply(ctx, ws.plan, ws.ledger)
     submitted = sum(d.verdict == Verdict.SUBMIT for d in decisions)
     recorded = sum(d.verdict == Verdict.RECORDED for d in decisions)
     for note in summary.waiting_notes(decisions):

@@ -12,7 +12,7 @@ def _default_root() -> Path:
 
     try:
         return find_root()
-    except Exception:
+    except Exception:  # noqa: BLE001 - outside any checkout: the one this package is installed from
         return Path(__file__).resolve().parents[3]
 
 
@@ -34,20 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="delete what is in DIR (and the PostgreSQL schema) and rebuild")
     run = sub.add_parser("run", help="build the demo repository and run the demo campaign end to end",
                          description="Build the demo repository and run the demo campaign end to end.")
-    try:  # campaignops.demo_run owns the options of `demo run` when it defines them
-        from .. import demo_run  # type: ignore[attr-defined]
-    except ImportError:
-        demo_run = None
-    if demo_run is not None and hasattr(demo_run, "add_arguments"):
-        demo_run.add_arguments(run)
-    else:
-        run.add_argument("--dir", default=".demo", help="where the demo repository and runs go (default .demo)")
-        run.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    from .. import demo_run  # campaignops.demo_run owns the options of `demo run`
+
+    demo_run.add_arguments(run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.demo_command == "run":
-        from .. import demo_run  # type: ignore[attr-defined]  # written by the lead
+        from .. import demo_run
 
         return int(demo_run.main(args) or 0)
     from ..demo.repo import DEFAULT_NAMESPACE, DemoRepoError, build

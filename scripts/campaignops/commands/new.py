@@ -12,6 +12,7 @@ from typing import Any
 
 import jsonschema
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 
 from ..spec import CAMPAIGN_FILE, find_root, schema
 
@@ -54,7 +55,7 @@ def instantiate(template_text: str, template_name: str, stack: str, day: dt.date
     stack.tag replaced, schedule removed (an instance does not recur); comments and layout kept."""
     y = _yaml()
     data: Any = y.load(template_text)
-    if not isinstance(data, dict):
+    if not isinstance(data, CommentedMap):  # what the round-trip loader makes of any top-level mapping
         raise TemplateError("the template is not a YAML mapping")
     pattern = (data.get("schedule") or {}).get("name_pattern")
     if not pattern:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from .. import observe, submit, summary
+from ..advance import Decision
 from ..ledger import RunState
 from ..workspace import Workspace, campaign_names, open_campaign, root_of
 
@@ -27,11 +30,11 @@ def _active(ws: Workspace) -> bool:
     return any(r.current is not None and not r.current.state.finished for r in ws.ledger.runs)
 
 
-def status_once(ws: Workspace, advance: bool, say=print) -> list[observe.Change]:  # type: ignore[no-untyped-def]
+def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print) -> list[observe.Change]:
     ws.ledger, changes = observe.refresh(ws.ctx, ws.ledger)
     for change in changes:
         say(f"  {ws.campaign.name}: {change}")
-    decisions = []
+    decisions: list[Decision]
     if advance:
         ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
     else:
@@ -44,8 +47,6 @@ def status_once(ws: Workspace, advance: bool, say=print) -> list[observe.Change]
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     root = root_of(args)
     names = campaign_names(root, args.campaigns, args.all)
     workdir = Path(args.workdir) if args.workdir else None
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_pages(root) -> None:  # type: ignore[no-untyped-def]
+def _write_pages(root: Path) -> None:
     try:
         from .. import status_page
     except ImportError:  # pages are optional until status_page exists

@@ -150,7 +150,8 @@ class DemoTaskMixin:
     config: Any
     log: Any
 
-    def inject_failures(self, label: str, data_id: DataCoordinate) -> None:
+    def inject_failures(self, label: str, data_id: DataCoordinate | None) -> None:
+        assert data_id is not None, "a pipeline task's quantum always has a data ID"
         values = data_id_dict(data_id)  # matching sees implied values too (band of a visit)
         text = data_id_text(dict(data_id.required))
         where = f"{label} {text}"

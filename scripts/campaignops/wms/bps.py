@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import re
@@ -144,10 +145,8 @@ class BpsWms:
         """The submit dir (and run id once printed) of the launch in `launch_dir`; None if bps got nowhere."""
         launch_dir = launch_dir.resolve()
         text = ""
-        try:
+        with contextlib.suppress(OSError):
             text = (launch_dir / SUBMIT_LOG).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            pass
         dirs = _SUBMIT_DIR.findall(text)
         submit_dir = dirs[-1] if dirs else ""
         if not submit_dir:

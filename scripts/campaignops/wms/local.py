@@ -247,14 +247,15 @@ class RunReader:
         values = _config_values(self.submit_dir)
         run_data = _read_run_file(self.submit_dir)
         attempts = run_data.get("attempts") or []
-        last = attempts[-1] if attempts else None
-        alive = bool(last) and last.get("ended") is None and pid_alive(int(last.get("pid", 0)))
+        last: dict[str, Any] | None = attempts[-1] if attempts else None
         provenance = self.submit_dir / PROVENANCE_FILE
-        summary = RunSummary(self.submit_dir, WmsStates.UNKNOWN, "", **{
-            k: values.get(k, "") for k in ("run", "payload", "project", "campaign", "operator", "site")})
+        summary = RunSummary(self.submit_dir, WmsStates.UNKNOWN, "", run=values.get("run", ""),
+                             payload=values.get("payload", ""), project=values.get("project", ""),
+                             campaign=values.get("campaign", ""), operator=values.get("operator", ""),
+                             site=values.get("site", ""))
         summary.labels = self._labels()
 
-        if alive:
+        if last and last.get("ended") is None and pid_alive(int(last.get("pid", 0))):
             summary.state = WmsStates.RUNNING
             summary.rows = self._rows_from_logs(with_errors)
             summary.message = f"bps process {last['pid']} is running ({last['kind']} started {last['started']})"
