@@ -65,3 +65,10 @@ def test_transition_recorded_only_on_state_change() -> None:
     a = L.with_state(a, RunState.PENDING, "t2")
     a = L.with_state(a, RunState.RUNNING, "t3")
     assert [t.state for t in a.transitions] == [RunState.PENDING, RunState.RUNNING]
+
+
+def test_updating_a_run_keeps_its_place_so_the_diff_stays_small() -> None:
+    ledger = Ledger("c", tuple(RunRecord("s", g, "") for g in ("a", "b", "c")))
+    updated = ledger.with_run(RunRecord("s", "a", "changed"))
+    assert [r.group for r in updated.runs] == ["a", "b", "c"]
+    assert updated.runs[0].data_query == "changed"

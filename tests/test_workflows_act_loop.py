@@ -1,13 +1,15 @@
 """The GitOps loop under act with real bps: submit.yml → status.yml → issue → retry.yml → closed → next step.
 
-Unlike tests/test_workflows_act.py (whose fixture campaign is on the USDF PanDA profile, so `bps` there
-is a recording stand-in), this runs the demo campaign cut down to step1 (3 visit groups, one with the
-demo's injected transient failure) and step2 on the local-parsl profile: every `bps submit` and
-`bps restart` is real, against a demo Butler repository built in tmp. The runner's venv is the
-project's own (`campaign`, `bps`, `pipetask`, `butler` resolve there); launch directories live in
-CAMPAIGNOPS_WORKDIR in tmp, so they outlive each workflow run as on the USDF runner. GitHub is a
-stateful fake on 127.0.0.1 (issues, comments, labels, PATCH); what reached the bare `origin` and
-the API calls the fake recorded are what the test asserts on.
+Unlike tests/test_workflows_act.py (whose fixture campaign is on the USDF PanDA profile, so `bps`
+there is a recording stand-in), this runs the demo campaign cut down to step1 (3 visit groups, one
+with the demo's injected transient failure) and step2 on the local-parsl profile: every `bps submit`
+and `bps restart` is real, against a demo Butler repository built in tmp. The runner's venv is the
+project's own (`campaign`, `bps`, `pipetask`, `butler` resolve there). act deletes the job's
+workspace, so the detached bps runs on the launch's pinned copy of the package. Launch directories
+live in CAMPAIGNOPS_WORKDIR in tmp, so they outlive each workflow run as on the USDF runner.
+CAMPAIGNOPS_DEMO_MARKER_DIR is unset: the injected failure's marker lives in the launch directory,
+where `bps restart` finds it. GitHub is a stateful fake on 127.0.0.1 (issues, comments, labels,
+PATCH); what reached the bare `origin` and the API calls the fake recorded are what the test asserts.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -34,7 +35,6 @@ from pytest_httpserver import HTTPServer
 from ruamel.yaml import YAML
 from werkzeug import Request, Response
 
-import test_workflows_act
 from test_workflows_act import ACT, REPO, STUB_ACTIONS, ActRepo, FakeGitHub, git
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,11 +148,17 @@ class Loop:
     repo: ActRepo
     github: IssuesGitHub
     launch: Path
+    timings: list[str] = field(default_factory=list)
 
     def act(self, event: str, workflow: str, payload: dict[str, Any]) -> str:
+        start = time.monotonic()
         result = self.repo.run(event, workflow, payload)
+        self.timings.append(f"{workflow} {time.monotonic() - start:.0f}s")
         assert result.returncode == 0, f"{workflow} ({event}) failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
         return result.stdout
+
+    def wait_for_bps(self, expected: int) -> None:
+        self.timings.append(f"bps {wait_for_bps(self.launch, expected):.0f}s")
 
     def ledger(self) -> dict[str, Any]:
         data: dict[str, Any] = yaml.safe_load(self.show(f"campaigns/{CAMPAIGN}/ledger.yaml"))
@@ -199,6 +205,26 @@ def _control_repo(tmp: Path, butler: Path) -> Path:
     return work
 
 
+def _runner_venv(where: Path, scripts: Path) -> None:
+    """The venv ActRepo hands the runner (CAMPAIGNOPS_VENV=<tmp>/venv): the project's real one, every
+    command of its bin/ (`campaign`, `bps`, `pipetask`, `butler`) — not the recording stand-in of
+    test_workflows_act.py.
+
+    act in host mode deletes the job's workspace when the job ends, while the detached bps (and the
+    pipetask jobs it starts) import campaignops lazily long after: this is what the launch's pinned
+    copy of the package (campaignops.wms.bps.pin_code) is for, and this test exercises it.
+    """
+    del scripts
+    real = Path(sys.prefix)
+    (where / "bin").mkdir(parents=True)
+    shutil.copy(real / "pyvenv.cfg", where / "pyvenv.cfg")
+    for lib in ("lib", "lib64"):
+        if (real / lib).exists():
+            (where / lib).symlink_to(real / lib)
+    for entry in (real / "bin").iterdir():
+        (where / "bin" / entry.name).symlink_to(entry)
+
+
 @pytest.fixture
 def loop(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loop]:
     from campaignops.demo.repo import build
@@ -207,13 +233,6 @@ def loop(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
     # and `bps restart` in the same dir succeeds): no shared marker directory leaking from outside.
     monkeypatch.delenv("CAMPAIGNOPS_DEMO_MARKER_DIR", raising=False)
     monkeypatch.delenv("BPS_WMS_SERVICE_CLASS", raising=False)
-    # A self-hosted runner keeps its workspace after a job; act in host mode deletes it, yet the
-    # detached bps (and its pipetask jobs) import campaignops from there: setup-campaignops puts
-    # PYTHONPATH=$GITHUB_WORKSPACE/scripts first. `act --reuse` keeps each run's workspace.
-    runner = tmp_path / "act-self-hosted"
-    runner.write_text(f'#!/bin/sh\nexec {shlex.quote(str(ACT))} --reuse "$@"\n')
-    runner.chmod(0o755)
-    monkeypatch.setattr(test_workflows_act, "ACT", str(runner))
     butler = tmp_path / "butler"
     build(butler)
     work = _control_repo(tmp_path, butler)
@@ -221,10 +240,7 @@ def loop(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
         (tmp_path / "stubs" / stub).mkdir(parents=True)
         (tmp_path / "stubs" / stub / "action.yml").write_text(text.lstrip())
     (tmp_path / "home").mkdir()
-    # ActRepo hands the runner CAMPAIGNOPS_VENV=<tmp>/venv: here that is the project's real venv (its
-    # bps, pipetask, butler), not the recording stand-in of test_workflows_act.py.
-    (tmp_path / "venv").symlink_to(Path(sys.prefix), target_is_directory=True)
-    assert (tmp_path / "venv" / "bin" / "bps").is_file()
+    _runner_venv(tmp_path / "venv", work / "scripts")
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
     git(work, "init", "-q", "-b", "main")
@@ -265,10 +281,10 @@ def test_gitops_loop_submit_fail_issue_retry_close_advance_with_real_bps(loop: L
         assert attempt["output_run"] == f"demo/demo/{key}/a01"
         assert attempt["launch_dir"] == str(loop.launch / CAMPAIGN / key / "a01")
         log = (Path(attempt["launch_dir"]) / "bps-submit.log").read_text()
-        assert f"{repo.tmp / 'venv' / 'bin' / 'bps'} submit" in log, log[:500]  # the real bps, launched
+        assert f"{repo.tmp / 'venv' / 'bin' / 'bps'} submit" in log, log[:500]  # the runner venv's bps
     assert not (repo.tmp / "bps.log").exists(), "the recording stand-in for bps was never called"
     assert github.calls == [], "submit talks to no GitHub API"
-    wait_for_bps(loop.launch, expected=3)
+    loop.wait_for_bps(expected=3)
     for key in STEP1:
         assert "Submit dir:" in (loop.launch / CAMPAIGN / key / "a01" / "bps-submit.log").read_text(), key
 
@@ -279,6 +295,8 @@ def test_gitops_loop_submit_fail_issue_retry_close_advance_with_real_bps(loop: L
     failed = loop.runs()[FAILING]["attempts"][0]
     assert any("simulated calibration blow-up" in e for e in failed["errors"]), failed
     assert failed["tasks"]["calibrateDemo"].get("FAILED") == 1, failed["tasks"]
+    markers = Path(failed["launch_dir"]) / "demo-markers"  # where the transient failure remembers itself
+    assert [m.name for m in markers.iterdir()] == ["calibrateDemo-visit1003_detector2.failed-once"]
     assert [m for m, p in github.writes()] == ["POST"] and github.writes()[0][1] == f"/repos/{REPO}/issues"
     [issue] = github.issues
     assert issue["state"] == "open"
@@ -312,15 +330,16 @@ def test_gitops_loop_submit_fail_issue_retry_close_advance_with_real_bps(loop: L
     assert second["launch_dir"] == first["launch_dir"] and second["output_run"] == first["output_run"]
     restart_log = Path(first["launch_dir"]) / "bps-restart.log"
     assert "bps restart" in restart_log.read_text()
+    assert not (loop.launch / CAMPAIGN / FAILING / "a02").exists(), "a restart runs in place, no new launch"
     assert github.writes() == writes, "a retry alone does not touch the issue"
-    wait_for_bps(loop.launch, expected=3)
+    loop.wait_for_bps(expected=3)
 
     # 5. status.yml: attempt 2 SUCCEEDED, the issue commented once and closed, step2 submitted.
     loop.act("schedule", "status.yml", SCHEDULE)
     states = loop.states()
     assert states[FAILING] == ["FAILED", "SUCCEEDED"]
     assert states[STEP1[0]] == states[STEP1[2]] == ["SUCCEEDED"]
-    assert sorted(states) == [*STEP1, "step2/all"]
+    assert sorted(states) == [*STEP1, "step2/all"]  # sorted: ledger.with_run moves an updated run last
     [step2] = loop.runs()["step2/all"]["attempts"]
     assert (step2["number"], step2["kind"], step2["state"]) == (1, "submit", "PENDING")
     number = issue["number"]
@@ -335,7 +354,7 @@ def test_gitops_loop_submit_fail_issue_retry_close_advance_with_real_bps(loop: L
 
     # 6. step2's bps ends; the next status records it SUCCEEDED and touches no issue.
     writes = list(github.writes())
-    wait_for_bps(loop.launch, expected=4)
+    loop.wait_for_bps(expected=4)
     loop.act("schedule", "status.yml", SCHEDULE)
     assert loop.states() == {STEP1[0]: ["SUCCEEDED"], FAILING: ["FAILED", "SUCCEEDED"],
                              STEP1[2]: ["SUCCEEDED"], "step2/all": ["SUCCEEDED"]}
@@ -344,4 +363,4 @@ def test_gitops_loop_submit_fail_issue_retry_close_advance_with_real_bps(loop: L
     # newest first: status (step2 done), status (closed + step2), retry, status (failure), apply, base
     assert len(history) == 6 and history[2] == f"Retry {CAMPAIGN} {FAILING}", history
     assert history[4:] == [f"Apply {CAMPAIGN}", "demo campaign"], history
-    print(f"GitOps loop under act with real bps: {time.monotonic() - started:.0f} s")
+    print(f"GitOps loop under act with real bps: {time.monotonic() - started:.0f} s ({', '.join(loop.timings)})")

@@ -127,8 +127,15 @@ class Ledger:
         return None
 
     def with_run(self, record: RunRecord) -> Ledger:
-        runs = [r for r in self.runs if r.key != record.key]
-        runs.append(record)
+        """This ledger with `record` in place of the run of the same key (kept where it stands, so
+        ledger diffs stay small), or appended."""
+        runs = list(self.runs)
+        for i, r in enumerate(runs):
+            if r.key == record.key:
+                runs[i] = record
+                break
+        else:
+            runs.append(record)
         return replace(self, runs=tuple(runs))
 
     def groups_of(self, step: str) -> tuple[tuple[str, str, int], ...] | None:

@@ -62,6 +62,24 @@ def _env_with_venv() -> dict[str, str]:
     return env
 
 
+CODE_DIR = ".campaignops-code"
+
+
+def pin_code(launch_dir: Path) -> Path:
+    """A copy of this package in the launch dir, for the detached bps and its jobs to import.
+
+    bps loads our WMS service and the demo tasks long after the job that launched it has ended; by
+    then the runner's checkout may be gone or at another commit. The copy keeps the run (and a later
+    `bps restart` in the same launch dir) on the code it was submitted with.
+    """
+    package = Path(__file__).resolve().parents[1]
+    target = launch_dir / CODE_DIR
+    if not (target / package.name / "__init__.py").exists():
+        shutil.copytree(package, target / package.name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), dirs_exist_ok=True)
+    return target
+
+
 def pid_alive(pid: int) -> bool:
     """Whether `pid` runs (a zombie, i.e. an ended child not yet reaped, does not)."""
     if pid <= 0:
@@ -120,6 +138,8 @@ class BpsWms:
             log.write(f"# {stamp} campaignops: {shlex.join(command)}\n")
             log.flush()
             env = _env_with_venv()
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(pin_code(launch_dir)), env.get("PYTHONPATH", "")) if p)
             env["PWD"] = str(launch_dir)  # bps's submitPath default is ${PWD}/submit/...: keep it in here
             proc = subprocess.Popen(command, cwd=launch_dir, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
