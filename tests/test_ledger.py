@@ -72,3 +72,18 @@ def test_updating_a_run_keeps_its_place_so_the_diff_stays_small() -> None:
     updated = ledger.with_run(RunRecord("s", "a", "changed"))
     assert [r.group for r in updated.runs] == ["a", "b", "c"]
     assert updated.runs[0].data_query == "changed"
+
+
+def test_a_corrupt_ledger_stops_the_cli_with_advice_not_a_traceback(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from campaignops.cli import main
+
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    shutil.copytree(ROOT / "campaigns" / "demo", tmp_path / "campaigns" / "demo")
+    (tmp_path / "campaigns" / "demo" / "ledger.yaml").write_text("<<<<<<< HEAD\nruns: [\n")
+    code = main(["--root", str(tmp_path), "status", "demo", "--no-pages", "--workdir", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "unreadable ledger" in err and "restore it from git history" in err

@@ -19,6 +19,10 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 SCHEMA_VERSION = 1
 
 
+class LedgerError(ValueError):
+    """A ledger file that cannot be read; the message says how to restore it."""
+
+
 class RunState(StrEnum):
     """State of one attempt of a run, as the campaign sees it."""
 
@@ -247,10 +251,10 @@ def load(campaign_dir: Path, campaign: str) -> Ledger:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: unreadable ledger ({exc}); restore it from git history "
+        raise LedgerError(f"{path}: unreadable ledger ({exc}); restore it from git history "
                          f"(`git checkout -- {path}`) or resolve the merge conflict in it") from exc
     if not isinstance(data, dict) or "campaign" not in data:
-        raise ValueError(f"{path}: not a campaign ledger (no 'campaign' key); restore it from git history")
+        raise LedgerError(f"{path}: not a campaign ledger (no 'campaign' key); restore it from git history")
     return from_dict(data)
 
 
