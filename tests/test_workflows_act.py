@@ -103,6 +103,27 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
+def runner_repo(tmp_path: Path, work: Path, message: str) -> Path:
+    """Stub actions and a HOME for act in `tmp_path`; `work` committed and pushed to a bare `origin`
+    that stands in for github.com/REPO (returned)."""
+    for stub, text in STUB_ACTIONS.items():
+        (tmp_path / "stubs" / stub).mkdir(parents=True)
+        (tmp_path / "stubs" / stub / "action.yml").write_text(text.lstrip())
+    (tmp_path / "home").mkdir()
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    git(work, "init", "-q", "-b", "main")
+    git(work, "config", "user.name", "Pilot")
+    git(work, "config", "user.email", "pilot@example.org")
+    git(work, "config", "core.pager", "cat")
+    git(work, "remote", "add", "origin", f"https://github.com/{REPO}.git")
+    git(work, "config", f"url.{origin}.insteadOf", f"https://github.com/{REPO}.git")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", message)
+    git(work, "push", "-q", "origin", "main")
+    return origin
+
+
 @dataclass
 class FakeGitHub:
     """The few REST endpoints the workflows use, with state: comments and issues."""
@@ -200,22 +221,8 @@ def act_repo(tmp_path: Path, httpserver: HTTPServer) -> tuple[ActRepo, FakeGitHu
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "ledger.yaml", "STATUS.md"))
     for name in ("pyproject.toml", ".python-version", "Makefile", ".gitignore"):
         shutil.copy(ROOT / name, work / name)
-    for stub, text in STUB_ACTIONS.items():
-        (tmp_path / "stubs" / stub).mkdir(parents=True)
-        (tmp_path / "stubs" / stub / "action.yml").write_text(text.lstrip())
-    (tmp_path / "home").mkdir()
     _fake_venv(tmp_path / "venv")
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
-    git(work, "init", "-q", "-b", "main")
-    git(work, "config", "user.name", "Pilot")
-    git(work, "config", "user.email", "pilot@example.org")
-    git(work, "config", "core.pager", "cat")
-    git(work, "remote", "add", "origin", f"https://github.com/{REPO}.git")
-    git(work, "config", f"url.{origin}.insteadOf", f"https://github.com/{REPO}.git")
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "base")
-    git(work, "push", "-q", "origin", "main")
+    origin = runner_repo(tmp_path, work, "base")
     fake = FakeGitHub()
     httpserver.expect_request(re.compile(r"^/repos/.*")).respond_with_handler(fake.handle)
     return ActRepo(tmp_path, work, origin, httpserver.url_for("").rstrip("/")), fake

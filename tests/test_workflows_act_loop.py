@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -35,7 +34,8 @@ from pytest_httpserver import HTTPServer
 from ruamel.yaml import YAML
 from werkzeug import Request, Response
 
-from test_workflows_act import ACT, REPO, STUB_ACTIONS, ActRepo, FakeGitHub, git
+from campaignops.wms.bps import pid_alive
+from test_workflows_act import ACT, REPO, ActRepo, FakeGitHub, git, runner_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = "demo"
@@ -102,17 +102,7 @@ class IssuesGitHub(FakeGitHub):
 
 # ---- the runner's view: launch directories and their bps processes -------------------------------
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # an ended child not yet reaped (zombie) is not running
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+_pid_alive = pid_alive
 
 
 def _bps_pids(launch_root: Path) -> dict[Path, int]:
@@ -236,22 +226,8 @@ def loop(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
     butler = tmp_path / "butler"
     build(butler)
     work = _control_repo(tmp_path, butler)
-    for stub, text in STUB_ACTIONS.items():
-        (tmp_path / "stubs" / stub).mkdir(parents=True)
-        (tmp_path / "stubs" / stub / "action.yml").write_text(text.lstrip())
-    (tmp_path / "home").mkdir()
     _runner_venv(tmp_path / "venv", work / "scripts")
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
-    git(work, "init", "-q", "-b", "main")
-    git(work, "config", "user.name", "Pilot")
-    git(work, "config", "user.email", "pilot@example.org")
-    git(work, "config", "core.pager", "cat")
-    git(work, "remote", "add", "origin", f"https://github.com/{REPO}.git")
-    git(work, "config", f"url.{origin}.insteadOf", f"https://github.com/{REPO}.git")
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "demo campaign")
-    git(work, "push", "-q", "origin", "main")
+    origin = runner_repo(tmp_path, work, "demo campaign")
     github = IssuesGitHub()
     httpserver.expect_request(re.compile(r"^/repos/.*")).respond_with_handler(github.handle)
     repo = ActRepo(tmp_path, work, origin, httpserver.url_for("").rstrip("/"))
