@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    from campaignops import observe, submit
+    from campaignops.cli.workspace import open_campaign
     from campaignops.demo.repo import build
-    from campaignops.demo_run import make_control_repo
-    from campaignops.workspace import open_campaign
+    from campaignops.demo.run import make_control_repo
+    from campaignops.engine import observe, submit
 
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -41,7 +41,7 @@ def main() -> None:
 
         # bare bps submit of the same config (attempt 2's output run, so the two never collide)
         ws = open_campaign(control, "demo", workdir=tmp / "work", say=lambda _m: None)
-        from campaignops.render import render_run
+        from campaignops.planning.render import render_run
 
         def bare_submit(attempt: int) -> float:
             bare_dir = tmp / f"bare{attempt}"

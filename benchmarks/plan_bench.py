@@ -12,10 +12,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from campaignops import spec  # noqa: E402
-from campaignops.model import Campaign  # noqa: E402
-from campaignops.plan import as_markdown, make_plan  # noqa: E402
-from campaignops.render import render_plan  # noqa: E402
+from campaignops.domain.model import Campaign  # noqa: E402
+from campaignops.planning.plan import make_plan  # noqa: E402
+from campaignops.planning.render import render_plan  # noqa: E402
+from campaignops.spec import load as spec  # noqa: E402
+from campaignops.views.plan_text import as_markdown  # noqa: E402
 
 
 def build(folder: Path, visits: int, group: int, steps: int) -> Campaign:

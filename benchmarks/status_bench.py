@@ -11,12 +11,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from campaignops import ledger as L
-from campaignops.ledger import Attempt, Ledger, RunRecord, RunState, TaskCounts
-from campaignops.model import Campaign, Profile
-from campaignops.observe import refresh
-from campaignops.submit import Context
-from campaignops.wms.base import Launch, Observation, Submission
+from campaignops.domain import states
+from campaignops.domain.model import Campaign, Profile
+from campaignops.domain.states import RunState, TaskCounts
+from campaignops.engine.observe import refresh
+from campaignops.engine.submit import Context
+from campaignops.ledger import store
+from campaignops.ledger.records import Attempt, Ledger, RunRecord
+from campaignops.ports import Launch, Observation, Submission
 
 
 class CountingWms:
@@ -47,7 +49,7 @@ def make_ledger(n: int = 500, finished: int = 490) -> Ledger:
                     submit_dir=f"/w/g{i}/submit", wms_id=str(1000 + i), submitted_at="2026-11-21T00:00:00Z",
                     state=state, last_checked="2026-11-21T00:00:00Z",
                     tasks=(TaskCounts("calibrate", (("SUCCEEDED", 100),)),),
-                    transitions=(L.Transition("2026-11-21T00:00:00Z", state),))
+                    transitions=(states.Transition("2026-11-21T00:00:00Z", state),))
         runs.append(RunRecord("step1", f"g{i:04d}", f"visit IN ({i})", (a,)))
     return Ledger("bench", tuple(runs))
 
@@ -60,13 +62,13 @@ def main() -> None:
         "steps": [{"name": "step1", "subsets": ["step1"]}]}, profile)
     with tempfile.TemporaryDirectory() as tmp:
         cdir = Path(tmp) / "campaigns" / "bench"
-        L.save(cdir, make_ledger())
+        store.save(cdir, make_ledger())
         wms = CountingWms()
         campaign = Campaign(**{**campaign.__dict__, "path": cdir / "campaign.yaml"})
         ctx = Context(Path(tmp), campaign, wms, Path(tmp) / "work", now=lambda: "2026-11-21T00:05:00Z",
                       say=lambda _m: None)
         t0 = time.perf_counter()
-        ledger = L.load(cdir, "bench")
+        ledger = store.load(cdir, "bench")
         ledger, changes = refresh(ctx, ledger)
         elapsed = time.perf_counter() - t0
         print(f"status: 500-run ledger (490 finished): {wms.calls} WMS calls, {len(changes)} state changes, "

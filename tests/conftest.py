@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Helpers shared by several test folders (a fake GitHub API): their asserts are rewritten like tests.
+pytest.register_assert_rewrite("fakes")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("CAMPAIGNOPS_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

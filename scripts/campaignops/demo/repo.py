@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..domain.errors import DemoError
 from . import DEFAULTS_COLLECTION, INPUT_DATASET_TYPE, INSTRUMENT, RAW_RUN, SKYMAP
 
 MARKER_FILE = "campaignops-demo.json"  # written last: its presence means the repository is complete
@@ -32,7 +33,7 @@ TRACT_BOX = (0.0, 2.0, -1.0, 1.0)  # RA min, RA max, Dec min, Dec max (degrees)
 PATCHES_X, PATCHES_Y = 2, 2
 
 
-class DemoRepoError(Exception):
+class DemoRepoError(DemoError):
     """The demo repository cannot be built where asked; the message says what to do."""
 
 

@@ -1,0 +1,260 @@
+"""The `Wms` of every bps plugin: detached `bps submit` / `bps restart`, reports via wms/report.py."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+import yaml
+
+from ...domain.errors import WmsUnreachable
+from ...domain.logtext import first_error_lines
+from ...domain.states import RunState, TaskCounts
+from ...ports import Launch, Observation, Submission
+from ..processes import PID_FILE, pid_alive, read_pid
+from .report import ReportError, RunReport, retrieve
+
+SUBMIT_LOG = "bps-submit.log"
+RESTART_LOG = "bps-restart.log"
+MAX_ERRORS = 5
+
+# WmsStates name -> RunState. PRUNED (a job whose parents failed) ends the run as failed.
+STATE_MAP: dict[str, RunState] = {
+    "SUCCEEDED": RunState.SUCCEEDED,
+    "FAILED": RunState.FAILED,
+    "PRUNED": RunState.FAILED,
+    "RUNNING": RunState.RUNNING,
+    "PENDING": RunState.PENDING,
+    "READY": RunState.PENDING,
+    "UNREADY": RunState.PENDING,
+    "HELD": RunState.HELD,
+    "DELETED": RunState.CANCELLED,
+    "UNKNOWN": RunState.UNKNOWN,
+    "MISFIT": RunState.UNKNOWN,
+}
+# Plugins whose `bps submit` runs the whole workflow in the submitting process.
+BLOCKING_SERVICES = ("lsst.ctrl.bps.parsl.ParslService", "campaignops.bps_plugins.local.LocalParslService")
+
+_SUBMIT_DIR = re.compile(r"^Submit dir:\s*(\S.*?)\s*$", re.MULTILINE)
+_RUN_ID = re.compile(r"^Run Id:\s*(\S.*?)\s*$", re.MULTILINE)
+_ERROR_LINE = re.compile(r"^\s*Error:\s*(.+)$", re.MULTILINE)
+
+
+def _bps_executable() -> str:
+    """`bps` from PATH, else next to this interpreter (the project venv)."""
+    return shutil.which("bps") or str(Path(sys.executable).with_name("bps"))
+
+
+def _env_with_venv() -> dict[str, str]:
+    """This environment with the interpreter's bin/ first on PATH: bps calls bare `pipetask` and `butler`."""
+    env = dict(os.environ)
+    venv_bin = str(Path(sys.executable).parent)
+    parts = env.get("PATH", "").split(os.pathsep)
+    if venv_bin not in parts:
+        env["PATH"] = os.pathsep.join([venv_bin, *parts])
+    return env
+
+
+CODE_DIR = ".campaignops-code"
+
+
+def pin_code(launch_dir: Path) -> Path:
+    """A copy of this package in the launch dir, for the detached bps and its jobs to import.
+
+    bps loads our WMS service and the demo tasks long after the job that launched it has ended; by
+    then the runner's checkout may be gone or at another commit. The copy keeps the run (and a later
+    `bps restart` in the same launch dir) on the code it was submitted with.
+    """
+    package = Path(__file__).resolve().parents[2]
+    target = launch_dir / CODE_DIR
+    if not (target / package.name / "__init__.py").exists():
+        shutil.copytree(package, target / package.name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), dirs_exist_ok=True)
+    return target
+
+
+def service_class_of(submit_dir: str | Path) -> str | None:
+    """The wmsServiceClass recorded in the run's final config (`<name>_config.yaml` in the submit dir)."""
+    for path in sorted(Path(submit_dir).glob("*_config.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        value = data.get("wmsServiceClass")
+        if value:
+            return str(value)
+    return None
+
+class BpsWms:
+    """Launch and follow bps runs of any plugin; `wms_service_class` None means "the one in the run's config"."""
+
+    def __init__(self, wms_service_class: str | None = None, python: str = "python3") -> None:
+        self.wms_service_class = wms_service_class
+        self.python = python  # the stack's interpreter, used when a setup command is given
+
+    # ---- launching --------------------------------------------------------------------------
+
+    def _spawn(self, args: list[str], launch_dir: Path, setup: str, log_name: str) -> Launch:
+        launch_dir = launch_dir.resolve()
+        launch_dir.mkdir(parents=True, exist_ok=True)
+        if setup.strip():
+            command: list[str] = ["bash", "-c", f"{setup} && exec {shlex.join(args)}"]
+        else:
+            command = [_bps_executable(), *args[1:]]
+        log: IO[str]
+        with open(launch_dir / log_name, "a", encoding="utf-8") as log:
+            stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            log.write(f"# {stamp} campaignops: {shlex.join(command)}\n")
+            log.flush()
+            env = _env_with_venv()
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(pin_code(launch_dir)), env.get("PYTHONPATH", "")) if p)
+            env["PWD"] = str(launch_dir)  # bps's submitPath default is ${PWD}/submit/...: keep it in here
+            proc = subprocess.Popen(command, cwd=launch_dir, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        (launch_dir / PID_FILE).write_text(f"{proc.pid}\n", encoding="utf-8")
+        return Launch(launch_dir, proc.pid)
+
+    def launch(self, config: Path, launch_dir: Path, setup: str) -> Launch:
+        """Start `bps submit config` detached (own session, cwd = launch_dir) and return at once."""
+        return self._spawn(["bps", "submit", str(Path(config).resolve())], launch_dir, setup, SUBMIT_LOG)
+
+    def restart(self, submission: Submission, launch_dir: Path, setup: str) -> Launch:
+        """`bps restart` the run detached in the same launch dir (parsl finds its checkpoints there)."""
+        service = self._service(submission)
+        run_id = submission.wms_id or submission.submit_dir
+        args = ["bps", "restart", "--id", run_id]
+        if service:
+            args[2:2] = ["--wms-service-class", service]
+        return self._spawn(args, launch_dir, setup, RESTART_LOG)
+
+    # ---- did a launch happen -------------------------------------------------------------------
+
+    def launched(self, launch_dir: Path) -> bool:
+        """A bps launch was started here: its log or pid file exists (bps itself may not have run yet)."""
+        return launch_dir.exists() and any(launch_dir.glob("bps*"))
+
+    # ---- finding a run again --------------------------------------------------------------------
+
+    def find_submission(self, launch_dir: Path) -> Submission | None:
+        """The submit dir (and run id once printed) of the launch in `launch_dir`; None if bps got nowhere."""
+        launch_dir = launch_dir.resolve()
+        text = ""
+        with contextlib.suppress(OSError):
+            text = (launch_dir / SUBMIT_LOG).read_text(encoding="utf-8", errors="replace")
+        dirs = _SUBMIT_DIR.findall(text)
+        submit_dir = dirs[-1] if dirs else ""
+        if not submit_dir:
+            configs = sorted((launch_dir / "submit").rglob("*_config.yaml"), key=lambda p: p.stat().st_mtime)
+            if not configs:
+                return None
+            submit_dir = str(configs[-1].parent)
+        ids = [i for i in _RUN_ID.findall(text) if i != "None"]
+        wms_id = ids[-1] if ids else ""
+        service = self.wms_service_class or service_class_of(submit_dir)
+        if not wms_id and service in BLOCKING_SERVICES:
+            wms_id = submit_dir  # parsl runs are known by their submit dir
+        return Submission(submit_dir=submit_dir, wms_id=wms_id)
+
+    # ---- observing ----------------------------------------------------------------------------
+
+    def _service(self, submission: Submission) -> str | None:
+        return self.wms_service_class or service_class_of(submission.submit_dir) or os.environ.get(
+            "BPS_WMS_SERVICE_CLASS")
+
+    def observe(self, submission: Submission, launch_dir: Path, setup: str) -> Observation:
+        """The run's state from its WMS report; WmsUnreachable when the report cannot be had."""
+        launch_dir = launch_dir.resolve()
+        pid = read_pid(launch_dir)
+        alive = pid_alive(pid)
+        service = self._service(submission)
+        blocking = service in BLOCKING_SERVICES
+        run_id = submission.wms_id or (submission.submit_dir if blocking else "")
+        if not run_id:
+            if alive:
+                return Observation(RunState.PENDING, message="bps is still submitting (no run id yet)")
+            errors = self._launch_errors(launch_dir)
+            return Observation(RunState.FAILED, errors=tuple(errors),
+                               message=f"bps exited without a run id; see {launch_dir / SUBMIT_LOG}")
+        try:
+            result = retrieve(run_id, service, setup, python=self.python)
+        except ReportError as exc:
+            raise WmsUnreachable(str(exc)) from exc
+        report = next((r for r in result.reports if r.wms_id == run_id or r.path == submission.submit_dir),
+                      result.reports[0] if result.reports else None)
+        if report is None:
+            if alive:
+                return Observation(RunState.PENDING, message="bps is running; the WMS does not know the run yet")
+            if blocking:  # its bps process is the whole WMS: gone without a run means the submission failed
+                return Observation(RunState.FAILED, errors=tuple(self._launch_errors(launch_dir)),
+                                   message=f"bps ended before starting the workflow; see {launch_dir / SUBMIT_LOG}")
+            raise WmsUnreachable(f"{service or 'the WMS'} has no report for {run_id}: "
+                                 f"{'; '.join(result.messages) or 'no message'}")
+        return self._to_observation(report, result.messages, launch_dir, alive, blocking)
+
+    def _to_observation(self, report: RunReport, messages: tuple[str, ...], launch_dir: Path, alive: bool,
+                        blocking: bool) -> Observation:
+        state = STATE_MAP.get(report.state, RunState.UNKNOWN)
+        tasks = tuple(TaskCounts(label, tuple(sorted((s, n) for s, n in counts.items() if n)))
+                      for label, counts in sorted(report.job_summary.items()))
+        if state in (RunState.RUNNING, RunState.PENDING) and any(t.get("HELD") for t in tasks):
+            state = RunState.HELD  # a held job blocks the run: it needs an operator
+        if blocking and alive and state.finished:
+            # The bps process of this launch dir runs the workflow to its end: while it lives, what the
+            # report shows is an earlier attempt (e.g. a restart that has not recorded itself yet).
+            return Observation(RunState.RUNNING, tasks=tasks, message="bps is (re)starting the workflow")
+        if state == RunState.PENDING and blocking and not alive:
+            state = RunState.FAILED  # bps died before starting the workflow (e.g. while building the graph)
+        errors = _ERROR_LINE.findall(report.specific_info)
+        if state == RunState.FAILED and not errors:
+            errors = self._log_errors(Path(report.path)) if report.path else []
+            if not errors:
+                errors = self._launch_errors(launch_dir)
+        info = [ln for ln in report.specific_info.splitlines() if ln.strip() and not _ERROR_LINE.match(ln)]
+        # compile_job_summary's warning while no job has started yet is noise, not news.
+        notes = [m for m in messages if m and "information about individual jobs not available" not in m]
+        message = "; ".join([*info[:2], *notes[:2]])
+        exit_codes = tuple((label, tuple(codes)) for label, codes in sorted(report.exit_code_summary.items())
+                           if codes)
+        return Observation(state=state, tasks=tasks, exit_codes=exit_codes,
+                           errors=tuple(e.strip() for e in errors[:MAX_ERRORS]), message=message[:1000])
+
+    @staticmethod
+    def _log_errors(submit_dir: Path) -> list[str]:
+        """First error lines of failed jobs' logs in a submit dir (plugins that do not say themselves)."""
+        out: list[str] = []
+        logs = submit_dir / "logs"
+        if not logs.is_dir():
+            return out
+        for path in sorted(logs.rglob("*.std*")):
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            for line in first_error_lines(text, limit=1):
+                if line not in out:
+                    out.append(f"{path.stem}: {line}")
+            if len(out) >= MAX_ERRORS:
+                break
+        return out
+
+    @staticmethod
+    def _launch_errors(launch_dir: Path) -> list[str]:
+        out: list[str] = []
+        for name in (SUBMIT_LOG, RESTART_LOG):
+            try:
+                out += first_error_lines((launch_dir / name).read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
+        return out[:MAX_ERRORS]
+
+
+__all__ = ["PID_FILE", "STATE_MAP", "BpsWms", "pid_alive", "read_pid", "service_class_of"]

@@ -1,0 +1,63 @@
+"""Data IDs from a real Butler: the distinct values a `by: query` split cuts into groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..domain.dataquery import combine
+from ..domain.errors import ButlerQueryError
+from ..spec.rules import rooted
+
+if TYPE_CHECKING:
+    from ..domain.model import Campaign, Step
+
+__all__ = ["ButlerDataIds", "ButlerQueryError"]
+
+
+class ButlerDataIds:
+    """Reads data IDs from one Butler repository (opened read-only on first use)."""
+
+    def __init__(self, repo: str | Path) -> None:
+        self.repo = str(repo)
+        self._butler: Any = None
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign, root: Path) -> ButlerDataIds:
+        """The campaign's repository, a relative path taken from the repository root `root`."""
+        return cls(rooted(campaign.butler_repo, root))
+
+    def _open(self) -> Any:
+        if self._butler is None:
+            try:
+                from lsst.daf.butler import Butler
+            except ImportError as exc:
+                raise ButlerQueryError("lsst.daf.butler is not installed; `pip install -e '.[lsst]'` "
+                                       "or run under the stack") from exc
+            try:
+                self._butler = Butler.from_config(self.repo, writeable=False)
+            except Exception as exc:
+                raise ButlerQueryError(f"cannot open Butler repository {self.repo}: {exc}") from exc
+        return self._butler
+
+    def values(self, dimension: str, where: str = "") -> list[int | str]:
+        """Sorted distinct values of `dimension` among the data IDs matching `where`."""
+        butler = self._open()
+        try:
+            data_ids = butler.query_data_ids([dimension], where=where, limit=None, explain=False)
+        except Exception as exc:
+            raise ButlerQueryError(f"query of {dimension} in {self.repo} where {where!r} failed: {exc}") from exc
+        found = {data_id[dimension] for data_id in data_ids}
+        return sorted(found, key=lambda v: (isinstance(v, str), v))
+
+    def data_ids(self, campaign: Campaign, step: Step | str) -> list[int | str]:
+        """Distinct values of the step's split dimension under the campaign's and the step's data query."""
+        s = campaign.step(step) if isinstance(step, str) else step
+        if not s.split.dimension:
+            raise ButlerQueryError(f"step {s.name} of campaign {campaign.name} has no split dimension to query")
+        return self.values(s.split.dimension, combine(campaign.data_query, s.data_query))
+
+    def close(self) -> None:
+        if self._butler is not None:
+            self._butler.close()
+            self._butler = None

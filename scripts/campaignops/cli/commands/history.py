@@ -1,0 +1,39 @@
+"""`campaign history`: a campaign's timeline, read back from the ledger's git history."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ...adapters.git.history import ledger_versions
+from ...adapters.git.repo import Git, GitError
+from ...ledger.history import timeline
+from ...ledger.store import LEDGER_FILE
+from ...views.history import as_json, format_text
+from ..common import root_of
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("campaign", help="campaign name (folder under campaigns/)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    root = root_of(args)
+    path = f"campaigns/{args.campaign}/{LEDGER_FILE}"
+    try:
+        versions = ledger_versions(Git(root), path)
+    except GitError as exc:
+        print(f"error: cannot read the history of {path}: {exc}", file=sys.stderr)
+        return 1
+    if not versions:
+        print(f"error: {path} was never committed; `campaign publish` records it after `campaign apply`",
+              file=sys.stderr)
+        return 1
+    entries = timeline(versions)
+    if args.format == "json":
+        print(json.dumps(as_json(entries), indent=2))
+    else:
+        sys.stdout.write(format_text(args.campaign, entries))
+    return 0

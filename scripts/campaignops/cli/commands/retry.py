@@ -1,0 +1,36 @@
+"""`campaign retry`: bps restart of a failed run, a resubmission with more memory, or a rescue."""
+
+from __future__ import annotations
+
+import argparse
+
+from ...engine import submit
+from ..workspace import open_campaign, root_of
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("campaign", help="campaign name")
+    parser.add_argument("run", help="the run, STEP/GROUP (as `campaign status`, STATUS.md and its issue name it)")
+    parser.add_argument("--memory-multiplier", type=float, default=None, metavar="F",
+                        help="resubmit as a new attempt (new output run) with every memory request times F; "
+                        "without it, `bps restart` re-runs only the failed jobs in place")
+    parser.add_argument("--action", choices=("retry", "more-memory", "rescue"), default=None,
+                        help="say what to do explicitly (the retry workflow does): retry = bps restart, "
+                        "more-memory = new attempt with --memory-multiplier (default 2), rescue = as "
+                        "`campaign rescue`. Default: more-memory when --memory-multiplier is given, else retry")
+    parser.add_argument("--dry-run", action="store_true", help="say what would be done")
+
+
+def run(args: argparse.Namespace) -> int:
+    action = args.action or ("more-memory" if args.memory_multiplier is not None else "retry")
+    ws = open_campaign(root_of(args), args.campaign, dry_run=args.dry_run)
+    if action == "rescue":
+        submit.rescue(ws.ctx, ws.plan, ws.ledger, args.run)
+    elif action == "more-memory":
+        submit.retry(ws.ctx, ws.plan, ws.ledger, args.run, args.memory_multiplier or 2.0)
+    else:
+        if args.memory_multiplier is not None and args.action == "retry":
+            ws.ctx.say("note: --memory-multiplier only applies to --action more-memory; restarting as is")
+        submit.retry(ws.ctx, ws.plan, ws.ledger, args.run, None)
+    ws.ctx.say(f"follow it with: campaign status {ws.campaign.name}")
+    return 0

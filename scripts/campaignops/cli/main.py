@@ -1,0 +1,86 @@
+"""The `campaign` command: parses arguments, hands each subcommand to its module in commands/, and is the
+one place where errors become messages (exit 1, no traceback unless --debug)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from ..domain.errors import CampaignError
+
+# name -> (module under campaignops.commands, one-line help). Each module has
+# `add_arguments(parser)` and `run(args) -> int`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "check campaign specs: schema and semantics, errors with file:line:column"),
+    "plan": ("plan", "list every run (step x group) a campaign implies, with queries, gates and resources"),
+    "render": ("render", "write one BPS submit YAML per run into a directory"),
+    "apply": ("apply", "submit every run whose prerequisites are met and that the ledger does not hold"),
+    "status": ("status", "refresh run states from the WMS, record them in the ledger, advance steps"),
+    "retry": ("retry", "restart a failed run (bps restart) or resubmit it with more memory"),
+    "rescue": ("rescue", "re-run only what failed of a run, into a new output run"),
+    "notify": ("notify", "open / update / close one failure issue per failing run (GitHub or a folder)"),
+    "pr-comment": ("pr_comment", "post or update the sticky plan comment on a pull request"),
+    "publish": ("publish", "commit ledgers and status pages and push, retrying on a raced push"),
+    "history": ("history", "a campaign's timeline, read back from the ledger's git history"),
+    "changed": ("changed", "campaigns whose files changed between two commits"),
+    "new": ("new", "make a campaign from a template (e.g. this week's ci_hsc)"),
+    "demo": ("demo", "the embedded default: demo Butler repository and demo campaign end to end"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="campaign",
+        description="Campaigns as code for Rubin data processing: a campaign is a YAML file under "
+        "campaigns/<name>/campaign.yaml; this command validates, plans, renders and submits it "
+        "with bps, tracks its runs in campaigns/<name>/ledger.yaml and reports failures.",
+        epilog="Run `campaign COMMAND --help` for the options of one command.",
+    )
+    parser.add_argument("--root", default=None,
+                        help="repository root holding campaigns/ (default: found from the current directory)")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the Python traceback too (or set CAMPAIGNOPS_DEBUG=1)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+        mod = importlib.import_module(f"campaignops.cli.commands.{module}")
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = bool(args.debug or os.environ.get("CAMPAIGNOPS_DEBUG"))
+    try:
+        return int(args._module.run(args) or 0)
+    except CampaignError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `campaign status --tasks | head`: the reader left; say nothing more and do not complain at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:  # noqa: BLE001 - a bug: say so in one line, the traceback on request
+        if debug:
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc} (this is a bug in campaign; run again with "
+              "--debug for the traceback and report it)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Open a campaign for work: its spec, ledger, plan (with frozen query groups) and WMS adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..adapters.bps.launcher import BpsWms
+from ..adapters.butler import ButlerDataIds
+from ..adapters.lock import lock_campaign
+from ..domain.model import Campaign, Plan
+from ..engine.context import Context, default_workdir
+from ..ledger import store
+from ..ledger.records import Ledger
+from ..planning.grouping import groups_for
+from ..planning.plan import make_plan
+from ..ports import Wms
+from ..spec.load import campaign_path, load_campaign
+from .common import campaign_names, root_of
+
+
+@dataclass
+class Workspace:
+    ctx: Context
+    plan: Plan
+    ledger: Ledger
+
+    @property
+    def campaign(self) -> Campaign:
+        return self.ctx.campaign
+
+
+def make_wms(campaign: Campaign) -> Wms:
+    return BpsWms(dict(campaign.profile.bps)["wmsServiceClass"])
+
+
+def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable[[str], None] = print,
+                  workdir: Path | None = None, wms: Wms | None = None,
+                  query_groups: bool = True) -> Workspace:
+    campaign = load_campaign(campaign_path(name, root), root)
+    assert campaign.path is not None
+    workdir = workdir or default_workdir(root)
+    if not dry_run:
+        lock_campaign(workdir, campaign.name, say)
+    ledger = store.load(campaign.path.parent, campaign.name)
+    frozen = {step: groups for step, groups in ledger.frozen_groups}
+    needs_query = [s for s in campaign.steps if s.split.by == "query" and s.name not in frozen]
+    if needs_query and query_groups:
+        # Ask the Butler once, at the first apply/status, and freeze the groups in the ledger so
+        # later plans are stable even when the repository gains data.
+        source = ButlerDataIds.for_campaign(campaign, root)
+        for step in needs_query:
+            found = groups_for(campaign, step, ids_source=source)
+            frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in found)
+            ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
+    plan = make_plan(campaign, frozen=frozen)
+    ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign),
+                  workdir=workdir, say=say, dry_run=dry_run)
+    return Workspace(ctx, plan, ledger)
+
+
+def read_plan(root: Path, name: str) -> Plan:
+    """The plan as the ledger knows it, without asking the Butler or taking the campaign lock:
+    query-split steps keep the groups their first apply recorded (or show them as pending)."""
+    campaign = load_campaign(campaign_path(name, root), root)
+    assert campaign.path is not None
+    ledger = store.load(campaign.path.parent, campaign.name)
+    return make_plan(campaign, frozen=dict(ledger.frozen_groups))
+
+
+__all__ = ["Workspace", "campaign_names", "make_wms", "open_campaign", "read_plan", "root_of"]

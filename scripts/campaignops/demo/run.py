@@ -1,0 +1,161 @@
+"""`make demo`: the demo campaign end to end on the embedded default (Butler + bps + parsl), live."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from ..adapters.folder_tracker import FolderTracker
+from ..cli.workspace import Workspace, open_campaign
+from ..domain.states import RunState
+from ..engine import observe, submit
+from ..engine.notify import sync
+from ..planning.advance import step_progress
+from ..spec.load import find_root
+from ..views import status_page, summary
+from . import repo as demo_repo
+
+DEMO = "demo"
+LOCAL_SERVICE = "campaignops.bps_plugins.local.LocalParslService"
+
+
+def _say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def _git(control: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(control), *args], check=True, capture_output=True, text=True).stdout
+
+
+def make_control_repo(source_root: Path, control: Path, butler_repo: Path) -> Path:
+    """A scratch control repository (a git repo) holding the demo campaign, so the demo's ledger,
+    status pages and issues never touch the checkout. Paths that were relative to the checkout are
+    made absolute in its copy of the campaign."""
+    if control.exists():
+        shutil.rmtree(control)
+    (control / "campaigns").mkdir(parents=True)
+    shutil.copytree(source_root / "campaigns" / "profiles", control / "campaigns" / "profiles")
+    shutil.copytree(source_root / "campaigns" / DEMO, control / "campaigns" / DEMO,
+                    ignore=shutil.ignore_patterns("ledger.yaml", "STATUS.md"))
+    spec_file = control / "campaigns" / DEMO / "campaign.yaml"
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    data = yaml.load(spec_file)
+    data["butler"]["repo"] = str(butler_repo)
+    pipeline = Path(data["pipeline"])
+    if not pipeline.is_absolute():
+        data["pipeline"] = str((source_root / pipeline).resolve())
+    yaml.dump(data, spec_file)
+    _git(control, "init", "-q", "-b", "main")
+    _git(control, "add", "-A")
+    _git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost",
+         "commit", "-qm", "demo campaign")
+    return control
+
+
+def _progress_line(ws: Workspace, started: float) -> str:
+    parts = []
+    for step in ws.campaign.steps:
+        p = step_progress(ws.plan, ws.ledger, step)
+        parts.append(f"{step.name} {p.succeeded}/{p.total}" + (f" ({p.active} active)" if p.active else "")
+                     + (f" ({p.failed} FAILED)" if p.failed else ""))
+    return f"[{time.monotonic() - started:5.0f}s] " + " | ".join(parts)
+
+
+def _notify(ws: Workspace, issues_dir: Path) -> list[str]:
+    return sync(ws.campaign, ws.ledger, FolderTracker(issues_dir))
+
+
+def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, poll: float = 2.0,
+             timeout: float = 900.0) -> int:
+    started = time.monotonic()
+    demo_dir = demo_dir.resolve()
+    butler_repo = demo_dir / "repo"
+    _say(f"== 1/4 demo Butler repository at {butler_repo} ({'PostgreSQL' if registry else 'SQLite'})")
+    demo_repo.build(butler_repo, registry=registry, force=True, progress=lambda m: _say(f"   {m}"))
+    control = make_control_repo(source_root, demo_dir / "control", butler_repo)
+    workdir = demo_dir / "work"
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    issues_dir = control / "issues"
+    _say(f"== 2/4 control repository {control} (a git repo, like this one); launch dirs in {workdir}")
+    ws = open_campaign(control, DEMO, workdir=workdir, say=lambda m: _say(m))
+    _say(f"   {len(ws.plan.runs)} runs over {len(ws.campaign.steps)} steps")
+    _say("== 3/4 campaign apply, then campaign status every few seconds (advances steps, retries the failure)")
+    ws.ledger, _ = submit.apply(ws.ctx, ws.plan, ws.ledger)
+    retried: set[str] = set()
+    last = ""
+    while time.monotonic() - started < timeout:
+        ws.ledger, changes = observe.refresh(ws.ctx, ws.ledger)
+        for change in changes:
+            _say(f"   {change}")
+        for record in ws.ledger.runs:
+            cur = record.current
+            if cur is not None and cur.state == RunState.FAILED and record.key not in retried:
+                _say(f"   !! {record.key} FAILED (attempt {cur.number}); first error lines:")
+                for line in cur.errors[:4] or (cur.message,):
+                    _say(f"      | {line}")
+                for action in _notify(ws, issues_dir):
+                    _say(f"   issue: {action}")
+                _say(f"   -> campaign retry {DEMO} {record.key}   (bps restart: re-runs only what failed)")
+                ws.ledger = submit.retry(ws.ctx, ws.plan, ws.ledger, record.key)
+                retried.add(record.key)
+        ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
+        line = _progress_line(ws, started)
+        if line.split("] ", 1)[1] != last:
+            _say(line)
+            last = line.split("] ", 1)[1]
+        active = any(r.current is not None and not r.current.state.finished for r in ws.ledger.runs)
+        if not active and not any(d.verdict.value == "submit" for d in decisions):
+            break
+        time.sleep(poll)
+    for action in _notify(ws, issues_dir):
+        _say(f"   issue: {action}")
+    _say("== 4/4 result")
+    _say(summary.step_table(ws.plan, ws.ledger))
+    _say("")
+    _say(summary.run_table(ws.ledger))
+    _say("")
+    _say(summary.task_table(ws.ledger))
+    status_page.write_pages(control, datetime.datetime.now(datetime.UTC))
+    _git(control, "add", "-A")
+    _git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost",
+         "commit", "-qm", "demo: ledger and status after the run")
+    ledger_file = control / "campaigns" / DEMO / "ledger.yaml"
+    done = all(r.state == RunState.SUCCEEDED for r in ws.ledger.runs) and len(ws.ledger.runs) == len(ws.plan.runs)
+    first = next((r.current for r in ws.ledger.runs if r.current and r.current.submit_dir), None)
+    _say("")
+    _say(f"ledger:        {ledger_file}")
+    _say(f"status page:   {control / 'campaigns' / DEMO / 'STATUS.md'}")
+    _say(f"issues:        {issues_dir}")
+    if first is not None:
+        # bps picks its WMS from --wms-service-class or $BPS_WMS_SERVICE_CLASS (default: HTCondor).
+        _say(f"bps report:    bps report --wms-service-class {LOCAL_SERVICE} --id {first.submit_dir}")
+    _say(f"{'every demo step SUCCEEDED' if done else 'the demo did NOT finish'} in {time.monotonic() - started:.0f} s")
+    return 0 if done else 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", default=None, help="where the demo lives (default: .demo under the repository root)")
+    parser.add_argument("--registry", default=None, metavar="URL",
+                        help="PostgreSQL registry for the demo Butler (default: SQLite), "
+                        "e.g. postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--poll", type=float, default=2.0, help="seconds between status checks (default 2)")
+
+
+def main(args: argparse.Namespace) -> int:
+    source_root = Path(args.root).resolve() if getattr(args, "root", None) else find_root()
+    demo_dir = Path(getattr(args, "dir", None) or source_root / ".demo")
+    return run_demo(source_root, demo_dir, registry=getattr(args, "registry", None),
+                    poll=getattr(args, "poll", 2.0))
+
+
+if __name__ == "__main__":
+    sys.exit(main(argparse.Namespace(root=None, dir=None, registry=None)))

@@ -1,0 +1,35 @@
+"""The hidden markers that tie an issue, or a comment, to a run and an attempt (how a sync is idempotent)."""
+
+from __future__ import annotations
+
+import re
+
+from .states import RunState
+
+LABEL = "campaignops"  # the label every failure issue carries
+
+_RUN_MARKER = re.compile(r"<!-- campaignops:run (\S+?) -->")
+
+
+def run_key(campaign: str, step: str, group: str) -> str:
+    """The key an issue is found by: `<campaign>/<step>/<group>`."""
+    return f"{campaign}/{step}/{group}"
+
+
+def run_marker(key: str) -> str:
+    return f"<!-- campaignops:run {key} -->"
+
+
+def attempt_marker(number: int, state: RunState = RunState.FAILED) -> str:
+    """Marks that this attempt's failure (or HELD block) was reported in a body or comment."""
+    suffix = "" if state == RunState.FAILED else f" {state.value.lower()}"
+    return f"<!-- campaignops:attempt {number}{suffix} -->"
+
+
+def success_marker(number: int) -> str:
+    return f"<!-- campaignops:succeeded {number} -->"
+
+
+def key_of(body: str) -> str | None:
+    match = _RUN_MARKER.search(body or "")
+    return match.group(1) if match else None

@@ -1,0 +1,263 @@
+"""The campaign domain model: immutable values read from a validated spec and its profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Gate = Literal["auto", "manual"]
+SplitKind = Literal["none", "values", "count", "query"]
+
+# The one group a query-split step has before its Butler query ran: the plan shows it, apply resolves it.
+PENDING_QUERY = "pending-query"
+
+RESOURCE_KEYS = (
+    "requestMemory",
+    "requestCpus",
+    "requestWalltime",
+    "numberOfRetries",
+    "memoryMultiplier",
+    "requestMemoryMax",
+)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """BPS resource requests; None means "leave the BPS default"."""
+
+    values: tuple[tuple[str, int | float], ...] = ()
+    tasks: tuple[tuple[str, tuple[tuple[str, int | float], ...]], ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Resources:
+        data = data or {}
+        values = tuple((k, data[k]) for k in RESOURCE_KEYS if k in data)
+        tasks = tuple(
+            (label, tuple((k, spec[k]) for k in RESOURCE_KEYS if k in spec))
+            for label, spec in sorted((data.get("tasks") or {}).items())
+        )
+        return cls(values, tasks)
+
+    def over(self, base: Resources) -> Resources:
+        """These resources with `base` filling what they leave unset."""
+        merged = dict(base.values) | dict(self.values)
+        tasks = {label: dict(v) for label, v in base.tasks}
+        for label, v in self.tasks:
+            tasks[label] = tasks.get(label, {}) | dict(v)
+        return Resources(
+            tuple((k, merged[k]) for k in RESOURCE_KEYS if k in merged),
+            tuple((label, tuple((k, tasks[label][k]) for k in RESOURCE_KEYS if k in tasks[label]))
+                  for label in sorted(tasks)),
+        )
+
+    def scaled_memory(self, factor: float) -> Resources:
+        """Memory requests multiplied by `factor` (a retry with more memory)."""
+        def scale(pairs: tuple[tuple[str, int | float], ...]) -> tuple[tuple[str, int | float], ...]:
+            return tuple((k, round(v * factor) if k in ("requestMemory", "requestMemoryMax") else v)
+                         for k, v in pairs)
+        values = dict(self.values)
+        values.setdefault("requestMemory", 2048)  # BPS default, so the multiplier always bites
+        base = tuple((k, values[k]) for k in RESOURCE_KEYS if k in values)
+        return Resources(scale(base), tuple((label, scale(v)) for label, v in self.tasks))
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.values)
+        if self.tasks:
+            out["tasks"] = {label: dict(v) for label, v in self.tasks}
+        return out
+
+
+@dataclass(frozen=True)
+class Split:
+    """How a step is cut into groups."""
+
+    by: SplitKind = "none"
+    dimension: str | None = None
+    values: tuple[tuple[int | str, ...], ...] = ()
+    ranges: tuple[tuple[int, int, str | None], ...] = ()
+    max_size: int | None = None
+    source: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Split:
+        if not data or data.get("by", "none") == "none":
+            return cls()
+        values = tuple(tuple(v) if isinstance(v, list) else (v,) for v in data.get("values") or ())
+        ranges = tuple((r["min"], r["max"], r.get("name")) for r in data.get("ranges") or ())
+        return cls(data["by"], data.get("dimension"), values, ranges, data.get("max_size"), data.get("source"))
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    subsets: tuple[str, ...]
+    requires: tuple[str, ...]
+    data_query: str = ""
+    split: Split = field(default_factory=Split)
+    resources: Resources = field(default_factory=Resources)
+    clustering: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    gate: Gate = "auto"
+    approved_by: str | None = None
+    max_failed_fraction: float = 0.0
+    bps: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def gate_open(self) -> bool:
+        return self.gate == "auto" or bool(self.approved_by)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    site: str
+    wms: str
+    stack_setup: str
+    bps: tuple[tuple[str, Any], ...]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        return cls(data["name"], data["description"], data["site"], data["wms"],
+                   data.get("stack_setup", ""), tuple(sorted(data["bps"].items())))
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    description: str
+    operator: str
+    project: str
+    ticket: str
+    profile: Profile
+    stack_tag: str
+    stack_setup: str
+    butler_repo: str
+    inputs: tuple[str, ...]
+    output_pattern: str
+    pipeline: str
+    data_query: str
+    resources: Resources
+    steps: tuple[Step, ...]
+    labels: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    retention: tuple[tuple[str, int], ...] = ()
+    schedule_cron: str | None = None
+    schedule_name: str | None = None
+    path: Path | None = None  # the campaign.yaml it came from (for relative sources)
+
+    @property
+    def output(self) -> str:
+        """The output CHAINED collection, placeholders filled."""
+        return self.output_pattern.format_map(
+            {"campaign": self.name, "stack": self.stack_tag, "ticket": self.ticket or "none",
+             "operator": self.operator})
+
+    def step(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def setup_command(self) -> str:
+        template = self.stack_setup or self.profile.stack_setup
+        return template.replace("{tag}", self.stack_tag)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], profile: Profile, path: Path | None = None) -> Campaign:
+        """Build from a spec that already passed validation."""
+        steps = []
+        previous: str | None = None
+        for raw in data["steps"]:
+            requires = tuple(raw["requires"]) if "requires" in raw else ((previous,) if previous else ())
+            clustering = tuple(
+                (name, tuple(sorted((k, str(v)) for k, v in spec.items())))
+                for name, spec in sorted((raw.get("clustering") or {}).items()))
+            steps.append(Step(
+                name=raw["name"],
+                subsets=tuple(raw["subsets"]),
+                requires=requires,
+                data_query=raw.get("data_query", ""),
+                split=Split.from_dict(raw.get("split")),
+                resources=Resources.from_dict(raw.get("resources")),
+                clustering=clustering,
+                gate=raw.get("gate", "auto"),
+                approved_by=raw.get("approved_by"),
+                max_failed_fraction=float((raw.get("acceptance") or {}).get("max_failed_fraction", 0.0)),
+                bps=tuple(sorted((raw.get("bps") or {}).items())),
+            ))
+            previous = raw["name"]
+        butler = data["butler"]
+        notes = data.get("notifications") or {}
+        schedule = data.get("schedule") or {}
+        return cls(
+            name=data["name"],
+            description=data["description"],
+            operator=data["operator"],
+            project=data.get("project", "dev"),
+            ticket=data.get("ticket", ""),
+            profile=profile,
+            stack_tag=data["stack"]["tag"],
+            stack_setup=data["stack"].get("setup", ""),
+            butler_repo=butler["repo"],
+            inputs=tuple(butler["inputs"]),
+            output_pattern=butler["output"],
+            pipeline=data["pipeline"],
+            data_query=data.get("data_query", ""),
+            resources=Resources.from_dict(data.get("resources")),
+            steps=tuple(steps),
+            labels=tuple(notes.get("labels") or ()),
+            assignees=tuple(notes.get("assignees") or ()),
+            retention=tuple(sorted((data.get("retention") or {}).items())),
+            schedule_cron=schedule.get("cron"),
+            schedule_name=schedule.get("name_pattern"),
+            path=path,
+        )
+
+
+@dataclass(frozen=True)
+class Group:
+    """One slice of a step: one BPS run."""
+
+    name: str
+    query: str  # the group's own part of the data query ("" for no split)
+    size: int | None = None  # number of data IDs, when known
+
+    @property
+    def pending(self) -> bool:
+        """True for the placeholder of a query split whose Butler query has not run yet."""
+        return self.name == PENDING_QUERY
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One BPS submission the campaign implies (step x group)."""
+
+    campaign: str
+    step: str
+    group: str
+    subsets: tuple[str, ...]
+    data_query: str
+    requires: tuple[str, ...]
+    gate: Gate
+    gate_open: bool
+    resources: Resources
+    size: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.step}/{self.group}"
+
+    @property
+    def pending(self) -> bool:
+        """True while the step's groups wait for the Butler query of the first apply."""
+        return self.group == PENDING_QUERY
+
+
+@dataclass(frozen=True)
+class Plan:
+    campaign: Campaign
+    runs: tuple[PlannedRun, ...]
+
+    def runs_of(self, step: str) -> tuple[PlannedRun, ...]:
+        return tuple(r for r in self.runs if r.step == step)

@@ -1,0 +1,77 @@
+"""One failure issue per failing run, opened, updated and closed from the ledger (through a `Tracker`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..domain.markers import LABEL, attempt_marker, run_key, success_marker
+from ..domain.model import Campaign
+from ..domain.states import RunState
+from ..ledger.records import Ledger
+from ..ports import Issue, Tracker
+from ..views.issue import DEFAULT_RETRY_HINT, comment_body, issue_body, title_for
+
+
+def _reported(tracker: Tracker, issue: Issue, marker: str) -> bool:
+    return marker in issue.body or any(marker in c for c in tracker.comments(issue))
+
+
+def labels_for(campaign: Campaign) -> list[str]:
+    return list(dict.fromkeys([LABEL, f"campaign:{campaign.name}"[:50], *campaign.labels]))
+
+
+def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
+         retry_hint: str = DEFAULT_RETRY_HINT) -> list[str]:
+    """Bring the campaign's failure issues in line with its ledger; returns what was done, for people.
+
+    FAILED or HELD current attempt: open an issue, or comment once per attempt on the open one.
+    SUCCEEDED with an open issue: comment and close. Anything else (running, UNKNOWN, …): nothing.
+    Safe to run any number of times: markers in bodies and comments make every action happen once.
+    """
+    actions: list[str] = []
+    known = tracker.issues(campaign.name)
+    for record in sorted(ledger.runs, key=lambda r: (r.step, r.group)):
+        attempt = record.current
+        if attempt is None:
+            continue
+        key = run_key(campaign.name, record.step, record.group)
+        mine = [i for i in known if i.key == key]
+        open_issues = [i for i in mine if i.open]
+        where = f"{campaign.name} {record.key}"
+        if attempt.state in (RunState.FAILED, RunState.HELD):
+            marker = attempt_marker(attempt.number, attempt.state)
+            what = "blocked (held)" if attempt.state == RunState.HELD else "failed"
+            if open_issues:
+                issue = open_issues[0]
+                if _reported(tracker, issue, marker):
+                    continue
+                tracker.comment(issue, comment_body(campaign, record, attempt, retry_hint=retry_hint))
+                actions.append(f"{where}: commented on {issue.name} (attempt {attempt.number} {what}) {issue.url}")
+                continue
+            # A person closed the issue of this very attempt: respect that, do not reopen noise.
+            if any(_reported(tracker, i, marker) for i in mine):
+                continue
+            issue = tracker.create(key, title_for(campaign.name, record, attempt),
+                                   issue_body(campaign, record, attempt, retry_hint=retry_hint),
+                                   labels_for(campaign), campaign.assignees)
+            known.append(issue)
+            actions.append(f"{where}: opened {issue.name} (attempt {attempt.number} {what}) {issue.url}")
+        elif attempt.state == RunState.SUCCEEDED and open_issues:
+            for issue in open_issues:
+                marker = success_marker(attempt.number)
+                if not _reported(tracker, issue, marker):
+                    tracker.comment(issue, f"{marker}\nRun `{record.key}` succeeded on attempt {attempt.number} "
+                                           f"(output run `{attempt.output_run}`). Closing.\n")
+                tracker.close(issue)
+                actions.append(f"{where}: closed {issue.name} (succeeded on attempt {attempt.number}) {issue.url}")
+    return actions
+
+
+def open_issue_urls(tracker: Tracker, campaigns: Iterable[str]) -> dict[str, str]:
+    """run key (campaign/step/group) -> url of its open failure issue, for the status pages."""
+    out: dict[str, str] = {}
+    for name in campaigns:
+        for issue in tracker.issues(name):
+            if issue.open:
+                out.setdefault(issue.key, issue.url)
+    return out

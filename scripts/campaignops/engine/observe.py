@@ -1,0 +1,97 @@
+"""Refreshing active runs from the WMS into the ledger: finished runs cost no WMS call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from ..domain.errors import WmsUnreachable
+from ..domain.states import RunState
+from ..ledger.records import Attempt, Ledger, with_state
+from ..ports import Observation, Submission
+from .context import Context
+
+# An unchanged active run still gets its last_checked refreshed this often, so the ledger shows the
+# tracker is alive without a commit on every 15-minute status pass.
+HEARTBEAT = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Change:
+    run_key: str
+    attempt: int
+    old: RunState
+    new: RunState
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.run_key} a{self.attempt:02d} {self.old}→{self.new}" + (f" ({self.detail})" if self.detail else "")
+
+
+def _parse(ts: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def failure_detail(attempt: Attempt) -> str:
+    failed = attempt.failed_tasks()
+    if failed:
+        return ", ".join(f"{n} failed in {label}" for label, n in failed)
+    return attempt.message.splitlines()[0][:120] if attempt.message else ""
+
+
+def _merge(attempt: Attempt, obs: Observation, now: str) -> Attempt:
+    changed = (obs.state != attempt.state or obs.tasks != attempt.tasks or obs.errors != attempt.errors
+               or obs.exit_codes != attempt.exit_codes or obs.message != attempt.message)
+    last = _parse(attempt.last_checked) if attempt.last_checked else None
+    stale = last is None or (_parse(now) or last) - last >= HEARTBEAT
+    if not changed and not stale:
+        return attempt
+    if obs.state == RunState.UNKNOWN:
+        # Keep what we knew; only say that the WMS could not be asked.
+        return with_state(attempt, RunState.UNKNOWN, now, obs.message[:200], message=obs.message,
+                                     last_checked=now)
+    return with_state(attempt, obs.state, now, "", tasks=obs.tasks, errors=obs.errors,
+                                 exit_codes=obs.exit_codes, message=obs.message, last_checked=now)
+
+
+def observe_attempt(ctx: Context, attempt: Attempt) -> Attempt:
+    """One attempt brought up to date; never raises for a WMS that cannot be reached."""
+    launch_dir = Path(attempt.launch_dir)
+    now = ctx.now()
+    if attempt.state == RunState.SUBMITTING and not ctx.wms.launched(launch_dir):
+        # The intent was recorded but bps never started (a crash in between): starting it now
+        # cannot double-submit, since nothing of this attempt reached the WMS.
+        ctx.wms.launch(Path(attempt.config_path), launch_dir, ctx.campaign.setup_command())
+        return with_state(attempt, RunState.PENDING, now, "launched after an interrupted apply",
+                                     submitted_at=now, last_checked=now)
+    if not attempt.submit_dir:
+        found = ctx.wms.find_submission(launch_dir)
+        if found is not None:
+            attempt = replace(attempt, submit_dir=found.submit_dir, wms_id=found.wms_id)
+    try:
+        obs = ctx.wms.observe(Submission(attempt.submit_dir, attempt.wms_id), launch_dir,
+                              ctx.campaign.setup_command())
+    except WmsUnreachable as exc:
+        obs = Observation(RunState.UNKNOWN, message=f"WMS not reachable: {exc}")
+    return _merge(attempt, obs, now)
+
+
+def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:
+    """Every unfinished current attempt observed once; saved when anything changed."""
+    changes: list[Change] = []
+    for record in ledger.runs:
+        current = record.current
+        if current is None or current.state.finished:
+            continue
+        updated = observe_attempt(ctx, current)
+        if updated != current:
+            ledger = ledger.with_run(record.with_attempt(updated))
+            if updated.state != current.state:
+                detail = failure_detail(updated) if updated.state == RunState.FAILED else ""
+                changes.append(Change(record.key, current.number, current.state, updated.state, detail))
+    ctx.save(ledger)
+    return ledger, changes

@@ -1,0 +1,145 @@
+"""Submitting runs: apply (new runs), retry and rescue, with the intent recorded before every launch."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from ..domain.errors import PlanError, SubmitError
+from ..domain.model import Plan, PlannedRun
+from ..domain.states import RunState
+from ..ledger.records import Attempt, Ledger, RunRecord, with_state
+from ..planning import render
+from ..planning.advance import Decision, Verdict, decide
+from ..ports import Submission
+from .context import Context
+
+
+def _render(ctx: Context, run: PlannedRun, attempt: int, *, memory_multiplier: float = 1.0,
+            rescue_from: tuple[str, ...] = ()) -> tuple[str, str]:
+    text = render.render_run(ctx.campaign, run, attempt, root=ctx.root, memory_multiplier=memory_multiplier,
+                             rescue_from=rescue_from)
+    return text, render.output_run(ctx.campaign, run, attempt)
+
+
+def _adopt_existing_launch(ctx: Context, launch_dir: Path) -> Submission | bool | None:
+    """A launch directory from an earlier apply whose ledger entry was lost: adopt, never relaunch.
+
+    Returns the submission if bps got that far, True if a launch is there but has no run yet,
+    None when the directory holds no launch at all.
+    """
+    if not ctx.wms.launched(launch_dir):
+        return None
+    found = ctx.wms.find_submission(launch_dir)
+    return found if found is not None else True
+
+
+def launch_attempt(ctx: Context, ledger: Ledger, run: PlannedRun, number: int, kind: str, *,
+                   memory_multiplier: float = 1.0, rescue_from: tuple[str, ...] = ()) -> Ledger:
+    """Record the intent, launch bps detached, record the launch. Returns the new ledger."""
+    launch_dir = ctx.launch_dir(run.key, number)
+    text, output_run = _render(ctx, run, number, memory_multiplier=memory_multiplier, rescue_from=rescue_from)
+    config_path = launch_dir / f"{run.step}__{run.group}.yaml"
+    record = ledger.run(run.key) or RunRecord(run.step, run.group, run.data_query)
+    now = ctx.now()
+    attempt = Attempt(number=number, kind=kind, output_run=output_run, config_hash=render.config_hash(text),
+                      config_path=str(config_path), launch_dir=str(launch_dir), memory_multiplier=memory_multiplier)
+    if ctx.dry_run:
+        ctx.say(f"  would submit {run.key} attempt {number} ({kind}) -> {output_run}")
+        return ledger
+    existing = _adopt_existing_launch(ctx, launch_dir)
+    if existing is not None:
+        # Crash recovery: bps was already started for this attempt; record it, never submit twice.
+        attempt = with_state(attempt, RunState.PENDING, now, "adopted an earlier launch",
+                                        submitted_at=now)
+        if isinstance(existing, Submission):
+            attempt = replace(attempt, submit_dir=existing.submit_dir, wms_id=existing.wms_id)
+        ledger = ledger.with_run(record.with_attempt(attempt))
+        ctx.save(ledger)
+        ctx.say(f"  {run.key}: adopted the launch already in {launch_dir} (no second submission)")
+        return ledger
+    launch_dir.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(text, encoding="utf-8")
+    attempt = with_state(attempt, RunState.SUBMITTING, now, f"{kind}: launching bps")
+    ledger = ledger.with_run(record.with_attempt(attempt))
+    ctx.save(ledger)  # the intent is on disk before bps starts
+    ctx.wms.launch(config_path, launch_dir, ctx.campaign.setup_command())
+    if os.environ.get("CAMPAIGNOPS_FAILPOINT") == "after-launch":
+        # Test hook: die exactly between starting bps and recording it, as a killed job would.
+        os._exit(99)
+    attempt = with_state(attempt, RunState.PENDING, ctx.now(), "bps submit started",
+                                    submitted_at=ctx.now())
+    ledger = ledger.with_run(record.with_attempt(attempt))
+    ctx.save(ledger)
+    ctx.say(f"  submitted {run.key} attempt {number} -> {output_run}")
+    return ledger
+
+
+def apply(ctx: Context, plan: Plan, ledger: Ledger) -> tuple[Ledger, list[Decision]]:
+    """Submit every run that is ready and not in the ledger; returns the ledger and all decisions."""
+    decisions = decide(plan, ledger)
+    for d in decisions:
+        if d.verdict == Verdict.SUBMIT:
+            ledger = launch_attempt(ctx, ledger, d.run, 1, "submit")
+    return ledger, decisions
+
+
+def _planned(plan: Plan, key: str) -> PlannedRun:
+    for run in plan.runs:
+        if run.key == key:
+            return run
+    known = ", ".join(r.key for r in plan.runs[:20])
+    raise PlanError(f"no run {key!r} in campaign {plan.campaign.name}; runs are STEP/GROUP, e.g. {known}")
+
+
+def _failed_record(plan: Plan, ledger: Ledger, key: str, action: str) -> tuple[PlannedRun, RunRecord, Attempt]:
+    run = _planned(plan, key)
+    record = ledger.run(key)
+    if record is None or record.current is None:
+        raise SubmitError(f"{key} was never submitted: nothing to {action} (`campaign apply` submits it)")
+    current = record.current
+    if current.state not in (RunState.FAILED, RunState.HELD, RunState.CANCELLED):
+        raise SubmitError(f"{key} attempt {current.number} is {current.state}: only a FAILED, HELD or CANCELLED "
+                        f"run can be {action}d (see `campaign status {plan.campaign.name}`)")
+    return run, record, current
+
+
+def retry(ctx: Context, plan: Plan, ledger: Ledger, key: str, memory_multiplier: float | None = None) -> Ledger:
+    """`bps restart` the failed run in place, or with a memory multiplier resubmit it with more memory."""
+    run, record, current = _failed_record(plan, ledger, key, "retry")
+    number = current.number + 1
+    if memory_multiplier is not None:
+        if memory_multiplier <= 1:
+            raise SubmitError("--memory-multiplier must be above 1 (e.g. 2 doubles every memory request)")
+        return launch_attempt(ctx, ledger, run, number, "retry-memory",
+                              memory_multiplier=current.memory_multiplier * memory_multiplier)
+    if not current.submit_dir:
+        raise SubmitError(f"{key} attempt {current.number} never reached the WMS (no submit directory): "
+                        f"use `campaign rescue {ctx.campaign.name} {key}` to submit it again")
+    # bps restart re-runs only what failed, in the same submit directory and output run, from the
+    # same working directory (parsl keeps its checkpoints in ./runinfo there).
+    attempt = replace(current, number=number, kind="restart", state=RunState.SUBMITTING, tasks=(), errors=(),
+                      exit_codes=(), message="", transitions=(), submitted_at="", last_checked="")
+    if ctx.dry_run:
+        ctx.say(f"  would restart {key} as attempt {number} (bps restart --id {current.wms_id or current.submit_dir})")
+        return ledger
+    now = ctx.now()
+    attempt = with_state(attempt, RunState.SUBMITTING, now, f"bps restart of attempt {current.number}")
+    ledger = ledger.with_run(record.with_attempt(attempt))
+    ctx.save(ledger)
+    ctx.wms.restart(Submission(current.submit_dir, current.wms_id), Path(current.launch_dir),
+                    ctx.campaign.setup_command())
+    attempt = with_state(attempt, RunState.PENDING, ctx.now(), "bps restart started", submitted_at=ctx.now())
+    ledger = ledger.with_run(record.with_attempt(attempt))
+    ctx.save(ledger)
+    ctx.say(f"  restarted {key} as attempt {number}")
+    return ledger
+
+
+def rescue(ctx: Context, plan: Plan, ledger: Ledger, key: str) -> Ledger:
+    """Re-run only what failed into a new output run, skipping what earlier attempts produced."""
+    run, record, current = _failed_record(plan, ledger, key, "rescue")
+    earlier = tuple(dict.fromkeys(a.output_run for a in reversed(record.attempts)))
+    return launch_attempt(ctx, ledger, run, current.number + 1, "rescue",
+                          memory_multiplier=current.memory_multiplier, rescue_from=earlier)

@@ -1,0 +1,105 @@
+"""Which runs may be submitted now: prerequisites, manual gates and acceptance rules (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ..domain.model import Campaign, Plan, PlannedRun, Step
+from ..domain.states import RunState
+from ..ledger.records import Attempt, Ledger
+
+
+class Verdict(StrEnum):
+    SUBMIT = "submit"  # ready: prerequisites met, gate open, never submitted
+    RECORDED = "recorded"  # the ledger already holds it: never submitted twice
+    WAITING = "waiting"  # a prerequisite step is not done yet
+    GATED = "gated"  # a manual gate without approval
+    BLOCKED = "blocked"  # a prerequisite step ended and was not accepted: needs an operator
+    PENDING_GROUPS = "pending-groups"  # groups come from a Butler query not run yet
+
+
+@dataclass(frozen=True)
+class Decision:
+    run: PlannedRun
+    verdict: Verdict
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    step: str
+    total: int
+    succeeded: int
+    failed: int
+    active: int
+    unsubmitted: int
+    accepted: bool
+
+
+def attempt_accepted(attempt: Attempt | None, step: Step) -> bool:
+    """Succeeded, or failed with no more failed quanta than the step tolerates."""
+    if attempt is None:
+        return False
+    if attempt.state == RunState.SUCCEEDED:
+        return True
+    if attempt.state != RunState.FAILED or step.max_failed_fraction <= 0:
+        return False
+    total = attempt.total_quanta()
+    # A run with no quanta counted failed before anything ran (e.g. pipetaskInit): never accepted.
+    return total > 0 and attempt.failed_quanta() / total <= step.max_failed_fraction
+
+
+def step_progress(plan: Plan, ledger: Ledger, step: Step) -> StepProgress:
+    runs = plan.runs_of(step.name)
+    succeeded = failed = active = unsubmitted = 0
+    accepted = bool(runs)
+    for run in runs:
+        record = ledger.run(run.key)
+        current = record.current if record else None
+        if current is None:
+            unsubmitted += 1
+        elif current.state == RunState.SUCCEEDED:
+            succeeded += 1
+        elif current.state.finished:
+            failed += 1
+        else:
+            active += 1
+        accepted = accepted and attempt_accepted(current, step)
+    return StepProgress(step.name, len(runs), succeeded, failed, active, unsubmitted, accepted)
+
+
+def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
+    """One decision per planned run, in plan order."""
+    campaign: Campaign = plan.campaign
+    progress = {s.name: step_progress(plan, ledger, s) for s in campaign.steps}
+    decisions = []
+    for run in plan.runs:
+        step = campaign.step(run.step)
+        record = ledger.run(run.key)
+        if record is not None and record.attempts:
+            decisions.append(Decision(run, Verdict.RECORDED, f"attempt {record.current.number if record.current else 0} "
+                                      f"is {record.state}"))
+            continue
+        if run.pending:
+            decisions.append(Decision(run, Verdict.PENDING_GROUPS,
+                                      "groups are decided by a Butler query when the step is submitted"))
+            continue
+        not_done = [p for p in run.requires if not progress[p].accepted]
+        if not_done:
+            blocked = [p for p in not_done if progress[p].unsubmitted == 0 and progress[p].active == 0]
+            if blocked:
+                decisions.append(Decision(run, Verdict.BLOCKED, "; ".join(
+                    f"{p} ended with {progress[p].failed} failed group(s): retry or rescue them "
+                    f"(`campaign retry {campaign.name} {p}/GROUP`)" for p in blocked)))
+            else:
+                decisions.append(Decision(run, Verdict.WAITING, "; ".join(
+                    f"{p}: {progress[p].succeeded}/{progress[p].total} groups succeeded" for p in not_done)))
+            continue
+        if not step.gate_open:
+            decisions.append(Decision(run, Verdict.GATED,
+                                      f"manual gate: review, then set `approved_by: <you>` on step {step.name} in "
+                                      f"campaigns/{campaign.name}/campaign.yaml and merge it"))
+            continue
+        decisions.append(Decision(run, Verdict.SUBMIT, "prerequisites met" if run.requires else "no prerequisites"))
+    return decisions

@@ -1,0 +1,126 @@
+"""The ports: the small interfaces through which the core reaches the world (WMS, Butler, issue tracker).
+
+One real implementation of each lives in adapters/ (bps for every plugin, the Butler, GitHub or a
+folder), and adapters/memory_wms.py is a WMS in memory for fast engine tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from .domain.errors import WmsUnreachable
+from .domain.states import RunState, TaskCounts
+
+if TYPE_CHECKING:
+    from .domain.model import Campaign, Step
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where a detached `bps submit` was started."""
+
+    launch_dir: Path
+    pid: int
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a launch left behind once bps has created the run: found again after a crash."""
+
+    submit_dir: str
+    wms_id: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One look at a run: its state and per-task quantum counts, as `bps report` shows them."""
+
+    state: RunState
+    tasks: tuple[TaskCounts, ...] = ()
+    exit_codes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    errors: tuple[str, ...] = ()  # first error lines of failed quanta
+    message: str = ""
+
+
+class Wms(Protocol):
+    """Launch, find, observe and restart BPS runs. One real implementation per backend."""
+
+    def launch(self, config: Path, launch_dir: Path, setup: str) -> Launch:
+        """Start `bps submit config` detached in `launch_dir` (its own cwd) and return at once."""
+        ...
+
+    def launched(self, launch_dir: Path) -> bool:
+        """Whether a launch was started in `launch_dir` (it may not have reached the WMS yet)."""
+        ...
+
+    def find_submission(self, launch_dir: Path) -> Submission | None:
+        """The run a launch created, if bps got that far (used to reconcile after a crash)."""
+        ...
+
+    def observe(self, submission: Submission, launch_dir: Path, setup: str) -> Observation:
+        """Current state of the run; raises WmsUnreachable when the WMS cannot be asked."""
+        ...
+
+    def restart(self, submission: Submission, launch_dir: Path, setup: str) -> Launch:
+        """`bps restart` the run detached (re-runs only what failed)."""
+        ...
+
+
+class DataIdSource(Protocol):
+    """Where a query split gets its data IDs (the real one asks the Butler)."""
+
+    def data_ids(self, campaign: Campaign, step: Step) -> list[int | str]:
+        """Every value of `step.split.dimension` the step's data query selects."""
+        ...
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A failure issue as any tracker holds it."""
+
+    ref: str  # the issue number on GitHub, the file name in a folder
+    key: str  # campaign/step/group, from the marker in the body
+    title: str
+    body: str
+    url: str
+    state: str = "open"  # open | closed
+    comments: tuple[str, ...] | None = None  # None: not fetched yet
+
+    @property
+    def open(self) -> bool:
+        return self.state == "open"
+
+    @property
+    def name(self) -> str:
+        return f"#{self.ref}" if self.ref.isdigit() else self.ref
+
+
+class Tracker(Protocol):
+    """Where failure issues live. One implementation per backend (GitHub, a folder)."""
+
+    def issues(self, campaign: str) -> list[Issue]:
+        """Every issue (open and closed) whose marker names a run of `campaign`, oldest first."""
+        ...
+
+    def list_open_for(self, run_key: str) -> list[Issue]:
+        """Open issues of one run (normally zero or one), oldest first."""
+        ...
+
+    def comments(self, issue: Issue) -> list[str]:
+        """Bodies of the issue's comments, oldest first."""
+        ...
+
+    def create(self, key: str, title: str, body: str, labels: Iterable[str], assignees: Iterable[str]) -> Issue:
+        ...
+
+    def comment(self, issue: Issue, body: str) -> None:
+        ...
+
+    def close(self, issue: Issue) -> None:
+        ...
+
+
+__all__ = ["DataIdSource", "Issue", "Launch", "Observation", "Submission", "Tracker", "Wms", "WmsUnreachable"]

@@ -1,0 +1,62 @@
+"""Find campaign files and profiles, and turn a validated spec plus its profile into a `Campaign`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..domain.errors import SpecError
+from ..domain.model import Campaign, Profile
+from .validate import CAMPAIGN_FILE, check_file
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The repository root: the nearest directory at or above `start` holding campaigns/."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "campaigns").is_dir():
+            return d
+    raise SpecError(f"no campaigns/ directory at or above {here}; run from the repository or pass --root")
+
+
+def campaign_path(arg: str, root: Path) -> Path:
+    """`arg` is a campaign name, its folder, or its campaign.yaml."""
+    p = Path(arg)
+    candidates = [p, p / CAMPAIGN_FILE, root / "campaigns" / arg / CAMPAIGN_FILE]
+    for c in candidates:
+        if c.is_file():
+            return c.resolve()
+    known = sorted(d.parent.name for d in (root / "campaigns").glob(f"*/{CAMPAIGN_FILE}"))
+    raise SpecError(f"no campaign {arg!r}: expected campaigns/{arg}/{CAMPAIGN_FILE}. "
+                    f"Known campaigns: {', '.join(known) or 'none'}")
+
+
+def all_campaign_paths(root: Path) -> list[Path]:
+    return sorted((root / "campaigns").glob(f"*/{CAMPAIGN_FILE}"))
+
+
+def profile_path(name: str, root: Path) -> Path:
+    return root / "campaigns" / "profiles" / f"{name}.yaml"
+
+
+def load_profile(name: str, root: Path) -> Profile:
+    """The profile `name`, checked by the same code as `campaign validate` (SpecError with locations)."""
+    path = profile_path(name, root)
+    if not path.is_file():
+        known = sorted(p.stem for p in (root / "campaigns" / "profiles").glob("*.yaml"))
+        raise SpecError(f"unknown profile {name!r}: no {path.relative_to(root)}; known: {', '.join(known)}")
+    problems, data = check_file(path, root)
+    if problems:
+        raise SpecError(f"{path}: invalid profile: {problems[0].message}; run `campaign validate {path}`",
+                        problems)
+    assert data is not None
+    return Profile.from_dict(data)
+
+
+def load_campaign(path: Path, root: Path | None = None) -> Campaign:
+    """Load and validate one campaign file; raises SpecError (with located problems) when invalid."""
+    root = root or find_root(path.parent)
+    problems, data = check_file(path, root)
+    if problems:
+        raise SpecError(f"{path}: {len(problems)} problem(s); run `campaign validate {path}`", problems)
+    assert data is not None
+    return Campaign.from_dict(data, load_profile(data["profile"], root), path=path.resolve())

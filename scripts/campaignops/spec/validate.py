@@ -1,0 +1,468 @@
+"""Check campaign, template and profile specs (schema, then meaning) and report located problems."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import string
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..domain import dataquery
+from ..domain.problems import FORMATTERS, JsonPath, Problem, did_you_mean
+from . import rules, source
+from .cron import check_cron
+from .pipeline import pipeline_labels
+from .schema import check_schema
+from .source import Document
+
+CAMPAIGN_FILE = "campaign.yaml"
+
+MAX_SOURCE_BYTES = 64 << 20  # an ID list for a whole data release is a few MB
+
+_GROUP_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")  # grouping.py puts values into group and collection names
+_INTEGER = re.compile(r"^-?[0-9]+$")
+
+OUTPUT_PLACEHOLDERS = ("campaign", "stack", "ticket", "operator")
+NAME_PLACEHOLDERS = ("stack", "date")
+
+__all__ = ["CAMPAIGN_FILE", "FORMATTERS", "Problem", "check_cron", "check_file", "check_paths", "default_paths",
+           "expand", "pipeline_labels"]
+
+
+# --- which file is which -----------------------------------------------------------------------
+
+def kind_of(file: str) -> str:
+    """'profile', 'template' or 'campaign', from where the file (relative to the root) sits."""
+    parts = Path(file).parts
+    if len(parts) == 3 and parts[0] == "campaigns" and parts[1] in ("profiles", "templates"):
+        return "profile" if parts[1] == "profiles" else "template"
+    return "campaign"
+
+
+def default_paths(root: Path) -> list[Path]:
+    """Every spec of the repository: campaigns/*/campaign.yaml, profiles and templates."""
+    campaigns = root / "campaigns"
+    return (sorted(campaigns.glob(f"*/{CAMPAIGN_FILE}"))
+            + sorted(campaigns.glob("profiles/*.yaml"))
+            + sorted(campaigns.glob("templates/*.yaml")))
+
+
+def expand(paths: Sequence[Path], root: Path) -> tuple[list[Path], list[Problem]]:
+    """Files to check: directories are searched for campaign.yaml (and profiles/templates below them)."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    defaults = default_paths(root)
+    for p in paths:
+        if p.is_dir():
+            here = p.resolve()
+            found = sorted({*(d for d in defaults if d.resolve().is_relative_to(here)),
+                            *(c for c in p.rglob(CAMPAIGN_FILE) if not _skipped(c.relative_to(p)))})
+            if not found:
+                problems.append(Problem(source.display_name(p, root), 1, 1, "",
+                                        f"no {CAMPAIGN_FILE} (nor profile or template) in this directory",
+                                        "pass a campaign folder such as campaigns/<name>, or a .yaml file"))
+            files.extend(found)
+        else:
+            files.append(p)
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        key = f.absolute()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique, problems
+
+
+def _skipped(relative: Path) -> bool:
+    # `campaign validate .` must not wander into virtualenvs, node_modules or .git.
+    return any(part.startswith(".") or part == "node_modules" for part in relative.parts[:-1])
+
+
+def check_paths(paths: list[Path], root: Path) -> list[Problem]:
+    """Problems of every file in `paths` (directories searched), in file order."""
+    files, problems = expand(paths, root)
+    for f in files:
+        problems.extend(check_file(f, root)[0])
+    return problems
+
+
+def check_file(path: Path, root: Path) -> tuple[list[Problem], dict[str, Any] | None]:
+    """Problems of one spec file and its plain data (None when it did not parse to a mapping)."""
+    doc, problems = source.read(path, root)
+    if doc is None:
+        return problems, None
+    if problems:  # keys that are not text, custom tags: the data is not what the author meant
+        return sorted(problems), doc.data
+    kind = kind_of(doc.file)
+    schema_problems = check_schema(doc, "profile" if kind == "profile" else "campaign")
+    if schema_problems:
+        # The meaning checks assume the shapes the schema promises; fix the shape first.
+        return schema_problems, doc.data
+    if kind == "profile":
+        found = _profile_semantics(doc, path)
+    else:
+        found = list(_campaign_semantics(doc, path, root, template=kind == "template"))
+    return sorted(set(found)), doc.data
+
+
+# --- meaning -------------------------------------------------------------------------------------
+
+def _profile_semantics(doc: Document, path: Path) -> list[Problem]:
+    name = doc.data["name"]
+    found = [doc.problem(at, message, "rename the key; nest sections as mappings instead of dotted names")
+             for at, message in rules.key_problems(doc.data["bps"], ("bps",))]
+    if name != path.stem:
+        found.append(doc.problem(("name",), f"profile name '{name}' differs from its file name "
+                                 f"'{path.stem}.yaml'", f"set name: {path.stem}, or rename the file to {name}.yaml"))
+    return found
+
+
+def _campaign_semantics(doc: Document, path: Path, root: Path, template: bool) -> Iterator[Problem]:
+    data = doc.data
+    name = data["name"]
+    if template:
+        if name != path.stem:
+            yield doc.problem(("name",),
+                              f"template name '{name}' differs from its file name '{path.stem}.yaml'",
+                              f"set name: {path.stem}, or rename the file to campaigns/templates/{name}.yaml")
+        if "schedule" not in data:
+            yield doc.problem((), "a template needs a schedule (when to make an instance, and its name)",
+                              "add schedule: {cron: '0 6 * * 1', name_pattern: '" + name + "-{stack}'}")
+    elif path.name == CAMPAIGN_FILE and name != path.parent.name:
+        folder = path.parent.name
+        yield doc.problem(("name",), f"campaign name '{name}' differs from its folder name '{folder}'",
+                          f"set name: {folder}, or move the file to campaigns/{name}/{CAMPAIGN_FILE}")
+
+    yield from _check_profile_ref(doc, root)
+    yield from _check_patterns(doc)
+    if "schedule" in data:
+        error = check_cron(data["schedule"]["cron"])
+        if error:
+            yield doc.problem(("schedule", "cron"), f"bad cron {data['schedule']['cron']!r}: {error}",
+                              "five fields in UTC: minute hour day-of-month month day-of-week, "
+                              "e.g. '0 6 * * 1' (Mondays at 06:00)")
+    yield from _check_query(doc, ("data_query",))
+    yield from _check_command_line(doc, root)
+    yield from _check_task_labels(doc, ("resources",))
+    labels, pipeline_problem = pipeline_labels(data["pipeline"], root)
+    if pipeline_problem:
+        yield doc.problem(("pipeline",), pipeline_problem[0], pipeline_problem[1])
+    yield from _check_steps(doc, path, root, labels, data["pipeline"])
+
+
+def _check_profile_ref(doc: Document, root: Path) -> Iterator[Problem]:
+    profile = doc.data["profile"]
+    folder = root / "campaigns" / "profiles"
+    if (folder / f"{profile}.yaml").is_file():
+        return
+    known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    yield doc.problem(("profile",), f"unknown profile '{profile}'{did_you_mean(profile, known)}",
+                      f"known profiles (campaigns/profiles/): {', '.join(known)}" if known
+                      else "add campaigns/profiles/<name>.yaml first; there is no profile yet")
+
+
+def _placeholders(pattern: str) -> tuple[list[str], str | None]:
+    try:
+        return [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None], None
+    except ValueError as exc:
+        return [], str(exc)
+
+
+def _check_patterns(doc: Document) -> Iterator[Problem]:
+    checks: list[tuple[JsonPath, str, tuple[str, ...]]] = [
+        (("butler", "output"), doc.data["butler"]["output"], OUTPUT_PLACEHOLDERS)]
+    if "schedule" in doc.data:
+        checks.append((("schedule", "name_pattern"), doc.data["schedule"]["name_pattern"], NAME_PLACEHOLDERS))
+    for where, pattern, allowed in checks:
+        fields, error = _placeholders(pattern)
+        allowed_text = ", ".join("{" + a + "}" for a in allowed)
+        if error:
+            yield doc.problem(where, f"broken placeholder in {pattern!r}: {error}",
+                              f"write placeholders as {allowed_text}, with matching braces")
+        for f in fields:
+            if f not in allowed:
+                yield doc.problem(where, f"unknown placeholder {{{f}}} in {pattern!r}{did_you_mean(f, allowed)}",
+                                  f"placeholders here: {allowed_text}")
+
+
+def _check_query(doc: Document, where: JsonPath) -> Iterator[Problem]:
+    node: Any = doc.data
+    for part in where:
+        node = node.get(part) if isinstance(node, dict) else node[part]
+    if isinstance(node, str):
+        error = dataquery.check(node)
+        if error:
+            yield doc.problem(where, f"malformed data query: {error}",
+                              "balance quotes and parentheses and put a condition on both sides of "
+                              "AND/OR, e.g. instrument='HSC' AND tract IN (9615, 9697)")
+        bad = rules.query_problem(node)
+        if bad:
+            yield doc.problem(where, bad, rules.QUERY_FIX)
+
+
+def _check_command_line(doc: Document, root: Path) -> Iterator[Problem]:
+    """What bps puts unquoted on the pipetask command line: the same rules render asserts."""
+    data = doc.data
+    for where, value in ((("pipeline",), data["pipeline"]), (("butler", "repo"), data["butler"]["repo"])):
+        if "#" in value and where == ("pipeline",):
+            continue  # reported with the pipeline's labels
+        bad = rules.path_problem(value)
+        if bad is None and rules.is_relative(value) and rules.path_problem(str(root)) is not None:
+            bad = (f"it is relative to the repository root, and the root {str(root)!r} has spaces or shell "
+                   "characters: bps would put the joined path unquoted on the pipetask command line")
+        if bad:
+            yield doc.problem(where, bad, rules.PATH_FIX)
+    fields, error = _placeholders(data["butler"]["output"])
+    if not error and all(f in OUTPUT_PLACEHOLDERS for f in fields):
+        output = data["butler"]["output"].format_map({
+            "campaign": data["name"], "stack": data["stack"]["tag"], "ticket": data.get("ticket") or "none",
+            "operator": data["operator"]})
+        bad = rules.collection_problem(output)
+        if bad:
+            yield doc.problem(("butler", "output"), f"the output collection {bad}",
+                              "use letters, digits, '_', '.', '/' and '-' around the placeholders")
+
+
+def _check_task_labels(doc: Document, at: JsonPath) -> Iterator[Problem]:
+    node: Any = doc.data
+    for part in at:
+        node = node.get(part) if isinstance(node, dict) else None
+    tasks = node.get("tasks") if isinstance(node, dict) else None
+    for label in tasks or {}:
+        bad = rules.label_problem(label)
+        if bad:
+            yield doc.problem((*at, "tasks", label), f"task label {bad}",
+                              "use the label of the task in the pipeline (pipetask.<label>.requestMemory)")
+
+
+def _check_step_bps(doc: Document, i: int, step: dict[str, Any]) -> Iterator[Problem]:
+    for name in step.get("clustering") or {}:
+        bad = rules.label_problem(name)
+        if bad:
+            yield doc.problem(("steps", i, "clustering", name), f"cluster name {bad}",
+                              "name clusters like task labels, e.g. visitCluster")
+    bps = step.get("bps") or {}
+    for at, message in rules.key_problems(bps, ("steps", i, "bps")):
+        yield doc.problem(at, message, "nest sections as mappings instead of dotted names")
+    for key in bps:
+        bad = rules.reserved_problem(key)
+        if bad:
+            yield doc.problem(("steps", i, "bps", key), bad, rules.RESERVED_FIX)
+
+
+def _check_steps(doc: Document, path: Path, root: Path, labels: set[str] | None,
+                 pipeline: str) -> Iterator[Problem]:
+    steps: list[dict[str, Any]] = doc.data["steps"]
+    first: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        name = step["name"]
+        if name in first:
+            yield doc.problem(("steps", i, "name"),
+                              f"step name '{name}' is already used by steps[{first[name]}]",
+                              "give every step its own name")
+        else:
+            first[name] = i
+    names = list(first)
+    for i, step in enumerate(steps):
+        for j, req in enumerate(step.get("requires", ())):
+            if req not in first:
+                yield doc.problem(("steps", i, "requires", j),
+                                  f"requires unknown step '{req}'{did_you_mean(req, names)}",
+                                  f"steps in this campaign: {', '.join(names)}")
+        if step.get("gate", "auto") == "auto" and "approved_by" in step:
+            yield doc.problem(("steps", i, "approved_by"),
+                              "approved_by only means something with gate: manual",
+                              "remove approved_by, or set gate: manual")
+        yield from _check_query(doc, ("steps", i, "data_query"))
+        yield from _check_task_labels(doc, ("steps", i, "resources"))
+        yield from _check_step_bps(doc, i, step)
+        if labels is not None:
+            for j, subset in enumerate(step["subsets"]):
+                if subset not in labels:
+                    known = sorted(labels)
+                    shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+                    yield doc.problem(("steps", i, "subsets", j),
+                                      f"subset '{subset}' is not in the pipeline {pipeline}"
+                                      f"{did_you_mean(subset, known)}",
+                                      f"subsets and task labels it defines: {shown}")
+        split = step.get("split")
+        if split and split["by"] == "values":
+            yield from _check_values_split(doc, ("steps", i, "split"), split)
+        elif split and split["by"] == "count":
+            yield from _check_count_source(doc, ("steps", i, "split"), split, path, root)
+    yield from _check_cycles(doc, steps, first)
+
+
+Edge = tuple[str, JsonPath | None]  # (required step, where the requirement is written; None: by default)
+
+
+def _check_cycles(doc: Document, steps: list[dict[str, Any]], first: dict[str, int]) -> Iterator[Problem]:
+    # A step without `requires` depends on the one before it (model.Campaign.from_dict does the same).
+    edges: dict[str, list[Edge]] = {n: [] for n in first}
+    for i, step in enumerate(steps):
+        if first[step["name"]] != i:
+            continue  # a duplicate name is reported already
+        if "requires" in step:
+            edges[step["name"]] = [(r, ("steps", i, "requires", j))
+                                   for j, r in enumerate(step["requires"]) if r in first]
+        elif i > 0:
+            edges[step["name"]] = [(steps[i - 1]["name"], None)]
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    reported: set[frozenset[str]] = set()
+    for start in first:
+        if state.get(start):
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        trail: list[str] = [start]
+        state[start] = 1
+        while stack:
+            node, k = stack[-1]
+            if k < len(edges[node]):
+                stack[-1] = (node, k + 1)
+                nxt = edges[node][k][0]
+                if state.get(nxt) == 1:
+                    cycle = trail[trail.index(nxt):] + [nxt]
+                    if frozenset(cycle) not in reported:
+                        reported.add(frozenset(cycle))
+                        yield _cycle_problem(doc, cycle, edges)
+                elif not state.get(nxt):
+                    state[nxt] = 1
+                    stack.append((nxt, 0))
+                    trail.append(nxt)
+            else:
+                state[node] = 2
+                stack.pop()
+                trail.pop()
+
+
+def _cycle_problem(doc: Document, cycle: list[str], edges: dict[str, list[Edge]]) -> Problem:
+    where: JsonPath = ("steps",)
+    implicit = []
+    for a, b in itertools.pairwise(cycle):
+        for target, at in edges[a]:
+            if target == b:
+                if at is None:
+                    implicit.append(f"{a} requires {b} because it follows it and has no requires:")
+                elif where == ("steps",):
+                    where = at
+    message = "steps require each other in a cycle: " + " → ".join(cycle)
+    if implicit:
+        message += " (" + "; ".join(implicit) + ")"
+    return doc.problem(where, message, "remove one requirement of the cycle; a step may require a later "
+                                       "step only if that one does not depend back on it")
+
+
+def _check_values_split(doc: Document, at: JsonPath, split: dict[str, Any]) -> Iterator[Problem]:
+    dim = split["dimension"]
+    if "values" in split and "ranges" in split:
+        yield doc.problem(at + ("ranges",), "give either values or ranges, not both",
+                          "keep one of them: each makes its own groups")
+    elif "values" not in split and "ranges" not in split:
+        yield doc.problem(at, "by: values needs values: [...] or ranges: [{min: .., max: ..}]",
+                          f"list the {dim}s, e.g. values: [9615, 9697], or give ranges")
+    seen: dict[str, int] = {}
+    group_names: dict[str, int] = {}
+    for j, entry in enumerate(split.get("values", ())):
+        members = entry if isinstance(entry, list) else [entry]
+        repeated = False
+        for member in members:
+            if isinstance(member, str) and not _GROUP_VALUE.match(member):
+                yield doc.problem(at + ("values", j), f"value {member!r} cannot go into a group name or a "
+                                  "data query", "use letters, digits, '_', '.' and '-' only")
+            key = str(member)  # 9615 and '9615' name the same data ID and the same group
+            if key in seen:
+                where = "the same entry" if seen[key] == j else f"values[{seen[key]}]"
+                yield doc.problem(at + ("values", j), f"{dim} {member} is already in {where}: it would be "
+                                  "processed twice", "list every value once")
+                repeated = True
+            else:
+                seen[key] = j
+        # grouping.py names a group <dimension><v1>-<v2>-...: different lists can collide.
+        group = dim + "-".join(str(m) for m in members)
+        if group in group_names and not repeated:
+            yield doc.problem(at + ("values", j), f"this entry makes the group name '{group}', like "
+                              f"values[{group_names[group]}]", "group names must be unique in a step: "
+                              "merge or reorder the entries")
+        group_names.setdefault(group, j)
+    ranges = split.get("ranges", ())
+    names: dict[str, int] = {}
+    for j, r in enumerate(ranges):
+        if r["min"] > r["max"]:
+            yield doc.problem(at + ("ranges", j, "min"), f"min {r['min']} is greater than max {r['max']}: "
+                              "the range is empty", "swap min and max (both are inclusive)")
+        name = r.get("name") or f"{dim}{r['min']}-{r['max']}"
+        if name in names and (ranges[names[name]]["min"], ranges[names[name]]["max"]) != (r["min"], r["max"]):
+            yield doc.problem(at + ("ranges", j),
+                              f"group name '{name}' is already used by ranges[{names[name]}]",
+                              "give every range its own name")
+        names.setdefault(name, j)
+    order = sorted((r["min"], r["max"], j) for j, r in enumerate(ranges) if r["min"] <= r["max"])
+    furthest: tuple[int, int, int] | None = None
+    for lo, hi, j in order:
+        if furthest is not None and lo <= furthest[1]:
+            earlier, later = sorted((furthest[2], j))
+            span = f"{ranges[later]['min']}-{ranges[later]['max']}"
+            other = f"{ranges[earlier]['min']}-{ranges[earlier]['max']}"
+            yield doc.problem(at + ("ranges", later), f"range {span} overlaps ranges[{earlier}] ({other}): "
+                              f"those {dim}s would be processed twice",
+                              "make the ranges disjoint (min and max are inclusive)")
+        if furthest is None or hi > furthest[1]:
+            furthest = (lo, hi, j)
+
+
+def _check_count_source(doc: Document, at: JsonPath, split: dict[str, Any], path: Path,
+                        root: Path) -> Iterator[Problem]:
+    name = split["source"]
+    where = at + ("source",)
+    target = path.parent / name
+    shown = source.display_name(target, root)
+    try:
+        inside = target.resolve().is_relative_to(root.resolve())
+        exists = target.is_file()
+    except (OSError, RuntimeError):
+        inside, exists = True, False
+    if not inside:
+        yield doc.problem(where, f"split source '{name}' is outside the repository",
+                          "keep ID lists in the repository so every plan can be reproduced from git")
+        return
+    if not exists:
+        yield doc.problem(where, f"split source '{name}' not found (looked for {shown})",
+                          f"create it with one {split['dimension']} ID per line, or fix the path "
+                          "(it is relative to the campaign file)")
+        return
+    try:
+        with target.open("rb") as stream:
+            text = stream.read(MAX_SOURCE_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        yield doc.problem(where, f"split source '{name}' cannot be read: {exc}", "save it as UTF-8 text")
+        return
+    seen: dict[int, int] = {}
+    repeats: list[tuple[int, int, int]] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        token = line.split("#", 1)[0].strip()
+        if not token:
+            continue
+        if not _INTEGER.match(token):
+            # Every splittable dimension (visit, exposure, tract, detector, patch) has integer IDs.
+            yield doc.problem(where, f"split source '{name}' line {lineno}: {token!r} is not an integer "
+                              f"{split['dimension']} ID",
+                              "write one integer ID per line ('#' starts a comment)")
+            return
+        ident = int(token)
+        if ident in seen:
+            repeats.append((ident, seen[ident], lineno))
+        else:
+            seen[ident] = lineno
+    if not seen:
+        yield doc.problem(where, f"split source '{name}' holds no IDs",
+                          f"write one {split['dimension']} ID per line ('#' starts a comment)")
+    elif repeats:
+        ident, a, b = repeats[0]
+        more = f" (and {len(repeats) - 1} more repeated)" if len(repeats) > 1 else ""
+        yield doc.problem(where, f"split source '{name}' lists {ident} twice (lines {a} and {b}){more}",
+                          "list every ID once: a repeated ID would be processed twice")
+
+

@@ -1,0 +1,1 @@
+"""Views: pure text of plans, progress tables, status pages, issue bodies and timelines (markdown or terminal)."""

@@ -1,0 +1,182 @@
+"""A plan for people and tools: terminal text, the PR comment's markdown (under GitHub's limit), JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..domain.model import Plan, PlannedRun, Resources, Step
+from .markdown import cell, code
+
+MARKDOWN_LIMIT = 60_000  # GitHub caps a comment at 65,536 characters; leave room for a wrapper
+
+
+def _steps_in_plan(plan: Plan) -> list[tuple[Step, tuple[PlannedRun, ...]]]:
+    by_step: dict[str, list[PlannedRun]] = {}
+    for r in plan.runs:
+        by_step.setdefault(r.step, []).append(r)
+    return [(plan.campaign.step(name), tuple(runs)) for name, runs in by_step.items()]
+
+
+def _gate_text(step: Step) -> str:
+    if step.gate == "auto":
+        return "auto"
+    if step.approved_by:
+        return f"manual, approved by {step.approved_by}"
+    return "MANUAL: waits for approval (set approved_by)"
+
+
+def _resources_text(res: Resources) -> str:
+    parts = [f"{k}={v}" for k, v in res.values]
+    parts += [f"{label}.{k}={v}" for label, values in res.tasks for k, v in values]
+    return ", ".join(parts) or "BPS defaults"
+
+
+def _pending(runs: tuple[PlannedRun, ...]) -> bool:
+    return any(r.pending for r in runs)
+
+
+def _totals(plan: Plan) -> str:
+    steps = _steps_in_plan(plan)
+    gated = sum(1 for s, _ in steps if not s.gate_open)
+    pending = sum(1 for _, runs in steps if _pending(runs))
+    text = f"{len(plan.runs)} run(s) in {len(steps)} step(s)"
+    if gated:
+        text += f", {gated} behind a manual gate"
+    if pending:
+        text += f", {pending} with groups decided by a Butler query at first apply"
+    return text
+
+
+def _header_pairs(plan: Plan) -> list[tuple[str, str]]:
+    c = plan.campaign
+    return [
+        ("profile", f"{c.profile.name} (site {c.profile.site}, wms {c.profile.wms})"),
+        ("stack", c.stack_tag),
+        ("pipeline", c.pipeline),
+        ("butler repo", c.butler_repo),
+        ("inputs", ", ".join(c.inputs)),
+        ("output", c.output),
+        ("data query", c.data_query or "(none)"),
+        ("operator", c.operator),
+        ("runs", _totals(plan)),
+    ]
+
+
+def as_text(plan: Plan) -> str:
+    """The plan for a terminal: header, then each step with its runs."""
+    c = plan.campaign
+    lines = [f"campaign {c.name}: {c.description}"]
+    lines += [f"  {k}: {v}" for k, v in _header_pairs(plan)]
+    for step, runs in _steps_in_plan(plan):
+        lines.append("")
+        lines.append(f"{step.name}  subsets {','.join(step.subsets)}  {len(runs)} group(s)  "
+                     f"requires {','.join(step.requires) or '-'}  gate {_gate_text(step)}")
+        lines.append(f"  resources: {_resources_text(runs[0].resources)}")
+        if _pending(runs):
+            lines.append(f"  groups are decided by a Butler query at first apply "
+                         f"(max {step.split.max_size} {step.split.dimension} per group)")
+        for r in runs:
+            if r.pending:
+                lines.append(f"  {r.key}: split of {r.data_query or 'all data'} decided at first apply")
+                continue
+            size = f" ({r.size} ID{'' if r.size == 1 else 's'})" if r.size else ""
+            lines.append(f"  {r.key}{size}: {r.data_query or '(no data query)'}")
+    return "\n".join(lines) + "\n"
+
+
+def _md_header(plan: Plan) -> list[str]:
+    c = plan.campaign
+    lines = [f"### Plan of campaign `{c.name}`", "", cell(c.description), ""]
+    as_code = ("pipeline", "butler repo", "output", "data query")
+    lines += [f"- **{k}**: {code(v) if k in as_code else cell(v)}" for k, v in _header_pairs(plan)]
+    lines += ["", "| step | subsets | groups | requires | gate | resources |", "|---|---|---|---|---|---|"]
+    for step, runs in _steps_in_plan(plan):
+        groups = "query at first apply" if _pending(runs) else str(len(runs))
+        gate = "**manual: waits for approval**" if not step.gate_open else cell(_gate_text(step))
+        lines.append(f"| {step.name} | {cell(', '.join(step.subsets))} | {groups} | "
+                     f"{cell(', '.join(step.requires)) or '-'} | {gate} | "
+                     f"{cell(_resources_text(runs[0].resources))} |")
+    return lines
+
+
+def _run_row(r: PlannedRun) -> str:
+    size = str(r.size) if r.size else ""
+    query = "_decided by a Butler query at first apply_" if r.pending else code(r.data_query)
+    return f"| {r.step} | {r.group} | {size} | {query} |"
+
+
+_RUN_TABLE = ["| step | group | IDs | data query |", "|---|---|---|---|"]
+
+
+def as_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
+    """What a PR comment shows; always shorter than `limit` (long plans are summarised per step)."""
+    head = _md_header(plan)
+    full = "\n".join([*head, "", "<details><summary>Runs</summary>", "", *_RUN_TABLE,
+                      *(_run_row(r) for r in plan.runs), "", "</details>"]) + "\n"
+    if len(full) < limit:
+        return full
+    for keep in (5, 2, 1):
+        rows: list[str] = []
+        for _step, runs in _steps_in_plan(plan):
+            if len(runs) <= 2 * keep + 1:
+                rows += [_run_row(r) for r in runs]
+            else:
+                rows += [_run_row(r) for r in runs[:keep]]
+                rows.append(f"| {runs[0].step} | … {len(runs) - 2 * keep} more | | |")
+                rows += [_run_row(r) for r in runs[-keep:]]
+        text = "\n".join([*head, "", f"{len(plan.runs)} runs: too many to list, showing the first and last "
+                          f"{keep} group(s) of each step (`campaign plan {plan.campaign.name}` lists all).",
+                          "", *_RUN_TABLE, *rows]) + "\n"
+        if len(text) < limit:
+            return text
+    # Even the step table is too long (thousands of steps): keep what fits and say so.
+    note = f"\n… plan cut to fit a comment; run `campaign plan {plan.campaign.name}` for all of it.\n"
+    kept: list[str] = []
+    size = len(note)
+    for line in head:
+        if size + len(line) + 1 >= limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    text = "".join(line + "\n" for line in kept) + note
+    return text if len(text) < limit else note[: max(0, limit - 1)]
+
+
+def as_dict(plan: Plan) -> dict[str, Any]:
+    """The machine form, keys in a fixed order."""
+    c = plan.campaign
+    steps = []
+    for step, runs in _steps_in_plan(plan):
+        steps.append({
+            "name": step.name,
+            "subsets": list(step.subsets),
+            "requires": list(step.requires),
+            "gate": step.gate,
+            "gate_open": step.gate_open,
+            "approved_by": step.approved_by,
+            "split": step.split.by,
+            "groups_pending_query": _pending(runs),
+            "resources": runs[0].resources.as_dict(),
+            "runs": [{"key": r.key, "group": r.group, "size": r.size, "data_query": r.data_query}
+                     for r in runs],
+        })
+    return {
+        "campaign": c.name,
+        "description": c.description,
+        "profile": c.profile.name,
+        "site": c.profile.site,
+        "wms": c.profile.wms,
+        "stack": c.stack_tag,
+        "pipeline": c.pipeline,
+        "butler_repo": c.butler_repo,
+        "inputs": list(c.inputs),
+        "output": c.output,
+        "data_query": c.data_query,
+        "total_runs": len(plan.runs),
+        "steps": steps,
+    }
+
+
+def as_json(plan: Plan) -> str:
+    return json.dumps(as_dict(plan), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,418 @@
+"""STATUS.md pages: active and recent campaigns, per-site views, and one page per campaign."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ..domain.errors import CampaignError
+from ..domain.model import Campaign, Step
+from ..domain.states import RunState
+from ..ledger import store
+from ..ledger.records import Attempt, Ledger, RunRecord
+from ..planning.advance import Verdict, decide
+from ..planning.plan import make_plan
+from ..spec import load as spec
+from .markdown import cell as _cell
+from .markdown import fence as _fence
+
+PAGE = "STATUS.md"
+SITES = ("USDF", "FrDF", "UKDF", "local", "other")
+IN_PROGRESS = (RunState.SUBMITTING, RunState.PENDING, RunState.RUNNING, RunState.UNKNOWN)
+PENDING_TASK_STATES = ("PENDING", "READY", "UNREADY")
+MAX_ERROR_LINES = 20
+_STAMP = re.compile(r"^_Page last changed: .*_\n\n?", re.MULTILINE)
+
+Loader = Callable[[Path, Path], Campaign]
+
+
+@dataclass(frozen=True)
+class StepView:
+    name: str
+    gate: str  # "auto", "manual (approved by x)", "manual: waiting for approval"
+    total: int | None  # None: groups come from a Butler query not run yet
+    succeeded: int
+    failed: int
+    running: int
+    held: int
+    waiting_at_gate: bool
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.total) and self.succeeded == self.total
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    campaign: Campaign
+    ledger: Ledger
+    steps: tuple[StepView, ...]
+    last_change: str  # ISO time of the newest recorded state change, "" when none
+
+    def runs_in(self, *states: RunState) -> list[RunRecord]:
+        return [r for r in self.ledger.runs if r.state in states]
+
+    @property
+    def gated(self) -> list[str]:
+        return [s.name for s in self.steps if s.waiting_at_gate]
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.steps) and all(s.complete for s in self.steps)
+
+    @property
+    def active(self) -> bool:
+        """Something runs, is held, or waits for a person at a gate or for the next apply."""
+        if self.runs_in(*IN_PROGRESS, RunState.HELD) or self.gated:
+            return True
+        started = any(r.attempts for r in self.ledger.runs)
+        return started and not self.finished and not self.runs_in(RunState.FAILED, RunState.CANCELLED)
+
+    @property
+    def state(self) -> str:
+        parts = []
+        held, failed = self.runs_in(RunState.HELD), self.runs_in(RunState.FAILED)
+        running = self.runs_in(*IN_PROGRESS)
+        if held:
+            parts.append(f"blocked: {len(held)} run(s) held")
+        if failed:
+            parts.append(f"{len(failed)} run(s) failed")
+        if running:
+            steps = sorted({r.step for r in running}, key=self._step_order)
+            parts.append(f"running {', '.join(steps)}")
+        if self.gated:
+            parts.append(f"waiting at manual gate: {', '.join(self.gated)}")
+        if not parts:
+            if self.finished:
+                parts.append("finished")
+            elif not any(r.attempts for r in self.ledger.runs):
+                parts.append("not started")
+            else:
+                nxt = next((s.name for s in self.steps if not s.complete), "")
+                parts.append(f"ready to submit {nxt}" if nxt else "stopped")
+        return "; ".join(parts)
+
+    def _step_order(self, name: str) -> int:
+        names = [s.name for s in self.steps]
+        return names.index(name) if name in names else len(names)
+
+
+# ---- reading ---------------------------------------------------------------------------------------
+
+def _last_change(ledger: Ledger) -> str:
+    times = [t.at for r in ledger.runs for a in r.attempts for t in a.transitions]
+    times += [a.submitted_at for r in ledger.runs for a in r.attempts if a.submitted_at]
+    return max(times, default="")
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _planned(campaign: Campaign, ledger: Ledger) -> tuple[dict[str, int | None], set[str]]:
+    """Planned groups per step and the steps waiting at a manual gate, from plan.py when it works."""
+    try:
+        plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
+        decisions = decide(plan, ledger)
+    except CampaignError:  # cannot plan here (e.g. a split source gone): the ledger alone decides
+        return {}, set()
+    totals: dict[str, int | None] = {}
+    for step in campaign.steps:
+        runs = plan.runs_of(step.name)
+        totals[step.name] = None if any(r.pending for r in runs) else len(runs)
+    gated = {d.run.step for d in decisions if d.verdict == Verdict.GATED}
+    return totals, gated
+
+
+def _known_groups(step: Step | None, ledger: Ledger) -> int | None:
+    """Groups of a step known without a Butler or plan.py: the spec's own split or frozen groups."""
+    if step is None:
+        return None
+    frozen = ledger.groups_of(step.name)
+    if frozen is not None:
+        return len(frozen)
+    if step.split.by == "none":
+        return 1
+    if step.split.by == "values":
+        return len(step.split.values) + len(step.split.ranges) or None
+    return None
+
+
+def step_views(campaign: Campaign, ledger: Ledger) -> tuple[StepView, ...]:
+    totals, gated = _planned(campaign, ledger)
+    names = [s.name for s in campaign.steps]
+    names += sorted({r.step for r in ledger.runs} - set(names))  # steps since removed from the spec
+    views: list[StepView] = []
+    done: set[str] = set()
+    for name in names:
+        records = [r for r in ledger.runs if r.step == name and r.attempts]
+        try:
+            step = campaign.step(name)
+            gate = ("auto" if step.gate == "auto" else
+                    f"manual, approved by {step.approved_by}" if step.approved_by else "manual: needs approval")
+        except KeyError:
+            step, gate = None, "not in the spec any more"
+        planned = totals.get(name) if totals else _known_groups(step, ledger)
+        total = max(planned, len(records)) if planned is not None else (len(records) or None)
+        if totals:
+            waiting = name in gated
+        else:  # without a plan: a closed gate with nothing submitted and every prerequisite done
+            waiting = (step is not None and not step.gate_open and not records
+                       and all(r in done for r in step.requires))
+        view = StepView(
+            name=name, gate=gate, total=total,
+            succeeded=sum(r.state == RunState.SUCCEEDED for r in records),
+            failed=sum(r.state == RunState.FAILED for r in records),
+            running=sum(r.state in IN_PROGRESS for r in records),
+            held=sum(r.state == RunState.HELD for r in records),
+            waiting_at_gate=waiting)
+        if view.complete:
+            done.add(name)
+        views.append(view)
+    return tuple(views)
+
+
+def read_campaigns(root: Path, load: Loader | None = None) -> tuple[list[CampaignView], list[tuple[str, str]]]:
+    """Every campaign under root/campaigns with its ledger, and (path, problem) for unreadable ones."""
+    loader: Loader = load or (lambda path, r: spec.load_campaign(path, r))
+    views, invalid = [], []
+    for path in spec.all_campaign_paths(root):
+        rel = path.relative_to(root).as_posix()
+        try:
+            campaign = loader(path, root)
+            ledger = store.load(path.parent, campaign.name)
+        except Exception as exc:  # noqa: BLE001  one bad campaign must not hide the others
+            message = str(exc).replace(f"{root.resolve()}/", "").replace(f"{root}/", "")
+            invalid.append((rel, message.splitlines()[0] if message else type(exc).__name__))
+            continue
+        views.append(CampaignView(campaign, ledger, step_views(campaign, ledger), _last_change(ledger)))
+    return views, invalid
+
+
+# ---- writing markdown --------------------------------------------------------------------------------
+
+def _when(text: str) -> str:
+    when = _parse_time(text) if text else None
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else (text or "—")
+
+
+def _groups(view: StepView) -> str:
+    return f"{view.succeeded}/{view.total if view.total is not None else '?'}"
+
+
+def _issue_link(key: str, open_issues: dict[str, str]) -> str:
+    url = open_issues.get(key)
+    if not url:
+        return ""
+    label = f"#{url.rsplit('/', 1)[1]}" if re.search(r"/issues/\d+$", url) else "issue"
+    return f"[{label}]({url})"
+
+
+def _site(campaign: Campaign) -> str:
+    return campaign.profile.site if campaign.profile.site in SITES else "other"
+
+
+def _task_counts(attempt: Attempt) -> list[str]:
+    lines = ["| task | succeeded | failed | running | pending | other |", "|---|---:|---:|---:|---:|---:|"]
+    for t in attempt.tasks:
+        counts = {k.upper(): v for k, v in t.counts}
+        ok, bad, run = counts.get("SUCCEEDED", 0), counts.get("FAILED", 0), counts.get("RUNNING", 0)
+        pending = sum(counts.get(k, 0) for k in PENDING_TASK_STATES)
+        lines.append(f"| `{_cell(t.label)}` | {ok} | {bad} | {run} | {pending} | {t.total - ok - bad - run - pending} |")
+    return lines
+
+
+def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: datetime, *,
+              recent_days: int, open_issues: dict[str, str]) -> str:
+    since = now - timedelta(days=recent_days)
+
+    def recent(v: CampaignView) -> bool:
+        when = _parse_time(v.last_change) if v.last_change else None
+        return when is not None and when >= since
+
+    shown = [v for v in views if v.active or recent(v)]
+    others = [v for v in views if v not in shown]
+    out = ["# Campaign status", "",
+           (f"Running campaigns, campaigns waiting at a manual gate or for their next step, and campaigns "
+            f"that changed in the last {recent_days} days. Every run of a campaign is on its own page, "
+            "`campaigns/<name>/STATUS.md`. Written by `campaign status`; do not edit by hand."), ""]
+    if shown:
+        out += ["| campaign | site | state | runs succeeded | failed | running | last change |",
+                "|---|---|---|---:|---:|---:|---|"]
+        for v in shown:
+            c = v.campaign
+            total = sum(s.total or 0 for s in v.steps)
+            out.append(f"| [{c.name}](campaigns/{c.name}/{PAGE}) | {_site(c)} | {_cell(v.state)} | "
+                       f"{sum(s.succeeded for s in v.steps)}/{total} | {sum(s.failed for s in v.steps)} | "
+                       f"{sum(s.running + s.held for s in v.steps)} | {_when(v.last_change)} |")
+        out += ["", "## Progress per step", ""]
+        for v in shown:
+            out += [f"### [{v.campaign.name}](campaigns/{v.campaign.name}/{PAGE})", "",
+                    "| step | gate | groups succeeded/total | failed | running | held |",
+                    "|---|---|---:|---:|---:|---:|"]
+            out += [f"| {s.name}{' ⏸' if s.waiting_at_gate else ''} | {_cell(s.gate)} | {_groups(s)} | "
+                    f"{s.failed} | {s.running} | {s.held} |" for s in v.steps]
+            out.append("")
+    else:
+        out += ["No campaign is running or changed recently.", ""]
+
+    names = {v.campaign.name for v in views}
+    issues = sorted((k, u) for k, u in open_issues.items() if k.split("/", 1)[0] in names)
+    out += ["## Open failure issues", ""]
+    if issues:
+        out += ["| campaign | run | issue |", "|---|---|---|"]
+        out += [f"| {k.split('/', 1)[0]} | `{k.split('/', 1)[1]}` | {_issue_link(k, open_issues)} |" for k, _ in issues]
+    else:
+        out.append("None.")
+    out.append("")
+
+    if shown:
+        out += ["## By site", "",
+                "Runs that are not (yet) succeeded, per data facility, for the campaigns above.", ""]
+    for site in SITES:
+        at_site = [v for v in shown if _site(v.campaign) == site]
+        if not at_site:
+            continue
+        out += [f"### {site}", ""]
+        rows = []
+        for v in at_site:
+            for r in sorted(v.ledger.runs, key=lambda r: (v._step_order(r.step), r.group)):
+                a = r.current
+                if a is None or a.state == RunState.SUCCEEDED:
+                    continue
+                key = f"{v.campaign.name}/{r.key}"
+                rows.append(f"| {v.campaign.name} | `{r.key}` | {a.state.value} | {a.number} | "
+                            f"`{_cell(a.output_run)}` | {_issue_link(key, open_issues)} |")
+        out.append(f"Campaigns: {', '.join(f'[{v.campaign.name}](campaigns/{v.campaign.name}/{PAGE})' for v in at_site)}.")
+        out.append("")
+        if rows:
+            out += ["| campaign | run | state | attempt | output run | issue |", "|---|---|---|---:|---|---|", *rows]
+        else:
+            out.append(f"Nothing running or failing at {site}.")
+        out.append("")
+
+    if others:
+        out += ["## Other campaigns", "",
+                f"Not running and unchanged for {recent_days} days:", ""]
+        out += [f"- [{v.campaign.name}](campaigns/{v.campaign.name}/{PAGE}): {v.state}"
+                + (f" (last change {_when(v.last_change)})" if v.last_change else "") for v in others]
+        out.append("")
+    if invalid:
+        out += ["## Campaigns that could not be read", "",
+                "Run `campaign validate <file>` for every problem with its line and column.", ""]
+        out += [f"- `{path}`: {_cell(message)}" for path, message in invalid]
+        out.append("")
+    return "\n".join(out)
+
+
+def campaign_page(view: CampaignView, *, open_issues: dict[str, str]) -> str:
+    c = view.campaign
+    p = c.profile
+    out = [f"# {c.name}", "", c.description.strip(), "",
+           "| | |", "|---|---|",
+           f"| state | {_cell(view.state)} |",
+           f"| last change | {_when(view.last_change)} |",
+           f"| site | {p.site} (profile `{p.name}`, WMS {p.wms}) |",
+           f"| operator | {_cell(c.operator)} |",
+           f"| stack | `{_cell(c.stack_tag)}` |",
+           f"| Butler | `{_cell(c.butler_repo)}` → `{_cell(c.output)}` |"]
+    if c.ticket:
+        out.append(f"| ticket | {_cell(c.ticket)} |")
+    out += ["", "## Steps", "",
+            "| step | gate | groups succeeded/total | failed | running | held |", "|---|---|---:|---:|---:|---:|"]
+    out += [f"| {s.name}{' ⏸ waiting for approval' if s.waiting_at_gate else ''} | {_cell(s.gate)} | "
+            f"{_groups(s)} | {s.failed} | {s.running} | {s.held} |" for s in view.steps]
+    out.append("")
+    records = sorted((r for r in view.ledger.runs if r.attempts),
+                     key=lambda r: (view._step_order(r.step), r.group))
+    out += ["## Runs", ""]
+    if not records:
+        out += ["Nothing submitted yet.", ""]
+        return "\n".join(out)
+    out += ["| run | state | attempt | kind | submitted | state since | output run | issue |",
+            "|---|---|---:|---|---|---|---|---|"]
+    for r in records:
+        a = r.current
+        assert a is not None
+        since = a.transitions[-1].at if a.transitions else ""
+        out.append(f"| [`{r.key}`](#{_anchor(r)}) | {a.state.value} | {a.number} | {a.kind} | "
+                   f"{_when(a.submitted_at)} | {_when(since)} | `{_cell(a.output_run)}` | "
+                   f"{_issue_link(f'{c.name}/{r.key}', open_issues)} |")
+    out += ["", "## Run details", ""]
+    for r in records:
+        a = r.current
+        assert a is not None
+        out += [f"### {r.key}", "", f"Attempt {a.number} ({a.kind}): **{a.state.value}**.", ""]
+        facts = [("output run", a.output_run), ("logs (submit directory)", a.submit_dir), ("WMS id", a.wms_id)]
+        out += [f"- {k}: `{_cell(v)}`" for k, v in facts if v]
+        if a.message:
+            out.append(f"- message: {_cell(a.message)}")
+        out.append("")
+        detail: list[str] = []
+        if a.tasks:
+            detail += [*_task_counts(a), ""]
+        if a.exit_codes:
+            detail += ["Exit codes: " + "; ".join(f"`{lbl}` {', '.join(map(str, codes))}" for lbl, codes in a.exit_codes),
+                       ""]
+        if a.errors:
+            lines = list(a.errors[:MAX_ERROR_LINES])
+            fence = _fence(lines)
+            detail += ["First error lines:", "", fence + "text", *lines, fence]
+            if len(a.errors) > MAX_ERROR_LINES:
+                detail.append(f"_{len(a.errors) - MAX_ERROR_LINES} more line(s) in the logs._")
+            detail.append("")
+        if detail and a.state == RunState.SUCCEEDED:
+            out += ["<details><summary>per-task counts</summary>", "", *detail, "</details>", ""]
+        else:
+            out += detail
+    return "\n".join(out)
+
+
+def _anchor(record: RunRecord) -> str:
+    # GitHub's heading anchors: lower case, spaces to '-', punctuation except '-' and '_' dropped.
+    return re.sub(r"[^\w\- ]", "", record.key.lower()).replace(" ", "-")
+
+
+def _write(path: Path, text: str, now: datetime) -> bool:
+    """Write `text` (stamped with `now`) only when it differs from the page, stamp aside."""
+    old = path.read_text(encoding="utf-8") if path.exists() else None
+    if old is not None and _STAMP.sub("", old) == text:
+        return False
+    stamp = f"_Page last changed: {now.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}_\n\n"
+    first, _, rest = text.partition("\n\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(f"{first}\n\n{stamp}{rest}" if rest else text, encoding="utf-8")
+    tmp.replace(path)
+    return True
+
+
+def write_pages(root: Path, now: datetime, *, recent_days: int = 14,
+                open_issues: dict[str, str] | None = None, load: Loader | None = None) -> list[Path]:
+    """Write STATUS.md and campaigns/<name>/STATUS.md; returns the files changed (none when unchanged).
+
+    `now` decides what "recent" means and stamps a page only when its content changed, so a status
+    job that finds nothing new leaves git clean. `open_issues` maps campaign/step/group to an issue URL.
+    """
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    issues = dict(open_issues or {})
+    views, invalid = read_campaigns(root, load)
+    changed = []
+    text = root_page(views, invalid, now, recent_days=recent_days, open_issues=issues)
+    if _write(root / PAGE, text, now):
+        changed.append(root / PAGE)
+    for view in views:
+        page = root / "campaigns" / view.campaign.name / PAGE
+        if view.campaign.path is not None:
+            page = view.campaign.path.parent / PAGE
+        if _write(page, campaign_page(view, open_issues=issues), now):
+            changed.append(page)
+    return changed

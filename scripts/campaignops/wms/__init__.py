@@ -1,1 +1,0 @@
-"""Adapters to workload managers: launch bps, observe runs (local parsl, HTCondor, PanDA)."""

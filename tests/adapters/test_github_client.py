@@ -1,0 +1,213 @@
+"""The GitHub client over real HTTP against a stateful fake GitHub (pytest-httpserver on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from campaignops.adapters.github.client import GitHubClient, GitHubError
+from fakes.github_api import REPO, TOKEN, FakeGitHub, Sleeps, TimesOut, fault, make_client
+
+pytest_plugins = ["fakes.github_api"]  # the fake GitHub and its fixtures
+
+# ---- pagination -----------------------------------------------------------------------------------
+
+def test_issues_list_follows_link_headers_and_skips_pull_requests(github: FakeGitHub, client: GitHubClient) -> None:
+    for i in range(250):
+        github.add_issue(f"issue {i}", labels=("campaignops",))
+        if i % 100 == 0:
+            github.add_issue(f"pr {i}", labels=("campaignops",), pull_request=True)
+    github.add_issue("unrelated", labels=("bug",))
+
+    issues = client.list_issues(REPO, labels=["campaignops"])
+
+    assert [i["title"] for i in issues] == [f"issue {i}" for i in range(250)]
+    gets = [args for m, _, args in github.log if m == "GET"]
+    assert len(gets) == 3  # 253 labelled items, 100 per page
+    assert gets[0]["per_page"] == "100" and "cursor" not in gets[0]
+    assert [g.get("cursor") for g in gets[1:]] == ["c100", "c200"]  # opaque: only known from Link
+
+
+def test_token_is_not_sent_to_a_host_a_link_points_to(github: FakeGitHub, client: GitHubClient) -> None:
+    github.check_auth = False
+    github.link_host = "localhost"
+    for i in range(150):
+        github.add_issue(f"issue {i}")
+
+    assert len(client.list_issues(REPO)) == 150
+    assert github.auth_seen == [f"Bearer {TOKEN}", None]
+
+
+def test_enterprise_base_url_and_token_come_from_the_environment(
+        httpserver: HTTPServer, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch) -> None:
+    github = FakeGitHub(httpserver, prefix="/api/v3")
+    github.add_issue("on GHES")
+    monkeypatch.setenv("GITHUB_API_URL", httpserver.url_for("/api/v3"))
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("GH_TOKEN", TOKEN)
+
+    client = GitHubClient(sleep=sleeps)
+
+    assert [i["title"] for i in client.list_issues(REPO)] == ["on GHES"]
+
+
+# ---- rate limits and retries ----------------------------------------------------------------------
+
+def test_primary_rate_limit_waits_until_reset_then_succeeds(
+        github: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+    github.add_issue("x")
+    github.faults.append(fault(403, "API rate limit exceeded", x_ratelimit_remaining="0",
+                               x_ratelimit_reset=str(1_000_000 + 120)))
+
+    assert len(client.list_issues(REPO)) == 1
+    assert sleeps == [121.0]  # until the reset, plus a second of margin
+
+
+def test_primary_rate_limit_reset_too_far_away_fails_with_advice(
+        github: FakeGitHub, httpserver: HTTPServer, sleeps: Sleeps) -> None:
+    client = make_client(httpserver, sleeps, max_wait=600)
+    github.faults.append(fault(429, "API rate limit exceeded", x_ratelimit_remaining="0",
+                               x_ratelimit_reset=str(1_000_000 + 3000)))
+
+    with pytest.raises(GitHubError, match="run again later"):
+        client.list_issues(REPO)
+    assert sleeps == []
+
+
+def test_secondary_rate_limit_honours_retry_after(github: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+    github.faults.append(fault(429, "You have exceeded a secondary rate limit", retry_after="7"))
+
+    client.create_issue(REPO, "t", "b")
+    assert sleeps == [7.0]
+    assert len(github.open_issues()) == 1  # a rate-limited POST was refused, so it is retried
+
+
+def test_secondary_rate_limit_without_retry_after_waits_a_minute_doubling(
+        github: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+    for _ in range(2):
+        github.faults.append(fault(403, "You have exceeded a secondary rate limit. Please wait a few minutes"))
+
+    client.list_issues(REPO)
+    assert sleeps == [60.0, 120.0]
+
+
+def test_secondary_rate_limit_gives_up_after_max_tries(
+        github: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+    github.faults.extend(fault(429, "secondary rate limit") for _ in range(5))
+
+    with pytest.raises(GitHubError, match=r"gave up after 5 tries.*rate limited"):
+        client.list_issues(REPO)
+    assert len(sleeps) == 4
+
+
+def test_server_errors_are_retried_with_backoff(github: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+    github.add_issue("x")
+    github.faults.extend([fault(502, "Bad Gateway"), fault(503, "Unavailable")])
+
+    assert len(client.list_issues(REPO)) == 1
+    assert sleeps == [1.0, 2.0]
+
+
+def test_server_errors_give_up_with_a_clear_error(github: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+    github.faults.extend(fault(502, "Server Error") for _ in range(5))
+
+    with pytest.raises(GitHubError) as info:
+        client.list_issues(REPO)
+    assert "GET http://127.0.0.1" in str(info.value) and "/repos/lsst-dm/campaigns/issues" in str(info.value)
+    assert "gave up after 5 tries" in str(info.value) and "502" in str(info.value)
+    assert sleeps == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_a_post_answered_by_a_server_error_is_not_blindly_repeated(
+        github: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+    github.faults.append(fault(502, "Server Error"))
+
+    with pytest.raises(GitHubError) as info:
+        client.create_issue(REPO, "t", "b")
+    assert info.value.maybe_applied
+    assert len(github.calls("POST")) == 1 and sleeps == []
+
+
+def test_a_get_that_timed_out_is_retried(httpserver: HTTPServer, github: FakeGitHub, sleeps: Sleeps) -> None:
+    github.add_issue("x")
+    client = make_client(httpserver, sleeps, session=TimesOut({"GET"}))
+
+    assert len(client.list_issues(REPO)) == 1
+    assert sleeps == [1.0]
+
+
+def test_a_post_that_timed_out_is_not_retried(httpserver: HTTPServer, github: FakeGitHub, sleeps: Sleeps) -> None:
+    client = make_client(httpserver, sleeps, session=TimesOut({"POST"}))
+
+    with pytest.raises(GitHubError, match="may have been applied") as info:
+        client.create_issue(REPO, "t", "b")
+    assert info.value.maybe_applied
+    assert len(github.open_issues()) == 1  # it was created: a blind retry would have made two
+
+
+def test_a_permission_error_fails_at_once_with_what_to_do(
+        github: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+    github.faults.append(fault(403, "Resource not accessible by integration"))
+
+    with pytest.raises(GitHubError, match="issues: write") as info:
+        client.create_issue(REPO, "t", "b")
+    assert info.value.status == 403 and sleeps == []
+
+
+# ---- the token stays secret -----------------------------------------------------------------------
+
+def test_token_never_appears_in_repr_errors_or_logs(
+        github: FakeGitHub, client: GitHubClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert TOKEN not in repr(client) and TOKEN not in str(client) and "***" in repr(client)
+    errors = []
+    github.faults.extend([fault(401, f"Bad credentials: {TOKEN}"),  # a server echoing it back
+                          *(fault(500, f"boom {TOKEN}") for _ in range(5)),
+                          fault(403, "secondary rate limit", retry_after="1")])
+    for _ in range(2):
+        with pytest.raises(GitHubError) as info:
+            client.list_issues(REPO)
+        errors.append(info.value)
+    client.list_issues(REPO)  # after the rate limit
+    github.check_auth = True
+    bad = GitHubClient(client.base_url, "wrong-" + TOKEN, sleep=lambda s: None)
+    with pytest.raises(GitHubError) as info:
+        bad.list_issues(REPO)
+    errors.append(info.value)
+
+    texts = [str(e) for e in errors] + [repr(e) for e in errors] + [caplog.text]
+    assert all(TOKEN not in t for t in texts)
+    assert "Bad credentials: ***" in str(errors[0])
+    assert "GITHUB_TOKEN" in str(errors[2])
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+def test_missing_labels_are_created_once(github: FakeGitHub, client: GitHubClient) -> None:
+    github.labels = ["campaignops", "bug"]
+
+    assert client.ensure_labels(REPO, ["campaignops", "campaign:hsc-rc2", "weekly"]) == ["campaign:hsc-rc2", "weekly"]
+    assert client.ensure_labels(REPO, ["campaignops", "campaign:hsc-rc2", "weekly"]) == []
+    assert github.labels == ["campaignops", "bug", "campaign:hsc-rc2", "weekly"]
+
+
+def test_comments_are_listed_updated_and_issues_closed(github: FakeGitHub, client: GitHubClient) -> None:
+    issue = github.add_issue("t")
+    for i in range(120):
+        github.add_comment(issue["number"], f"c{i}")
+
+    comments = client.list_comments(REPO, issue["number"])
+    assert [c["body"] for c in comments] == [f"c{i}" for i in range(120)]
+    client.update_comment(REPO, comments[0]["id"], "edited")
+    client.close_issue(REPO, issue["number"])
+
+    assert github.comments[1][0]["body"] == "edited"
+    assert github.issues[0]["state"] == "closed"
+    assert github.calls("PATCH") == [f"/repos/{REPO}/issues/comments/{comments[0]['id']}", f"/repos/{REPO}/issues/1"]
+
+
+def test_a_repository_that_is_not_owner_slash_name_is_refused(client: GitHubClient) -> None:
+    with pytest.raises(GitHubError, match="OWNER/NAME"):
+        client.list_issues("campaigns")

@@ -1,0 +1,240 @@
+"""The embedded default end to end on the real middleware: Butler, bps submit with parsl, the ledger."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from ruamel.yaml import YAML
+
+from campaignops.demo.run import make_control_repo, run_demo
+from campaignops.domain.states import RunState
+from campaignops.ledger import records, store
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.lsst, pytest.mark.slow]
+
+
+def campaign_cli(control: Path, workdir: Path, *args: str, env: dict[str, str] | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "CAMPAIGNOPS_WORKDIR": str(workdir), **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "campaignops.cli", "--root", str(control), *args],
+                          capture_output=True, text=True, env=full_env, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"campaign {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo_butler(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from campaignops.demo.repo import build
+
+    repo = tmp_path_factory.mktemp("butler") / "repo"
+    build(repo)
+    return repo
+
+
+def small_control(tmp_path: Path, butler: Path, steps: int = 1, group: list[int] | None = None) -> Path:
+    """The demo campaign cut down to its first `steps` steps and (optionally) one visit group."""
+    control = make_control_repo(ROOT, tmp_path / "control", butler)
+    spec_file = control / "campaigns" / "demo" / "campaign.yaml"
+    ry = YAML()
+    data = ry.load(spec_file)
+    del data["steps"][steps:]
+    if group is not None:
+        data["steps"][0]["split"] = {"by": "values", "dimension": "visit", "values": [group]}
+    ry.dump(data, spec_file)
+    return control
+
+
+def wait_done(control: Path, workdir: Path, timeout: float = 300) -> records.Ledger:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        campaign_cli(control, workdir, "status", "demo", "--no-pages")
+        ledger = store.load(control / "campaigns" / "demo", "demo")
+        if ledger.runs and all(r.state is not None and r.state.finished for r in ledger.runs):
+            return ledger
+        time.sleep(2)
+    raise AssertionError("runs did not finish in time")
+
+
+def launches(workdir: Path) -> list[Path]:
+    """Every bps submission made: one submit directory per `bps submit` that reached the WMS."""
+    return sorted(p for p in workdir.rglob("submit") if p.is_dir())
+
+
+def test_make_demo_runs_every_step_to_success_after_one_retry(tmp_path: Path) -> None:
+    assert run_demo(ROOT, tmp_path / "demo", poll=1.0) == 0
+    control = tmp_path / "demo" / "control"
+    ledger = store.load(control / "campaigns" / "demo", "demo")
+    assert ledger.runs and all(r.state == RunState.SUCCEEDED for r in ledger.runs)
+    restarted = [r for r in ledger.runs if len(r.attempts) > 1]
+    assert len(restarted) == 1, "the demo shows exactly one injected failure and its retry"
+    first = restarted[0].attempts[0]
+    assert first.state == RunState.FAILED and first.errors, "the failure keeps its first error lines"
+    assert restarted[0].attempts[-1].kind == "restart"
+    issue_files = list((control / "issues").glob("*.md"))
+    assert len(issue_files) == 1 and "closed" in issue_files[0].read_text().lower()
+    # plain `bps report` works on a local run
+    report = subprocess.run(["bps", "report", "--wms-service-class", "campaignops.bps_plugins.local.LocalParslService",
+                             "--id", ledger.runs[0].current.submit_dir],  # type: ignore[union-attr]
+                            capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "calibrateDemo" in report.stdout
+
+
+def test_killed_apply_then_rerun_leaves_exactly_one_submission(tmp_path: Path, demo_butler: Path) -> None:
+    control = small_control(tmp_path, demo_butler, steps=1, group=[1001])
+    workdir = tmp_path / "work"
+    crashed = campaign_cli(control, workdir, "apply", "demo", env={"CAMPAIGNOPS_FAILPOINT": "after-launch"},
+                           check=False)
+    assert crashed.returncode == 99
+    ledger = store.load(control / "campaigns" / "demo", "demo")
+    assert [r.state for r in ledger.runs] == [RunState.SUBMITTING], "the intent was recorded before bps started"
+    again = campaign_cli(control, workdir, "apply", "demo")
+    assert "submitted 0 run(s)" in again.stdout
+    ledger = wait_done(control, workdir)
+    assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED]
+    assert len(launches(workdir)) == 1
+
+
+def test_lost_ledger_entry_adopts_the_running_launch_instead_of_resubmitting(tmp_path: Path,
+                                                                               demo_butler: Path) -> None:
+    control = small_control(tmp_path, demo_butler, steps=1, group=[1002])
+    workdir = tmp_path / "work"
+    campaign_cli(control, workdir, "apply", "demo", env={"CAMPAIGNOPS_FAILPOINT": "after-launch"}, check=False)
+    (control / "campaigns" / "demo" / "ledger.yaml").unlink()  # e.g. the job died before publishing it
+    out = campaign_cli(control, workdir, "apply", "demo").stdout
+    assert "adopted" in out
+    ledger = wait_done(control, workdir)
+    assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED]
+    assert len(launches(workdir)) == 1
+
+
+def test_reapply_submits_nothing_new(tmp_path: Path, demo_butler: Path) -> None:
+    control = small_control(tmp_path, demo_butler, steps=1, group=[1005, 1006])
+    workdir = tmp_path / "work"
+    assert "submitted 1 run(s)" in campaign_cli(control, workdir, "apply", "demo").stdout
+    assert "submitted 0 run(s); 1 already in the ledger" in campaign_cli(control, workdir, "apply", "demo").stdout
+    ledger = wait_done(control, workdir)
+    assert "submitted 0 run(s)" in campaign_cli(control, workdir, "apply", "demo").stdout
+    assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED]
+    assert len(launches(workdir)) == 1
+    refused = campaign_cli(control, workdir, "retry", "demo", ledger.runs[0].key, check=False)
+    assert refused.returncode == 1 and "only a FAILED" in refused.stderr
+
+
+def test_failed_run_is_recorded_then_retry_with_more_memory_succeeds_in_a_new_output_run(
+        tmp_path: Path, demo_butler: Path) -> None:
+    # Group 1003-1004 carries the demo's injected transient failure (step1's bps extraQgraphOptions).
+    control = small_control(tmp_path, demo_butler, steps=1, group=[1003, 1004])
+    workdir = tmp_path / "work"
+    spec_file = control / "campaigns" / "demo" / "campaign.yaml"
+    data = yaml.safe_load(spec_file.read_text())
+    data["steps"][0]["resources"] = {"requestMemory": 1000}
+    spec_file.write_text(yaml.safe_dump(data))
+    # One marker directory for both attempts, so the transient failure is over for the second one.
+    env = {"CAMPAIGNOPS_DEMO_MARKER_DIR": str(tmp_path / "markers")}
+    campaign_cli(control, workdir, "apply", "demo", env=env)
+    ledger = wait_done(control, workdir)
+    first = ledger.runs[0].current
+    assert first is not None and first.state == RunState.FAILED
+    assert any("injected transient failure" in e for e in first.errors)
+    assert dict((t.label, t.get("FAILED")) for t in first.tasks) == {"calibrateDemo": 1}
+    status = campaign_cli(control, workdir, "status", "demo", "--no-pages").stdout
+    assert "campaign retry demo step1/" in status, "status says how to retry"
+    campaign_cli(control, workdir, "retry", "demo", ledger.runs[0].key, "--memory-multiplier", "2", env=env)
+    ledger = wait_done(control, workdir)
+    second = ledger.runs[0].attempts[-1]
+    assert second.number == 2 and second.kind == "retry-memory" and second.output_run.endswith("/a02")
+    assert second.state == RunState.SUCCEEDED
+    assert "requestMemory: 2000" in Path(second.config_path).read_text()
+
+
+def test_query_split_asks_the_butler_once_and_freezes_the_groups_in_the_ledger(
+        tmp_path: Path, demo_butler: Path) -> None:
+    control = small_control(tmp_path, demo_butler, steps=1)
+    spec_file = control / "campaigns" / "demo" / "campaign.yaml"
+    data = yaml.safe_load(spec_file.read_text())
+    data["steps"][0]["split"] = {"by": "query", "dimension": "visit", "max_size": 4}
+    data["steps"][0]["data_query"] = "visit IN (1001, 1002, 1005, 1006, 1004)"
+    data["steps"][0].pop("bps")
+    spec_file.write_text(yaml.safe_dump(data))
+    workdir = tmp_path / "work"
+    campaign_cli(control, workdir, "apply", "demo", "--dry-run")
+    assert not (control / "campaigns" / "demo" / "ledger.yaml").exists(), "a dry run writes nothing"
+    campaign_cli(control, workdir, "apply", "demo")
+    ledger = store.load(control / "campaigns" / "demo", "demo")
+    groups = ledger.groups_of("step1")
+    assert groups is not None and [g[2] for g in groups] == [4, 1]
+    assert [r.group for r in ledger.runs] == [g[0] for g in groups]
+    plan = campaign_cli(control, workdir, "plan", "demo", "--format", "json").stdout
+    assert all(g[0] in plan for g in groups), "later plans read the frozen groups"
+    wait_done(control, workdir)
+
+
+def test_small_campaign_end_to_end_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    from campaignops.demo.repo import build
+
+    butler = tmp_path / "pg-repo"
+    build(butler, registry=postgres_url)
+    control = small_control(tmp_path, butler, steps=2, group=[1001, 1002])
+    workdir = tmp_path / "work"
+    campaign_cli(control, workdir, "apply", "demo")
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        ledger = wait_done(control, workdir)
+        if len(ledger.runs) == 2:
+            break
+    assert [(r.step, r.state) for r in ledger.runs] == [("step1", RunState.SUCCEEDED), ("step2", RunState.SUCCEEDED)]
+
+
+def test_an_unreachable_wms_makes_the_run_unknown_never_failed(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """PanDA cannot be reached from here: exactly the situation of a flaky monitor."""
+    from dataclasses import replace
+
+    from campaignops.adapters.bps.launcher import BpsWms
+    from campaignops.engine.observe import observe_attempt
+    from campaignops.engine.submit import Context
+    from campaignops.ledger.records import Attempt
+    from campaignops.spec.load import load_campaign
+
+    monkeypatch.setenv("PANDA_BEHIND_REAL_LB", "1")  # lets pandaclient import offline
+    campaign = load_campaign(ROOT / "campaigns" / "hsc-rc2-w_2026_47" / "campaign.yaml", ROOT)
+    # Ask PanDA from this environment (the site's stack set-up does not exist here).
+    campaign = replace(campaign, profile=replace(campaign.profile, stack_setup=""))
+    launch = tmp_path / "launch"
+    launch.mkdir()
+    attempt = Attempt(1, "submit", "o/a01", "h", "c.yaml", str(launch), submit_dir=str(tmp_path / "submit"),
+                      wms_id="4242", state=RunState.RUNNING)
+    ctx = Context(ROOT, campaign, BpsWms("lsst.ctrl.bps.panda.PanDAService"), tmp_path, say=lambda _m: None)
+    updated = observe_attempt(ctx, attempt)
+    assert updated.state == RunState.UNKNOWN
+    assert "not reachable" in updated.message
+
+
+def test_rescue_reruns_only_the_failed_quanta_into_a_new_output_run(tmp_path: Path) -> None:
+    from campaignops.demo.repo import build
+
+    # A Butler of its own: the retry test already wrote this group's a01 output run into the shared one.
+    build(tmp_path / "repo")
+    control = small_control(tmp_path, tmp_path / "repo", steps=1, group=[1003, 1004])
+    workdir = tmp_path / "work"
+    env = {"CAMPAIGNOPS_DEMO_MARKER_DIR": str(tmp_path / "markers")}
+    campaign_cli(control, workdir, "apply", "demo", env=env)
+    ledger = wait_done(control, workdir)
+    first = ledger.runs[0].current
+    assert first is not None and first.state == RunState.FAILED and first.total_quanta() == 8
+    campaign_cli(control, workdir, "rescue", "demo", ledger.runs[0].key, env=env)
+    ledger = wait_done(control, workdir)
+    rescue = ledger.runs[0].attempts[-1]
+    assert (rescue.number, rescue.kind, rescue.state) == (2, "rescue", RunState.SUCCEEDED)
+    assert rescue.output_run.endswith("/a02")
+    assert rescue.total_quanta() == 1, "only the quantum that failed ran again"
+    assert f"--skip-existing-in {first.output_run}" in Path(rescue.config_path).read_text()

