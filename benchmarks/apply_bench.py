@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    from campaignops.cli.workspace import open_campaign
     from campaignops.demo.repo import build
     from campaignops.demo.run import make_control_repo
     from campaignops.engine import observe, submit
+    from campaignops.workspace import open_campaign
 
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     with tempfile.TemporaryDirectory() as tmp_name:

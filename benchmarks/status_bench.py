@@ -14,8 +14,8 @@ from pathlib import Path
 from campaignops.domain import states
 from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TaskCounts
+from campaignops.engine.context import Context
 from campaignops.engine.observe import refresh
-from campaignops.engine.submit import Context
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.ports import Launch, Observation, Submission
@@ -29,6 +29,9 @@ class CountingWms:
 
     def launch(self, config: Path, launch_dir: Path, setup: str) -> Launch:
         raise AssertionError("status must not launch anything here")
+
+    def launched(self, launch_dir: Path) -> bool:
+        return True
 
     def find_submission(self, launch_dir: Path) -> Submission | None:
         return Submission(str(launch_dir), "1")

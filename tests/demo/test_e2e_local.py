@@ -200,8 +200,8 @@ def test_an_unreachable_wms_makes_the_run_unknown_never_failed(tmp_path: Path,
     from dataclasses import replace
 
     from campaignops.adapters.bps.launcher import BpsWms
+    from campaignops.engine.context import Context
     from campaignops.engine.observe import observe_attempt
-    from campaignops.engine.submit import Context
     from campaignops.ledger.records import Attempt
     from campaignops.spec.load import load_campaign
 

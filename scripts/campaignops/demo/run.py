@@ -13,13 +13,13 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from ..adapters.folder_tracker import FolderTracker
-from ..cli.workspace import Workspace, open_campaign
 from ..domain.states import RunState
 from ..engine import observe, submit
 from ..engine.notify import sync
 from ..planning.advance import step_progress
 from ..spec.load import find_root
 from ..views import status_page, summary
+from ..workspace import Workspace, open_campaign
 from . import repo as demo_repo
 
 DEMO = "demo"

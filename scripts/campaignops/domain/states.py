@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,3 +44,31 @@ class TaskCounts:
     @property
     def total(self) -> int:
         return sum(n for _, n in self.counts)
+
+
+@dataclass(frozen=True)
+class StateCounts:
+    """How many runs are in which state: the one tally behind every progress table and page."""
+
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    held: int = 0
+    in_progress: int = 0  # SUBMITTING, PENDING, RUNNING or UNKNOWN
+    unsubmitted: int = 0
+
+    @classmethod
+    def of(cls, states: Iterable[RunState | None]) -> StateCounts:
+        """The tally of current states; None is a planned run not submitted yet."""
+        n = dict.fromkeys(("succeeded", "failed", "cancelled", "held", "in_progress", "unsubmitted"), 0)
+        for state in states:
+            key = ("unsubmitted" if state is None else "succeeded" if state == RunState.SUCCEEDED
+                   else "failed" if state == RunState.FAILED else "cancelled" if state == RunState.CANCELLED
+                   else "held" if state == RunState.HELD else "in_progress")
+            n[key] += 1
+        return cls(**n)
+
+    @property
+    def active(self) -> int:
+        """Runs not finished (held ones included: they wait for an operator, not for the WMS)."""
+        return self.held + self.in_progress

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..domain.model import Campaign, Plan, PlannedRun, Step
-from ..domain.states import RunState
+from ..domain.states import RunState, StateCounts
 from ..ledger.records import Attempt, Ledger
 
 
@@ -52,21 +52,11 @@ def attempt_accepted(attempt: Attempt | None, step: Step) -> bool:
 
 def step_progress(plan: Plan, ledger: Ledger, step: Step) -> StepProgress:
     runs = plan.runs_of(step.name)
-    succeeded = failed = active = unsubmitted = 0
-    accepted = bool(runs)
-    for run in runs:
-        record = ledger.run(run.key)
-        current = record.current if record else None
-        if current is None:
-            unsubmitted += 1
-        elif current.state == RunState.SUCCEEDED:
-            succeeded += 1
-        elif current.state.finished:
-            failed += 1
-        else:
-            active += 1
-        accepted = accepted and attempt_accepted(current, step)
-    return StepProgress(step.name, len(runs), succeeded, failed, active, unsubmitted, accepted)
+    currents = [record.current if record else None for record in (ledger.run(run.key) for run in runs)]
+    counts = StateCounts.of(a.state if a else None for a in currents)
+    accepted = bool(runs) and all(attempt_accepted(a, step) for a in currents)
+    return StepProgress(step.name, len(runs), counts.succeeded, counts.failed + counts.cancelled, counts.active,
+                        counts.unsubmitted, accepted)
 
 
 def decide(plan: Plan, ledger: Ledger) -> list[Decision]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..domain.errors import CampaignError
 from ..domain.model import Campaign, Step
-from ..domain.states import RunState
+from ..domain.states import RunState, StateCounts
 from ..ledger import store
 from ..ledger.records import Attempt, Ledger, RunRecord
 from ..planning.advance import Verdict, decide
@@ -166,13 +166,9 @@ def step_views(campaign: Campaign, ledger: Ledger) -> tuple[StepView, ...]:
         else:  # without a plan: a closed gate with nothing submitted and every prerequisite done
             waiting = (step is not None and not step.gate_open and not records
                        and all(r in done for r in step.requires))
-        view = StepView(
-            name=name, gate=gate, total=total,
-            succeeded=sum(r.state == RunState.SUCCEEDED for r in records),
-            failed=sum(r.state == RunState.FAILED for r in records),
-            running=sum(r.state in IN_PROGRESS for r in records),
-            held=sum(r.state == RunState.HELD for r in records),
-            waiting_at_gate=waiting)
+        counts = StateCounts.of(r.state for r in records)
+        view = StepView(name=name, gate=gate, total=total, succeeded=counts.succeeded, failed=counts.failed,
+                        running=counts.in_progress, held=counts.held, waiting_at_gate=waiting)
         if view.complete:
             done.add(name)
         views.append(view)

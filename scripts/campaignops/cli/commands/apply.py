@@ -8,7 +8,8 @@ from pathlib import Path
 from ...engine import submit
 from ...planning.advance import Verdict
 from ...views import summary
-from ..workspace import open_campaign, root_of
+from ...workspace import open_campaign
+from ..common import root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ...views.plan_text import MARKDOWN_LIMIT, as_json, as_markdown, as_text
-from ..workspace import read_plan, root_of
+from ...workspace import read_plan
+from ..common import root_of
 
 FORMATS = {"text": as_text, "json": as_json}
 

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from ...planning.render import render_plan
-from ..workspace import read_plan, root_of
+from ...workspace import read_plan
+from ..common import root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

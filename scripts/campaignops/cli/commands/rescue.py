@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ...engine import submit
-from ..workspace import open_campaign, root_of
+from ...workspace import open_campaign
+from ..common import root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,8 @@ from ...domain.states import RunState
 from ...engine import observe, submit
 from ...planning.advance import Decision, decide
 from ...views import status_page, summary
-from ..workspace import Workspace, campaign_names, open_campaign, root_of
+from ...workspace import Workspace, open_campaign
+from ..common import campaign_names, root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

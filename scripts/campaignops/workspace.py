@@ -1,4 +1,8 @@
-"""Open a campaign for work: its spec, ledger, plan (with frozen query groups) and WMS adapter."""
+"""Open a campaign for work: its spec, ledger, plan (with frozen query groups) and WMS adapter.
+
+The composition root: the one place where the engine is handed its real adapters (bps, the Butler,
+the campaign lock). The CLI and the demo start here.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..adapters.bps.launcher import BpsWms
-from ..adapters.butler import ButlerDataIds
-from ..adapters.lock import lock_campaign
-from ..domain.model import Campaign, Plan
-from ..engine.context import Context, default_workdir
-from ..ledger import store
-from ..ledger.records import Ledger
-from ..planning.grouping import groups_for
-from ..planning.plan import make_plan
-from ..ports import Wms
-from ..spec.load import campaign_path, load_campaign
-from .common import campaign_names, root_of
+from .adapters.bps.launcher import BpsWms
+from .adapters.butler import ButlerDataIds
+from .adapters.lock import lock_campaign
+from .domain.model import Campaign, Plan
+from .engine.context import Context, default_workdir
+from .ledger import store
+from .ledger.records import Ledger
+from .planning.grouping import groups_for
+from .planning.plan import make_plan
+from .ports import Wms
+from .spec.load import campaign_path, load_campaign
 
 
 @dataclass
@@ -69,4 +72,4 @@ def read_plan(root: Path, name: str) -> Plan:
     return make_plan(campaign, frozen=dict(ledger.frozen_groups))
 
 
-__all__ = ["Workspace", "campaign_names", "make_wms", "open_campaign", "read_plan", "root_of"]
+__all__ = ["Workspace", "make_wms", "open_campaign", "read_plan"]

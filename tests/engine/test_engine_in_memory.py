@@ -1,0 +1,279 @@
+"""The engine against the in-memory WMS: crash windows, relaunch, adoption, heartbeat, UNKNOWN, acceptance, gates.
+
+Each test is a whole apply/status cycle of a small campaign, with a fresh `Context` (a new process) read
+from the ledger on disk wherever a real job would have died; no bps, no Butler, milliseconds each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from campaignops.adapters.memory_wms import Crash, InMemoryWms
+from campaignops.domain.errors import SubmitError
+from campaignops.domain.model import Campaign, Plan, Profile
+from campaignops.domain.states import RunState
+from campaignops.engine import observe, submit
+from campaignops.engine.context import Context
+from campaignops.ledger import store
+from campaignops.ledger.records import Ledger
+from campaignops.planning.advance import Verdict
+from campaignops.planning.plan import make_plan
+
+PROFILE = Profile("local-parsl", "test", "local", "parsl", "", (("wmsServiceClass", "x.Service"),))
+
+
+class Clock:
+    """ISO times an hour apart at most, moved by the test."""
+
+    def __init__(self) -> None:
+        self.minute = 0
+
+    def __call__(self) -> str:
+        return f"2026-11-30T{10 + self.minute // 60:02d}:{self.minute % 60:02d}:00Z"
+
+    def advance(self, minutes: int) -> None:
+        self.minute += minutes
+
+
+@dataclass
+class Site:
+    """A campaign repository and a runner's work directory, and the WMS both talk to."""
+
+    root: Path
+    campaign: Campaign
+    wms: InMemoryWms
+    clock: Clock
+
+    def job(self) -> Context:
+        """What a fresh `campaign apply` / `campaign status` process starts with."""
+        return Context(root=self.root, campaign=self.campaign, wms=self.wms, workdir=self.root / "work",
+                       now=self.clock, say=lambda _: None)
+
+    @property
+    def plan(self) -> Plan:
+        return make_plan(self.campaign)
+
+    def ledger(self) -> Ledger:
+        return store.load(self.root / "campaigns" / self.campaign.name, self.campaign.name)
+
+    def apply(self) -> Ledger:
+        ledger, _ = submit.apply(self.job(), self.plan, self.ledger())
+        return ledger
+
+    def status(self) -> Ledger:
+        """`campaign status`: observe, then submit what became ready."""
+        ctx = self.job()
+        ledger, _ = observe.refresh(ctx, self.ledger())
+        ledger, _ = submit.apply(ctx, self.plan, ledger)
+        return ledger
+
+    def state(self, key: str) -> RunState | None:
+        record = self.ledger().run(key)
+        return record.state if record else None
+
+
+def make_site(tmp_path: Path, **step2: Any) -> Site:
+    data = {
+        "name": "camp", "description": "d", "operator": "op", "profile": "local-parsl",
+        "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/repo", "inputs": ["in"], "output": "out/{campaign}"},
+        "pipeline": "pipelines/p.yaml",
+        "steps": [
+            {"name": "step1", "subsets": ["step1"],
+             "split": {"by": "values", "dimension": "visit", "values": [1, 2]}},
+            {"name": "step2", "subsets": ["step2"], **step2},
+        ],
+    }
+    path = tmp_path / "campaigns" / "camp" / "campaign.yaml"
+    path.parent.mkdir(parents=True)
+    return Site(tmp_path, Campaign.from_dict(data, PROFILE, path=path), InMemoryWms(), Clock())
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    return make_site(tmp_path)
+
+
+def test_apply_submits_each_ready_run_once_and_never_again(site: Site) -> None:
+    site.apply()
+    site.apply()
+    site.status()
+    assert site.wms.submissions("step1/visit1") == 1 and site.wms.submissions("step1/visit2") == 1
+    assert site.state("step1/visit1") == RunState.PENDING
+    assert site.ledger().run("step2/all") is None  # waits for step1
+
+
+def test_a_crash_after_the_intent_and_before_bps_starts_is_launched_once_by_the_next_status(site: Site) -> None:
+    site.wms.crash_before_launch = True
+    with pytest.raises(Crash):
+        site.apply()
+    assert site.state("step1/visit1") == RunState.SUBMITTING  # the intent is on disk
+    assert site.wms.submissions("step1/visit1") == 0
+    site.status()
+    assert site.wms.submissions("step1/visit1") == 1
+    record = site.ledger().run("step1/visit1")
+    assert record is not None and record.current is not None
+    assert record.current.state == RunState.PENDING
+    assert "interrupted apply" in record.current.transitions[-1].note
+    site.status()
+    assert site.wms.submissions("step1/visit1") == 1
+
+
+def test_a_crash_after_bps_started_and_before_it_was_recorded_is_never_launched_twice(site: Site) -> None:
+    site.wms.crash_after_launch = True
+    with pytest.raises(Crash):
+        site.apply()
+    assert site.state("step1/visit1") == RunState.SUBMITTING
+    for _ in range(3):
+        site.status()
+    assert site.wms.submissions("step1/visit1") == 1
+    record = site.ledger().run("step1/visit1")
+    assert record is not None and record.current is not None
+    assert record.current.wms_id == site.wms.run_for("step1/visit1").wms_id  # the run was found again
+
+
+def test_a_lost_ledger_entry_adopts_the_launch_already_there(site: Site) -> None:
+    site.apply()
+    (site.root / "campaigns" / "camp" / "ledger.yaml").unlink()  # e.g. a job killed before its commit
+    site.apply()
+    assert site.wms.submissions("step1/visit1") == 1
+    record = site.ledger().run("step1/visit1")
+    assert record is not None and record.current is not None
+    assert record.current.transitions[-1].note == "adopted an earlier launch"
+    assert record.current.wms_id == site.wms.run_for("step1/visit1").wms_id
+
+
+def test_a_launch_that_has_not_reached_the_wms_stays_pending_until_it_does(site: Site) -> None:
+    site.wms.register_on_launch = False
+    site.apply()
+    site.wms.run_for("step1/visit1").registered = False
+    site.status()
+    record = site.ledger().run("step1/visit1")
+    assert record is not None and record.current is not None and record.current.wms_id == ""
+    site.wms.finish("step1/visit1", RunState.RUNNING)
+    site.status()
+    record = site.ledger().run("step1/visit1")
+    assert record is not None and record.current is not None
+    assert record.current.wms_id == site.wms.run_for("step1/visit1").wms_id
+    assert record.current.state == RunState.RUNNING
+
+
+def test_an_unreachable_wms_makes_runs_unknown_never_failed_and_they_recover(site: Site) -> None:
+    site.apply()
+    site.wms.unreachable = True
+    site.status()
+    assert site.state("step1/visit1") == RunState.UNKNOWN
+    site.wms.unreachable = False
+    site.wms.finish("step1/visit1", RunState.SUCCEEDED)
+    site.status()
+    assert site.state("step1/visit1") == RunState.SUCCEEDED
+
+
+def test_an_unchanged_run_is_written_only_once_an_hour(site: Site) -> None:
+    site.apply()
+    site.wms.finish("step1/visit1", RunState.RUNNING)
+    site.wms.finish("step1/visit2", RunState.RUNNING)
+    site.status()
+    ledger_file = site.root / "campaigns" / "camp" / "ledger.yaml"
+    written = ledger_file.read_text()
+    site.clock.advance(15)
+    site.status()
+    assert ledger_file.read_text() == written  # nothing new: no commit every 15 minutes
+    site.clock.advance(60)
+    site.status()
+    record = site.ledger().run("step1/visit1")
+    assert record is not None and record.current is not None
+    assert record.current.last_checked == site.clock()  # the heartbeat says the tracker is alive
+
+
+def test_finished_runs_cost_no_wms_call(site: Site) -> None:
+    site.apply()
+    site.wms.finish("step1/visit1", RunState.SUCCEEDED)
+    site.wms.finish("step1/visit2", RunState.SUCCEEDED)
+    site.status()  # observes both, then submits step2
+    calls = site.wms.observed
+    site.wms.finish("step2/all", RunState.SUCCEEDED)
+    site.status()
+    assert site.wms.observed == calls + 1  # only step2
+
+
+def test_the_next_step_starts_when_every_group_succeeded(site: Site) -> None:
+    site.apply()
+    site.wms.finish("step1/visit1", RunState.SUCCEEDED)
+    site.status()
+    assert site.ledger().run("step2/all") is None
+    site.wms.finish("step1/visit2", RunState.SUCCEEDED)
+    site.status()
+    assert site.state("step2/all") == RunState.PENDING
+
+
+def test_a_failure_within_the_tolerated_fraction_lets_the_next_step_start(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    tolerant = replace(site.campaign, steps=(replace(site.campaign.steps[0], max_failed_fraction=0.05),
+                                             site.campaign.steps[1]))
+    site.campaign = tolerant
+    site.apply()
+    site.wms.finish("step1/visit1", RunState.FAILED, succeeded=99, failed=1)
+    site.wms.finish("step1/visit2", RunState.SUCCEEDED)
+    site.status()
+    assert site.state("step1/visit1") == RunState.FAILED
+    assert site.state("step2/all") == RunState.PENDING
+
+
+def test_a_failure_beyond_the_tolerated_fraction_blocks_the_next_step_with_the_retry_command(site: Site) -> None:
+    site.apply()
+    site.wms.finish("step1/visit1", RunState.FAILED, succeeded=90, failed=10)
+    site.wms.finish("step1/visit2", RunState.SUCCEEDED)
+    site.status()
+    assert site.ledger().run("step2/all") is None
+    _, decisions = submit.apply(site.job(), site.plan, site.ledger())
+    blocked = [d for d in decisions if d.run.key == "step2/all"]
+    assert blocked[0].verdict == Verdict.BLOCKED and "campaign retry camp step1/GROUP" in blocked[0].reason
+
+
+def test_a_manual_gate_holds_its_step_until_approved(tmp_path: Path) -> None:
+    site = make_site(tmp_path, gate="manual")
+    site.apply()
+    for key in ("step1/visit1", "step1/visit2"):
+        site.wms.finish(key, RunState.SUCCEEDED)
+    site.status()
+    assert site.ledger().run("step2/all") is None
+    _, decisions = submit.apply(site.job(), site.plan, site.ledger())
+    assert [d.verdict for d in decisions if d.run.key == "step2/all"] == [Verdict.GATED]
+    site.campaign = replace(site.campaign, steps=(site.campaign.steps[0],
+                                                  replace(site.campaign.steps[1], approved_by="someone")))
+    site.status()
+    assert site.state("step2/all") == RunState.PENDING
+
+
+def test_retry_restarts_the_failed_run_in_place_as_a_new_attempt(site: Site) -> None:
+    site.apply()
+    site.wms.finish("step1/visit1", RunState.FAILED, failed=1)
+    site.status()
+    ledger = submit.retry(site.job(), site.plan, site.ledger(), "step1/visit1")
+    record = ledger.run("step1/visit1")
+    assert record is not None and record.current is not None
+    assert (record.current.number, record.current.kind) == (2, "restart")
+    assert record.current.output_run == record.attempts[0].output_run  # bps restart keeps the run
+    assert site.wms.run_for("step1/visit1").restarts == 1
+    assert site.wms.submissions("step1/visit1") == 1
+
+
+def test_retry_with_more_memory_is_a_new_submission_with_its_own_output_run(site: Site) -> None:
+    site.apply()
+    site.wms.finish("step1/visit1", RunState.FAILED, failed=1)
+    site.status()
+    ledger = submit.retry(site.job(), site.plan, site.ledger(), "step1/visit1", 2.0)
+    record = ledger.run("step1/visit1")
+    assert record is not None and record.current is not None
+    assert record.current.memory_multiplier == 2.0 and record.current.output_run.endswith("/a02")
+    assert site.wms.submissions("step1/visit1") == 2
+
+
+def test_a_running_run_cannot_be_retried(site: Site) -> None:
+    site.apply()
+    with pytest.raises(SubmitError, match="only a FAILED, HELD or CANCELLED"):
+        submit.retry(site.job(), site.plan, site.ledger(), "step1/visit1")
