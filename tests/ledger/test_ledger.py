@@ -58,6 +58,26 @@ def test_a_file_that_is_not_a_ledger_is_refused_with_advice(tmp_path: Path) -> N
         store.load(tmp_path, "demo")
 
 
+@pytest.mark.parametrize("text", ["campaign: demo\nruns: [{step: step1}]\n",
+                                  "campaign: demo\nruns: [{step: s, group: g, attempts: [{number: one}]}]\n",
+                                  "campaign: demo\nruns: 5\n"])
+def test_a_damaged_ledger_is_refused_with_how_to_restore_it(tmp_path: Path, text: str) -> None:
+    (tmp_path / "ledger.yaml").write_text(text)
+    with pytest.raises(LedgerError, match=r"damaged ledger .*git log -p"):
+        store.load(tmp_path, "demo")
+
+
+def test_the_ledger_file_is_readable_like_any_file_of_the_checkout(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        store.save(tmp_path, sample())
+    finally:
+        os.umask(old)
+    assert (tmp_path / "ledger.yaml").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+
+
 def test_missing_ledger_is_an_empty_one(tmp_path: Path) -> None:
     assert store.load(tmp_path, "x") == Ledger("x")
 

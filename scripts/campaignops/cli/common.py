@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..spec.load import all_campaign_paths, find_root
+from ..spec.load import all_campaign_paths, root_from
 
 
 def root_of(args: argparse.Namespace) -> Path:
     """The repository root: --root when given, else the nearest directory above here holding campaigns/."""
-    root = getattr(args, "root", None)
-    return Path(root).resolve() if root else find_root()
+    return root_from(getattr(args, "root", None))
 
 
 def campaign_names(root: Path, names: list[str], all_: bool) -> list[str]:

@@ -17,7 +17,7 @@ from ..domain.states import RunState
 from ..engine import observe, submit
 from ..engine.notify import sync
 from ..planning.advance import step_progress
-from ..spec.load import find_root
+from ..spec.load import root_from
 from ..views import status_page, summary
 from ..workspace import Workspace, open_campaign
 from . import repo as demo_repo
@@ -151,7 +151,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    source_root = Path(args.root).resolve() if getattr(args, "root", None) else find_root()
+    source_root = root_from(getattr(args, "root", None))
     demo_dir = Path(getattr(args, "dir", None) or source_root / ".demo")
     return run_demo(source_root, demo_dir, registry=getattr(args, "registry", None),
                     poll=getattr(args, "poll", 2.0))

@@ -18,6 +18,11 @@ def find_root(start: Path | None = None) -> Path:
     raise SpecError(f"no campaigns/ directory at or above {here}; run from the repository or pass --root")
 
 
+def root_from(given: str | Path | None) -> Path:
+    """The repository root: the one given (--root), else the one found from the current directory."""
+    return Path(given).resolve() if given else find_root()
+
+
 def campaign_path(arg: str, root: Path) -> Path:
     """`arg` is a campaign name, its folder, or its campaign.yaml."""
     p = Path(arg)

@@ -11,7 +11,7 @@ from pathlib import Path
 from ...adapters.folder_tracker import FolderTracker
 from ...adapters.github.client import GitHubClient, GitHubError, token_from_env
 from ...adapters.github.tracker import GitHubTracker
-from ...domain.errors import CampaignError, SpecError
+from ...domain.errors import CampaignError, ServiceError
 from ...engine.notify import open_issue_urls, sync
 from ...ledger import store
 from ...ports import Tracker
@@ -38,7 +38,7 @@ def tracker_for(root: Path, repo: str | None, folder: str | None) -> tuple[Track
     if folder is None and token_from_env():
         repo = repo or os.environ.get("GITHUB_REPOSITORY")
         if not repo:
-            raise SpecError("GITHUB_TOKEN is set but no repository is known: pass --repo OWNER/NAME "
+            raise ServiceError("GITHUB_TOKEN is set but no repository is known: pass --repo OWNER/NAME "
                                  "or set GITHUB_REPOSITORY (Actions sets it)")
         client = GitHubClient()
         return GitHubTracker(client, repo), f"issues in {repo} ({client.base_url})"
