@@ -55,7 +55,7 @@ def small_control(tmp_path: Path, butler: Path, steps: int = 1, group: list[int]
 def wait_done(control: Path, workdir: Path, timeout: float = 300) -> records.Ledger:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        campaign_cli(control, workdir, "status", "demo", "--no-pages")
+        campaign_cli(control, workdir, "reconcile", "demo", "--no-pages")  # the runner's status job
         ledger = store.load(control / "campaigns" / "demo", "demo")
         if ledger.runs and all(r.state is not None and r.state.finished for r in ledger.runs):
             return ledger

@@ -277,3 +277,16 @@ def test_a_running_run_cannot_be_retried(site: Site) -> None:
     site.apply()
     with pytest.raises(SubmitError, match="only a FAILED, HELD or CANCELLED"):
         submit.retry(site.job(), site.plan, site.ledger(), "step1/visit1")
+
+
+def test_a_look_never_launches_an_interrupted_submission_and_the_runners_job_does(site: Site) -> None:
+    site.wms.crash_before_launch = True
+    with pytest.raises(Crash):
+        site.apply()
+    look = site.job()
+    look.may_launch = False
+    ledger, changes = observe.refresh(look, site.ledger())
+    assert changes == [] and site.wms.submissions("step1/visit1") == 0
+    assert ledger.run("step1/visit1") is not None and site.state("step1/visit1") == RunState.SUBMITTING
+    site.status()  # reconcile: may launch
+    assert site.wms.submissions("step1/visit1") == 1

@@ -231,7 +231,7 @@ def test_status_runs_every_15_minutes_one_at_a_time_never_cancelled() -> None:
     assert "workflow_dispatch" in on
     assert load("status")["concurrency"] == {"group": "campaign-status", "cancel-in-progress": False}
     commands = [s["run"] for s in jobs("status")["status"]["steps"] if "run" in s]
-    assert commands == ["campaign status --all --no-pages", "campaign notify --all --pages", "campaign publish"]
+    assert commands == ["campaign reconcile --all --no-pages", "campaign notify --all --pages", "campaign publish"]
 
 
 def test_weekly_ci_hsc_runs_weekly_and_takes_an_optional_stack_tag() -> None:

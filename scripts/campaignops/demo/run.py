@@ -88,7 +88,7 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     _say(f"== 2/4 control repository {control} (a git repo, like this one); launch dirs in {workdir}")
     ws = open_campaign(control, DEMO, workdir=workdir, say=lambda m: _say(m))
     _say(f"   {len(ws.plan.runs)} runs over {len(ws.campaign.steps)} steps")
-    _say("== 3/4 campaign apply, then campaign status every few seconds (advances steps, retries the failure)")
+    _say("== 3/4 campaign apply, then campaign reconcile every few seconds (advances steps, retries the failure)")
     ws.ledger, _ = submit.apply(ws.ctx, ws.plan, ws.ledger)
     retried: set[str] = set()
     last = ""

@@ -34,6 +34,7 @@ class Context:
     now: Callable[[], str] = utcnow
     say: Callable[[str], None] = print
     dry_run: bool = False
+    may_launch: bool = True  # False for a look (`campaign status`): observe and record, never start bps
     saved: list[str] = field(default_factory=list)
 
     @property

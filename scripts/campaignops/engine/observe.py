@@ -64,7 +64,10 @@ def observe_attempt(ctx: Context, attempt: Attempt) -> Attempt:
     now = ctx.now()
     if attempt.state == RunState.SUBMITTING and not ctx.wms.launched(launch_dir):
         # The intent was recorded but bps never started (a crash in between): starting it now
-        # cannot double-submit, since nothing of this attempt reached the WMS.
+        # cannot double-submit, since nothing of this attempt reached the WMS. Only a job that
+        # may launch (reconcile, apply) does it; a look leaves it for that job.
+        if not ctx.may_launch:
+            return attempt
         ctx.wms.launch(Path(attempt.config_path), launch_dir, ctx.campaign.setup_command())
         return with_state(attempt, RunState.PENDING, now, "launched after an interrupted apply",
                                      submitted_at=now, last_checked=now)

@@ -83,9 +83,13 @@ def failures(ledger: Ledger, campaign: str, max_lines: int = 6) -> str:
     return "\n".join(out)
 
 
-def waiting_notes(decisions: list[Decision]) -> list[str]:
+def waiting_notes(decisions: list[Decision], *, acting: bool = True) -> list[str]:
+    """One line per step that waits, and why; when only looking, also the steps ready to be submitted."""
     seen: dict[str, str] = {}
     for d in decisions:
         if d.verdict in (Verdict.GATED, Verdict.BLOCKED, Verdict.WAITING, Verdict.PENDING_GROUPS):
             seen.setdefault(d.run.step, f"{d.run.step}: {d.verdict.value} - {d.reason}")
+        elif d.verdict == Verdict.SUBMIT and not acting:
+            seen.setdefault(d.run.step, f"{d.run.step}: ready - the runner's `campaign reconcile` submits it "
+                                        "(this look starts nothing)")
     return list(seen.values())

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(the default when no GITHUB_TOKEN / GH_TOKEN is set: <root>/.demo/issues)")
     parser.add_argument("--pages", action="store_true",
                         help="then rewrite the STATUS.md pages with links to the open failure issues "
-                             "(use with `campaign status --no-pages` so the pages are written once)")
+                             "(use with `campaign reconcile --no-pages` so the pages are written once)")
 
 
 def tracker_for(root: Path, repo: str | None, folder: str | None) -> tuple[Tracker, str]:

@@ -1,13 +1,19 @@
-"""`campaign status`: refresh active runs, record them, submit steps whose prerequisites are now met."""
+"""`campaign status`: look at the runs (refresh them from the WMS and record them), start nothing.
+
+Looking never launches: a person checking from a laptop clone starts no run. The runner's status job
+runs `campaign reconcile` (or `campaign status --advance`), which also submits what became ready.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ...domain.errors import CampaignError
 from ...domain.states import RunState
 from ...engine import observe, submit
 from ...planning.advance import Decision, decide
@@ -17,15 +23,21 @@ from ..common import campaign_names, root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument("--advance", action="store_true",
+                        help="also act, as `campaign reconcile` does: launch interrupted submissions and submit "
+                        "the runs whose prerequisites are now met (the runner's status job)")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign names (default: all)")
     parser.add_argument("--all", action="store_true", help="every campaign under campaigns/")
-    parser.add_argument("--no-advance", action="store_true",
-                        help="only observe: do not submit steps whose prerequisites are met")
     parser.add_argument("--tasks", action="store_true", help="also print the per-task table of every run")
     parser.add_argument("--watch", type=float, default=0, metavar="SECONDS",
                         help="repeat every SECONDS until no run is active (live progress)")
     parser.add_argument("--no-pages", action="store_true", help="do not rewrite STATUS.md pages")
-    parser.add_argument("--workdir", default=None, help="launch directories (default $CAMPAIGNOPS_WORKDIR or <root>/.work)")
+    parser.add_argument("--workdir", default=None,
+                        help="launch directories (default $CAMPAIGNOPS_WORKDIR or <root>/.work)")
 
 
 def _active(ws: Workspace) -> bool:
@@ -42,20 +54,43 @@ def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print
     else:
         decisions = decide(ws.plan, ws.ledger)
     say(summary.step_table(ws.plan, ws.ledger, decisions))
-    for note in summary.waiting_notes(decisions):
+    for note in summary.waiting_notes(decisions, acting=advance):
         say(f"  {note}")
+    if not advance:
+        stuck = [r.key for r in ws.ledger.runs if r.state == RunState.SUBMITTING]
+        if stuck:
+            say(f"  {len(stuck)} run(s) recorded SUBMITTING ({', '.join(stuck[:5])}): the runner's "
+                "`campaign reconcile` launches them if bps never started")
     return changes
 
 
-def run(args: argparse.Namespace) -> int:
+def follow(args: argparse.Namespace, advance: bool) -> int:
+    """Open every campaign asked for, one bad campaign not stopping the others; look (or act) on each."""
     root = root_of(args)
     names = campaign_names(root, args.campaigns, args.all)
     workdir = Path(args.workdir) if args.workdir else None
-    spaces = [open_campaign(root, n, workdir=workdir) for n in names]
+    spaces: list[Workspace] = []
+    broken: list[str] = []
+    for name in names:
+        try:
+            ws = open_campaign(root, name, workdir=workdir)
+        except CampaignError as exc:
+            broken.append(name)
+            print(f"error: {name}: {exc}", file=sys.stderr)
+            for problem in exc.problems[:5]:
+                print(f"  {problem}", file=sys.stderr)
+            continue
+        ws.ctx.may_launch = advance
+        spaces.append(ws)
     while True:
         for ws in spaces:
             print(f"== {ws.campaign.name} ({ws.campaign.profile.site}, {ws.campaign.profile.name})")
-            status_once(ws, advance=not args.no_advance)
+            try:
+                status_once(ws, advance=advance)
+            except CampaignError as exc:
+                broken.append(ws.campaign.name)
+                print(f"error: {ws.campaign.name}: {exc}", file=sys.stderr)
+                continue
             if args.tasks:
                 print(summary.run_table(ws.ledger))
                 print(summary.task_table(ws.ledger))
@@ -70,7 +105,15 @@ def run(args: argparse.Namespace) -> int:
     unknown = any(r.state == RunState.UNKNOWN for ws in spaces for r in ws.ledger.runs)
     if unknown:
         print("note: some runs are UNKNOWN (the WMS could not be asked); they are re-checked next time")
+    if broken:
+        print(f"error: {len(set(broken))} campaign(s) could not be followed: {', '.join(sorted(set(broken)))}; "
+              "the others were", file=sys.stderr)
+        return 1
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return follow(args, advance=args.advance)
 
 
 def _write_pages(root: Path) -> None:

@@ -1,0 +1,44 @@
+"""`campaign status` looks and starts nothing; `campaign reconcile` is the runner's job that acts; one broken
+campaign never stops the others from being followed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from campaignops.cli.main import main
+from campaignops.ledger import store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    shutil.copytree(ROOT / "campaigns" / "demo", tmp_path / "campaigns" / "demo",
+                    ignore=shutil.ignore_patterns("ledger.yaml", "STATUS.md"))
+    return tmp_path
+
+
+def test_status_with_no_flags_submits_nothing_and_says_who_will(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--root", str(repo), "status", "demo", "--no-pages", "--workdir", str(repo / "work")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert store.load(repo / "campaigns" / "demo", "demo").runs == ()
+    assert not (repo / "work" / "demo").exists(), "no launch directory: nothing was started"
+    assert "step1: ready - the runner's `campaign reconcile` submits it" in out
+
+
+def test_one_broken_campaign_is_reported_and_the_others_are_still_followed(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = repo / "campaigns" / "broken-one"
+    broken.mkdir()
+    (broken / "campaign.yaml").write_text("name: broken-one\ndescription: no steps\n")
+    code = main(["--root", str(repo), "status", "--all", "--no-pages", "--workdir", str(repo / "work")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "== demo (local, local-parsl)" in captured.out  # the good campaign was refreshed
+    assert "error: broken-one:" in captured.err and "could not be followed: broken-one" in captured.err
+    assert "missing required key" in captured.err  # the located problems say what to fix
