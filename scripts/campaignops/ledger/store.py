@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import yaml
 
 from ..domain.errors import LedgerError
 from ..domain.states import RunState, TaskCounts, Transition
+from ..spec.schema import validator
 from .records import Attempt, Ledger, RunRecord
 
 LEDGER_FILE = "ledger.yaml"
@@ -19,6 +22,7 @@ LEDGER_FILE = "ledger.yaml"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 SCHEMA_VERSION = 1
+_SEAL = re.compile(r"^# seal: (?P<runs>\d+) runs, (?P<attempts>\d+) attempts, sha256 (?P<digest>[0-9a-f]{32})$")
 
 
 # ---- serialisation: plain dicts with a stable key order so git diffs read well ----------------
@@ -100,11 +104,32 @@ def from_dict(d: dict[str, Any]) -> Ledger:
 
 
 def dumps(ledger: Ledger) -> str:
+    """The file's text: a header, the seal of the body (so a cut or hand-edited file is caught), the body."""
     buf = io.StringIO()
-    buf.write(f"# Ledger of campaign {ledger.campaign}: written by `campaign`, do not edit by hand.\n")
     yaml.dump(to_dict(ledger), buf, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000,
               allow_unicode=True)
-    return buf.getvalue()
+    body = buf.getvalue()
+    attempts = sum(len(r.attempts) for r in ledger.runs)
+    return (f"# Ledger of campaign {ledger.campaign}: written by `campaign`, do not edit by hand.\n"
+            f"# seal: {len(ledger.runs)} runs, {attempts} attempts, sha256 {_digest(body)}\n" + body)
+
+
+def _digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
+
+
+def _check_seal(text: str, where: str | Path) -> None:
+    """A file written by `dumps` must still be what it wrote: a cut or edited body would lose records."""
+    first, _, rest = text.partition("\n")
+    second, _, body = rest.partition("\n")
+    match = _SEAL.match(second) if first.startswith("# Ledger of campaign") else None
+    if match is None:
+        return  # written before ledgers were sealed: the schema check below still applies
+    if _digest(body) != match["digest"]:
+        raise LedgerError(
+            f"{where}: the ledger is not what `campaign` wrote (its seal records {match['runs']} runs and "
+            f"{match['attempts']} attempts; the content was cut or edited since). Nothing was written. "
+            f"Restore it from git: `git log -p -- {where}`, then `git checkout <commit> -- {where}`")
 
 
 def _umask() -> int:
@@ -117,8 +142,10 @@ def ledger_path(campaign_dir: Path) -> Path:
     return campaign_dir / LEDGER_FILE
 
 
-def parse(text: str, where: str | Path) -> Ledger:
-    """A ledger from its YAML text; LedgerError (saying how to restore it) when it is not one."""
+def parse(text: str, where: str | Path, campaign: str | None = None) -> Ledger:
+    """A ledger from its text, checked (seal, schema, campaign name); LedgerError saying how to restore it."""
+    restore = f"restore it from git: `git log -p -- {where}`"
+    _check_seal(text, where)
     try:
         data = yaml.load(text, Loader=_Loader) or {}
     except yaml.YAMLError as exc:
@@ -126,11 +153,17 @@ def parse(text: str, where: str | Path) -> Ledger:
                           f"(`git checkout -- {where}`) or resolve the merge conflict in it") from exc
     if not isinstance(data, dict) or "campaign" not in data:
         raise LedgerError(f"{where}: not a campaign ledger (no 'campaign' key); restore it from git history")
+    error = next(iter(sorted(validator("ledger").iter_errors(data), key=lambda e: list(e.absolute_path))), None)
+    if error is not None:
+        at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        raise LedgerError(f"{where}: damaged ledger at {at or 'the top'}: {error.message}; {restore}")
+    if campaign is not None and data["campaign"] != campaign:
+        raise LedgerError(f"{where}: this is the ledger of campaign {data['campaign']!r}, not of {campaign!r}: "
+                          f"it was copied or moved here; {restore}")
     try:
         return from_dict(data)
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise LedgerError(f"{where}: damaged ledger ({type(exc).__name__}: {exc}); restore it from git "
-                          f"history (`git log -p -- {where}`)") from exc
+        raise LedgerError(f"{where}: damaged ledger ({type(exc).__name__}: {exc}); {restore}") from exc
 
 
 def parse_version(text: str | None) -> Ledger | None:
@@ -148,7 +181,7 @@ def load(campaign_dir: Path, campaign: str) -> Ledger:
     path = ledger_path(campaign_dir)
     if not path.exists():
         return Ledger(campaign)
-    return parse(path.read_text(encoding="utf-8"), path)
+    return parse(path.read_text(encoding="utf-8"), path, campaign)
 
 
 def save(campaign_dir: Path, ledger: Ledger) -> bool:
@@ -164,8 +197,8 @@ def save(campaign_dir: Path, ledger: Ledger) -> bool:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        # mkstemp makes the file 0600: a ledger is read by people and other jobs, like any checkout file.
-        os.chmod(tmp, 0o666 & ~_umask())
+        # mkstemp makes the file 0600: keep the mode the file had (a new one gets the checkout's default).
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -24,7 +24,7 @@ def schema(name: str) -> dict[str, Any]:
 
 
 @cache
-def _validator(name: str) -> Draft202012Validator:
+def validator(name: str) -> Draft202012Validator:
     # Compiled once per process: building a validator costs more than checking a file.
     loaded = schema(name)
     return Draft202012Validator(_inline_refs(loaded, loaded.get("$defs", {}), 0))
@@ -85,7 +85,7 @@ def _about(schema: Any) -> str:
 
 def check_schema(doc: Document, name: str) -> list[Problem]:
     found: list[Problem] = []
-    for error in _validator(name).iter_errors(doc.data):
+    for error in validator(name).iter_errors(doc.data):
         found.extend(_explain(error, doc))
     return sorted(set(found))
 
