@@ -14,7 +14,7 @@ from .adapters.bps.launcher import BpsWms
 from .adapters.butler import ButlerDataIds
 from .adapters.lock import lock_campaign
 from .domain.model import Campaign, Plan
-from .engine.context import Context, default_workdir
+from .engine.context import Context, workdir_for
 from .ledger import store
 from .ledger.records import Ledger
 from .planning.grouping import groups_for
@@ -43,7 +43,7 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
                   query_groups: bool = True) -> Workspace:
     campaign = load_campaign(campaign_path(name, root), root)
     assert campaign.path is not None
-    workdir = workdir or default_workdir(root)
+    workdir = workdir_for(root, workdir)
     if not dry_run:
         lock_campaign(workdir, campaign.name, say)
     ledger = store.load(campaign.path.parent, campaign.name)

@@ -290,3 +290,19 @@ def test_a_look_never_launches_an_interrupted_submission_and_the_runners_job_doe
     assert ledger.run("step1/visit1") is not None and site.state("step1/visit1") == RunState.SUBMITTING
     site.status()  # reconcile: may launch
     assert site.wms.submissions("step1/visit1") == 1
+
+
+def test_launch_directories_default_to_the_checkout_only_off_a_runner(tmp_path: Path) -> None:
+    from campaignops.engine.context import workdir_for
+
+    assert workdir_for(tmp_path, env={}) == tmp_path / ".work"
+    outside = tmp_path.parent / "runner-work"
+    runner = {"GITHUB_ACTIONS": "true"}
+    with pytest.raises(SubmitError, match="CAMPAIGNOPS_WORKDIR is not set on this runner: set the repository"):
+        workdir_for(tmp_path, env=runner)
+    with pytest.raises(SubmitError, match="inside the checkout"):
+        workdir_for(tmp_path, env={**runner, "CAMPAIGNOPS_WORKDIR": str(tmp_path / "work")})
+    with pytest.raises(SubmitError, match="inside the checkout"):
+        workdir_for(tmp_path, tmp_path / ".work", env=runner)
+    assert workdir_for(tmp_path, env={**runner, "CAMPAIGNOPS_WORKDIR": str(outside)}) == outside
+    assert workdir_for(tmp_path, outside, env=runner) == outside

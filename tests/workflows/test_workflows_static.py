@@ -271,3 +271,14 @@ def test_retry_is_dispatch_only_and_serialised_with_the_campaigns_submits() -> N
     job = jobs("retry")["retry"]
     assert job["concurrency"]["group"] == "campaign-submit-${{ inputs.campaign }}"
     assert job["runs-on"] == ["self-hosted", "usdf"]
+
+
+def test_every_self_hosted_job_keeps_its_launch_directories_outside_the_checkout() -> None:
+    for name in SELF_HOSTED:
+        for job_name, job in jobs(name).items():
+            if "self-hosted" not in job.get("runs-on", []):
+                continue
+            [setup] = [s for s in job["steps"] if s.get("uses") == "./.github/actions/setup-campaignops"]
+            assert setup.get("with", {}).get("workdir") == "${{ vars.CAMPAIGNOPS_WORKDIR }}", f"{name}.{job_name}"
+    script = (ACTIONS / "setup-campaignops" / "setup.sh").read_text()
+    assert 'echo "CAMPAIGNOPS_WORKDIR=$workdir" >> "$GITHUB_ENV"' in script and "inside the checkout" in script

@@ -7,6 +7,16 @@ if [[ -n "${CAMPAIGNOPS_VENV:-}" ]]; then
     exit 1
   fi
   venv="$CAMPAIGNOPS_VENV"
+  # Launch directories must outlive this checkout (actions/checkout cleans it): never under it.
+  workdir="${WORKDIR:-${CAMPAIGNOPS_WORKDIR:-$HOME/campaignops-work}}"
+  case "$(realpath -m "$workdir")/" in
+    "$(realpath -m "$GITHUB_WORKSPACE")"/*)
+      echo "::error::CAMPAIGNOPS_WORKDIR=$workdir is inside the checkout $GITHUB_WORKSPACE, which the next job cleans: set the repository variable CAMPAIGNOPS_WORKDIR to a directory outside it" >&2
+      exit 1;;
+  esac
+  mkdir -p "$workdir"
+  echo "CAMPAIGNOPS_WORKDIR=$workdir" >> "$GITHUB_ENV"
+  echo "launch directories and locks in $workdir"
   # The reviewed code of this checkout wins over whatever version the shared venv has installed.
   echo "PYTHONPATH=$GITHUB_WORKSPACE/scripts${PYTHONPATH:+:$PYTHONPATH}" >> "$GITHUB_ENV"
 else

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..domain.errors import SubmitError
 from ..domain.model import Campaign
 from ..ledger import store
 from ..ledger.records import Ledger
@@ -18,9 +19,25 @@ def utcnow() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def default_workdir(root: Path) -> Path:
-    """Where launch directories live. On a runner this must outlive the checkout (CAMPAIGNOPS_WORKDIR)."""
-    return Path(os.environ.get("CAMPAIGNOPS_WORKDIR") or root / ".work").resolve()
+def workdir_for(root: Path, given: Path | None = None, env: Mapping[str, str] = os.environ) -> Path:
+    """Where launch directories live: `given` (--workdir), else $CAMPAIGNOPS_WORKDIR, else <root>/.work.
+
+    On a GitHub Actions runner the launch directories (bps logs and pids that find a run again) must
+    outlive the checkout, which actions/checkout cleans: there a workdir that is not set, or that is
+    inside the checkout, is refused, since the next status job would take live runs for lost ones.
+    """
+    chosen = given or (Path(env["CAMPAIGNOPS_WORKDIR"]) if env.get("CAMPAIGNOPS_WORKDIR") else None)
+    workdir = (chosen or root / ".work").resolve()
+    if env.get("GITHUB_ACTIONS") == "true":
+        how = ("set the repository variable CAMPAIGNOPS_WORKDIR (Settings → Secrets and variables → Actions → "
+               "Variables) to a directory on the runner outside the checkout; the setup-campaignops action "
+               "exports it")
+        if chosen is None:
+            raise SubmitError(f"CAMPAIGNOPS_WORKDIR is not set on this runner: {how}")
+        if workdir.is_relative_to(root.resolve()):
+            raise SubmitError(f"the launch directories {workdir} are inside the checkout {root}, which the next "
+                              f"job cleans: {how}")
+    return workdir
 
 
 @dataclass
