@@ -306,3 +306,45 @@ def test_launch_directories_default_to_the_checkout_only_off_a_runner(tmp_path: 
         workdir_for(tmp_path, tmp_path / ".work", env=runner)
     assert workdir_for(tmp_path, env={**runner, "CAMPAIGNOPS_WORKDIR": str(outside)}) == outside
     assert workdir_for(tmp_path, outside, env=runner) == outside
+
+
+def test_a_bps_that_cannot_start_ends_its_attempt_failed_with_the_reason_and_the_others_go_on(site: Site) -> None:
+    site.wms.refuse_launch = "bps: command not found"
+    ledger = site.apply()
+    first, second = ledger.run("step1/visit1"), ledger.run("step1/visit2")
+    assert first is not None and first.current is not None and second is not None
+    assert first.current.state == RunState.FAILED
+    assert first.current.message == "bps could not be started: bps: command not found"
+    assert second.state == RunState.PENDING and site.wms.submissions("step1/visit2") == 1
+
+
+def test_rescue_skips_only_earlier_runs_that_hold_outputs(site: Site) -> None:
+    site.wms.refuse_launch = "bps: command not found"
+    site.apply()  # visit1: attempt 1 never reached the WMS, so its output run was never made
+    ledger = submit.rescue(site.job(), site.plan, site.ledger(), "step1/visit1")
+    record = ledger.run("step1/visit1")
+    assert record is not None and record.current is not None
+    assert "skip-existing-in" not in Path(record.current.config_path).read_text()
+    site.wms.finish("step1/visit1", RunState.FAILED, attempt=2, succeeded=6, failed=2)
+    site.status()
+    ledger = submit.rescue(site.job(), site.plan, site.ledger(), "step1/visit1")
+    record = ledger.run("step1/visit1")
+    assert record is not None and record.current is not None and record.current.number == 3
+    config = Path(record.current.config_path).read_text()
+    assert f"--skip-existing-in {record.attempts[1].output_run}" in config
+    assert record.attempts[0].output_run not in config
+
+
+def test_the_failure_issue_suggests_only_what_can_work(site: Site) -> None:
+    from campaignops.views.issue import issue_body
+
+    site.wms.refuse_launch = "the pipeline file is missing"
+    never_started = site.apply().run("step1/visit1")
+    assert never_started is not None and never_started.current is not None
+    body = issue_body(site.campaign, never_started, never_started.current, retry_hint="")
+    assert "campaign rescue camp step1/visit1" in body and "campaign retry" not in body
+    site.wms.finish("step1/visit2", RunState.FAILED, failed=1)
+    failed = site.status().run("step1/visit2")
+    assert failed is not None and failed.current is not None
+    body = issue_body(site.campaign, failed, failed.current, retry_hint="")
+    assert "campaign retry camp step1/visit2    # restart" in body

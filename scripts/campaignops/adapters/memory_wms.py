@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..domain.errors import WmsUnreachable
+from ..domain.errors import WmsError, WmsUnreachable
 from ..domain.states import RunState, TaskCounts
 from ..ports import Launch, Observation, Submission
 
@@ -48,12 +48,16 @@ class InMemoryWms:
         self.unreachable = False
         self.crash_after_launch = False
         self.crash_before_launch = False
+        self.refuse_launch = ""  # a reason: the next launch fails as a bps that cannot start does
         self.register_on_launch = True
         self.observed = 0
 
     # ---- the port --------------------------------------------------------------------------------
 
     def launch(self, config: Path, launch_dir: Path, setup: str) -> Launch:
+        if self.refuse_launch:
+            reason, self.refuse_launch = self.refuse_launch, ""
+            raise WmsError(reason)
         if self.crash_before_launch:
             self.crash_before_launch = False
             raise Crash(f"killed before launching {launch_dir}")

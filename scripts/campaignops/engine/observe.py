@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..domain.errors import WmsUnreachable
+from ..domain.errors import WmsError, WmsUnreachable
 from ..domain.states import RunState
 from ..ledger.records import Attempt, Ledger, with_state
 from ..ports import Observation, Submission
@@ -68,13 +68,20 @@ def observe_attempt(ctx: Context, attempt: Attempt) -> Attempt:
         # may launch (reconcile, apply) does it; a look leaves it for that job.
         if not ctx.may_launch:
             return attempt
-        ctx.wms.launch(Path(attempt.config_path), launch_dir, ctx.campaign.setup_command())
+        try:
+            ctx.wms.launch(Path(attempt.config_path), launch_dir, ctx.campaign.setup_command())
+        except WmsError as exc:
+            return with_state(attempt, RunState.FAILED, now, "bps could not be started", last_checked=now,
+                              message=f"bps could not be started: {exc}")
         return with_state(attempt, RunState.PENDING, now, "launched after an interrupted apply",
                                      submitted_at=now, last_checked=now)
-    if not attempt.submit_dir:
+    if not attempt.submit_dir or not attempt.wms_id:
+        # Read what bps printed until it gave the run id: PanDA and HTCondor print the submit
+        # directory long before the id (while the quantum graph is built).
         found = ctx.wms.find_submission(launch_dir)
         if found is not None:
-            attempt = replace(attempt, submit_dir=found.submit_dir, wms_id=found.wms_id)
+            attempt = replace(attempt, submit_dir=found.submit_dir or attempt.submit_dir,
+                              wms_id=found.wms_id or attempt.wms_id)
     try:
         obs = ctx.wms.observe(Submission(attempt.submit_dir, attempt.wms_id), launch_dir,
                               ctx.campaign.setup_command())

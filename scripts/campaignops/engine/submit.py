@@ -6,7 +6,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from ..domain.errors import PlanError, SubmitError
+from ..domain.errors import PlanError, SubmitError, WmsError
 from ..domain.model import Plan, PlannedRun
 from ..domain.states import RunState
 from ..ledger.records import Attempt, Ledger, RunRecord, with_state
@@ -64,16 +64,31 @@ def launch_attempt(ctx: Context, ledger: Ledger, run: PlannedRun, number: int, k
     attempt = with_state(attempt, RunState.SUBMITTING, now, f"{kind}: launching bps")
     ledger = ledger.with_run(record.with_attempt(attempt))
     ctx.save(ledger)  # the intent is on disk before bps starts
-    ctx.wms.launch(config_path, launch_dir, ctx.campaign.setup_command())
-    if os.environ.get("CAMPAIGNOPS_FAILPOINT") == "after-launch":
-        # Test hook: die exactly between starting bps and recording it, as a killed job would.
-        os._exit(99)
+    _failpoint("after-intent")
+    try:
+        ctx.wms.launch(config_path, launch_dir, ctx.campaign.setup_command())
+    except WmsError as exc:
+        # Nothing reached the WMS: the attempt ends here, with the reason, and the others go on.
+        attempt = with_state(attempt, RunState.FAILED, ctx.now(), "bps could not be started",
+                             message=f"bps could not be started: {exc}", last_checked=ctx.now())
+        ledger = ledger.with_run(record.with_attempt(attempt))
+        ctx.save(ledger)
+        ctx.say(f"  {run.key} attempt {number}: bps could not be started: {exc}")
+        return ledger
+    _failpoint("after-launch")
     attempt = with_state(attempt, RunState.PENDING, ctx.now(), "bps submit started",
                                     submitted_at=ctx.now())
     ledger = ledger.with_run(record.with_attempt(attempt))
     ctx.save(ledger)
+    _failpoint("after-record")
     ctx.say(f"  submitted {run.key} attempt {number} -> {output_run}")
     return ledger
+
+
+def _failpoint(name: str) -> None:
+    """Test hook: CAMPAIGNOPS_FAILPOINT=<name> dies right here, as a killed job would (no cleanup)."""
+    if os.environ.get("CAMPAIGNOPS_FAILPOINT") == name:
+        os._exit(99)
 
 
 def apply(ctx: Context, plan: Plan, ledger: Ledger) -> tuple[Ledger, list[Decision]]:
@@ -140,6 +155,7 @@ def retry(ctx: Context, plan: Plan, ledger: Ledger, key: str, memory_multiplier:
 def rescue(ctx: Context, plan: Plan, ledger: Ledger, key: str) -> Ledger:
     """Re-run only what failed into a new output run, skipping what earlier attempts produced."""
     run, record, current = _failed_record(plan, ledger, key, "rescue")
-    earlier = tuple(dict.fromkeys(a.output_run for a in reversed(record.attempts)))
+    # Only runs that hold outputs: --skip-existing-in a collection that was never made fails for good.
+    earlier = tuple(dict.fromkeys(a.output_run for a in reversed(record.attempts) if a.wrote_outputs))
     return launch_attempt(ctx, ledger, run, current.number + 1, "rescue",
                           memory_multiplier=current.memory_multiplier, rescue_from=earlier)

@@ -34,6 +34,16 @@ class Attempt:
         """(label, failed quanta) of every task with failures, in label order."""
         return tuple((t.label, t.get("FAILED")) for t in self.tasks if t.get("FAILED"))
 
+    @property
+    def reached_wms(self) -> bool:
+        """bps created the run (a submit directory): `bps restart` can work on it."""
+        return bool(self.submit_dir)
+
+    @property
+    def wrote_outputs(self) -> bool:
+        """Some quantum succeeded, so the attempt's output run exists and holds outputs to skip."""
+        return any(t.label != "pipetaskInit" and t.get("SUCCEEDED") > 0 for t in self.tasks)
+
     def failed_quanta(self) -> int:
         return sum(t.get("FAILED") for t in self.tasks)
 

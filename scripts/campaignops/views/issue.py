@@ -34,11 +34,17 @@ def title_for(campaign: str, record: RunRecord, attempt: Attempt) -> str:
     return title if len(title) <= 256 else title[:253] + "..."
 
 
-def retry_commands(campaign: str, record: RunRecord) -> list[str]:
+def retry_commands(campaign: str, record: RunRecord) -> list[tuple[str, str]]:
+    """(command, when it fits) for the current attempt; a restart only when bps created the run."""
     key = record.key
-    return [f"campaign retry {campaign} {key}",
-            f"campaign retry {campaign} {key} --memory-multiplier 2",
-            f"campaign rescue {campaign} {key}"]
+    current = record.current
+    if current is not None and not current.reached_wms:
+        return [(f"campaign rescue {campaign} {key}",
+                 "bps never created the run (see the message): fix the cause, then submit a new attempt")]
+    return [(f"campaign retry {campaign} {key}", "restart: re-run what failed (transient or fixed cause)"),
+            (f"campaign retry {campaign} {key} --memory-multiplier 2",
+             "out of memory: resubmit with twice the memory"),
+            (f"campaign rescue {campaign} {key}", "re-run only the failed quanta into a new output run")]
 
 
 def _task_table(attempt: Attempt) -> list[str]:
@@ -111,9 +117,7 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
     tail = ["### What to do", "",
             "Read the errors above and the logs; then, depending on the cause:", "",
             "```bash",
-            f"{commands[0]}    # restart: re-run what failed (transient or fixed cause)",
-            f"{commands[1]}    # out of memory: resubmit with twice the memory",
-            f"{commands[2]}    # re-run only the failed quanta into a new output run",
+            *(f"{command}    # {why}" for command, why in commands),
             "```", "", retry_hint, ""]
     head = "\n".join(lines) + "\n"
     budget = BODY_BUDGET - len(head) - len("\n".join(tail))

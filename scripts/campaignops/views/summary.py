@@ -78,8 +78,11 @@ def failures(ledger: Ledger, campaign: str, max_lines: int = 6) -> str:
         out.append(f"{r.key} attempt {a.number} {a.state}: {a.message.splitlines()[0] if a.message else ''}".rstrip())
         for line in a.errors[:max_lines]:
             out.append(f"    | {line}")
-        out.append(f"    retry:  campaign retry {campaign} {r.key}   "
-                   f"(more memory: --memory-multiplier 2; only failures, new output run: campaign rescue)")
+        if a.reached_wms:
+            out.append(f"    retry:  campaign retry {campaign} {r.key}   "
+                       f"(more memory: --memory-multiplier 2; only failures, new output run: campaign rescue)")
+        else:
+            out.append(f"    bps never created the run: fix the cause, then  campaign rescue {campaign} {r.key}")
     return "\n".join(out)
 
 

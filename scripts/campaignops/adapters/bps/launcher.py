@@ -15,7 +15,7 @@ from typing import IO
 
 import yaml
 
-from ...domain.errors import WmsUnreachable
+from ...domain.errors import WmsError, WmsUnreachable
 from ...domain.logtext import first_error_lines
 from ...domain.states import RunState, TaskCounts
 from ...ports import Launch, Observation, Submission
@@ -105,10 +105,13 @@ class BpsWms:
     def _spawn(self, args: list[str], launch_dir: Path, setup: str, log_name: str) -> Launch:
         launch_dir = launch_dir.resolve()
         launch_dir.mkdir(parents=True, exist_ok=True)
+        # The process writes its own pid, then becomes bps: a pid file means the process existed (a file
+        # written by us before Popen would claim a start that a crash may have prevented).
+        own_pid = f'printf "%s\\n" "$$" > {PID_FILE}.tmp && mv -f {PID_FILE}.tmp {PID_FILE} && '
         if setup.strip():
-            command: list[str] = ["bash", "-c", f"{setup} && exec {shlex.join(args)}"]
+            command: list[str] = ["bash", "-c", f"{own_pid}{setup} && exec {shlex.join(args)}"]
         else:
-            command = [_bps_executable(), *args[1:]]
+            command = ["bash", "-c", own_pid + 'exec "$@"', "bash", _bps_executable(), *args[1:]]
         log: IO[str]
         with open(launch_dir / log_name, "a", encoding="utf-8") as log:
             stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -118,9 +121,11 @@ class BpsWms:
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(pin_code(launch_dir)), env.get("PYTHONPATH", "")) if p)
             env["PWD"] = str(launch_dir)  # bps's submitPath default is ${PWD}/submit/...: keep it in here
-            proc = subprocess.Popen(command, cwd=launch_dir, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-        (launch_dir / PID_FILE).write_text(f"{proc.pid}\n", encoding="utf-8")
+            try:
+                proc = subprocess.Popen(command, cwd=launch_dir, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+            except OSError as exc:
+                raise WmsError(f"cannot start {shlex.join(command[:1])} in {launch_dir}: {exc}") from exc
         return Launch(launch_dir, proc.pid)
 
     def launch(self, config: Path, launch_dir: Path, setup: str) -> Launch:
@@ -139,8 +144,9 @@ class BpsWms:
     # ---- did a launch happen -------------------------------------------------------------------
 
     def launched(self, launch_dir: Path) -> bool:
-        """A bps launch was started here: its log or pid file exists (bps itself may not have run yet)."""
-        return launch_dir.exists() and any(launch_dir.glob("bps*"))
+        """A process was started here (it wrote its own pid file) or bps left its run behind; a log
+        alone proves nothing: it is written before the process starts."""
+        return (launch_dir / PID_FILE).exists() or self.find_submission(launch_dir) is not None
 
     # ---- finding a run again --------------------------------------------------------------------
 
