@@ -88,17 +88,24 @@ def test_make_demo_runs_every_step_to_success_after_one_retry(tmp_path: Path) ->
     assert "calibrateDemo" in report.stdout
 
 
-def test_killed_apply_then_rerun_leaves_exactly_one_submission(tmp_path: Path, demo_butler: Path) -> None:
+@pytest.mark.parametrize("window", ["after-intent", "after-launch", "after-record"])
+def test_apply_killed_in_any_window_ends_with_exactly_one_submission(window: str, tmp_path: Path,
+                                                                    demo_butler: Path) -> None:
+    """Kill `campaign apply` between each pair of steps of the launch sequence (intent recorded → bps
+    started → start recorded), then look, re-apply and reconcile: the run is submitted once, never lost."""
     control = small_control(tmp_path, demo_butler, steps=1, group=[1001])
     workdir = tmp_path / "work"
-    crashed = campaign_cli(control, workdir, "apply", "demo", env={"CAMPAIGNOPS_FAILPOINT": "after-launch"},
-                           check=False)
+    crashed = campaign_cli(control, workdir, "apply", "demo", env={"CAMPAIGNOPS_FAILPOINT": window}, check=False)
     assert crashed.returncode == 99
     ledger = store.load(control / "campaigns" / "demo", "demo")
-    assert [r.state for r in ledger.runs] == [RunState.SUBMITTING], "the intent was recorded before bps started"
+    expected = RunState.PENDING if window == "after-record" else RunState.SUBMITTING
+    assert [r.state for r in ledger.runs] == [expected], "the intent was recorded before bps started"
+    campaign_cli(control, workdir, "status", "demo", "--no-pages")  # a look starts nothing
+    if window == "after-intent":
+        assert launches(workdir) == [] and not list(workdir.rglob("bps.pid")), "bps never ran"
     again = campaign_cli(control, workdir, "apply", "demo")
     assert "submitted 0 run(s)" in again.stdout
-    ledger = wait_done(control, workdir)
+    ledger = wait_done(control, workdir)  # reconcile: launches the interrupted submission if bps never ran
     assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED]
     assert len(launches(workdir)) == 1
 

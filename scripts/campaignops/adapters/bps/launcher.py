@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +26,7 @@ from .report import ReportError, RunReport, retrieve
 SUBMIT_LOG = "bps-submit.log"
 RESTART_LOG = "bps-restart.log"
 MAX_ERRORS = 5
+PID_WAIT = 10.0  # seconds a started process has to write its pid file
 
 # WmsStates name -> RunState. PRUNED (a job whose parents failed) ends the run as failed.
 STATE_MAP: dict[str, RunState] = {
@@ -126,6 +128,11 @@ class BpsWms:
                                         stdin=subprocess.DEVNULL, start_new_session=True, env=env)
             except OSError as exc:
                 raise WmsError(f"cannot start {shlex.join(command[:1])} in {launch_dir}: {exc}") from exc
+        # Return once the process has recorded itself (its first act, a few ms): whoever looks next
+        # must find this pid, not nothing (or the pid of an earlier bps in the same launch dir).
+        deadline = time.monotonic() + PID_WAIT
+        while read_pid(launch_dir) != proc.pid and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
         return Launch(launch_dir, proc.pid)
 
     def launch(self, config: Path, launch_dir: Path, setup: str) -> Launch:
