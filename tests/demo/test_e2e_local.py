@@ -93,7 +93,9 @@ def test_apply_killed_in_any_window_ends_with_exactly_one_submission(window: str
                                                                     demo_butler: Path) -> None:
     """Kill `campaign apply` between each pair of steps of the launch sequence (intent recorded → bps
     started → start recorded), then look, re-apply and reconcile: the run is submitted once, never lost."""
-    control = small_control(tmp_path, demo_butler, steps=1, group=[1001])
+    # A group (and so an output run in the shared Butler) of its own per window.
+    visit = {"after-intent": 1001, "after-launch": 1004, "after-record": 1006}[window]
+    control = small_control(tmp_path, demo_butler, steps=1, group=[visit])
     workdir = tmp_path / "work"
     crashed = campaign_cli(control, workdir, "apply", "demo", env={"CAMPAIGNOPS_FAILPOINT": window}, check=False)
     assert crashed.returncode == 99
