@@ -14,27 +14,10 @@ from campaignops.adapters.git.publish import publish
 from campaignops.adapters.git.repo import Git
 from campaignops.cli.commands import publish as publish_cmd
 from campaignops.domain.errors import PublishError
-from campaignops.domain.states import RunState, TaskCounts, Transition
+from campaignops.domain.states import RunState
 from campaignops.ledger import store
-from campaignops.ledger.records import Attempt, Ledger, RunRecord
-
-CAMPAIGN = "hsc-rc2-w_2026_47"
-
-
-# ---- builders ---------------------------------------------------------------------------------
-
-def attempt(number: int = 1, states: tuple[RunState, ...] = (RunState.SUBMITTING,), checked: str = "",
-            failed: int = 0, kind: str = "submit") -> Attempt:
-    transitions = tuple(Transition(f"2026-11-20T10:{i:02d}:00Z", s) for i, s in enumerate(states))
-    tasks = (TaskCounts("calibrate", (("FAILED", failed), ("SUCCEEDED", 10))),
-             TaskCounts("isr", (("SUCCEEDED", 22),))) if failed else ()
-    return Attempt(number=number, kind=kind, output_run=f"out/a{number:02d}", config_hash="h",
-                   config_path="c.yaml", launch_dir="launch", state=states[-1], last_checked=checked,
-                   tasks=tasks, transitions=transitions)
-
-
-def run(group: str, *attempts: Attempt, step: str = "step1") -> RunRecord:
-    return RunRecord(step, group, f"visit IN ({group})", attempts)
+from campaignops.ledger.records import Ledger, RunRecord
+from fakes.ledgers import CAMPAIGN, attempt, run
 
 
 def git(cwd: Path, *args: str) -> str:
