@@ -66,10 +66,14 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
 def read_plan(root: Path, name: str) -> Plan:
     """The plan as the ledger knows it, without asking the Butler or taking the campaign lock:
     query-split steps keep the groups their first apply recorded (or show them as pending)."""
+    return read_plan_and_ledger(root, name)[0]
+
+
+def read_plan_and_ledger(root: Path, name: str) -> tuple[Plan, Ledger]:
     campaign = load_campaign(campaign_path(name, root), root)
     assert campaign.path is not None
     ledger = store.load(campaign.path.parent, campaign.name)
-    return make_plan(campaign, frozen=dict(ledger.frozen_groups))
+    return make_plan(campaign, frozen=dict(ledger.frozen_groups)), ledger
 
 
-__all__ = ["Workspace", "make_wms", "open_campaign", "read_plan"]
+__all__ = ["Workspace", "make_wms", "open_campaign", "read_plan", "read_plan_and_ledger"]

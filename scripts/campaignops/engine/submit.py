@@ -44,6 +44,7 @@ def launch_attempt(ctx: Context, ledger: Ledger, run: PlannedRun, number: int, k
     record = ledger.run(run.key) or RunRecord(run.step, run.group, run.data_query)
     now = ctx.now()
     attempt = Attempt(number=number, kind=kind, output_run=output_run, config_hash=render.config_hash(text),
+                      spec_hash=render.spec_fingerprint(ctx.campaign, run),
                       config_path=str(config_path), launch_dir=str(launch_dir), memory_multiplier=memory_multiplier)
     if ctx.dry_run:
         ctx.say(f"  would submit {run.key} attempt {number} ({kind}) -> {output_run}")

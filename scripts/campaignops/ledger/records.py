@@ -29,6 +29,7 @@ class Attempt:
     message: str = ""
     memory_multiplier: float = 1.0
     transitions: tuple[Transition, ...] = ()
+    spec_hash: str = ""  # fingerprint of what the spec said of the run when this attempt was made
 
     def failed_tasks(self) -> tuple[tuple[str, int], ...]:
         """(label, failed quanta) of every task with failures, in label order."""

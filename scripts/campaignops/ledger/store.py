@@ -42,6 +42,8 @@ def _attempt_to_dict(a: Attempt) -> dict[str, Any]:
         "last_checked": a.last_checked,
         "memory_multiplier": a.memory_multiplier,
     }
+    if a.spec_hash:
+        out["spec_hash"] = a.spec_hash
     if a.message:
         out["message"] = a.message
     if a.tasks:
@@ -74,6 +76,7 @@ def _attempt_from_dict(d: dict[str, Any]) -> Attempt:
         errors=tuple(d.get("errors") or ()),
         message=d.get("message", ""),
         memory_multiplier=float(d.get("memory_multiplier", 1.0)),
+        spec_hash=str(d.get("spec_hash") or ""),
         transitions=tuple(Transition(t["at"], RunState(t["state"]), t.get("note", ""))
                           for t in d.get("transitions") or ()),
     )

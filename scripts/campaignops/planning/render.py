@@ -72,6 +72,16 @@ def config_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+# Fingerprints render against this root, so a checkout's path (runner, laptop, CI) changes nothing.
+_FINGERPRINT_ROOT = Path("/repository-root")
+
+
+def spec_fingerprint(campaign: Campaign, run: PlannedRun) -> str:
+    """What the spec says of a run, as a fingerprint: the hash of its first attempt's submit config,
+    rendered against a fixed root. The same on every machine; it changes when anything bps would see does."""
+    return config_hash(render_run(campaign, run, 1, root=_FINGERPRINT_ROOT))
+
+
 def output_run(campaign: Campaign, run: PlannedRun, attempt: int) -> str:
     """The RUN collection of one attempt: unique per attempt, so a resubmission never collides."""
     if attempt < 1:

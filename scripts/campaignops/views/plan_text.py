@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ..domain.model import Plan, PlannedRun, Resources, Step
+from ..planning.changes import Change, RunChange, counts
 from .markdown import cell, code
 
 MARKDOWN_LIMIT = 60_000  # GitHub caps a comment at 65,536 characters; leave room for a wrapper
@@ -63,11 +64,28 @@ def _header_pairs(plan: Plan) -> list[tuple[str, str]]:
     ]
 
 
-def as_text(plan: Plan) -> str:
-    """The plan for a terminal: header, then each step with its runs."""
+def _against_ledger(changes: tuple[RunChange, ...]) -> str:
+    n = counts(changes)
+    return ", ".join(f"{n[c]} {c.value}" for c in Change)
+
+
+def _mark(change: RunChange | None) -> str:
+    if change is None or change.change == Change.NEW:
+        return ""
+    if change.change == Change.CHANGED:
+        return (f"  [CHANGED since submitted: {', '.join(change.what)}; the recorded run is not resubmitted, "
+                f"so this has no effect on it; recorded {change.state.value if change.state else '-'}]")
+    return f"  [recorded {change.state.value if change.state else '-'}]"
+
+
+def as_text(plan: Plan, changes: tuple[RunChange, ...] = ()) -> str:
+    """The plan for a terminal: header, then each step with its runs (marked against the ledger)."""
     c = plan.campaign
+    by_key = {rc.key: rc for rc in changes}
     lines = [f"campaign {c.name}: {c.description}"]
     lines += [f"  {k}: {v}" for k, v in _header_pairs(plan)]
+    if changes:
+        lines.append(f"  against the ledger: {_against_ledger(changes)}")
     for step, runs in _steps_in_plan(plan):
         lines.append("")
         lines.append(f"{step.name}  subsets {','.join(step.subsets)}  {len(runs)} group(s)  "
@@ -81,13 +99,38 @@ def as_text(plan: Plan) -> str:
                 lines.append(f"  {r.key}: split of {r.data_query or 'all data'} decided at first apply")
                 continue
             size = f" ({r.size} ID{'' if r.size == 1 else 's'})" if r.size else ""
-            lines.append(f"  {r.key}{size}: {r.data_query or '(no data query)'}")
+            lines.append(f"  {r.key}{size}: {r.data_query or '(no data query)'}{_mark(by_key.get(r.key))}")
+    orphans = [rc for rc in changes if rc.change == Change.ORPHANED]
+    if orphans:
+        lines += ["", "recorded runs no longer in the spec (left as they are; nothing deletes them):"]
+        lines += [f"  {rc.key}  [recorded {rc.state.value if rc.state else '-'}]" for rc in orphans]
     return "\n".join(lines) + "\n"
 
 
-def _md_header(plan: Plan) -> list[str]:
+MAX_LISTED_CHANGES = 50
+
+
+def _md_changes(changes: tuple[RunChange, ...]) -> list[str]:
+    """Counts first, then the runs whose change matters: changed (no effect!) and orphaned."""
+    if not changes:
+        return []
+    lines = [f"**Against the ledger**: {_against_ledger(changes)}.", ""]
+    notable = [rc for rc in changes if rc.change in (Change.CHANGED, Change.ORPHANED)]
+    if notable:
+        lines += ["> [!WARNING]",
+                  "> These runs are already in the ledger. `apply` never submits a recorded run again, so a change "
+                  "to one has no effect on it; an orphaned run is left as it is.", ""]
+        lines += [f"- `{rc.key}`: **{rc.change.value}**" + (f" ({cell(', '.join(rc.what))})" if rc.what else "")
+                  + (f", recorded {rc.state.value}" if rc.state else "") for rc in notable[:MAX_LISTED_CHANGES]]
+        if len(notable) > MAX_LISTED_CHANGES:
+            lines.append(f"- … {len(notable) - MAX_LISTED_CHANGES} more")
+        lines.append("")
+    return lines
+
+
+def _md_header(plan: Plan, changes: tuple[RunChange, ...] = ()) -> list[str]:
     c = plan.campaign
-    lines = [f"### Plan of campaign `{c.name}`", "", cell(c.description), ""]
+    lines = [f"### Plan of campaign `{c.name}`", "", cell(c.description), "", *_md_changes(changes)]
     as_code = ("pipeline", "butler repo", "output", "data query")
     lines += [f"- **{k}**: {code(v) if k in as_code else cell(v)}" for k, v in _header_pairs(plan)]
     lines += ["", "| step | subsets | groups | requires | gate | resources |", "|---|---|---|---|---|---|"]
@@ -109,9 +152,9 @@ def _run_row(r: PlannedRun) -> str:
 _RUN_TABLE = ["| step | group | IDs | data query |", "|---|---|---|---|"]
 
 
-def as_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
+def as_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT, changes: tuple[RunChange, ...] = ()) -> str:
     """What a PR comment shows; always shorter than `limit` (long plans are summarised per step)."""
-    head = _md_header(plan)
+    head = _md_header(plan, changes)
     full = "\n".join([*head, "", "<details><summary>Runs</summary>", "", *_RUN_TABLE,
                       *(_run_row(r) for r in plan.runs), "", "</details>"]) + "\n"
     if len(full) < limit:
@@ -143,9 +186,19 @@ def as_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     return text if len(text) < limit else note[: max(0, limit - 1)]
 
 
-def as_dict(plan: Plan) -> dict[str, Any]:
-    """The machine form, keys in a fixed order."""
+def as_dict(plan: Plan, changes: tuple[RunChange, ...] = ()) -> dict[str, Any]:
+    """The machine form, keys in a fixed order; with `changes`, each run says what it is to the ledger."""
     c = plan.campaign
+    by_key = {rc.key: rc for rc in changes}
+
+    def run_dict(r: PlannedRun) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": r.key, "group": r.group, "size": r.size, "data_query": r.data_query}
+        rc = by_key.get(r.key)
+        if rc is not None:
+            out |= {"change": rc.change.value, "changed": list(rc.what),
+                    "recorded_state": rc.state.value if rc.state else None}
+        return out
+
     steps = []
     for step, runs in _steps_in_plan(plan):
         steps.append({
@@ -158,8 +211,7 @@ def as_dict(plan: Plan) -> dict[str, Any]:
             "split": step.split.by,
             "groups_pending_query": _pending(runs),
             "resources": runs[0].resources.as_dict(),
-            "runs": [{"key": r.key, "group": r.group, "size": r.size, "data_query": r.data_query}
-                     for r in runs],
+            "runs": [run_dict(r) for r in runs],
         })
     return {
         "campaign": c.name,
@@ -175,8 +227,11 @@ def as_dict(plan: Plan) -> dict[str, Any]:
         "data_query": c.data_query,
         "total_runs": len(plan.runs),
         "steps": steps,
+        **({"against_ledger": {c.value: n for c, n in counts(changes).items()},
+            "orphaned": [{"key": rc.key, "recorded_state": rc.state.value if rc.state else None}
+                         for rc in changes if rc.change == Change.ORPHANED]} if changes else {}),
     }
 
 
-def as_json(plan: Plan) -> str:
-    return json.dumps(as_dict(plan), indent=2, ensure_ascii=False) + "\n"
+def as_json(plan: Plan, changes: tuple[RunChange, ...] = ()) -> str:
+    return json.dumps(as_dict(plan, changes), indent=2, ensure_ascii=False) + "\n"
