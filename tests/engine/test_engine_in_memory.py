@@ -348,3 +348,32 @@ def test_the_failure_issue_suggests_only_what_can_work(site: Site) -> None:
     assert failed is not None and failed.current is not None
     body = issue_body(site.campaign, failed, failed.current, retry_hint="")
     assert "campaign retry camp step1/visit2    # restart" in body
+
+
+def test_a_submission_without_a_run_id_past_its_limit_is_reported_hanging_and_gets_an_issue(
+        site: Site, tmp_path: Path) -> None:
+    from campaignops.adapters.folder_tracker import FolderTracker
+    from campaignops.engine.notify import sync
+
+    site.wms.register_on_launch = False  # bps keeps building the graph: no submit dir, no run id
+    site.apply()
+    site.clock.advance(60)
+    site.status()
+    record = site.ledger().run("step1/visit1")
+    assert record is not None and record.current is not None and not record.current.hanging
+    site.clock.advance(70)  # 2 h 10 min after the launch: past the 2 h default
+    site.status()
+    record = site.ledger().run("step1/visit1")
+    assert record is not None and record.current is not None
+    assert record.current.state == RunState.PENDING and record.current.hanging
+    assert "more than 2 h without giving a run id" in record.current.message
+    written = (site.root / "campaigns" / "camp" / "ledger.yaml").read_text()
+    site.clock.advance(15)
+    site.status()
+    assert (site.root / "campaigns" / "camp" / "ledger.yaml").read_text() == written  # stable: no write a pass
+    tracker = FolderTracker(tmp_path / "issues")
+    actions = sync(site.campaign, site.ledger(), tracker)
+    assert any("step1/visit1: opened" in a and "bps submit hangs" in a for a in actions), actions
+    [issue] = [i for i in tracker.issues("camp") if i.key == "camp/step1/visit1"]
+    assert issue.title == "[camp] step1 visit1 blocked: bps submit hangs (attempt 1)"
+    assert sync(site.campaign, site.ledger(), tracker) == []  # reported once

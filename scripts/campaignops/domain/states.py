@@ -6,6 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+# The message of a submission that has run too long without a run id (the state stays PENDING).
+HANGING = "bps submit has run for more than"
+
 
 class RunState(StrEnum):
     """State of one attempt of a run, as the campaign sees it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..domain.errors import SubmitError
@@ -52,6 +52,9 @@ class Context:
     say: Callable[[str], None] = print
     dry_run: bool = False
     may_launch: bool = True  # False for a look (`campaign status`): observe and record, never start bps
+    # A `bps submit` still without a run id after this long is reported as hanging (it stays PENDING).
+    submit_hang: timedelta = field(default_factory=lambda: timedelta(
+        minutes=float(os.environ.get("CAMPAIGNOPS_SUBMIT_HANG_MINUTES") or 120)))
     saved: list[str] = field(default_factory=list)
 
     @property

@@ -38,9 +38,10 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
         mine = [i for i in known if i.key == key]
         open_issues = [i for i in mine if i.open]
         where = f"{campaign.name} {record.key}"
-        if attempt.state in (RunState.FAILED, RunState.HELD):
+        if attempt.state in (RunState.FAILED, RunState.HELD) or attempt.hanging:
             marker = attempt_marker(attempt.number, attempt.state)
-            what = "blocked (held)" if attempt.state == RunState.HELD else "failed"
+            what = ("blocked (held)" if attempt.state == RunState.HELD else
+                    "blocked (bps submit hangs)" if attempt.hanging else "failed")
             if open_issues:
                 issue = open_issues[0]
                 if _reported(tracker, issue, marker):

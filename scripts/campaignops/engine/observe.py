@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..domain.errors import WmsError, WmsUnreachable
-from ..domain.states import RunState
+from ..domain.states import HANGING, RunState
 from ..ledger.records import Attempt, Ledger, with_state
 from ..ports import Observation, Submission
 from .context import Context
@@ -87,7 +87,20 @@ def observe_attempt(ctx: Context, attempt: Attempt) -> Attempt:
                               ctx.campaign.setup_command())
     except WmsUnreachable as exc:
         obs = Observation(RunState.UNKNOWN, message=f"WMS not reachable: {exc}")
-    return _merge(attempt, obs, now)
+    return _merge(attempt, _hang_check(ctx, attempt, obs, now), now)
+
+
+def _hang_check(ctx: Context, attempt: Attempt, obs: Observation, now: str) -> Observation:
+    """A submission still without a run id past the limit says so (a stable message: no write per pass)."""
+    started, at = _parse(attempt.submitted_at), _parse(now)
+    if obs.state != RunState.PENDING or attempt.wms_id or started is None or at is None:
+        return obs
+    if at - started < ctx.submit_hang:
+        return obs
+    limit = f"{ctx.submit_hang.total_seconds() / 3600:g} h"
+    return replace(obs, message=f"{HANGING} {limit} without giving a run id (started {attempt.submitted_at}): "
+                                f"it may hang; read {Path(attempt.launch_dir) / 'bps-submit.log'}, stop it if "
+                                f"it is stuck, then `campaign rescue`")
 
 
 def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:

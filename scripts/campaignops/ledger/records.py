@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..domain.states import RunState, TaskCounts, Transition
+from ..domain.states import HANGING, RunState, TaskCounts, Transition
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,11 @@ class Attempt:
     def failed_tasks(self) -> tuple[tuple[str, int], ...]:
         """(label, failed quanta) of every task with failures, in label order."""
         return tuple((t.label, t.get("FAILED")) for t in self.tasks if t.get("FAILED"))
+
+    @property
+    def hanging(self) -> bool:
+        """`bps submit` has run past its limit without a run id: someone should look (it stays PENDING)."""
+        return self.state == RunState.PENDING and self.message.startswith(HANGING)
 
     @property
     def reached_wms(self) -> bool:

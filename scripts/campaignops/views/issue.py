@@ -26,6 +26,8 @@ def failing_labels(attempt: Attempt) -> list[str]:
 
 
 def title_for(campaign: str, record: RunRecord, attempt: Attempt) -> str:
+    if attempt.hanging:
+        return f"[{campaign}] {record.step} {record.group} blocked: bps submit hangs (attempt {attempt.number})"
     if attempt.state == RunState.HELD:
         return f"[{campaign}] {record.step} {record.group} blocked: jobs held (attempt {attempt.number})"
     labels = failing_labels(attempt)
@@ -130,7 +132,8 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
 
 def issue_body(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_hint: str) -> str:
     key = run_key(campaign.name, record.step, record.group)
-    what = "is blocked: jobs are held" if attempt.state == RunState.HELD else "failed"
+    what = ("is blocked: jobs are held" if attempt.state == RunState.HELD else
+            "is blocked: `bps submit` hangs" if attempt.hanging else "failed")
     heading = (f"Run `{record.key}` of campaign `{campaign.name}` {what} on attempt {attempt.number}. "
                "This issue is updated by `campaign notify` and closed when the run succeeds.")
     markers = f"{run_marker(key)}\n{attempt_marker(attempt.number, attempt.state)}\n"
@@ -138,7 +141,8 @@ def issue_body(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry
 
 
 def comment_body(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_hint: str) -> str:
-    what = "is blocked (jobs held)" if attempt.state == RunState.HELD else "failed"
+    what = ("is blocked (jobs held)" if attempt.state == RunState.HELD else
+            "is blocked (bps submit hangs)" if attempt.hanging else "failed")
     heading = f"## Attempt {attempt.number} {what}"
     return (f"{attempt_marker(attempt.number, attempt.state)}\n"
             + describe(campaign, record, attempt, retry_hint=retry_hint, heading=heading))

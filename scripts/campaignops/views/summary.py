@@ -73,7 +73,7 @@ def failures(ledger: Ledger, campaign: str, max_lines: int = 6) -> str:
     out = []
     for r in ledger.runs:
         a = r.current
-        if a is None or a.state not in (RunState.FAILED, RunState.HELD):
+        if a is None or (a.state not in (RunState.FAILED, RunState.HELD) and not a.hanging):
             continue
         out.append(f"{r.key} attempt {a.number} {a.state}: {a.message.splitlines()[0] if a.message else ''}".rstrip())
         for line in a.errors[:max_lines]:
