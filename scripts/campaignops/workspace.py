@@ -57,6 +57,12 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
             found = groups_for(campaign, step, ids_source=source)
             frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in found)
             ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
+    for step in campaign.steps:
+        if step.split.by == "count" and step.name not in frozen and not dry_run:
+            # A count split's groups are frozen at the first apply too: IDs appended to its source file
+            # later form new groups instead of growing a group that may have been submitted.
+            frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in groups_for(campaign, step))
+            ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
     plan = make_plan(campaign, frozen=frozen)
     ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign),
                   workdir=workdir, say=say, dry_run=dry_run)

@@ -377,3 +377,30 @@ def test_a_submission_without_a_run_id_past_its_limit_is_reported_hanging_and_ge
     [issue] = [i for i in tracker.issues("camp") if i.key == "camp/step1/visit1"]
     assert issue.title == "[camp] step1 visit1 blocked: bps submit hangs (attempt 1)"
     assert sync(site.campaign, site.ledger(), tracker) == []  # reported once
+
+
+def test_a_count_split_is_frozen_at_the_first_apply_so_appended_ids_form_a_new_run(tmp_path: Path) -> None:
+    from campaignops.workspace import open_campaign
+
+    repo_root = tmp_path / "repo"
+    (repo_root / "campaigns" / "profiles").mkdir(parents=True)
+    (repo_root / "campaigns" / "profiles" / "local-parsl.yaml").write_text(
+        "name: local-parsl\ndescription: t\nsite: local\nwms: parsl\nbps:\n  wmsServiceClass: x.Service\n")
+    folder = repo_root / "campaigns" / "camp"
+    folder.mkdir()
+    (folder / "campaign.yaml").write_text(
+        "name: camp\ndescription: d\noperator: op\nprofile: local-parsl\nstack: {tag: w_2026_47}\n"
+        "butler: {repo: /repo, inputs: [in], output: 'out/{campaign}'}\npipeline: /p.yaml\n"
+        "steps:\n  - name: step1\n    subsets: [step1]\n"
+        "    split: {by: count, dimension: visit, max_size: 3, source: visits.txt}\n")
+    (folder / "visits.txt").write_text("1\n2\n3\n4\n")
+    wms = InMemoryWms()
+    ws = open_campaign(repo_root, "camp", workdir=tmp_path / "work", wms=wms, say=lambda _: None)
+    submit.apply(ws.ctx, ws.plan, ws.ledger)
+    (folder / "visits.txt").write_text("1\n2\n3\n4\n5\n6\n")  # two more visits
+    ws = open_campaign(repo_root, "camp", workdir=tmp_path / "work", wms=wms, say=lambda _: None)
+    assert [(r.key, r.data_query) for r in ws.plan.runs] == [
+        ("step1/g0000", "(visit IN (1, 2, 3))"), ("step1/g0001", "(visit = 4)"), ("step1/g0002", "(visit IN (5, 6))")]
+    ledger, _ = submit.apply(ws.ctx, ws.plan, ws.ledger)
+    assert [r.key for r in ledger.runs] == ["step1/g0000", "step1/g0001", "step1/g0002"]
+    assert wms.submissions("step1/g0001") == 1  # the submitted partial group did not grow

@@ -104,6 +104,17 @@ def test_appending_ids_never_renames_or_changes_earlier_groups(tmp_path: Path) -
     assert [g.name for g in after] == ["g0000", "g0001", "g0002", "g0003"]
 
 
+def test_once_frozen_appended_ids_form_new_groups_and_no_id_moves(tmp_path: Path) -> None:
+    path = write_ids(tmp_path, "".join(f"{v}\n" for v in range(100, 107)))  # 7 IDs: 3 + 3 + 1
+    first = groups(COUNT, path)
+    frozen = tuple((g.name, g.query, g.size or 0) for g in first)
+    (tmp_path / "visits.txt").write_text("".join(f"{v}\n" for v in range(100, 112)), encoding="utf-8")
+    after = groups(COUNT, path, frozen=frozen)
+    assert after[: len(first)] == first  # the partial last group g0002 did not grow
+    assert [(g.name, g.query) for g in after[len(first):]] == [
+        ("g0003", "visit IN (107, 108, 109)"), ("g0004", "visit IN (110, 111)")]
+
+
 def test_count_source_is_read_next_to_the_campaign_file_not_the_cwd(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "campaigns" / "c"

@@ -50,7 +50,7 @@ def groups_for(campaign: Campaign, step: Step, *, frozen: FrozenGroups | None = 
     elif split.by == "values":
         groups = _by_values(split, where)
     elif split.by == "count":
-        groups = _chunks(split, _read_ids(campaign, split, where), where)
+        groups = _by_count(campaign, split, frozen, where)
     elif split.by == "query":
         groups = _by_query(campaign, step, frozen, ids_source, where)
     else:
@@ -130,6 +130,25 @@ def _chunks(split: Split, ids: Sequence[DataId], where: str) -> tuple[Group, ...
         raise PlanError(f"{where}: split by {split.by} needs max_size >= 1")
     return tuple(Group(f"g{i // size:04d}", in_query(dim, ids[i:i + size]), len(ids[i:i + size]))
                  for i in range(0, len(ids), size))
+
+
+_ID_IN_QUERY = re.compile(r"-?\d+")
+
+
+def _by_count(campaign: Campaign, split: Split, frozen: FrozenGroups | None, where: str) -> tuple[Group, ...]:
+    """Chunks of the source file; once the groups are frozen in the ledger (first apply), IDs added to
+    the file form new groups after them, so no ID ever moves into a group that may have been submitted."""
+    ids = _read_ids(campaign, split, where)
+    if not frozen:
+        return _chunks(split, ids, where)
+    kept = tuple(Group(name, query, size) for name, query, size in frozen)
+    # The frozen queries are ours (`dim = v` / `dim IN (a, b)`): their integers are the IDs taken.
+    taken = {int(v) for _, query, _ in frozen
+             for v in _ID_IN_QUERY.findall(query.partition(" IN ")[2] or query.partition("=")[2])}
+    rest = [i for i in ids if i not in taken]
+    first = 1 + max((int(name[1:]) for name, _, _ in frozen if re.fullmatch(r"g\d+", name)), default=-1)
+    added = _chunks(split, rest, where) if rest else ()
+    return kept + tuple(Group(f"g{first + int(g.name[1:]):04d}", g.query, g.size) for g in added)
 
 
 def _by_query(campaign: Campaign, step: Step, frozen: FrozenGroups | None,
