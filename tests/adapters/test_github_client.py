@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -145,6 +146,18 @@ def test_a_post_that_timed_out_is_not_retried(httpserver: HTTPServer, github: Fa
         client.create_issue(REPO, "t", "b")
     assert info.value.maybe_applied
     assert len(github.open_issues()) == 1  # it was created: a blind retry would have made two
+
+
+def test_a_page_of_html_instead_of_json_is_a_clear_error_not_a_traceback(httpserver: HTTPServer,
+                                                                          sleeps: Sleeps) -> None:
+    page = "<html><body><h1>Sign in to the proxy</h1></body></html>"
+    httpserver.expect_request(re.compile(r"^/repos/.*")).respond_with_data(page, content_type="text/html")
+    client = make_client(httpserver, sleeps)
+    with pytest.raises(GitHubError, match=r"answered 200 with text/html, not JSON .*Sign in to the proxy"):
+        list(client.list_issues(REPO, labels=["campaignops"], state="all"))
+    with pytest.raises(GitHubError, match="not JSON") as info:
+        client.create_issue(REPO, "t", "b")
+    assert info.value.maybe_applied  # a POST whose answer cannot be read may have been applied
 
 
 def test_a_permission_error_fails_at_once_with_what_to_do(

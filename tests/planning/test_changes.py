@@ -68,7 +68,7 @@ def test_a_changed_query_and_a_resplit_show_changed_and_orphaned_runs(tmp_path: 
     c = campaign(tmp_path, [1, [2, 3]])
     ledger = submitted(tmp_path, c)
     narrower = replace(c, data_query="instrument='HSC'")
-    assert changes_of(narrower, ledger)["step1/visit1"][1][0] == "data query"
+    assert changes_of(narrower, ledger)["step1/visit1"][1] == ("data query",)  # and nothing else
     resplit = changes_of(campaign(tmp_path, [1, 2, 3]), ledger)
     assert resplit["step1/visit2-3"] == (Change.ORPHANED, ())
     assert resplit["step1/visit2"] == (Change.NEW, ()) and resplit["step1/visit3"] == (Change.NEW, ())

@@ -7,7 +7,7 @@ effect; saying so in the plan (and the pull request's plan comment) is what keep
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from ..domain.model import Plan, PlannedRun
@@ -53,7 +53,9 @@ def compare(plan: Plan, ledger: Ledger, fingerprint: Callable[[PlannedRun], str]
         what = []
         if not run.pending and record.data_query != run.data_query:
             what.append("data query")
-        if not run.pending and current.spec_hash and current.spec_hash != fingerprint(run):
+        # The query is part of the config: compare the rest with the recorded query put back.
+        if not run.pending and current.spec_hash and \
+                current.spec_hash != fingerprint(replace(run, data_query=record.data_query)):
             what.append("submit config: resources, pipeline, stack, collections or bps keys")
         out.append(RunChange(run.key, Change.CHANGED if what else Change.UNCHANGED, tuple(what), current.state))
     for record in ledger.runs:

@@ -235,14 +235,25 @@ class GitHubClient:
             return ": GitHub rejected the content"
         return ""
 
+    def _json(self, resp: requests.Response, where: str) -> Any:
+        """The body as JSON; a page of HTML (a proxy, a login portal, an outage page) is a GitHubError."""
+        try:
+            return resp.json()
+        except ValueError:
+            kind = resp.headers.get("content-type", "no content type")
+            text = " ".join(resp.text[:160].split())
+            raise GitHubError(f"{where}: GitHub answered {resp.status_code} with {kind}, not JSON ({text!r}); "
+                              "is a proxy or login page in the way? Check GITHUB_API_URL", status=resp.status_code,
+                              maybe_applied=resp.request.method == "POST") from None
+
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self.request("GET", path, params=params).json()
+        return self._json(self.request("GET", path, params=params), f"GET {self.redact(path)}")
 
     def post(self, path: str, json: Any) -> Any:
-        return self.request("POST", path, json=json).json()
+        return self._json(self.request("POST", path, json=json), f"POST {self.redact(path)}")
 
     def patch(self, path: str, json: Any) -> Any:
-        return self.request("PATCH", path, json=json).json()
+        return self._json(self.request("PATCH", path, json=json), f"PATCH {self.redact(path)}")
 
     def delete(self, path: str) -> None:
         self.request("DELETE", path)
@@ -253,7 +264,7 @@ class GitHubClient:
         url: str | None = self.url(path)
         while url:
             resp = self.request("GET", url, params=query)
-            data = resp.json()
+            data = self._json(resp, f"GET {self.redact(url)}")
             if not isinstance(data, list):
                 raise GitHubError(f"GET {self.redact(url)}: expected a list, got {type(data).__name__}")
             yield from data

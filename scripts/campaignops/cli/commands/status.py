@@ -107,7 +107,7 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
         print("note: some runs are UNKNOWN (the WMS could not be asked); they are re-checked next time")
     if broken:
         print(f"error: {len(set(broken))} campaign(s) could not be followed: {', '.join(sorted(set(broken)))}; "
-              "the others were", file=sys.stderr)
+              "the others were followed", file=sys.stderr)
         return 1
     return 0
 
