@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from ..domain.errors import ServiceError
 from ..domain.markers import key_of
 from ..ports import Issue
 
@@ -91,7 +92,8 @@ class FolderTracker:
         path = self.dir / issue.ref
         fresh = self._read(path)
         if fresh is None:
-            raise FileNotFoundError(f"{path}: the issue file is gone or not a campaignops issue")
+            raise ServiceError(f"{path}: the issue file is gone or not a campaignops issue; "
+                               "run `campaign notify` again to open a new one")
         header = self._header(path)
         self._write(path, replace(fresh, comments=(*(fresh.comments or ()), body)),
                     header.get("labels") or (), header.get("assignees") or ())
@@ -100,7 +102,8 @@ class FolderTracker:
         path = self.dir / issue.ref
         fresh = self._read(path)
         if fresh is None:
-            raise FileNotFoundError(f"{path}: the issue file is gone or not a campaignops issue")
+            raise ServiceError(f"{path}: the issue file is gone or not a campaignops issue; "
+                               "run `campaign notify` again to open a new one")
         header = self._header(path)
         self._write(path, replace(fresh, state="closed"), header.get("labels") or (),
                     header.get("assignees") or ())

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ...adapters.folder_tracker import FolderTracker
-from ...adapters.github.client import GitHubClient, GitHubError, token_from_env
+from ...adapters.github.client import GitHubClient, token_from_env
 from ...adapters.github.tracker import GitHubTracker
 from ...domain.errors import CampaignError, ServiceError
 from ...engine.notify import open_issue_urls, sync
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         try:
             actions = sync(campaign, ledger, tracker)
-        except GitHubError as exc:
+        except ServiceError as exc:  # GitHub or the folder: this campaign fails, the others go on
             print(f"  {campaign.name}: error: {exc}", file=sys.stderr)
             status = 1
             continue
