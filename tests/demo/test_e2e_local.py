@@ -247,3 +247,36 @@ def test_rescue_reruns_only_the_failed_quanta_into_a_new_output_run(tmp_path: Pa
     assert rescue.output_run.endswith("/a02")
     assert rescue.total_quanta() == 1, "only the quantum that failed ran again"
     assert f"--skip-existing-in {first.output_run}" in Path(rescue.config_path).read_text()
+
+
+def test_operator_controls_on_the_demo_with_real_bps(tmp_path: Path, demo_butler: Path) -> None:
+    """Cancel a running local bps run, hold, accept / reopen, and a fresh resubmission that succeeds; each
+    recorded in the ledger with who and why, and the next step submitted only once step1 is settled."""
+    control = small_control(tmp_path, demo_butler, steps=2, group=[1002, 1005])
+    workdir = tmp_path / "work"
+    campaign_cli(control, workdir, "apply", "demo")
+    ledger = store.load(control / "campaigns" / "demo", "demo")
+    [run] = ledger.runs
+    pid = int((Path(run.current.launch_dir) / "bps.pid").read_text())  # type: ignore[union-attr]
+    said = campaign_cli(control, workdir, "cancel", "demo", run.key, "--reason", "wrong stack", "--by", "ops").stdout
+    assert f"cancelled {run.key} attempt 1" in said
+    from campaignops.adapters.processes import pid_alive
+    assert not pid_alive(pid), "the local bps process group was stopped"
+    ledger = store.load(control / "campaigns" / "demo", "demo")
+    assert ledger.runs[0].state == RunState.CANCELLED and ledger.controls[0].by == "ops"
+    campaign_cli(control, workdir, "reconcile", "demo", "--no-pages")
+    assert store.load(control / "campaigns" / "demo", "demo").runs[0].state == RunState.CANCELLED, "stays cancelled"
+    campaign_cli(control, workdir, "hold", "demo", "--reason", "checking the stack", "--by", "ops")
+    refused = campaign_cli(control, workdir, "resubmit", "demo", run.key, "--reason", "x y z", check=False)
+    assert refused.returncode == 1 and "on hold" in refused.stderr
+    campaign_cli(control, workdir, "resume", "demo", "--by", "ops")
+    campaign_cli(control, workdir, "accept", "demo", run.key, "--reason", "look at step2 plan", "--by", "ops")
+    assert "step2: ready" in campaign_cli(control, workdir, "status", "demo", "--no-pages").stdout
+    campaign_cli(control, workdir, "reopen", "demo", run.key, "--by", "ops")
+    campaign_cli(control, workdir, "resubmit", "demo", run.key, "--reason", "stack fixed", "--by", "ops")
+    ledger = wait_done(control, workdir)
+    record = ledger.run(run.key)
+    assert record is not None and [a.kind for a in record.attempts] == ["submit", "resubmit"]
+    assert record.state == RunState.SUCCEEDED and record.current.output_run.endswith("/a02")  # type: ignore[union-attr]
+    assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED, RunState.SUCCEEDED], "step2 ran after step1"
+    assert [c.action for c in ledger.controls] == ["cancel", "hold", "resume", "accept", "reopen", "resubmit"]

@@ -100,7 +100,7 @@ def _hang_check(ctx: Context, attempt: Attempt, obs: Observation, now: str) -> O
     limit = f"{ctx.submit_hang.total_seconds() / 3600:g} h"
     return replace(obs, message=f"{HANGING} {limit} without giving a run id (started {attempt.submitted_at}): "
                                 f"it may hang; read {Path(attempt.launch_dir) / 'bps-submit.log'}, stop it if "
-                                f"it is stuck, then `campaign rescue`")
+                                f"it is stuck (`campaign cancel`), then `campaign resubmit`")
 
 
 def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:

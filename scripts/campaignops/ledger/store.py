@@ -15,7 +15,7 @@ import yaml
 from ..domain.errors import LedgerError
 from ..domain.states import RunState, TaskCounts, Transition
 from ..spec.schema import validator
-from .records import Attempt, Ledger, RunRecord
+from .records import Attempt, Control, Ledger, RunRecord
 
 LEDGER_FILE = "ledger.yaml"
 # libyaml when present: a 500-run ledger loads and dumps several times faster.
@@ -88,6 +88,8 @@ def to_dict(ledger: Ledger) -> dict[str, Any]:
         out["frozen_groups"] = {
             step: [{"name": n, "query": q, "size": s} for n, q, s in groups]
             for step, groups in ledger.frozen_groups}
+    if ledger.controls:
+        out["controls"] = [_control_to_dict(c) for c in ledger.controls]
     out["runs"] = [
         {"step": r.step, "group": r.group, "data_query": r.data_query,
          "attempts": [_attempt_to_dict(a) for a in r.attempts]}
@@ -103,7 +105,14 @@ def from_dict(d: dict[str, Any]) -> Ledger:
         RunRecord(r["step"], r["group"], r.get("data_query", ""),
                   tuple(_attempt_from_dict(a) for a in r.get("attempts") or ()))
         for r in d.get("runs") or ())
-    return Ledger(d["campaign"], runs, frozen)
+    controls = tuple(Control(c["at"], c["by"], c["action"], c["target"], c.get("reason", ""),
+                             c.get("source", "command")) for c in d.get("controls") or ())
+    return Ledger(d["campaign"], runs, frozen, controls)
+
+
+def _control_to_dict(c: Control) -> dict[str, Any]:
+    return {"at": c.at, "by": c.by, "action": c.action, "target": c.target, "reason": c.reason,
+            "source": c.source}
 
 
 def dumps(ledger: Ledger) -> str:

@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,8 @@ SUBMIT_LOG = "bps-submit.log"
 RESTART_LOG = "bps-restart.log"
 MAX_ERRORS = 5
 PID_WAIT = 10.0  # seconds a started process has to write its pid file
+CANCEL_TIMEOUT = 300.0  # seconds `bps cancel` may take
+STOP_WAIT = 10.0  # seconds a stopped bps process group has to end before it is killed
 
 # WmsStates name -> RunState. PRUNED (a job whose parents failed) ends the run as failed.
 STATE_MAP: dict[str, RunState] = {
@@ -95,6 +98,28 @@ def service_class_of(submit_dir: str | Path) -> str | None:
             return str(value)
     return None
 
+def _stop_group(pid: int) -> str:
+    """SIGTERM the process group `pid` leads (a detached launch leads its own), SIGKILL if it lingers."""
+    try:
+        target = os.getpgid(pid)
+        if target == pid:
+            os.killpg(target, signal.SIGTERM)
+        else:
+            os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return f"bps process {pid} had already ended"
+    except OSError as exc:
+        raise WmsError(f"could not stop bps process {pid}: {exc}") from exc
+    deadline = time.monotonic() + STOP_WAIT
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(pid):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        return f"killed bps process group {pid} (it ignored SIGTERM for {STOP_WAIT:g} s)"
+    return f"stopped bps process group {pid}"
+
+
 class BpsWms:
     """Launch and follow bps runs of any plugin; `wms_service_class` None means "the one in the run's config"."""
 
@@ -147,6 +172,34 @@ class BpsWms:
         if service:
             args[2:2] = ["--wms-service-class", service]
         return self._spawn(args, launch_dir, setup, RESTART_LOG)
+
+    # ---- stopping ------------------------------------------------------------------------------
+
+    def cancel(self, submission: Submission | None, launch_dir: Path, setup: str) -> str:
+        """Stop the run: the launch's bps process (still submitting, or a local run it executes) and its
+        jobs, or, once bps has handed the run to its WMS, `bps cancel --id` (PanDA, HTCondor)."""
+        launch_dir = launch_dir.resolve()
+        pid = read_pid(launch_dir)
+        if pid_alive(pid):
+            return _stop_group(pid)
+        service = self._service(submission) if submission else None
+        if submission is None or not submission.wms_id or service in BLOCKING_SERVICES:
+            return "no bps process was running for it"
+        args = ["bps", "cancel", "--id", submission.wms_id]
+        if service:
+            args[2:2] = ["--wms-service-class", service]
+        command = f"{setup} && exec {shlex.join(args)}" if setup.strip() else \
+            shlex.join([_bps_executable(), *args[1:]])
+        try:
+            proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=CANCEL_TIMEOUT,
+                                  env=_env_with_venv(), stdin=subprocess.DEVNULL, cwd=launch_dir)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise WmsUnreachable(f"`bps cancel --id {submission.wms_id}` did not answer: {exc}") from exc
+        said = (proc.stdout + proc.stderr).strip()
+        if proc.returncode != 0:
+            raise WmsError(f"`bps cancel --id {submission.wms_id}` failed (exit {proc.returncode}): "
+                           f"{said.splitlines()[-1] if said else 'no message'}")
+        return f"bps cancel --id {submission.wms_id}: {said.splitlines()[-1] if said else 'done'}"
 
     # ---- did a launch happen -------------------------------------------------------------------
 
