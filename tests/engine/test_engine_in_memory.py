@@ -332,3 +332,20 @@ def test_a_count_split_is_frozen_at_the_first_apply_so_appended_ids_form_a_new_r
     ledger, _ = submit.apply(ws.ctx, ws.plan, ws.ledger)
     assert [r.key for r in ledger.runs] == ["step1/g0000", "step1/g0001", "step1/g0002"]
     assert wms.submissions("step1/g0001") == 1  # the submitted partial group did not grow
+
+
+def test_a_look_without_the_launch_directory_says_unknown_never_failed(site: Site) -> None:
+    """From a laptop clone (or after the runner lost the directory) a run with no run id yet cannot be
+    judged: it is UNKNOWN, and the runner's record is not contradicted by a false FAILED."""
+    import shutil
+
+    site.wms.register_on_launch = False  # bps has not printed the run id yet
+    site.apply()
+    shutil.rmtree(site.root / "work")
+    ctx = site.job()
+    ctx.may_launch = False
+    ledger, _ = observe.refresh(ctx, site.ledger())
+    record = ledger.run("step1/visit1")
+    assert record is not None and record.state == RunState.UNKNOWN
+    assert "not on this machine" in record.current.message  # type: ignore[union-attr]
+    assert site.wms.submissions("step1/visit1") == 1
