@@ -274,7 +274,7 @@ def test_operator_controls_on_the_demo_with_real_bps(tmp_path: Path, demo_butler
     assert "step2: ready" in campaign_cli(control, workdir, "status", "demo", "--no-pages").stdout
     campaign_cli(control, workdir, "reopen", "demo", run.key, "--by", "ops")
     campaign_cli(control, workdir, "resubmit", "demo", run.key, "--reason", "stack fixed", "--by", "ops")
-    ledger = wait_done(control, workdir)
+    ledger = wait_done(control, workdir, timeout=900)  # two bps runs, step1 then step2
     record = ledger.run(run.key)
     assert record is not None and [a.kind for a in record.attempts] == ["submit", "resubmit"]
     assert record.state == RunState.SUCCEEDED and record.current.output_run.endswith("/a02")  # type: ignore[union-attr]
