@@ -21,7 +21,7 @@ from ...domain.errors import WmsError, WmsUnreachable
 from ...domain.logtext import first_error_lines
 from ...domain.states import RunState, TaskCounts
 from ...ports import Launch, Observation, Submission
-from ..processes import PID_FILE, pid_alive, read_pid
+from ..processes import PID_FILE, pid_alive, processes_in, read_pid
 from .report import ReportError, RunReport, retrieve
 
 SUBMIT_LOG = "bps-submit.log"
@@ -182,6 +182,9 @@ class BpsWms:
         pid = read_pid(launch_dir)
         if pid_alive(pid):
             return _stop_group(pid)
+        orphans = processes_in(launch_dir)  # its directory was deleted: find bps by its working directory
+        if orphans:
+            return "; ".join(_stop_group(p) for p in orphans)
         service = self._service(submission) if submission else None
         if submission is None or not submission.wms_id or service in BLOCKING_SERVICES:
             return "no bps process was running for it"
@@ -239,6 +242,15 @@ class BpsWms:
     def observe(self, submission: Submission, launch_dir: Path, setup: str) -> Observation:
         """The run's state from its WMS report; WmsUnreachable when the report cannot be had."""
         launch_dir = launch_dir.resolve()
+        if not launch_dir.exists() and self._service(submission) in BLOCKING_SERVICES:
+            # A local run lives in its launch directory: gone, the run cannot be judged, and must not be
+            # taken for failed while its bps may still run (a retry would start a second one).
+            alive_in = processes_in(launch_dir)
+            raise WmsUnreachable(
+                f"the launch directory {launch_dir} was deleted"
+                + (f" while bps (pid {', '.join(map(str, alive_in))}) still runs in it: wait for it to end"
+                   if alive_in else "; the run cannot be read any more (restore the directory, or settle the "
+                   "run with `campaign skip`/`resubmit` once you know bps is not running)"))
         pid = read_pid(launch_dir)
         alive = pid_alive(pid)
         service = self._service(submission)
