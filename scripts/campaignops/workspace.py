@@ -17,6 +17,7 @@ from .adapters.lock import lock_campaign
 from .domain.errors import LedgerError
 from .domain.model import Campaign, Plan
 from .domain.problems import Problem
+from .domain.states import RunState
 from .engine.context import Context, workdir_for
 from .ledger import store
 from .ledger.records import Ledger
@@ -57,7 +58,8 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
     ledger = store.load(campaign.path.parent, campaign.name)
     frozen = {step: groups for step, groups in ledger.frozen_groups}
     needs_query = [s for s in campaign.steps if s.split.by == "query" and s.name not in frozen]
-    if needs_query and query_groups:
+    built = not campaign.butler_setup or (ledger.setup is not None and ledger.setup.state == RunState.SUCCEEDED)
+    if needs_query and query_groups and built:  # a repository still to be built cannot be asked
         # Ask the Butler once, at the first apply/status, and freeze the groups in the ledger so
         # later plans are stable even when the repository gains data.
         source = ButlerDataIds.for_campaign(campaign, root)

@@ -154,6 +154,7 @@ class Campaign:
     schedule_name: str | None = None
     path: Path | None = None  # the campaign.yaml it came from (for relative sources)
     hold: str | None = None  # a hold written in the spec: its reason
+    butler_setup: tuple[str, ...] = ()  # commands that build a fresh repository before step 1 (butler.setup)
 
     @property
     def output(self) -> str:
@@ -211,7 +212,7 @@ class Campaign:
             profile=profile,
             stack_tag=data["stack"]["tag"],
             stack_setup=data["stack"].get("setup", ""),
-            butler_repo=butler["repo"],
+            butler_repo=repo_for(butler["repo"], data["name"], data["stack"]["tag"]),
             inputs=tuple(butler["inputs"]),
             output_pattern=butler["output"],
             pipeline=data["pipeline"],
@@ -225,7 +226,17 @@ class Campaign:
             schedule_name=schedule.get("name_pattern"),
             path=path,
             hold=data.get("hold"),
+            butler_setup=tuple((butler.get("setup") or {}).get("commands") or ()),
         )
+
+
+REPO_PLACEHOLDERS = ("campaign", "stack")
+
+
+def repo_for(pattern: str, campaign: str, stack: str) -> str:
+    """The Butler repository of a campaign: {campaign} and {stack} filled, so each instance of a recurring
+    campaign with a set-up stage gets a repository of its own."""
+    return pattern.replace("{campaign}", campaign).replace("{stack}", stack)
 
 
 @dataclass(frozen=True)

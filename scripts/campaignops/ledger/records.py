@@ -106,11 +106,26 @@ class Control:
 
 
 @dataclass(frozen=True)
+class SetupRecord:
+    """The set-up stage that built the campaign's fresh Butler repository (butler.setup)."""
+
+    state: RunState  # RUNNING while the commands run, then SUCCEEDED or FAILED
+    repo: str
+    started_at: str
+    ended_at: str = ""
+    log: str = ""
+    message: str = ""
+    errors: tuple[str, ...] = ()
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
 class Ledger:
     campaign: str
     runs: tuple[RunRecord, ...] = ()
     frozen_groups: tuple[tuple[str, tuple[tuple[str, str, int], ...]], ...] = ()  # step -> (name, query, size)
     controls: tuple[Control, ...] = ()  # every operator action, oldest first (append-only)
+    setup: SetupRecord | None = None  # the fresh-repository stage, for campaigns with butler.setup
 
     @property
     def hold(self) -> Control | None:
@@ -167,4 +182,4 @@ def with_state(attempt: Attempt, state: RunState, at: str, note: str = "", **cha
     return replace(attempt, state=state, transitions=transitions, **changes)
 
 
-__all__ = ["CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "RunRecord", "with_state"]
+__all__ = ["CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "RunRecord", "SetupRecord", "with_state"]

@@ -15,7 +15,7 @@ import yaml
 from ..domain.errors import LedgerError
 from ..domain.states import RunState, TaskCounts, Transition
 from ..spec.schema import validator
-from .records import Attempt, Control, Ledger, RunRecord
+from .records import Attempt, Control, Ledger, RunRecord, SetupRecord
 
 LEDGER_FILE = "ledger.yaml"
 # libyaml when present: a 500-run ledger loads and dumps several times faster.
@@ -88,6 +88,8 @@ def to_dict(ledger: Ledger) -> dict[str, Any]:
         out["frozen_groups"] = {
             step: [{"name": n, "query": q, "size": s} for n, q, s in groups]
             for step, groups in ledger.frozen_groups}
+    if ledger.setup is not None:
+        out["setup"] = _setup_to_dict(ledger.setup)
     if ledger.controls:
         out["controls"] = [_control_to_dict(c) for c in ledger.controls]
     out["runs"] = [
@@ -107,7 +109,23 @@ def from_dict(d: dict[str, Any]) -> Ledger:
         for r in d.get("runs") or ())
     controls = tuple(Control(c["at"], c["by"], c["action"], c["target"], c.get("reason", ""),
                              c.get("source", "command")) for c in d.get("controls") or ())
-    return Ledger(d["campaign"], runs, frozen, controls)
+    setup = _setup_from_dict(d["setup"]) if d.get("setup") else None
+    return Ledger(d["campaign"], runs, frozen, controls, setup)
+
+
+def _setup_to_dict(s: SetupRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {"state": s.state.value, "repo": s.repo, "attempt": s.attempt, "started_at": s.started_at}
+    for key in ("ended_at", "log", "message"):
+        if getattr(s, key):
+            out[key] = getattr(s, key)
+    if s.errors:
+        out["errors"] = list(s.errors)
+    return out
+
+
+def _setup_from_dict(d: dict[str, Any]) -> SetupRecord:
+    return SetupRecord(RunState(d["state"]), d["repo"], d["started_at"], d.get("ended_at", ""), d.get("log", ""),
+                       d.get("message", ""), tuple(d.get("errors") or ()), int(d.get("attempt", 1)))
 
 
 def _control_to_dict(c: Control) -> dict[str, Any]:

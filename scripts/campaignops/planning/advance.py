@@ -97,6 +97,11 @@ def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
                 decisions.append(Decision(run, Verdict.WAITING, "; ".join(
                     f"{p}: {progress[p].succeeded}/{progress[p].total} groups succeeded" for p in not_done)))
             continue
+        if campaign.butler_setup and (ledger.setup is None or ledger.setup.state != RunState.SUCCEEDED):
+            state = ledger.setup.state.value if ledger.setup else "not started"
+            decisions.append(Decision(run, Verdict.WAITING, f"the set-up stage builds the fresh repository "
+                                      f"{campaign.butler_repo} first ({state})"))
+            continue
         if not step.gate_open:
             decisions.append(Decision(run, Verdict.GATED,
                                       f"manual gate: review, then set `approved_by: <you>` on step {step.name} in "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...engine import controls, submit
+from ...engine import controls, setup_stage, submit
 from ...planning.advance import Verdict
 from ...views import summary
 from ...workspace import open_campaign
@@ -31,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run:
         ctx.save(ws.ledger)  # frozen query groups, before anything is submitted
     ledger = controls.from_spec(ctx, ws.plan, ws.ledger, by=spec_author(ws.campaign, root))
+    if not ledger.hold:
+        ledger = setup_stage.ensure(ctx, ledger)
     _, decisions = submit.apply(ctx, ws.plan, ledger)
     submitted = sum(d.verdict == Verdict.SUBMIT for d in decisions)
     recorded = sum(d.verdict == Verdict.RECORDED for d in decisions)

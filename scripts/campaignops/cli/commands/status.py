@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...domain.errors import CampaignError
 from ...domain.states import RunState
-from ...engine import controls, observe, submit
+from ...engine import controls, observe, setup_stage, submit
 from ...planning.advance import Decision, decide
 from ...views import status_page, summary
 from ...workspace import Workspace, open_campaign
@@ -52,9 +52,14 @@ def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print
         say(f"  {ws.campaign.name}: {change}")
     decisions: list[Decision]
     if advance:
+        ws.ledger = setup_stage.ensure(ws.ctx, ws.ledger)
         ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
     else:
         decisions = decide(ws.plan, ws.ledger)
+    if ws.campaign.butler_setup:
+        say(f"  repository set-up: {status_page.setup_text(ws.ledger)}")
+    if ws.ledger.hold is not None:
+        say(f"  ON HOLD: {ws.ledger.hold.describe()} (`campaign resume {ws.campaign.name}`)")
     say(summary.step_table(ws.plan, ws.ledger, decisions))
     for note in summary.waiting_notes(decisions, acting=advance):
         say(f"  {note}")
