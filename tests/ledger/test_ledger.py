@@ -36,9 +36,10 @@ def test_round_trip_is_lossless(tmp_path: Path) -> None:
 
 def test_nothing_is_written_when_nothing_changed(tmp_path: Path) -> None:
     assert store.save(tmp_path, sample()) is True
-    mtime = (tmp_path / "ledger.yaml").stat().st_mtime_ns
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ledger").iterdir()}
     assert store.save(tmp_path, sample()) is False
-    assert (tmp_path / "ledger.yaml").stat().st_mtime_ns == mtime
+    assert store.save(tmp_path, store.load(tmp_path, "demo")) is False
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ledger").iterdir()} == mtimes
 
 
 def test_key_order_is_stable_so_git_diffs_read_well() -> None:
@@ -47,9 +48,16 @@ def test_key_order_is_stable_so_git_diffs_read_well() -> None:
     assert store.dumps(store.from_dict(yaml.safe_load(text))) == text
 
 
-def test_ledger_file_matches_its_schema() -> None:
+def test_ledger_files_match_their_schema_and_read_as_yaml() -> None:
     schema = json.loads((ROOT / "schemas" / "ledger.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(store.dumps(sample())))
+    files = store.files(sample())
+    assert list(files) == ["step1.000.yaml", "index.yaml"]
+    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(files["step1.000.yaml"]))
+    index_schema = {**schema["$defs"]["index"], "$defs": schema["$defs"]}
+    index = yaml.safe_load(files["index.yaml"])
+    jsonschema.Draft202012Validator(index_schema).validate(index)
+    assert index["frozen_groups"] == {"step3": [{"name": "g0000", "query": "tract = 1", "size": 1}]}
 
 
 def test_a_file_that_is_not_a_ledger_is_refused_with_advice(tmp_path: Path) -> None:
@@ -75,7 +83,11 @@ def test_the_ledger_file_is_readable_like_any_file_of_the_checkout(tmp_path: Pat
         store.save(tmp_path, sample())
     finally:
         os.umask(old)
-    assert (tmp_path / "ledger.yaml").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "ledger").iterdir()} == {0o644}  # not mkstemp's 0600
+    (tmp_path / "ledger" / "step1.000.yaml").chmod(0o664)
+    changed = sample().with_run(RunRecord("step1", "g0", "visit IN (1, 2, 3)", sample().runs[0].attempts))
+    assert store.save(tmp_path, changed)
+    assert (tmp_path / "ledger" / "step1.000.yaml").stat().st_mode & 0o777 == 0o664  # a write keeps the mode
 
 
 def test_missing_ledger_is_an_empty_one(tmp_path: Path) -> None:
