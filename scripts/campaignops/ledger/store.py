@@ -514,10 +514,25 @@ def _written(folder: Path) -> dict[str, tuple[int, int, str]]:
     it is unreadable (then every file is written). `load` checked it: this only finds what to rewrite."""
     try:
         _, body = _sealed((folder / INDEX_FILE).read_text(encoding="utf-8"), folder / INDEX_FILE)
-        return {str(f["name"]): (int(f["runs"]), int(f["attempts"]), str(f["sha256"]))
-                for f in json.loads(body)["files"]}
+        listed = {str(f["name"]): (int(f["runs"]), int(f["attempts"]), str(f["sha256"]), "previous" in f)
+                  for f in json.loads(body)["files"]}
     except (OSError, LedgerError, ValueError, KeyError, TypeError):
         return {}
+    out: dict[str, tuple[int, int, str]] = {}
+    for name, (runs, attempts, digest, pending) in listed.items():
+        if not pending:
+            out[name] = (runs, attempts, digest)
+            continue
+        # a save was cut short: the file holds its old or its new version; its seal says which
+        try:
+            with (folder / name).open(encoding="utf-8") as fh:
+                fh.readline()
+                seal = _SEAL.match(fh.readline().rstrip("\n"))
+        except OSError:
+            continue
+        if seal is not None:
+            out[name] = (int(seal["runs"]), int(seal["attempts"]), seal["digest"])
+    return out
 
 
 def save(campaign_dir: Path, ledger: Ledger) -> bool:
