@@ -13,6 +13,7 @@ Usage: python benchmarks/ledger_bench.py [runs]
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -136,9 +137,9 @@ def cycle(n: int) -> None:
               f"{t_cycle:.2f} s wall / {c_cycle:.2f} s CPU (read {t_read:.2f} s, refresh + write {t_refresh:.2f} s); "
               f"commit: {stat}, git diff {diff / 1e3:.1f} KB")
         fresh = store.load(cdir, "big")
-        _, t_decode, _ = timed(lambda: [r.attempts for r in fresh.runs])
+        _, t_decode, c_decode = timed(lambda: [r.attempts for r in fresh.runs])
         print(f"ledger: decoding every attempt of the {n} runs too (what a page of every run's tasks reads): "
-              f"{t_decode:.2f} s more")
+              f"{t_decode:.2f} s wall / {c_decode:.2f} s CPU more")
 
 
 def single_file(n: int) -> None:
@@ -147,15 +148,18 @@ def single_file(n: int) -> None:
         cdir = Path(tmp)
         (cdir / store.LEDGER_FILE).write_text(store.dumps(ledger), encoding="utf-8")
         size = (cdir / store.LEDGER_FILE).stat().st_size / 1e6
-        loaded, t_read, _ = timed(lambda: store.load(cdir, "big"))
-        _, t_move, _ = timed(lambda: store.save(cdir, loaded))
+        loaded, t_read, c_read = timed(lambda: store.load(cdir, "big"))
+        _, t_move, c_move = timed(lambda: store.save(cdir, loaded))
         assert store.load(cdir, "big") == ledger and not (cdir / store.LEDGER_FILE).exists()
         print(f"ledger: single-file ledger.yaml of {n} runs ({size:.1f} MB, the layout before the folder): "
-              f"read {t_read:.2f} s; moved into the folder by the next save in {t_move:.2f} s")
+              f"read {t_read:.2f} s wall / {c_read:.2f} s CPU; moved into the folder by the next save in "
+              f"{t_move:.2f} s wall / {c_move:.2f} s CPU")
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    print(f"ledger: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times grow with it; CPU "
+          f"time is the tool's own)")
     cycle(n)
     single_file(min(n, 1000))
 

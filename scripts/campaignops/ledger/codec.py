@@ -99,14 +99,16 @@ to_json: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False).encode
 
 
 _RUN_TAIL = ', "attempts": ['
+_HEAD_KEYS = ("number", "kind", "state")
 _ATTEMPT_START = '\n {"number": '
 
 
 def _attempt_lines(d: dict[str, Any]) -> list[str]:
     """` {"number": 1, "kind": ..., "state": ...,` then one line per field, mappings and lists one
     item per line, closed by `}` on the last line."""
-    items = list(d.items())
-    head, rest = items[:3], items[3:]
+    # The first line is always number, kind and state: a reader finds a run's current state there.
+    head = [(k, d[k]) for k in _HEAD_KEYS]
+    rest = [(k, v) for k, v in d.items() if k not in _HEAD_KEYS]
     lines = [" {" + ", ".join(f"{to_json(k)}: {to_json(v)}" for k, v in head) + ("," if rest else "}")]
     for i, (key, value) in enumerate(rest):
         end = "," if i < len(rest) - 1 else "}"
@@ -183,7 +185,7 @@ class StoredRun(RunRecord):
 _HEAD = re.compile(r'\{"step": .*, "attempts": \[(\]\})?\Z')
 _PLAIN_HEAD = re.compile(r'\{"step": "([^"\\]*)", "group": "([^"\\]*)", "data_query": "([^"\\]*)", '
                          r'"attempts": \[(\]\})?\Z')
-_LAST = re.compile(r' \{"number": \d+, "kind": "[a-z-]+", "state": "([A-Z]+)"[,}]')
+_LAST = re.compile(r' \{"number": \d+, "kind": "(?:[^"\\]|\\.)*", "state": "([A-Z]+)"[,}]')
 
 
 def split_runs(body: str) -> list[str]:
