@@ -85,12 +85,13 @@ def recorded_drift(path: Path, root: Path) -> list[Problem]:
     doc, _ = source.read(path, root)
     campaign = load_campaign(path, root)
     assert campaign.path is not None
-    if not store.ledger_path(campaign.path.parent).exists() or doc is None:
+    single, folder = store.ledger_path(campaign.path.parent), store.ledger_dir(campaign.path.parent)
+    if not (single.exists() or folder.is_dir()) or doc is None:
         return []
     try:
         ledger = store.load(campaign.path.parent, campaign.name)
     except LedgerError as exc:
-        where = display_name(store.ledger_path(campaign.path.parent), root)
+        where = display_name(folder if folder.is_dir() else single, root)
         return [Problem(where, 1, 1, "", str(exc), f"restore it: `git log -p -- {where}`")]
     plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
     changes = compare(plan, ledger, partial(spec_fingerprint, campaign))

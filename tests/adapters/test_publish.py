@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import threading
 from pathlib import Path
 
 import pytest
-import yaml
 
+from campaignops.adapters.git.ledgers import read
 from campaignops.adapters.git.publish import publish
 from campaignops.adapters.git.repo import Git
 from campaignops.cli.commands import publish as publish_cmd
@@ -48,8 +49,9 @@ def remote(tmp_path: Path) -> Path:
 
 
 def remote_ledger(bare: Path) -> Ledger:
-    text = git(bare, "show", f"main:campaigns/{CAMPAIGN}/ledger.yaml")
-    return store.from_dict(yaml.safe_load(text))
+    ledger = read(Git(bare), "main", f"campaigns/{CAMPAIGN}")
+    assert ledger is not None, "no readable ledger on the remote"
+    return ledger
 
 
 def update(checkout: Path, record: RunRecord) -> None:
@@ -90,7 +92,8 @@ def test_publish_commits_ledger_and_status_pages_with_transitions_and_pushes(rem
         f"{CAMPAIGN}: 1 transition (1 FAILED)", "",
         f"{CAMPAIGN}: step1 g0001 RUNNING→FAILED (12 failed in calibrate)"]
     assert sorted(git(remote, "show", "--name-only", "--format=", "main").split()) == [
-        "STATUS.md", f"campaigns/{CAMPAIGN}/STATUS.md", f"campaigns/{CAMPAIGN}/ledger.yaml"]
+        "STATUS.md", f"campaigns/{CAMPAIGN}/STATUS.md", f"campaigns/{CAMPAIGN}/ledger/index.yaml",
+        f"campaigns/{CAMPAIGN}/ledger/step1.000.yaml"]
 
 
 def test_a_new_campaign_folder_is_committed(remote: Path, tmp_path: Path) -> None:
@@ -114,7 +117,7 @@ def test_a_raced_push_merges_both_ledger_updates(remote: Path, tmp_path: Path) -
     waits: list[float] = []
     result = publish(Git(submit), message="Submit step1 g0002", sleep=waits.append)
     assert result.tries == 2 and waits == [2.0]
-    assert result.merged == (f"campaigns/{CAMPAIGN}/ledger.yaml",)
+    assert set(result.merged) == {f"campaigns/{CAMPAIGN}/ledger/index.yaml", f"campaigns/{CAMPAIGN}/ledger/step1.000.yaml"}
     merged = remote_ledger(remote)
     assert [r.key for r in merged.runs] == ["step1/g0001", "step1/g0002"]
     assert merged.run("step1/g0001").state == RunState.SUCCEEDED  # type: ignore[union-attr]
@@ -176,3 +179,52 @@ def test_an_unreachable_remote_fails_loudly_after_max_tries_and_a_rerun_pushes(r
     result = publish(Git(work), sleep=no_sleep)
     assert result.commit == git(remote, "rev-parse", "main").strip()
     assert remote_ledger(remote).run("step1/g0002") is not None
+
+
+def test_a_raced_push_merges_updates_in_different_ledger_files(remote: Path, tmp_path: Path) -> None:
+    """Two jobs moved runs kept in different files of the folder: git could merge those files, not the
+    index; the whole ledger is merged and written again, nothing of either job lost."""
+    seed = clone(remote, tmp_path / "seed2", "seed2")
+    d = seed / "campaigns" / CAMPAIGN
+    many = store.load(d, CAMPAIGN)
+    for i in range(2, 2 + store.RUNS_PER_FILE):
+        many = many.with_run(run(f"g{i:04d}", attempt(states=(RunState.SUBMITTING, RunState.RUNNING), checked="t1")))
+    store.save(d, many)
+    git(seed, "add", "-A")
+    git(seed, "commit", "-q", "-m", "many")
+    git(seed, "push", "-q", "origin", "HEAD:main")
+    first = clone(remote, tmp_path / "first", "first")
+    second = clone(remote, tmp_path / "second", "second")
+    done = (RunState.SUBMITTING, RunState.RUNNING, RunState.SUCCEEDED)
+    update(first, run("g0001", attempt(states=done, checked="t2")))  # in step1.000.yaml
+    last = f"g{1 + store.RUNS_PER_FILE:04d}"
+    update(second, run(last, attempt(states=done, checked="t2")))  # in step1.001.yaml
+    publish(Git(first), sleep=no_sleep)
+    result = publish(Git(second), sleep=no_sleep)
+    assert result.tries == 2 and f"campaigns/{CAMPAIGN}/ledger/index.yaml" in result.merged
+    merged = remote_ledger(remote)
+    assert len(merged.runs) == 1 + store.RUNS_PER_FILE
+    assert merged.run("step1/g0001").state == RunState.SUCCEEDED  # type: ignore[union-attr]
+    assert merged.run(f"step1/{last}").state == RunState.SUCCEEDED  # type: ignore[union-attr]
+    assert git(remote, "log", "-1", "--format=%s", "main").strip() == f"{CAMPAIGN}: 1 transition (1 SUCCEEDED)"
+
+
+def test_a_ledger_moved_out_of_ledger_yaml_is_published_as_a_move_without_transitions(remote: Path,
+                                                                                     tmp_path: Path) -> None:
+    seed = clone(remote, tmp_path / "old", "old")
+    d = seed / "campaigns" / CAMPAIGN
+    old = store.load(d, CAMPAIGN)
+    shutil.rmtree(d / store.LEDGER_DIR)
+    (d / store.LEDGER_FILE).write_text(store.dumps(old))  # a campaign recorded before the folder layout
+    git(seed, "add", "-A")
+    git(seed, "commit", "-q", "-m", "old layout")
+    git(seed, "push", "-q", "origin", "HEAD:main")
+    work = clone(remote, tmp_path / "w", "w")
+    wd = work / "campaigns" / CAMPAIGN
+    assert store.migrating(wd)
+    store.save(wd, store.load(wd, CAMPAIGN))
+    result = publish(Git(work), message="Move the ledger into its folder", sleep=no_sleep)
+    assert result.commit is not None and result.changes == ()
+    files = git(remote, "ls-tree", "-r", "--name-only", "main").split()
+    assert f"campaigns/{CAMPAIGN}/ledger.yaml" not in files and f"campaigns/{CAMPAIGN}/ledger/index.yaml" in files
+    assert remote_ledger(remote) == old

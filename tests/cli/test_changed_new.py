@@ -58,7 +58,8 @@ def test_changed_lists_campaigns_with_edited_files_and_every_user_of_an_edited_p
 
 def test_changed_ignores_the_bots_files_templates_and_deleted_campaigns() -> None:
     profiles = {"a": "p"}
-    assert changed_campaigns(["campaigns/a/ledger.yaml", "campaigns/a/STATUS.md", "STATUS.md",
+    assert changed_campaigns(["campaigns/a/ledger.yaml", "campaigns/a/ledger/index.yaml",
+                              "campaigns/a/ledger/step1.000.yaml", "campaigns/a/STATUS.md", "STATUS.md",
                               "campaigns/templates/ci-hsc-weekly.yaml", "campaigns/gone/campaign.yaml"],
                              profiles) == []
 

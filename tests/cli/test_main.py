@@ -68,7 +68,7 @@ def test_a_plain_install_validates_from_inside_a_campaign_repository(tmp_path: P
     assert pip.returncode == 0, pip.stderr
     assert (target / "campaignops" / "spec" / "schemas" / "campaign.schema.json").is_file()
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "campaigns", repo / "campaigns", ignore=shutil.ignore_patterns("ledger.yaml"))
+    shutil.copytree(ROOT / "campaigns", repo / "campaigns", ignore=shutil.ignore_patterns("ledger.yaml", "ledger"))
     (repo / "campaigns" / "demo" / "broken.yaml").write_text("name: demo\n")
     env = {"PYTHONPATH": str(target)}  # ahead of the editable install of this checkout
     proc = subprocess.run([sys.executable, "-c", "import campaignops; print(campaignops.__file__)"],

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def repo(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
     shutil.copytree(ROOT / "campaigns" / "demo", tmp_path / "campaigns" / "demo",
-                    ignore=shutil.ignore_patterns("ledger.yaml", "STATUS.md"))
+                    ignore=shutil.ignore_patterns("ledger.yaml", "ledger", "STATUS.md"))
     return tmp_path
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -117,7 +118,7 @@ def test_lost_ledger_entry_adopts_the_running_launch_instead_of_resubmitting(tmp
     control = small_control(tmp_path, demo_butler, steps=1, group=[1002])
     workdir = tmp_path / "work"
     campaign_cli(control, workdir, "apply", "demo", env={"CAMPAIGNOPS_FAILPOINT": "after-launch"}, check=False)
-    (control / "campaigns" / "demo" / "ledger.yaml").unlink()  # e.g. the job died before publishing it
+    shutil.rmtree(control / "campaigns" / "demo" / "ledger")  # e.g. the job died before publishing it
     out = campaign_cli(control, workdir, "apply", "demo").stdout
     assert "adopted" in out
     ledger = wait_done(control, workdir)
@@ -176,7 +177,7 @@ def test_query_split_asks_the_butler_once_and_freezes_the_groups_in_the_ledger(
     spec_file.write_text(yaml.safe_dump(data))
     workdir = tmp_path / "work"
     campaign_cli(control, workdir, "apply", "demo", "--dry-run")
-    assert not (control / "campaigns" / "demo" / "ledger.yaml").exists(), "a dry run writes nothing"
+    assert not (control / "campaigns" / "demo" / "ledger").exists(), "a dry run writes nothing"
     campaign_cli(control, workdir, "apply", "demo")
     ledger = store.load(control / "campaigns" / "demo", "demo")
     groups = ledger.groups_of("step1")

@@ -6,6 +6,7 @@ from the ledger on disk wherever a real job would have died; no bps, no Butler, 
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def test_a_crash_after_bps_started_and_before_it_was_recorded_is_never_launched_
 
 def test_a_lost_ledger_entry_adopts_the_launch_already_there(site: Site) -> None:
     site.apply()
-    (site.root / "campaigns" / "camp" / "ledger.yaml").unlink()  # e.g. a job killed before its commit
+    shutil.rmtree(site.root / "campaigns" / "camp" / "ledger")  # e.g. a job killed before its commit
     site.apply()
     assert site.wms.submissions("step1/visit1") == 1
     record = site.ledger().run("step1/visit1")
@@ -104,11 +105,11 @@ def test_an_unchanged_run_is_written_only_once_an_hour(site: Site) -> None:
     site.wms.finish("step1/visit1", RunState.RUNNING)
     site.wms.finish("step1/visit2", RunState.RUNNING)
     site.status()
-    ledger_file = site.root / "campaigns" / "camp" / "ledger.yaml"
-    written = ledger_file.read_text()
+    ledger_dir = site.root / "campaigns" / "camp" / "ledger"
+    written = {p.name: p.read_text() for p in ledger_dir.iterdir()}
     site.clock.advance(15)
     site.status()
-    assert ledger_file.read_text() == written  # nothing new: no commit every 15 minutes
+    assert {p.name: p.read_text() for p in ledger_dir.iterdir()} == written  # nothing new: no commit every 15 min
     site.clock.advance(60)
     site.status()
     record = site.ledger().run("step1/visit1")
@@ -295,10 +296,11 @@ def test_a_submission_without_a_run_id_past_its_limit_is_reported_hanging_and_ge
     assert record is not None and record.current is not None
     assert record.current.state == RunState.PENDING and record.current.hanging
     assert "more than 2 h without giving a run id" in record.current.message
-    written = (site.root / "campaigns" / "camp" / "ledger.yaml").read_text()
+    index = site.root / "campaigns" / "camp" / "ledger" / "index.yaml"
+    written = index.read_text()
     site.clock.advance(15)
     site.status()
-    assert (site.root / "campaigns" / "camp" / "ledger.yaml").read_text() == written  # stable: no write a pass
+    assert index.read_text() == written  # stable: no write a pass (the index lists every file's digest)
     tracker = FolderTracker(tmp_path / "issues")
     actions = sync(site.campaign, site.ledger(), tracker)
     assert any("step1/visit1: opened" in a and "bps submit hangs" in a for a in actions), actions
@@ -337,7 +339,6 @@ def test_a_count_split_is_frozen_at_the_first_apply_so_appended_ids_form_a_new_r
 def test_a_look_without_the_launch_directory_says_unknown_never_failed(site: Site) -> None:
     """From a laptop clone (or after the runner lost the directory) a run with no run id yet cannot be
     judged: it is UNKNOWN, and the runner's record is not contradicted by a false FAILED."""
-    import shutil
 
     site.wms.register_on_launch = False  # bps has not printed the run id yet
     site.apply()

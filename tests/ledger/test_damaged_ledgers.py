@@ -2,14 +2,17 @@
 
 The corpus is made from a real ledger: wrong values, missing keys, wrong types, another campaign's
 ledger, a hand edit, and the file cut at many points (a cut that still parses would lose records: the
-seal in the header catches it).
+seal in the header catches it). Both layouts: the single ledger.yaml of older campaigns, and the
+folder (its files damaged the same ways, plus a file lost, added, or restored from an older commit).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,3 +117,132 @@ def test_the_cli_refuses_a_damaged_ledger_without_a_traceback_and_never_rewrites
         assert code == 1, command
         assert "Traceback" not in err and ("git log -p" in err or "restore it from git" in err), err
         assert ledger_file.read_text() == damaged, f"{command[0]} rewrote the damaged ledger"
+
+
+# ---- the folder layout: campaigns/<name>/ledger/ (index.yaml and one file per step and 100 runs) -----
+
+FOLDER = store.files(sample())
+PART_NAME = "step1.000.yaml"
+PART = FOLDER[PART_NAME]
+P_HEADER, P_SEAL, P_BODY = PART.split("\n", 2)
+INDEX = FOLDER[store.INDEX_FILE]
+
+
+def part_unsealed(body: str) -> str:
+    """A ledger file repaired by hand (its seal line removed): only the schema and the index's counts
+    can catch the damage."""
+    return f"{P_HEADER}\n{body}"
+
+
+def edited(change: Callable[[dict[str, Any]], object]) -> str:
+    """The file's data changed and written back by hand (valid JSON, no seal)."""
+    data = json.loads(P_BODY)
+    change(data)
+    return part_unsealed(json.dumps(data, indent=1))
+
+
+PART_CASES: dict[str, Damage] = {
+    "unknown state": lambda: part_unsealed(P_BODY.replace('"state": "SUCCEEDED"', '"state": "DONE"', 1)),
+    "attempt number in words": lambda: part_unsealed(P_BODY.replace('"number": 2', '"number": "two"', 1)),
+    "runs is a number": lambda: part_unsealed('{"schema_version": 1, "campaign": "demo", "runs": 5}\n'),
+    "runs is a mapping": lambda: part_unsealed('{"schema_version": 1, "campaign": "demo", "runs": {"step1": 1}}\n'),
+    "quanta counted in words": lambda: part_unsealed(P_BODY.replace('"SUCCEEDED": 7', '"SUCCEEDED": "many"', 1)),
+    "transition to an unknown state": lambda: part_unsealed(
+        P_BODY.replace('"state": "SUBMITTING"}', '"state": "QUEUED"}', 1)),
+    "another campaign's file": lambda: store.files(Ledger("hsc-rc2-w_2026_47", sample().runs))[PART_NAME],
+    "another campaign's file, unsealed": lambda: part_unsealed(P_BODY.replace('"campaign": "demo"',
+                                                                             '"campaign": "hsc-rc2-w_2026_47"')),
+    "a newer layout": lambda: part_unsealed(P_BODY.replace('"schema_version": 1', '"schema_version": 2')),
+    "an unknown top-level key": lambda: edited(lambda d: d.update(notes="hello")),
+    "a hand edit of a sealed file": lambda: PART.replace('"state": "FAILED"', '"state": "SUCCEEDED"', 1),
+    "a sealed file missing its last attempt": lambda: PART[: PART.rindex('\n {"number": 1')],
+    "a file from an older commit": lambda: store.files(Ledger("demo", (
+        sample().runs[0], RunRecord("step1", "visit1003-1004", "visit IN (1003, 1004)"))))[PART_NAME],
+    "a hand repair that lost an attempt": lambda: edited(lambda d: d["runs"][0]["attempts"].pop()),
+    "a hand repair that lost a run": lambda: edited(lambda d: d["runs"].pop()),
+    "a run of another step": lambda: edited(lambda d: d["runs"][1].update(step="step2")),
+}
+for key in ("number", "kind", "state", "output_run", "config_hash", "config_path", "launch_dir", "transitions"):
+    PART_CASES[f"attempt without {key}"] = lambda key=key: edited(lambda d: d["runs"][0]["attempts"][0].pop(key))
+for key in ("step", "group", "data_query", "attempts"):
+    PART_CASES[f"run without {key}"] = lambda key=key: edited(lambda d: d["runs"][1].pop(key))
+for cut in range(1, 11):
+    PART_CASES[f"cut at {cut}/10 of the body"] = (
+        lambda cut=cut: PART[: len(P_HEADER) + len(P_SEAL) + 2 + len(P_BODY) * cut // 11])
+
+OLDER = store.files(Ledger("demo", sample().runs[:1]))
+FOLDER_CASES: dict[str, Callable[[], dict[str, str | None]]] = {
+    "a ledger file lost": lambda: {PART_NAME: None},
+    "an extra file the index does not list": lambda: {"step2.000.yaml": PART.replace("step1", "step2")},
+    "the index lost": lambda: {store.INDEX_FILE: None},
+    "an index from an older commit": lambda: {store.INDEX_FILE: OLDER[store.INDEX_FILE]},
+    "another campaign's index": lambda: {
+        store.INDEX_FILE: store.files(Ledger("hsc-rc2-w_2026_47", sample().runs))[store.INDEX_FILE]},
+    "a hand edit of the index": lambda: {store.INDEX_FILE: INDEX.replace('"runs": 2', '"runs": 1')},
+    "the index cut in half": lambda: {store.INDEX_FILE: INDEX[: len(INDEX) // 2]},
+    "an unsealed index with other counts": lambda: {store.INDEX_FILE: "\n".join(
+        ln for ln in INDEX.replace('"runs": 2', '"runs": 1').split("\n") if not ln.startswith("# seal"))},
+    "a merge conflict in the index": lambda: {store.INDEX_FILE: "<<<<<<< HEAD\n" + INDEX + "=======\n>>>>>>> x\n"},
+}
+
+
+def write_folder(campaign_dir: Path, changes: dict[str, str | None]) -> Path:
+    folder = campaign_dir / store.LEDGER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in {**FOLDER, **changes}.items():
+        if text is not None:
+            (folder / name).write_text(text)
+    return folder
+
+
+def test_the_folder_corpus_is_big_and_each_case_really_changes_a_file() -> None:
+    assert len(PART_CASES) + len(FOLDER_CASES) >= 40
+    assert all(make() != PART for make in PART_CASES.values())
+    assert all(make() for make in FOLDER_CASES.values())
+
+
+@pytest.mark.parametrize("name", sorted(PART_CASES))
+def test_a_damaged_ledger_file_is_refused_naming_it_and_how_to_restore_it(name: str, tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, {PART_NAME: PART_CASES[name]()})
+    with pytest.raises(LedgerError) as info:
+        store.load(tmp_path, "demo")
+    message = str(info.value)
+    assert str(folder) in message and "git log -p" in message, message
+
+
+@pytest.mark.parametrize("name", sorted(FOLDER_CASES))
+def test_a_lost_extra_or_mismatched_file_of_the_folder_is_refused(name: str, tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, FOLDER_CASES[name]())
+    with pytest.raises(LedgerError) as info:
+        store.load(tmp_path, "demo")
+    message = str(info.value)
+    assert str(folder) in message and "git" in message, message
+
+
+def test_the_folder_sample_itself_loads_and_a_hand_repaired_file_with_its_records_does(tmp_path: Path) -> None:
+    write_folder(tmp_path, {})
+    assert store.load(tmp_path, "demo") == sample()
+    write_folder(tmp_path, {PART_NAME: part_unsealed(P_BODY)})  # seal removed, nothing else changed
+    assert store.load(tmp_path, "demo") == sample()
+
+
+@pytest.mark.parametrize("damage", [("part", "unknown state"), ("part", "a sealed file missing its last attempt"),
+                                    ("part", "another campaign's file"), ("part", "cut at 5/10 of the body"),
+                                    ("folder", "a ledger file lost"), ("folder", "an index from an older commit")])
+def test_the_cli_refuses_a_damaged_folder_and_writes_nothing(damage: tuple[str, str], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    shutil.copytree(ROOT / "campaigns" / "demo", tmp_path / "campaigns" / "demo")
+    kind, name = damage
+    cdir = tmp_path / "campaigns" / "demo"
+    folder = write_folder(cdir, {PART_NAME: PART_CASES[name]()} if kind == "part" else FOLDER_CASES[name]())
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    for command in (["status", "demo", "--no-pages"], ["reconcile", "demo", "--no-pages"], ["apply", "demo"],
+                    ["plan", "demo"]):
+        code = main(["--root", str(tmp_path), *command, *(["--workdir", str(tmp_path / "w")]
+                                                          if command[0] != "plan" else [])])
+        err = capsys.readouterr().err
+        assert code == 1, command
+        assert "Traceback" not in err and "git" in err, err
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, f"{command[0]} wrote the ledger"
+        assert not (cdir / store.LEDGER_FILE).exists()

@@ -51,7 +51,7 @@ def test_history_reads_every_committed_ledger_in_order(tmp_path: Path,
     commit(tmp_path, ledger(RunState.PENDING), "Apply")
     commit(tmp_path, ledger(RunState.RUNNING), "status: running")
     commit(tmp_path, ledger(RunState.FAILED, failed=3), "status: failed")
-    versions = ledger_versions(Git(tmp_path), f"campaigns/{CAMPAIGN}/ledger.yaml")
+    versions = ledger_versions(Git(tmp_path), f"campaigns/{CAMPAIGN}")
     assert [v.subject for v in versions] == ["Apply", "status: running", "status: failed"]
     parser = argparse.ArgumentParser()
     parser.add_argument("--root")
@@ -63,3 +63,26 @@ def test_history_reads_every_committed_ledger_in_order(tmp_path: Path,
     entries = json.loads(capsys.readouterr().out)
     assert [t["to"] for e in entries for t in e["transitions"]] == ["PENDING", "RUNNING", "FAILED"]
     assert history_cmd.run(parser.parse_args(["--root", str(tmp_path), "unknown-campaign"])) == 1
+
+
+def test_history_runs_across_the_move_from_ledger_yaml_into_the_folder(tmp_path: Path) -> None:
+    """Campaigns recorded before the folder layout have commits of a single ledger.yaml: the timeline
+    reads both, and the commit that moved the ledger records no transition."""
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    folder = tmp_path / "campaigns" / CAMPAIGN
+    folder.mkdir(parents=True)
+    for led, message in ((ledger(RunState.PENDING), "Apply"), (ledger(RunState.RUNNING), "status: running")):
+        (folder / "ledger.yaml").write_text(store.dumps(led))
+        subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message],
+                       cwd=tmp_path, check=True)
+    commit(tmp_path, store.load(folder, CAMPAIGN), "moved into the folder")
+    assert not (folder / "ledger.yaml").exists()
+    commit(tmp_path, ledger(RunState.FAILED, failed=3), "status: failed")
+    versions = ledger_versions(Git(tmp_path), f"campaigns/{CAMPAIGN}")
+    assert [v.subject for v in versions] == ["Apply", "status: running", "moved into the folder", "status: failed"]
+    assert all(v.ledger is not None for v in versions)
+    entries = timeline(versions)
+    assert [(e.subject, [c.describe() for c in e.changes]) for e in entries] == [
+        ("Apply", ["step1 g0003 NEW→PENDING"]), ("status: running", ["step1 g0003 PENDING→RUNNING"]),
+        ("status: failed", ["step1 g0003 RUNNING→FAILED (3 failed in calibrate)"])]

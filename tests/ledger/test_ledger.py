@@ -36,9 +36,10 @@ def test_round_trip_is_lossless(tmp_path: Path) -> None:
 
 def test_nothing_is_written_when_nothing_changed(tmp_path: Path) -> None:
     assert store.save(tmp_path, sample()) is True
-    mtime = (tmp_path / "ledger.yaml").stat().st_mtime_ns
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ledger").iterdir()}
     assert store.save(tmp_path, sample()) is False
-    assert (tmp_path / "ledger.yaml").stat().st_mtime_ns == mtime
+    assert store.save(tmp_path, store.load(tmp_path, "demo")) is False
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ledger").iterdir()} == mtimes
 
 
 def test_key_order_is_stable_so_git_diffs_read_well() -> None:
@@ -47,9 +48,16 @@ def test_key_order_is_stable_so_git_diffs_read_well() -> None:
     assert store.dumps(store.from_dict(yaml.safe_load(text))) == text
 
 
-def test_ledger_file_matches_its_schema() -> None:
+def test_ledger_files_match_their_schema_and_read_as_yaml() -> None:
     schema = json.loads((ROOT / "schemas" / "ledger.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(store.dumps(sample())))
+    files = store.files(sample())
+    assert list(files) == ["step1.000.yaml", "index.yaml"]
+    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(files["step1.000.yaml"]))
+    index_schema = {**schema["$defs"]["index"], "$defs": schema["$defs"]}
+    index = yaml.safe_load(files["index.yaml"])
+    jsonschema.Draft202012Validator(index_schema).validate(index)
+    assert index["frozen_groups"] == {"step3": [{"name": "g0000", "query": "tract = 1", "size": 1}]}
 
 
 def test_a_file_that_is_not_a_ledger_is_refused_with_advice(tmp_path: Path) -> None:
@@ -75,7 +83,11 @@ def test_the_ledger_file_is_readable_like_any_file_of_the_checkout(tmp_path: Pat
         store.save(tmp_path, sample())
     finally:
         os.umask(old)
-    assert (tmp_path / "ledger.yaml").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "ledger").iterdir()} == {0o644}  # not mkstemp's 0600
+    (tmp_path / "ledger" / "step1.000.yaml").chmod(0o664)
+    changed = sample().with_run(RunRecord("step1", "g0", "visit IN (1, 2, 3)", sample().runs[0].attempts))
+    assert store.save(tmp_path, changed)
+    assert (tmp_path / "ledger" / "step1.000.yaml").stat().st_mode & 0o777 == 0o664  # a write keeps the mode
 
 
 def test_missing_ledger_is_an_empty_one(tmp_path: Path) -> None:
@@ -110,3 +122,23 @@ def test_a_corrupt_ledger_stops_the_cli_with_advice_not_a_traceback(tmp_path: Pa
     err = capsys.readouterr().err
     assert code == 1
     assert "unreadable ledger" in err and "restore it from git history" in err
+
+
+def test_controls_and_the_setup_stage_round_trip_in_the_index_one_control_a_line(tmp_path: Path) -> None:
+    from campaignops.domain.states import RunState
+    from campaignops.ledger.records import Control, Ledger, SetupRecord
+
+    folder = tmp_path / "campaigns" / "demo"
+    ledger = Ledger("demo", setup=SetupRecord(RunState.SUCCEEDED, "/repos/demo", "2026-11-30T10:00:00Z",
+                                              "2026-11-30T10:05:00Z", "/w/setup.log", "1 command(s) ran"))
+    ledger = ledger.with_control(Control("2026-11-30T11:00:00Z", "ops", "hold", "campaign", "Butler downtime"))
+    store.save(folder, ledger)
+    index = (folder / "ledger" / "index.yaml").read_text()
+    store.save(folder, ledger.with_control(Control("2026-11-30T12:00:00Z", "ops", "resume", "campaign", "back")))
+    after = (folder / "ledger" / "index.yaml").read_text()
+    added = [ln for ln in after.splitlines() if ln not in index.splitlines() and not ln.startswith("# seal")]
+    # the previous control gains a comma, the new one is a line of its own: nothing else moves
+    assert len(added) == 2 and '"action": "hold"' in added[0] and '"action": "resume"' in added[1], added
+    again = store.load(folder, "demo")
+    assert again.setup == ledger.setup and [c.action for c in again.controls] == ["hold", "resume"]
+    assert again.hold is None

@@ -101,7 +101,7 @@ def test_every_view_says_it(tmp_path: Path) -> None:
 def test_campaign_plan_marks_runs_against_the_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
     shutil.copytree(ROOT / "campaigns" / "demo", tmp_path / "campaigns" / "demo",
-                    ignore=shutil.ignore_patterns("ledger.yaml", "STATUS.md"))
+                    ignore=shutil.ignore_patterns("ledger.yaml", "ledger", "STATUS.md"))
     assert main(["--root", str(tmp_path), "plan", "demo", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["against_ledger"] == {"new": 6, "unchanged": 0, "changed": 0, "orphaned": 0}

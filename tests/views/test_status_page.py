@@ -51,7 +51,7 @@ def run(step: str, group: str, *attempts: Attempt) -> RunRecord:
 
 
 class Repo:
-    """A repository root with campaigns/<name>/{campaign.yaml,ledger.yaml}; specs loaded from dicts."""
+    """A repository root with campaigns/<name>/{campaign.yaml,ledger/}; specs loaded from dicts."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -218,7 +218,8 @@ def act_repo(tmp_path: Path, httpserver: HTTPServer) -> tuple[ActRepo, FakeGitHu
     work.mkdir()
     for name in ("campaigns", "schemas", "scripts", ".github"):
         shutil.copytree(ROOT / name, work / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "ledger.yaml", "STATUS.md"))
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "ledger.yaml", "ledger",
+                                                                 "STATUS.md"))
     for name in ("pyproject.toml", ".python-version", "Makefile", ".gitignore"):
         shutil.copy(ROOT / name, work / name)
     _fake_venv(tmp_path / "venv")
@@ -291,7 +292,7 @@ def test_weekly_job_commits_this_weeks_campaign_once(act_repo: tuple[ActRepo, Fa
     assert repo.remote_log()[0] == "Weekly ci_hsc: ci-hsc-w_2026_48"
     made = yaml.safe_load(git(repo.origin, "show", "main:campaigns/ci-hsc-w_2026_48/campaign.yaml"))
     assert made["stack"]["tag"] == "w_2026_48" and "schedule" not in made
-    assert "campaigns/ci-hsc-w_2026_48/ledger.yaml" in repo.remote_files()
+    assert "campaigns/ci-hsc-w_2026_48/ledger/index.yaml" in repo.remote_files()
     git(repo.work, "pull", "-q", "origin", "main")
     again = repo.run("workflow_dispatch", "weekly-ci-hsc.yml", dispatch)
     assert again.returncode == 0, again.stdout[-4000:]
@@ -307,8 +308,9 @@ def test_submit_applies_the_dispatched_campaign_and_pushes_its_ledger(act_repo: 
     result = repo.run("workflow_dispatch", "submit.yml", {"inputs": {"campaign": "hsc-rc2-w_2026_47"}})
     assert result.returncode == 0, result.stdout[-4000:]
     assert repo.remote_log()[0] == "Apply hsc-rc2-w_2026_47"
-    assert "campaigns/hsc-rc2-w_2026_47/ledger.yaml" in repo.remote_files()
-    ledger = yaml.safe_load(git(repo.origin, "show", "main:campaigns/hsc-rc2-w_2026_47/ledger.yaml"))
+    assert "campaigns/hsc-rc2-w_2026_47/ledger/index.yaml" in repo.remote_files()
+    # each ledger file is YAML (its body is in JSON's flow style)
+    ledger = yaml.safe_load(git(repo.origin, "show", "main:campaigns/hsc-rc2-w_2026_47/ledger/step1.000.yaml"))
     assert ledger["runs"] and all(r["step"] == "step1" for r in ledger["runs"])
 
 
@@ -324,8 +326,8 @@ def test_submit_on_push_applies_only_the_changed_campaigns(act_repo: tuple[ActRe
     assert result.returncode == 0, result.stdout[-4000:]
     assert repo.remote_log()[0] == "Apply dc2-test-med-1-w_2026_47"
     files = repo.remote_files()
-    assert "campaigns/dc2-test-med-1-w_2026_47/ledger.yaml" in files
-    assert "campaigns/hsc-rc2-w_2026_47/ledger.yaml" not in files
+    assert "campaigns/dc2-test-med-1-w_2026_47/ledger/index.yaml" in files
+    assert "campaigns/hsc-rc2-w_2026_47/ledger/index.yaml" not in files
 
 
 # ---- status.yml ---------------------------------------------------------------------------------

@@ -151,9 +151,11 @@ class Loop:
         self.timings.append(f"bps {wait_for_bps(self.launch, expected):.0f}s")
 
     def ledger(self) -> dict[str, Any]:
-        data: dict[str, Any] = yaml.safe_load(self.show(f"campaigns/{CAMPAIGN}/ledger.yaml"))
-        assert data["campaign"] == CAMPAIGN
-        return data
+        folder = f"campaigns/{CAMPAIGN}/ledger"
+        index: dict[str, Any] = yaml.safe_load(self.show(f"{folder}/index.yaml"))
+        assert index["campaign"] == CAMPAIGN
+        runs = [r for f in index["files"] for r in yaml.safe_load(self.show(f"{folder}/{f['name']}"))["runs"]]
+        return {"campaign": CAMPAIGN, "runs": runs}
 
     def runs(self) -> dict[str, dict[str, Any]]:
         return {f"{r['step']}/{r['group']}": r for r in self.ledger()["runs"]}
@@ -181,7 +183,7 @@ def _control_repo(tmp: Path, butler: Path) -> Path:
     # detached bps processes read long after the act job that launched them has ended).
     for name in ("profiles", CAMPAIGN):
         shutil.copytree(ROOT / "campaigns" / name, work / "campaigns" / name,
-                        ignore=shutil.ignore_patterns("ledger.yaml", "STATUS.md"))
+                        ignore=shutil.ignore_patterns("ledger.yaml", "ledger", "STATUS.md"))
     rewritten = make_control_repo(work, tmp / "rewrite", butler)
     shutil.copy(rewritten / "campaigns" / CAMPAIGN / "campaign.yaml", work / "campaigns" / CAMPAIGN)
     shutil.rmtree(rewritten)

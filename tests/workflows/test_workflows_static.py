@@ -212,7 +212,8 @@ def test_submit_runs_on_pushes_to_main_of_reviewed_campaign_files_and_on_dispatc
     assert on["push"]["branches"] == ["main"]
     assert on["push"]["paths"][0] == "campaigns/**"
     # the bot's own commits (ledgers, status pages) and templates submit nothing
-    assert {"!campaigns/*/ledger.yaml", "!campaigns/*/STATUS.md", "!campaigns/templates/**"} <= set(
+    assert {"!campaigns/*/ledger.yaml", "!campaigns/*/ledger/**", "!campaigns/*/STATUS.md",
+            "!campaigns/templates/**"} <= set(
         on["push"]["paths"])
     assert on["workflow_dispatch"]["inputs"]["campaign"]["required"] is True
 

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="campaign",
         description="Campaigns as code for Rubin data processing: a campaign is a YAML file under "
         "campaigns/<name>/campaign.yaml; this command validates, plans, renders and submits it "
-        "with bps, tracks its runs in campaigns/<name>/ledger.yaml and reports failures.",
+        "with bps, tracks its runs in campaigns/<name>/ledger/ and reports failures.",
         epilog="Run `campaign COMMAND --help` for the options of one command.",
     )
     parser.add_argument("--root", default=None,

@@ -43,7 +43,7 @@ def make_control_repo(source_root: Path, control: Path, butler_repo: Path) -> Pa
     (control / "campaigns").mkdir(parents=True)
     shutil.copytree(source_root / "campaigns" / "profiles", control / "campaigns" / "profiles")
     shutil.copytree(source_root / "campaigns" / DEMO, control / "campaigns" / DEMO,
-                    ignore=shutil.ignore_patterns("ledger.yaml", "STATUS.md"))
+                    ignore=shutil.ignore_patterns("ledger.yaml", "ledger", "STATUS.md"))
     spec_file = control / "campaigns" / DEMO / "campaign.yaml"
     yaml = YAML()
     yaml.preserve_quotes = True
@@ -128,7 +128,7 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     _git(control, "add", "-A")
     _git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost",
          "commit", "-qm", "demo: ledger and status after the run")
-    ledger_file = control / "campaigns" / DEMO / "ledger.yaml"
+    ledger_file = control / "campaigns" / DEMO / "ledger"
     done = all(r.state == RunState.SUCCEEDED for r in ws.ledger.runs) and len(ws.ledger.runs) == len(ws.plan.runs)
     first = next((r.current for r in ws.ledger.runs if r.current and r.current.submit_dir), None)
     _say("")

@@ -63,8 +63,15 @@ class Context:
         return self.campaign.path.parent
 
     def save(self, ledger: Ledger) -> None:
-        if not self.dry_run and store.save(self.campaign_dir, ledger):
+        if self.dry_run:
+            return
+        moving = store.migrating(self.campaign_dir)
+        if store.save(self.campaign_dir, ledger):
             self.saved.append(self.now())
+            if moving:
+                self.say(f"ledger: moved {self.campaign_dir / store.LEDGER_FILE} into "
+                         f"{self.campaign_dir / store.LEDGER_DIR}/ (an index and one file per step and "
+                         f"{store.RUNS_PER_FILE} runs, so each save writes only what changed); commit both")
 
     def launch_dir(self, run_key: str, attempt: int) -> Path:
         return self.workdir / self.campaign.name / run_key / f"a{attempt:02d}"

@@ -115,8 +115,10 @@ def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:
     """Every unfinished current attempt observed once; saved when anything changed."""
     changes: list[Change] = []
     for record in ledger.runs:
+        if record.state is None or record.state.finished:
+            continue  # asked first: a finished run read from the ledger is never decoded
         current = record.current
-        if current is None or current.state.finished:
+        if current is None:
             continue
         updated = observe_attempt(ctx, current)
         if updated != current:

@@ -1,1 +1,2 @@
-"""The ledger (campaigns/<name>/ledger.yaml): records.py the values, store.py the file, merge.py two versions."""
+"""The ledger (campaigns/<name>/ledger/): records.py the values, codec.py their text, store.py the files,
+merge.py two versions, history.py the timeline."""

@@ -47,6 +47,8 @@ def diff_ledgers(old: Ledger | None, new: Ledger) -> list[Change]:
     changes: list[Change] = []
     for run in new.runs:
         before = old.run(run.key) if old else None
+        if before is run:
+            continue  # the same record object (read from a ledger file that did not change)
         old_attempts = {a.number: a for a in before.attempts} if before else {}
         for attempt in run.attempts:
             previous = old_attempts.get(attempt.number)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from ..domain.states import HANGING, RunState, TaskCounts, Transition
@@ -81,7 +82,8 @@ class RunRecord:
     def with_attempt(self, attempt: Attempt) -> RunRecord:
         """This record with `attempt` replacing the one of the same number, or appended."""
         kept = [a for a in self.attempts if a.number != attempt.number]
-        return replace(self, attempts=tuple(sorted([*kept, attempt], key=lambda a: a.number)))
+        return RunRecord(self.step, self.group, self.data_query,
+                         tuple(sorted([*kept, attempt], key=lambda a: a.number)))
 
 
 # What operators do by hand, recorded with who and why. A control's target is "campaign", a step name or
@@ -121,6 +123,9 @@ class SetupRecord:
 
 @dataclass(frozen=True)
 class Ledger:
+    """Every run of a campaign. Runs of one step stay together, in the order they were first recorded
+    (the ledger files are one per step and part of a step, so a run never moves between files)."""
+
     campaign: str
     runs: tuple[RunRecord, ...] = ()
     frozen_groups: tuple[tuple[str, tuple[tuple[str, str, int], ...]], ...] = ()  # step -> (name, query, size)
@@ -145,22 +150,27 @@ class Ledger:
             raise ValueError(f"unknown control {control.action!r}")
         return replace(self, controls=(*self.controls, control))
 
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        # A data-release campaign has 10,000 runs: finding one must not walk them all.
+        return {r.key: i for i, r in enumerate(self.runs)}
+
     def run(self, key: str) -> RunRecord | None:
-        for r in self.runs:
-            if r.key == key:
-                return r
-        return None
+        i = self._positions.get(key)
+        return None if i is None else self.runs[i]
 
     def with_run(self, record: RunRecord) -> Ledger:
         """This ledger with `record` in place of the run of the same key (kept where it stands, so
-        ledger diffs stay small), or appended."""
+        ledger diffs stay small), or added after the last run of its step (at the end for a new step)."""
         runs = list(self.runs)
-        for i, r in enumerate(runs):
-            if r.key == record.key:
-                runs[i] = record
-                break
-        else:
-            runs.append(record)
+        i = self._positions.get(record.key)
+        if i is not None:
+            runs[i] = record
+            updated = replace(self, runs=tuple(runs))
+            updated.__dict__["_positions"] = self._positions  # same keys at the same places
+            return updated
+        at = next((j + 1 for j in range(len(runs) - 1, -1, -1) if runs[j].step == record.step), len(runs))
+        runs.insert(at, record)
         return replace(self, runs=tuple(runs))
 
     def groups_of(self, step: str) -> tuple[tuple[str, str, int], ...] | None:

@@ -9,8 +9,10 @@ import yaml
 
 from .load import all_campaign_paths
 
-# Written by the bot, not by a reviewer: changing them submits nothing.
+# Written by the bot, not by a reviewer: changing them submits nothing (ledger.yaml: the single-file
+# ledger of older campaigns; ledger/: the ledger's folder).
 BOT_FILES = frozenset({"ledger.yaml", "STATUS.md"})
+BOT_FOLDERS = frozenset({"ledger"})
 NOT_CAMPAIGNS = frozenset({"profiles", "templates"})
 NULL_SHA = "0" * 40
 
@@ -29,7 +31,8 @@ def changed_campaigns(paths: Iterable[str], profiles: Mapping[str, str]) -> list
             continue
         if parts[1] == "profiles" and parts[-1].endswith(".yaml"):
             changed_profiles.add(Path(parts[-1]).stem)
-        elif parts[1] not in NOT_CAMPAIGNS and not (len(parts) == 3 and parts[2] in BOT_FILES):
+        elif parts[1] not in NOT_CAMPAIGNS and not (len(parts) == 3 and parts[2] in BOT_FILES) \
+                and not (len(parts) > 3 and parts[2] in BOT_FOLDERS):
             names.add(parts[1])
     names |= {name for name, profile in profiles.items() if profile in changed_profiles}
     return sorted(n for n in names if n in profiles)

@@ -24,10 +24,12 @@ def schema(name: str) -> dict[str, Any]:
 
 
 @cache
-def validator(name: str) -> Draft202012Validator:
+def validator(name: str, definition: str | None = None) -> Draft202012Validator:
+    """The validator of schema `name`, or of its `$defs/<definition>` (a document described there)."""
     # Compiled once per process: building a validator costs more than checking a file.
     loaded = schema(name)
-    return Draft202012Validator(_inline_refs(loaded, loaded.get("$defs", {}), 0))
+    defs = loaded.get("$defs", {})
+    return Draft202012Validator(_inline_refs(defs[definition] if definition else loaded, defs, 0))
 
 
 def _inline_refs(node: Any, defs: dict[str, Any], depth: int) -> Any:

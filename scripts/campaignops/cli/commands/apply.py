@@ -41,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     for note in summary.waiting_notes(decisions):
         ctx.say(f"  {note}")
     ctx.say(f"{'would submit' if args.dry_run else 'submitted'} {submitted} run(s); "
-            f"{recorded} already in the ledger; ledger: {ctx.campaign_dir / 'ledger.yaml'}")
+            f"{recorded} already in the ledger; ledger: {ctx.campaign_dir / 'ledger'}/")
     return 0

@@ -9,7 +9,6 @@ import sys
 from ...adapters.git.history import ledger_versions
 from ...adapters.git.repo import Git, GitError
 from ...ledger.history import timeline
-from ...ledger.store import LEDGER_FILE
 from ...views.history import as_json, format_text
 from ..common import root_of
 
@@ -21,9 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = root_of(args)
-    path = f"campaigns/{args.campaign}/{LEDGER_FILE}"
+    path = f"campaigns/{args.campaign}/ledger"
     try:
-        versions = ledger_versions(Git(root), path)
+        versions = ledger_versions(Git(root), f"campaigns/{args.campaign}")
     except GitError as exc:
         print(f"error: cannot read the history of {path}: {exc}", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--message", "-m", default=None,
                         help="first line of the commit message (default: a summary of the transitions)")
     parser.add_argument("--paths", nargs="*", default=[], metavar="PATHSPEC",
-                        help="more files to commit besides campaigns/*/ledger.yaml, campaigns/*/STATUS.md, "
+                        help="more files to commit besides the ledgers (campaigns/*/ledger/), campaigns/*/STATUS.md, "
                         "STATUS.md and new campaign folders")
     parser.add_argument("--remote", default="origin", help="remote to push to (default: origin)")
     parser.add_argument("--branch", default="main", help="branch to push to (default: main)")
