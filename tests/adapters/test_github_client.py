@@ -24,7 +24,7 @@ def test_issues_list_follows_link_headers_and_skips_pull_requests(github: FakeGi
 
     issues = client.list_issues(REPO, labels=["campaignops"])
 
-    assert [i["title"] for i in issues] == [f"issue {i}" for i in range(250)]
+    assert [i["title"] for i in issues] == [f"issue {i}" for i in reversed(range(250))]  # GitHub: newest first
     gets = [args for m, _, args in github.log if m == "GET"]
     assert len(gets) == 3  # 253 labelled items, 100 per page
     assert gets[0]["per_page"] == "100" and "cursor" not in gets[0]
