@@ -58,6 +58,10 @@ class FakeGitHub:
     ticks: int = 0  # server time: EPOCH + one second per write
     clock: Callable[[], float] | None = None
     stamps: list[tuple[float, str, str]] = field(default_factory=list)
+    visibility: str = "private"
+    # GET /orgs/{org}/actions/runner-groups: (group, runner names); readable only with `admin_tokens`
+    runner_groups: list[tuple[dict[str, Any], list[str]]] = field(default_factory=list)
+    admin_tokens: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.server.expect_request(re.compile(".*")).respond_with_handler(self)
@@ -137,6 +141,19 @@ class FakeGitHub:
                 return self._json({"message": "Resource not accessible by integration",
                                    "documentation_url": "https://docs.github.com/rest/users/users"}, 403)
             return self._json({"login": login, "type": "User"})
+        if path == self.prefix + f"/repos/{REPO}":
+            return self._json({"full_name": REPO, "private": self.visibility != "public",
+                                "visibility": self.visibility})
+        org = REPO.partition("/")[0]
+        if path.startswith(self.prefix + f"/orgs/{org}/actions/runner-groups"):
+            if token not in self.admin_tokens:
+                return self._json({"message": "Resource not accessible by integration"}, 403)
+            if path.endswith("/runner-groups"):
+                groups = [g for g, _ in self.runner_groups]
+                return self._json({"total_count": len(groups), "runner_groups": groups})
+            if m := re.fullmatch(r".*/runner-groups/(\d+)/runners", path):
+                names = next((n for g, n in self.runner_groups if g["id"] == int(m.group(1))), [])
+                return self._json({"total_count": len(names), "runners": [{"name": n} for n in names]})
         if not path.startswith(self.prefix + f"/repos/{REPO}/"):
             return self._json({"message": "Not Found"}, 404)
         rest = path[len(self.prefix + f"/repos/{REPO}/"):]
