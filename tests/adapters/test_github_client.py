@@ -315,7 +315,17 @@ def test_bodies_fit_the_limit_after_the_markers_and_keep_them(github: FakeGitHub
 def test_the_identity_of_an_installation_token_is_the_actions_bot(github: FakeGitHub, client: GitHubClient,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CAMPAIGNOPS_BOT_LOGIN", raising=False)
-    assert client.login() == "github-actions[bot]"  # GET /user: 403 Resource not accessible by integration
+    assert client.login() == "github-actions[bot]"
+    assert github.calls("GET", "^/user$") == []  # a ghs_ token is an installation token: /user would be a 403
+
+
+def test_an_unknown_token_that_gets_403_on_user_is_an_integration(github: FakeGitHub, httpserver: HTTPServer,
+                                                                  sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    monkeypatch.delenv("CAMPAIGNOPS_BOT_LOGIN", raising=False)
+    github.tokens["v1.0123456789abcdef"] = "github-actions[bot]"  # an older installation token format
+    github.faults.append(fault(403, "Resource not accessible by integration"))
+    client = make_client(httpserver, sleeps, token="v1.0123456789abcdef")
     assert client.login() == "github-actions[bot]" and len(github.calls("GET", "^/user$")) == 1
 
 

@@ -393,6 +393,10 @@ class GitHubClient:
         """Who this token writes as: `GET /user` for a person's token; an installation token (Actions'
         GITHUB_TOKEN, a GitHub App) cannot read /user (403 "Resource not accessible by integration"),
         so it is `$CAMPAIGNOPS_BOT_LOGIN` (an App: `<app-slug>[bot]`), else github-actions[bot]."""
+        if self._login is None and (self._token or "").startswith("ghs_"):
+            # GitHub's documented prefix of installation tokens (Actions' GITHUB_TOKEN, a GitHub App's):
+            # /user would answer 403, so no request is spent on it.
+            self._login = os.environ.get("CAMPAIGNOPS_BOT_LOGIN") or ACTIONS_BOT
         if self._login is None:
             try:
                 self._login = str(self.get("/user")["login"])

@@ -56,6 +56,7 @@ class GitHubTracker:
         self._wrote = False  # created, commented or closed in this run
         self._bodies: dict[str, str] = {}  # number -> full body, for issues seen in this run (not kept)
         self._comments: dict[str, list[str]] = {}  # number -> trusted comment bodies fetched in this run
+        self._commented: set[str] = set()  # issues we commented on in this run
 
     # ---- who counts -------------------------------------------------------------------------------
 
@@ -133,10 +134,15 @@ class GitHubTracker:
         self._listed = False
 
     def finish(self) -> None:
-        """After a sync that wrote: list once more, so the next sync with nothing new costs only 304s."""
+        """After a sync that wrote: list once more (and read back the comments we added), so the next sync
+        with nothing new costs only conditional requests."""
         if self._wrote:
             self._wrote = False
             self._list()
+            for ref in sorted(self._commented):
+                self._forget_comments(ref)
+                self.comments(Issue(ref, "", "", "", ""))
+            self._commented.clear()
 
     # ---- the Tracker port -----------------------------------------------------------------------
 
@@ -195,17 +201,18 @@ class GitHubTracker:
             if not exc.maybe_applied:
                 raise
             marker = body.splitlines()[0] if body else ""
-            self._forget_comments(issue)
+            self._forget_comments(issue.ref)
             if not any(marker and marker in c for c in self.comments(replace(issue, comments=None))):
                 self.client.create_comment(self.repo, int(issue.ref), body)
         entry = self._load()["issues"].setdefault(issue.ref, {})
         entry.setdefault("comment_markers", []).append(markers(body))
+        self._commented.add(issue.ref)
         if issue.ref in self._comments:
             self._comments[issue.ref].append(body)
         self._save()
 
-    def _forget_comments(self, issue: Issue) -> None:
-        entry = self._load()["issues"].setdefault(issue.ref, {})
+    def _forget_comments(self, ref: str) -> None:
+        entry = self._load()["issues"].setdefault(ref, {})
         entry["comments_at"] = None
 
     def close(self, issue: Issue) -> None:
