@@ -381,3 +381,15 @@ def test_the_bot_paths_are_one_list_used_for_commit_and_overlay() -> None:
     assert is_bot_path(f"campaigns/{CAMPAIGN}/ledger.yaml") and is_bot_path("STATUS.md")
     assert not is_bot_path(f"campaigns/{CAMPAIGN}/campaign.yaml") and not is_bot_path("a/campaigns/x/ledger.yaml")
     assert tuple(f":(glob){p}" for p in BOT_PATHS) == DEFAULT_PATHSPECS
+
+
+def test_pull_keeps_runs_only_the_checkout_recorded(remote: Path, tmp_path: Path) -> None:
+    first = clone(remote, tmp_path / "first", "first")
+    failed_run(first)
+    assert publish_records(Git(first), branch="records").commit
+    job = clone(remote, tmp_path / "job", "job")
+    update(job, run("g0009", attempt()))  # recorded in main's ledger, never on the record branch
+    assert _cli(job, "--branch", "records", "--pull") == 0
+    ledger = store.load(job / "campaigns" / CAMPAIGN, CAMPAIGN)
+    assert sorted(r.key for r in ledger.runs) == ["step1/g0001", "step1/g0009"]
+    assert ledger.run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]

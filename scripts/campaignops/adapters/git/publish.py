@@ -276,8 +276,15 @@ def pull_records(git: Git, branch: str, remote: str = "origin") -> list[str] | N
     contents = git.blobs(sorted(set(blobs.values())))
     for path, sha in blobs.items():
         target = git.cwd / path
+        text = contents[sha]
+        if Path(path).name == "ledger.yaml" and target.exists():
+            # Runs the checkout's ledger holds and the branch's does not (recorded on main before the
+            # record branch was set up, say) are kept: the union, as after a race.
+            here, there = parse_version(target.read_text(encoding="utf-8")), parse_version(text)
+            if here is not None and there is not None and merge_ledgers(there, here) != there:
+                text = dumps(merge_ledgers(there, here))
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(contents[sha], encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
     return wanted
 
 
