@@ -409,8 +409,12 @@ def test_status_publishes_to_the_record_branch_and_the_next_run_reads_it(act_rep
     submitted = yaml.safe_load(git(repo.origin, "show", "records:campaigns/hsc-rc2-w_2026_47/ledger.yaml"))
     assert submitted["runs"]
 
-    status = repo.run("schedule", "status.yml", {"schedule": "7,22,37,52 * * * *"}, variables=records)
+    # with the records app set up too: its token is minted (stubbed offline) just before publishing
+    status = repo.run("schedule", "status.yml", {"schedule": "7,22,37,52 * * * *"},
+                      variables={**records, "APP_CLIENT_ID": "Iv23.test"})
     assert status.returncode == 0, status.stdout[-4000:]
+    assert "create-github-app-token stub" in status.stdout
+    assert "create-github-app-token stub" not in applied.stdout  # not set up: the step is skipped
     assert "took" in status.stdout and "files from origin records" in status.stdout
     assert git(repo.origin, "rev-parse", "main") == main_head  # main never written
     files = repo.remote_files("records")
