@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retry": ("retry", "restart a failed run (bps restart) or resubmit it with more memory"),
     "rescue": ("rescue", "re-run only what failed of a run, into a new output run"),
     "notify": ("notify", "open / update / close one failure issue per failing run (GitHub or a folder)"),
+    "doctor": ("doctor", "check the runner for PanDA: token expiry (one issue ahead of expiry), PANDA_URL, monitor"),
     "pr-comment": ("pr_comment", "post or update the sticky plan comment on a pull request"),
     "publish": ("publish", "commit ledgers and status pages and push, retrying on a raced push"),
     "history": ("history", "a campaign's timeline, read back from the ledger's git history"),

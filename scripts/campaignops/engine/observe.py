@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..domain.errors import WmsError, WmsUnreachable
 from ..domain.states import HANGING, RunState
-from ..ledger.records import Attempt, Ledger, with_state
-from ..ports import Observation, Submission
+from ..ledger.records import Attempt, Ledger, RunRecord, with_state
+from ..ports import Observation, Submission, bulk
 from .context import Context
 
 # An unchanged active run still gets its last_checked refreshed this often, so the ledger shows the
@@ -44,22 +45,42 @@ def failure_detail(attempt: Attempt) -> str:
 
 
 def _merge(attempt: Attempt, obs: Observation, now: str) -> Attempt:
-    changed = (obs.state != attempt.state or obs.tasks != attempt.tasks or obs.errors != attempt.errors
-               or obs.exit_codes != attempt.exit_codes or obs.message != attempt.message)
+    links = obs.links or attempt.links
+    unknown = obs.state == RunState.UNKNOWN
+    changed = (obs.state != attempt.state or obs.message != attempt.message or links != attempt.links
+               or (not unknown and (obs.tasks != attempt.tasks or obs.errors != attempt.errors
+                                    or obs.exit_codes != attempt.exit_codes
+                                    or obs.failed_jobs != attempt.failed_jobs)))
     last = _parse(attempt.last_checked) if attempt.last_checked else None
     stale = last is None or (_parse(now) or last) - last >= HEARTBEAT
     if not changed and not stale:
         return attempt
-    if obs.state == RunState.UNKNOWN:
+    if unknown:
         # Keep what we knew; only say that the WMS could not be asked.
         return with_state(attempt, RunState.UNKNOWN, now, obs.message[:200], message=obs.message,
-                                     last_checked=now)
+                          last_checked=now, links=links)
     return with_state(attempt, obs.state, now, "", tasks=obs.tasks, errors=obs.errors,
-                                 exit_codes=obs.exit_codes, message=obs.message, last_checked=now)
+                      exit_codes=obs.exit_codes, message=obs.message, last_checked=now, links=links,
+                      failed_jobs=obs.failed_jobs)
 
 
-def observe_attempt(ctx: Context, attempt: Attempt) -> Attempt:
-    """One attempt brought up to date; never raises for a WMS that cannot be reached."""
+def _located(ctx: Context, attempt: Attempt) -> Attempt:
+    """The attempt with the submit dir and run id bps printed so far (read from its launch dir)."""
+    if attempt.submit_dir and attempt.wms_id:
+        return attempt
+    # Read what bps printed until it gave the run id: PanDA and HTCondor print the submit
+    # directory long before the id (while the quantum graph is built).
+    found = ctx.wms.find_submission(Path(attempt.launch_dir))
+    if found is None:
+        return attempt
+    return replace(attempt, submit_dir=found.submit_dir or attempt.submit_dir, wms_id=found.wms_id or attempt.wms_id)
+
+
+def observe_attempt(ctx: Context, attempt: Attempt, known: Mapping[str, Observation] | None = None) -> Attempt:
+    """One attempt brought up to date; never raises for a WMS that cannot be reached.
+
+    `known` holds what a bulk observation already said of runs by run id: those cost no WMS call here.
+    """
     launch_dir = Path(attempt.launch_dir)
     now = ctx.now()
     if attempt.state == RunState.SUBMITTING and not ctx.wms.launched(launch_dir):
@@ -75,18 +96,14 @@ def observe_attempt(ctx: Context, attempt: Attempt) -> Attempt:
                               message=f"bps could not be started: {exc}")
         return with_state(attempt, RunState.PENDING, now, "launched after an interrupted apply",
                                      submitted_at=now, last_checked=now)
-    if not attempt.submit_dir or not attempt.wms_id:
-        # Read what bps printed until it gave the run id: PanDA and HTCondor print the submit
-        # directory long before the id (while the quantum graph is built).
-        found = ctx.wms.find_submission(launch_dir)
-        if found is not None:
-            attempt = replace(attempt, submit_dir=found.submit_dir or attempt.submit_dir,
-                              wms_id=found.wms_id or attempt.wms_id)
-    try:
-        obs = ctx.wms.observe(Submission(attempt.submit_dir, attempt.wms_id), launch_dir,
-                              ctx.campaign.setup_command())
-    except WmsUnreachable as exc:
-        obs = Observation(RunState.UNKNOWN, message=f"WMS not reachable: {exc}")
+    attempt = _located(ctx, attempt)
+    obs = (known or {}).get(attempt.wms_id) if attempt.wms_id else None
+    if obs is None:
+        try:
+            obs = ctx.wms.observe(Submission(attempt.submit_dir, attempt.wms_id), launch_dir,
+                                  ctx.campaign.setup_command())
+        except WmsUnreachable as exc:
+            obs = Observation(RunState.UNKNOWN, message=f"WMS not reachable: {exc}")
     return _merge(attempt, _hang_check(ctx, attempt, obs, now), now)
 
 
@@ -103,14 +120,37 @@ def _hang_check(ctx: Context, attempt: Attempt, obs: Observation, now: str) -> O
                                 f"it is stuck, then `campaign rescue`")
 
 
+def observe_in_bulk(ctx: Context, records: list[RunRecord]) -> dict[str, Observation]:
+    """Run id -> Observation of every active run with a run id, in one bulk call when the WMS can (a monitor
+    answering for all runs in a few requests); empty when it cannot, and each run is observed alone."""
+    many = bulk(ctx.wms)
+    if many is None:
+        return {}
+    runs = {}
+    for record in records:
+        attempt = record.current
+        if attempt is None or attempt.state.finished or attempt.state == RunState.SUBMITTING:
+            continue  # SUBMITTING may still need launching: observe_attempt decides
+        located = _located(ctx, attempt)
+        if located.wms_id:
+            # A restart keeps its run id: the run is as old as the first attempt that had this id.
+            since = min((a.submitted_at for a in record.attempts if a.wms_id in ("", located.wms_id)
+                         and a.submitted_at), default="")
+            runs[located.wms_id] = (Submission(located.submit_dir, located.wms_id, since), Path(located.launch_dir))
+    if not runs:
+        return {}
+    return many.observe_many(list(runs.values()), ctx.campaign.setup_command())
+
+
 def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:
-    """Every unfinished current attempt observed once; saved when anything changed."""
+    """Every unfinished current attempt observed once (in bulk when the WMS can); saved when anything changed."""
     changes: list[Change] = []
+    known = observe_in_bulk(ctx, list(ledger.runs))
     for record in ledger.runs:
         current = record.current
         if current is None or current.state.finished:
             continue
-        updated = observe_attempt(ctx, current)
+        updated = observe_attempt(ctx, current, known)
         if updated != current:
             ledger = ledger.with_run(record.with_attempt(updated))
             if updated.state != current.state:
