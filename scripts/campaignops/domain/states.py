@@ -97,7 +97,7 @@ class FailedJob:
 
     @property
     def summary(self) -> str:
-        """One line: task, job, attempt, first error, memory."""
+        """One line: task, job, attempt, exit code, memory, then every error."""
         parts = [f"{self.task} job {self.job_id}"]
         if self.attempt:
             parts.append(f"attempt {self.attempt}" + (f"/{self.max_attempts}" if self.max_attempts else ""))
@@ -106,4 +106,4 @@ class FailedJob:
         if self.maxpss_mb:
             parts.append(f"maxpss {self.maxpss_mb} MB" + (f" of {self.request_mb} MB" if self.request_mb else ""))
         head = ", ".join(parts)
-        return f"{head}: {self.errors[0]}" if self.errors else head
+        return f"{head}: {'; '.join(self.errors)}" if self.errors else head

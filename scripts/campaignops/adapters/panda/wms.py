@@ -14,15 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ...domain.errors import WmsUnreachable
 from ...domain.states import FailedJob, RunState
 from ...ports import Observation, Submission
 from ..bps.launcher import BpsWms
-from .monitor import BigPandaMonitor, MonitorError, Workflow, as_int
+from .monitor import BigPandaMonitor, Workflow, as_int
 from .states import TaskRow, run_state, split_task_name, task_counts
 
 DAY_WINDOWS = (7, 14, 30, 60, 120, 365)  # `days` asked of the monitor: few distinct URLs, so campaigns share answers
 MAX_ERRORS = 10
-ERROR_KINDS = ("pilot", "exe", "ddm", "sup", "taskbuffer", "brokerage", "jobdispatcher")
+ERROR_KINDS = ("exe", "pilot", "sup", "ddm", "taskbuffer", "brokerage", "jobdispatcher")  # the payload's first
 
 
 def window_days(oldest: datetime | None, now: datetime) -> int:
@@ -111,7 +112,7 @@ class PandaWms(BpsWms):
             workflows = {w.request_id: w for w in self.monitor.workflows(username=self.username, days=days)}
             wanted = [i for i in ids if i in workflows]
             rows, complete = self._tasks(wanted, days) if wanted else ([], True)
-        except MonitorError as exc:
+        except WmsUnreachable as exc:  # the monitor failed, or the hour's budget is spent
             return {i: Observation(RunState.UNKNOWN, message=str(exc), links=run_links(self.monitor, i)) for i in ids}
         tasks = self._tasks_by_request(rows, {i: workflows[i] for i in wanted})
         out: dict[str, Observation] = {}
@@ -167,7 +168,7 @@ class PandaWms(BpsWms):
             for row in failing:  # one request per failing task, only once the run has ended failed
                 try:
                     found = [failed_job(j, row.label, self.monitor) for j in self.monitor.failed_jobs(row.task_id)]
-                except MonitorError as exc:
+                except WmsUnreachable as exc:
                     notes.append(f"failed jobs of task {row.task_id} not read: {exc}")
                     continue
                 jobs += found
