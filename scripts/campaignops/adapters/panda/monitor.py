@@ -22,7 +22,7 @@ from ...domain.errors import WmsUnreachable
 from .budget import RequestBudget
 
 DEFAULT_TIMEOUT = 60.0
-CACHE_SECONDS = 120.0  # campaigns of one status cycle share the same bulk answers
+CACHE_SECONDS = 30.0  # campaigns of one status cycle share the same bulk answers (a cycle takes seconds)
 TASK_LIMIT = 5000  # the monitor's own default for /tasks/
 JOB_LIMIT = 20  # failed jobs read per failing task (the issue shows a few; the link shows them all)
 JOB_FIELDS = ("pandaid", "jobname", "jobstatus", "computingsite", "attemptnr", "maxattempt", "transexitcode",
