@@ -225,19 +225,19 @@ def _pct(part: int, whole: int) -> float:
 
 # ---- a PanDA campaign with many runs in flight (engine tests and the benchmark) ----------------------
 
-def panda_campaign(root: Any, n_groups: int, monitor_url: str = "") -> Any:
+def panda_campaign(root: Any, n_groups: int, monitor_url: str = "", name: str = "drp") -> Any:
     """A campaign on a USDF PanDA profile whose step1 has `n_groups` groups (visits 1..n)."""
     from campaignops.domain.model import Campaign, Profile
 
     profile = Profile("usdf-panda", "test", "USDF", "panda", "", (("wmsServiceClass", "lsst.ctrl.bps.panda.PanDAService"),),
                       monitor=(("url", monitor_url),) if monitor_url else ())
-    data = {"name": "drp", "description": "d", "operator": "op", "profile": "usdf-panda",
+    data = {"name": name, "description": "d", "operator": "op", "profile": "usdf-panda",
             "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/repo", "inputs": ["in"], "output": "out/{campaign}"},
             "pipeline": "pipelines/p.yaml",
             "steps": [{"name": "step1", "subsets": ["step1"],
                        "split": {"by": "values", "dimension": "visit", "values": list(range(1, n_groups + 1))},
                        "acceptance": {"max_failed_fraction": 0.0}}]}
-    path = root / "campaigns" / "drp" / "campaign.yaml"
+    path = root / "campaigns" / name / "campaign.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     return Campaign.from_dict(data, profile, path=path)
 

@@ -146,15 +146,18 @@ def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:
     """Every unfinished current attempt observed once (in bulk when the WMS can); saved when anything changed."""
     changes: list[Change] = []
     known = observe_in_bulk(ctx, list(ledger.runs))
-    for record in ledger.runs:
+    records = list(ledger.runs)
+    for i, record in enumerate(records):
         current = record.current
         if current is None or current.state.finished:
             continue
         updated = observe_attempt(ctx, current, known)
         if updated != current:
-            ledger = ledger.with_run(record.with_attempt(updated))
+            records[i] = record.with_attempt(updated)
             if updated.state != current.state:
                 detail = failure_detail(updated) if updated.state == RunState.FAILED else ""
                 changes.append(Change(record.key, current.number, current.state, updated.state, detail))
-    ctx.save(ledger)
+    if records != list(ledger.runs):  # nothing new: no need to serialise a large ledger to find it unchanged
+        ledger = replace(ledger, runs=tuple(records))  # in place, in one pass: 10,000 changed runs stay linear
+        ctx.save(ledger)
     return ledger, changes

@@ -22,7 +22,7 @@ from ...domain.errors import WmsUnreachable
 from .budget import RequestBudget
 
 DEFAULT_TIMEOUT = 60.0
-CACHE_SECONDS = 30.0  # campaigns of one status cycle share the same bulk answers (a cycle takes seconds)
+CACHE_SECONDS = 60.0  # campaigns of one status cycle share the same bulk answers
 TASK_LIMIT = 5000  # the monitor's own default for /tasks/
 JOB_LIMIT = 20  # failed jobs read per failing task (the issue shows a few; the link shows them all)
 JOB_FIELDS = ("pandaid", "jobname", "jobstatus", "computingsite", "attemptnr", "maxattempt", "transexitcode",
@@ -163,15 +163,17 @@ class BigPandaMonitor:
                          finished_pct=_pct(r.get("finished_files")), failed_pct=_pct(r.get("failed_files")))
                 for r in rows]
 
-    def tasks(self, *, request_ids: Sequence[str] = (), username: str = "", days: int = 7) -> tuple[list[dict[str, Any]], bool]:
+    def tasks(self, *, request_ids: Sequence[str] = (), username: str = "", days: int = 7,
+              expected: int = 0) -> tuple[list[dict[str, Any]], bool]:
         """JEDI task rows of some iDDS requests, or of a user's last `days` days; and whether the list is
-        complete (the monitor cuts it at `limit`: a cut list is asked once more with a larger limit)."""
+        complete (the monitor cuts it at `limit`, 5000 by default: the limit asked is above the `expected`
+        number of rows, and a list cut all the same is asked once more with a ten times larger limit)."""
         params = {"days": str(days)}
         if request_ids:
             params["idds_request_id"] = ",".join(request_ids)
         if username:
             params["username"] = username
-        limit = TASK_LIMIT
+        limit = max(TASK_LIMIT, -(-expected * 5 // 4000) * 1000)  # 25% above, rounded up to a thousand
         for _ in range(2):
             params["limit"] = str(limit)
             data = self.get("tasks/", params, "the tasks (/tasks/)")

@@ -111,7 +111,9 @@ class PandaWms(BpsWms):
         try:
             workflows = {w.request_id: w for w in self.monitor.workflows(username=self.username, days=days)}
             wanted = [i for i in ids if i in workflows]
-            rows, complete = self._tasks(wanted, days) if wanted else ([], True)
+            expected = sum(w.total_tasks for w in workflows.values()) if self.username else sum(
+                workflows[i].total_tasks for i in wanted)
+            rows, complete = self._tasks(wanted, days, expected) if wanted else ([], True)
         except WmsUnreachable as exc:  # the monitor failed, or the hour's budget is spent
             return {i: Observation(RunState.UNKNOWN, message=str(exc), links=run_links(self.monitor, i)) for i in ids}
         tasks = self._tasks_by_request(rows, {i: workflows[i] for i in wanted})
@@ -128,10 +130,10 @@ class PandaWms(BpsWms):
             out[request_id] = self._observation(workflow, tasks.get(request_id, []), complete)
         return out
 
-    def _tasks(self, request_ids: list[str], days: int) -> tuple[list[dict[str, Any]], bool]:
+    def _tasks(self, request_ids: list[str], days: int, expected: int) -> tuple[list[dict[str, Any]], bool]:
         if self.username:  # one request for every run of the user, shared by the campaigns of this cycle
-            return self.monitor.tasks(username=self.username, days=days)
-        return self.monitor.tasks(request_ids=request_ids, days=days)
+            return self.monitor.tasks(username=self.username, days=days, expected=expected)
+        return self.monitor.tasks(request_ids=request_ids, days=days, expected=expected)
 
     @staticmethod
     def _tasks_by_request(rows: list[dict[str, Any]], workflows: dict[str, Workflow]) -> dict[str, list[TaskRow]]:
