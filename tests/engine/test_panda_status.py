@@ -143,3 +143,36 @@ def test_without_a_monitor_panda_runs_are_observed_through_bps_report(tmp_path: 
     assert make_wms(with_profile, tmp_path, env={}) is wms  # campaigns of one process share the client
     overridden = make_wms(with_profile, tmp_path, env={"PANDAMON_URL": "http://127.0.0.1:9/"})
     assert isinstance(overridden, PandaWms) and overridden.monitor.base_url == "http://127.0.0.1:9/"
+
+
+def test_the_run_id_printed_late_by_bps_submit_is_captured_and_followed(tmp_path: Path, fake: FakeBigPanda) -> None:
+    import os
+    from dataclasses import replace
+
+    from campaignops.adapters.bps.launcher import SUBMIT_LOG
+    from campaignops.adapters.processes import PID_FILE
+
+    fake.add_workflow(4321, "u_lsstsvc1_drp_step1_visit1_20261130T080000Z", "Transforming",
+                      tasks=[("isr", "running", 10, 1, 0)])
+    ctx = context(tmp_path, fake)
+    launch = tmp_path / "work" / "drp" / "step1" / "visit1" / "a01"
+    launch.mkdir(parents=True)
+    (launch / PID_FILE).write_text(f"{os.getpid()}\n")  # bps is still running (building the graph)
+    (launch / SUBMIT_LOG).write_text("Submit dir: /submit/visit1\n")
+    (record,) = running_ledger(ctx.campaign, [1]).runs[:1]
+    assert record.current is not None
+    pending = replace(record.current, state=RunState.PENDING, wms_id="", submit_dir="", launch_dir=str(launch))
+    ledger = running_ledger(ctx.campaign, [1])
+    ledger = replace(ledger, runs=(record.with_attempt(pending),))
+
+    ledger, _ = refresh(ctx, ledger)
+    current = ledger.runs[0].current
+    assert current is not None and current.state == RunState.PENDING and current.wms_id == ""
+    assert fake.log == []  # nothing to ask the monitor yet
+
+    with (launch / SUBMIT_LOG).open("a") as log:  # an hour later bps prints the iDDS request id
+        log.write("Run Id: 4321\nRun Name: u_lsstsvc1_drp_step1_visit1_20261130T080000Z\n")
+    ledger, _ = refresh(ctx, ledger)
+    current = ledger.runs[0].current
+    assert current is not None and current.wms_id == "4321" and current.state == RunState.RUNNING
+    assert dict(current.links)["tasks"] == f"{fake.url}tasks/?idds_request_id=4321"
