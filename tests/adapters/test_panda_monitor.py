@@ -192,3 +192,16 @@ def test_window_and_names() -> None:
     assert run_state("SubFinished")[0] == RunState.FAILED
     assert run_state("Expired")[0] == RunState.FAILED
     assert run_state("ToCancel")[0] == RunState.RUNNING
+
+
+def test_campaigns_of_one_cycle_share_the_answers_and_the_next_cycle_asks_again(fake: FakeBigPanda,
+                                                                               tmp_path: Path) -> None:
+    for i in (1, 2):
+        fake.add_workflow(i, f"{WF}{i}", "Transforming", tasks=[("isr", "running", 2, 1, 0)])
+    wms = make_wms(fake, tmp_path)
+    assert wms.observe_many(runs(1), "")["1"].state == RunState.RUNNING  # campaign A
+    assert wms.observe_many(runs(2), "")["2"].state == RunState.RUNNING  # campaign B, same cycle
+    assert len(fake.log) == 2
+    fake.workflows[1]["r_status"] = "Finished"
+    assert wms.observe_many(runs(1), "")["1"].state == RunState.SUCCEEDED  # run 1 again: a new cycle
+    assert len(fake.log) == 4

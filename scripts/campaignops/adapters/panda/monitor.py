@@ -22,7 +22,7 @@ from ...domain.errors import WmsUnreachable
 from .budget import RequestBudget
 
 DEFAULT_TIMEOUT = 60.0
-CACHE_SECONDS = 60.0  # campaigns of one status cycle share the same bulk answers
+CACHE_SECONDS = 600.0  # at most: a status cycle's campaigns share the bulk answers (see PandaWms)
 TASK_LIMIT = 5000  # the monitor's own default for /tasks/
 JOB_LIMIT = 20  # failed jobs read per failing task (the issue shows a few; the link shows them all)
 JOB_FIELDS = ("pandaid", "jobname", "jobstatus", "computingsite", "attemptnr", "maxattempt", "transexitcode",
@@ -97,6 +97,10 @@ class BigPandaMonitor:
         """A monitor URL for people (links in issues and pages), without `json`."""
         query = "&".join(f"{k}={v}" for k, v in (params or {}).items())
         return f"{self.base_url}{path.lstrip('/')}" + (f"?{query}" if query else "")
+
+    def forget(self) -> None:
+        """Drop the answers kept for this cycle: the next question is asked again."""
+        self._cache.clear()
 
     # ---- the one place that sends requests ----------------------------------------------------
 

@@ -95,6 +95,7 @@ class PandaWms(BpsWms):
         self.monitor = monitor
         self.username = username
         self.now = now
+        self._served: set[str] = set()  # runs answered from the monitor's current (cached) answers
 
     def observe(self, submission: Submission, launch_dir: Path, setup: str) -> Observation:
         if not submission.wms_id:  # bps has not printed the run id yet: its launch dir says how it goes
@@ -105,6 +106,12 @@ class PandaWms(BpsWms):
         ids = list(dict.fromkeys(s.wms_id for s, _ in runs if s.wms_id))
         if not ids:
             return {}
+        # The campaigns of one cycle share the bulk answers, each run served once: a run asked about again
+        # means a new cycle (`status --watch`, the next status job in this process), so ask afresh.
+        if self._served.intersection(ids):
+            self.monitor.forget()
+            self._served.clear()
+        self._served.update(ids)
         now = self.now()
         oldest = min((t for s, _ in runs if (t := _parse_time(s.since)) is not None), default=None)
         days = window_days(oldest, now)
