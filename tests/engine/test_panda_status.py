@@ -115,6 +115,10 @@ def test_a_status_cycle_over_many_runs_costs_two_requests_plus_one_per_failing_t
     assert "exe 1: lsst.pipe.base: RuntimeError: PSF failed (visit 36)" in failing
     assert "`step1/visit1` | RUNNING" in site.split("## Active runs")[1]
     assert "[USDF](sites/USDF.md)" in (tmp_path / "STATUS.md").read_text()
+    page = (tmp_path / "campaigns" / "drp" / "STATUS.md").read_text()
+    visit38 = page.split("### step1/visit38")[1].split("### step1/")[0]
+    assert "Failed jobs (attempt 1):" in visit38
+    assert "[log](https://logs.example.org/SLAC/pilot/80038/payload.stdout)" in visit38
 
 
 @pytest.mark.parametrize("answer", [status(429), html()])

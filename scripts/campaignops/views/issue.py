@@ -68,11 +68,12 @@ def _task_table(attempt: Attempt) -> list[str]:
 MAX_JOBS = 20
 
 
-def failed_jobs_table(attempt: Attempt, limit: int = MAX_JOBS) -> list[str]:
+def failed_jobs_table(attempt: Attempt, limit: int = MAX_JOBS, heading: str = "### ") -> list[str]:
     """The WMS's failed jobs (PanDA): error codes and diagnostics, attempt, memory and each job's log."""
     if not attempt.failed_jobs:
         return []
-    lines = [f"### Failed jobs (attempt {attempt.number})", "",
+    title = f"Failed jobs (attempt {attempt.number})"
+    lines = [f"{heading}{title}" if heading else f"{title}:", "",
              "| task | job | attempt | errors | memory MB (peak / asked) | log |", "|---|---|---|---|---|---|"]
     for job in attempt.failed_jobs[:limit]:
         tries = f"{job.attempt}/{job.max_attempts}" if job.max_attempts else str(job.attempt or "")

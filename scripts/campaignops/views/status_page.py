@@ -354,7 +354,7 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str]) -> str:
         if a.message:
             out.append(f"- message: {_cell(a.message)}")
         out.append("")
-        detail: list[str] = failed_jobs_table(a, limit=MAX_ERROR_LINES) if a.state != RunState.SUCCEEDED else []
+        detail: list[str] = failed_jobs_table(a, limit=MAX_ERROR_LINES, heading="") if a.state != RunState.SUCCEEDED else []
         if a.tasks:
             detail += [*_task_counts(a), ""]
         if a.exit_codes:
