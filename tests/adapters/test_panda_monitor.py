@@ -205,3 +205,13 @@ def test_campaigns_of_one_cycle_share_the_answers_and_the_next_cycle_asks_again(
     fake.workflows[1]["r_status"] = "Finished"
     assert wms.observe_many(runs(1), "")["1"].state == RunState.SUCCEEDED  # run 1 again: a new cycle
     assert len(fake.log) == 4
+
+
+def test_tasks_are_matched_to_their_workflow_by_name(fake: FakeBigPanda, tmp_path: Path) -> None:
+    made = fake.add_workflow(1, WF, "Transforming", tasks=[("isr", "running", 2, 1, 0)])
+    made[0].taskname = f"{WF}_01_my_03_label_01"  # a label that looks like a task number
+    fake.add_workflow(2, f"{WF}other", "Transforming", tasks=[("isr", "running", 5, 5, 0)])
+    fake.tasks[2][0].taskname = "someone_else_01_isr_01"  # reqid 1 too, but not named after workflow 1
+    fake.tasks[1].append(fake.tasks[2][0])
+    seen = make_wms(fake, tmp_path).observe_many(runs(1), "")["1"]
+    assert [(t.label, t.total) for t in seen.tasks] == [("my_03_label", 2)]

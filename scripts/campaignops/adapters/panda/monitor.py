@@ -135,14 +135,15 @@ class BigPandaMonitor:
                                "expired or not accepted; run `panda_auth refresh` on the runner")
         if response.status_code != 200:
             raise MonitorError(f"{where} answered {response.status_code}: {response.text[:200]!r}")
-        text = response.text
+        body = response.content  # bytes: JSON is UTF-8, and no charset guessing over megabytes
         kind = response.headers.get("Content-Type", "")
-        if "html" in kind or text.lstrip()[:1] == "<":
+        if "html" in kind or body.lstrip()[:1] == b"<":
+            text = body[:2000].decode("utf-8", errors="replace")
             raise MonitorError(f"{where} answered with an HTML page, not JSON (a login page or an error page: "
                                "check monitor.url and whether the monitor wants a token), e.g. "
                                f"{' '.join(text.split())[:120]!r}")
         try:
-            data = json.loads(text)
+            data = json.loads(body)
         except ValueError as exc:
             raise MonitorError(f"{where} answered with malformed JSON ({exc}); asked again next cycle") from exc
         self._cache[url] = (self.clock(), data)

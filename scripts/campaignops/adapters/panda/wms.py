@@ -152,11 +152,12 @@ class PandaWms(BpsWms):
                 continue  # iDDS's own build step, not a pipeline task
             workflow, label = split_task_name(name)
             request_id = by_name.get(workflow)
-            if request_id is None and str(row.get("reqid") or "") in workflows:
-                request_id = str(row["reqid"])
-                workflow, label = split_task_name(name, workflows[request_id].name)
-            if request_id is None:
-                continue  # a task of another workflow
+            if request_id is None:  # a label that looks like "_NN_": trust the request id when the name agrees
+                owner = workflows.get(str(row.get("reqid") or ""))
+                if owner is None or not name.startswith(f"{owner.name}_"):
+                    continue  # a task of another workflow
+                request_id = owner.request_id
+                workflow, label = split_task_name(name, owner.name)
             out.setdefault(request_id, []).append(TaskRow(
                 task_id=str(row["jeditaskid"]), name=name, label=label, status=str(row["status"] or ""),
                 files=as_int(row.get("nfiles")), finished=as_int(row.get("nfilesfinished")),
