@@ -6,13 +6,13 @@ folder), and adapters/memory_wms.py is a WMS in memory for fast engine tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from .domain.errors import WmsUnreachable
-from .domain.states import RunState, TaskCounts
+from .domain.states import FailedJob, RunState, TaskCounts
 
 if TYPE_CHECKING:
     from .domain.model import Campaign, Step
@@ -32,6 +32,7 @@ class Submission:
 
     submit_dir: str
     wms_id: str
+    since: str = ""  # UTC time the run was first submitted, when known: how far back a monitor must look
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Observation:
     exit_codes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     errors: tuple[str, ...] = ()  # first error lines of failed quanta
     message: str = ""
+    links: tuple[tuple[str, str], ...] = ()  # (what, URL) of the run in the WMS's monitor
+    failed_jobs: tuple[FailedJob, ...] = ()  # the monitor's failed jobs: codes, diagnostics, memory, log
 
 
 class Wms(Protocol):
@@ -72,6 +75,23 @@ class Wms(Protocol):
         """Stop the run (`bps cancel`, or the bps process still submitting it); returns what was done.
         Raises WmsError when it could not be stopped (the run is then not recorded as cancelled)."""
         ...
+
+
+class BulkWms(Wms, Protocol):
+    """A WMS that observes many runs at once (a monitor answering for all of them in a few requests).
+
+    The engine uses `observe_many` once per status cycle when the WMS has it, and `observe` otherwise.
+    """
+
+    def observe_many(self, runs: Sequence[tuple[Submission, Path]], setup: str) -> dict[str, Observation]:
+        """wms_id -> Observation for every run given (each with a run id); never raises for a monitor
+        that cannot be asked: those runs are UNKNOWN with a message saying why."""
+        ...
+
+
+def bulk(wms: Wms) -> BulkWms | None:
+    """`wms` when it can observe many runs at once, else None."""
+    return wms if callable(getattr(wms, "observe_many", None)) else None  # type: ignore[return-value]
 
 
 class DataIdSource(Protocol):
@@ -128,4 +148,4 @@ class Tracker(Protocol):
         ...
 
 
-__all__ = ["DataIdSource", "Issue", "Launch", "Observation", "Submission", "Tracker", "Wms", "WmsUnreachable"]
+__all__ = ["BulkWms", "DataIdSource", "Issue", "Launch", "Observation", "Submission", "Tracker", "Wms", "WmsUnreachable", "bulk"]

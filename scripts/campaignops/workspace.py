@@ -6,14 +6,20 @@ the campaign lock). The CLI and the demo start here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .adapters.bps.launcher import BpsWms
 from .adapters.butler import ButlerDataIds
 from .adapters.lock import lock_campaign
+from .adapters.panda.budget import DEFAULT_PER_HOUR, RequestBudget
+from .adapters.panda.monitor import DEFAULT_TIMEOUT, BigPandaMonitor
+from .adapters.panda.token import read_token
+from .adapters.panda.wms import PandaWms
 from .domain.errors import LedgerError
 from .domain.model import Campaign, Plan
 from .domain.problems import Problem
@@ -43,8 +49,30 @@ class Workspace:
         return self.ctx.campaign
 
 
-def make_wms(campaign: Campaign) -> Wms:
-    return BpsWms(dict(campaign.profile.bps)["wmsServiceClass"])
+_MONITORS: dict[tuple[str, ...], PandaWms] = {}
+
+
+def make_wms(campaign: Campaign, workdir: Path | None = None, env: Mapping[str, str] = os.environ) -> Wms:
+    """bps for every plugin; for PanDA with a BigPanDA monitor (profile `monitor.url` or $PANDAMON_URL),
+    runs are observed in bulk through the monitor, one client per monitor shared by the process's campaigns."""
+    service = dict(campaign.profile.bps)["wmsServiceClass"]
+    monitor = dict(campaign.profile.monitor)
+    url = env.get("PANDAMON_URL") or str(monitor.get("url") or "")
+    if campaign.profile.wms != "panda" or not url:
+        return BpsWms(service)
+    username = env.get("PANDAMON_USERNAME") or str(monitor.get("username") or "")
+    per_hour = int(env.get("PANDAMON_REQUESTS_PER_HOUR") or monitor.get("requests_per_hour") or DEFAULT_PER_HOUR)
+    token = env.get("PANDAMON_TOKEN", "")
+    if not token and monitor.get("send_token"):
+        found = read_token(env)
+        token = found.value if found else ""
+    where = (workdir or Path(".work")).resolve() / "panda-monitor" / f"budget-{urlsplit(url).netloc or 'monitor'}.json"
+    key = (url, username, str(per_hour), token, str(where), service)
+    if key not in _MONITORS:
+        client = BigPandaMonitor(url, RequestBudget(where, per_hour), token=token,
+                                 timeout=float(monitor.get("timeout") or DEFAULT_TIMEOUT))
+        _MONITORS[key] = PandaWms(client, username=username, wms_service_class=service)
+    return _MONITORS[key]
 
 
 def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable[[str], None] = print,
@@ -74,7 +102,7 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
             frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in groups_for(campaign, step))
             ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
     plan = make_plan(campaign, frozen=frozen)
-    ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign),
+    ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign, workdir),
                   workdir=workdir, say=say, dry_run=dry_run)
     return Workspace(ctx, plan, ledger)
 

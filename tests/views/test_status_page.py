@@ -161,12 +161,12 @@ def test_root_page_links_open_failure_issues_and_groups_runs_by_site(repo: Repo)
     assert f"| failed-frdf | `step1/tract9615` | [#7]({url}) |" in issues
     assert "gone" not in issues  # a campaign no longer in the repository
     sites = page.split("## By site")[1]
-    usdf = sites.split("### USDF")[1].split("###")[0]
-    frdf = sites.split("### FrDF")[1].split("###")[0]
+    usdf = sites.split("### [USDF](sites/USDF.md)")[1].split("###")[0]
+    frdf = sites.split("### [FrDF](sites/FrDF.md)")[1].split("###")[0]
     assert "| running-usdf | `step1/tract9697` | RUNNING | 1 |" in usdf and "failed-frdf" not in usdf
     assert f"| failed-frdf | `step1/tract9615` | FAILED | 1 | `HSC/runs/x/2026-11-19T10:00:00+00:00` | [#7]({url}) |" in frdf
     assert "Nothing running or failing at local." in sites
-    assert "### UKDF" not in sites  # only finished-long-ago campaigns there
+    assert "### [UKDF]" not in sites  # only finished-long-ago campaigns there
 
 
 def test_campaign_page_has_steps_runs_and_per_task_counts(repo: Repo) -> None:
@@ -192,7 +192,7 @@ def test_pages_are_not_rewritten_when_nothing_changed(repo: Repo) -> None:
     assert repo.write(datetime(2026, 11, 21, 12, 30, tzinfo=UTC)) == []
     assert {p: p.read_bytes() for p in first} == before
 
-    # one run changes: its campaign's page and the root page change, nothing else
+    # one run changes: its campaign's page, its site's page and the root page change, nothing else
     d = repo.root / "campaigns" / "running-usdf"
     ledger = store.load(d, "running-usdf")
     record = ledger.run("step1/tract9697")
@@ -200,7 +200,8 @@ def test_pages_are_not_rewritten_when_nothing_changed(repo: Repo) -> None:
     store.save(d, ledger.with_run(record.with_attempt(
         records.with_state(record.current, RunState.SUCCEEDED, "2026-11-21T12:40:00+00:00"))))
     later = datetime(2026, 11, 21, 13, 0, tzinfo=UTC)
-    assert sorted(repo.write(later)) == sorted([repo.root / "STATUS.md", d / "STATUS.md"])
+    assert sorted(repo.write(later)) == sorted([repo.root / "STATUS.md", repo.root / "sites" / "USDF.md",
+                                               d / "STATUS.md"])
     assert "_Page last changed: 2026-11-21 13:00 UTC_" in repo.page("running-usdf")
     assert "_Page last changed: 2026-11-21 12:00 UTC_" in repo.page("failed-frdf")
 

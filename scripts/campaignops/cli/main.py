@@ -34,7 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "notify": ("notify", "open / update / close one failure issue per failing run (GitHub or a folder)"),
     "pr-comment": ("pr_comment", "post or update the sticky plan comment on a pull request"),
     "publish": ("publish", "commit ledgers and status pages and push (main or a record branch), retrying on a race"),
-    "doctor": ("doctor", "check the runner and repository: say what to fix (e.g. a public repo's runner group)"),
+    "doctor": ("doctor", "check the runner: a public repo's runner group, the PanDA token (one issue ahead of "
+                         "expiry), PANDA_URL, monitor; says what to fix"),
     "history": ("history", "a campaign's timeline, read back from the ledger's git history"),
     "changed": ("changed", "campaigns whose files changed between two commits"),
     "new": ("new", "make a campaign from a template (e.g. this week's ci_hsc)"),

@@ -123,11 +123,13 @@ class Profile:
     wms: str
     stack_setup: str
     bps: tuple[tuple[str, Any], ...]
+    monitor: tuple[tuple[str, Any], ...] = ()  # the WMS's monitor (BigPanDA): url, username, requests_per_hour
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Profile:
         return cls(data["name"], data["description"], data["site"], data["wms"],
-                   data.get("stack_setup", ""), tuple(sorted(data["bps"].items())))
+                   data.get("stack_setup", ""), tuple(sorted(data["bps"].items())),
+                   monitor=tuple(sorted((data.get("monitor") or {}).items())))
 
 
 @dataclass(frozen=True)

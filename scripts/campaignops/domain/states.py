@@ -75,3 +75,35 @@ class StateCounts:
     def active(self) -> int:
         """Runs not finished (held ones included: they wait for an operator, not for the WMS)."""
         return self.held + self.in_progress
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """One failed WMS job of a run, as a monitor (BigPanDA) describes it: enough to act without the WMS's UI.
+
+    `errors` are "<kind> <code>: <diagnostic>" lines (pilot, exe, ddm, sup, ...); memory in MB (0: not known).
+    """
+
+    task: str  # the pipeline task label
+    job_id: str  # PanDA id
+    attempt: int = 0
+    max_attempts: int = 0
+    site: str = ""
+    exit_code: int = 0  # the payload's (trans) exit code
+    errors: tuple[str, ...] = ()
+    maxpss_mb: int = 0
+    request_mb: int = 0  # what the job asked for (minramcount)
+    log_url: str = ""
+
+    @property
+    def summary(self) -> str:
+        """One line: task, job, attempt, exit code, memory, then every error."""
+        parts = [f"{self.task} job {self.job_id}"]
+        if self.attempt:
+            parts.append(f"attempt {self.attempt}" + (f"/{self.max_attempts}" if self.max_attempts else ""))
+        if self.exit_code:
+            parts.append(f"exit {self.exit_code}")
+        if self.maxpss_mb:
+            parts.append(f"maxpss {self.maxpss_mb} MB" + (f" of {self.request_mb} MB" if self.request_mb else ""))
+        head = ", ".join(parts)
+        return f"{head}: {'; '.join(self.errors)}" if self.errors else head

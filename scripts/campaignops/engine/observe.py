@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..domain.errors import WmsError, WmsUnreachable
 from ..domain.states import HANGING, RunState
-from ..ledger.records import Attempt, Ledger, with_state
-from ..ports import Observation, Submission
+from ..ledger.records import Attempt, Ledger, RunRecord, with_state
+from ..ports import Observation, Submission, bulk
 from .context import Context
 
 # An unchanged active run still gets its last_checked refreshed this often, so the ledger shows the
@@ -44,22 +45,42 @@ def failure_detail(attempt: Attempt) -> str:
 
 
 def _merge(attempt: Attempt, obs: Observation, now: str) -> Attempt:
-    changed = (obs.state != attempt.state or obs.tasks != attempt.tasks or obs.errors != attempt.errors
-               or obs.exit_codes != attempt.exit_codes or obs.message != attempt.message)
+    links = obs.links or attempt.links
+    unknown = obs.state == RunState.UNKNOWN
+    changed = (obs.state != attempt.state or obs.message != attempt.message or links != attempt.links
+               or (not unknown and (obs.tasks != attempt.tasks or obs.errors != attempt.errors
+                                    or obs.exit_codes != attempt.exit_codes
+                                    or obs.failed_jobs != attempt.failed_jobs)))
     last = _parse(attempt.last_checked) if attempt.last_checked else None
     stale = last is None or (_parse(now) or last) - last >= HEARTBEAT
     if not changed and not stale:
         return attempt
-    if obs.state == RunState.UNKNOWN:
+    if unknown:
         # Keep what we knew; only say that the WMS could not be asked.
         return with_state(attempt, RunState.UNKNOWN, now, obs.message[:200], message=obs.message,
-                                     last_checked=now)
+                          last_checked=now, links=links)
     return with_state(attempt, obs.state, now, "", tasks=obs.tasks, errors=obs.errors,
-                                 exit_codes=obs.exit_codes, message=obs.message, last_checked=now)
+                      exit_codes=obs.exit_codes, message=obs.message, last_checked=now, links=links,
+                      failed_jobs=obs.failed_jobs)
 
 
-def observe_attempt(ctx: Context, attempt: Attempt) -> Attempt:
-    """One attempt brought up to date; never raises for a WMS that cannot be reached."""
+def _located(ctx: Context, attempt: Attempt) -> Attempt:
+    """The attempt with the submit dir and run id bps printed so far (read from its launch dir)."""
+    if attempt.submit_dir and attempt.wms_id:
+        return attempt
+    # Read what bps printed until it gave the run id: PanDA and HTCondor print the submit
+    # directory long before the id (while the quantum graph is built).
+    found = ctx.wms.find_submission(Path(attempt.launch_dir))
+    if found is None:
+        return attempt
+    return replace(attempt, submit_dir=found.submit_dir or attempt.submit_dir, wms_id=found.wms_id or attempt.wms_id)
+
+
+def observe_attempt(ctx: Context, attempt: Attempt, known: Mapping[str, Observation] | None = None) -> Attempt:
+    """One attempt brought up to date; never raises for a WMS that cannot be reached.
+
+    `known` holds what a bulk observation already said of runs by run id: those cost no WMS call here.
+    """
     launch_dir = Path(attempt.launch_dir)
     now = ctx.now()
     if attempt.state == RunState.SUBMITTING and not ctx.wms.launched(launch_dir):
@@ -75,26 +96,21 @@ def observe_attempt(ctx: Context, attempt: Attempt) -> Attempt:
                               message=f"bps could not be started: {exc}")
         return with_state(attempt, RunState.PENDING, now, "launched after an interrupted apply",
                                      submitted_at=now, last_checked=now)
-    if not attempt.submit_dir or not attempt.wms_id:
-        # Read what bps printed until it gave the run id: PanDA and HTCondor print the submit
-        # directory long before the id (while the quantum graph is built).
-        found = ctx.wms.find_submission(launch_dir)
-        if found is not None:
-            attempt = replace(attempt, submit_dir=found.submit_dir or attempt.submit_dir,
-                              wms_id=found.wms_id or attempt.wms_id)
+    attempt = _located(ctx, attempt)
     if not attempt.wms_id and not launch_dir.exists():
         # Without a run id, the launch directory (bps's log and pid) is all there is to go on. Its absence
         # proves nothing about the run: a look from another clone (a laptop) or a directory deleted on
         # the runner. Never FAILED for that.
-        obs = Observation(RunState.UNKNOWN, message=(
+        return _merge(attempt, Observation(RunState.UNKNOWN, message=(
             f"the launch directory {launch_dir} is not on this machine (looked at from another clone, or "
-            "deleted on the runner): the runner's status job follows this run"))
-        return _merge(attempt, obs, now)
-    try:
-        obs = ctx.wms.observe(Submission(attempt.submit_dir, attempt.wms_id), launch_dir,
-                              ctx.campaign.setup_command())
-    except WmsUnreachable as exc:
-        obs = Observation(RunState.UNKNOWN, message=f"WMS not reachable: {exc}")
+            "deleted on the runner): the runner's status job follows this run")), now)
+    obs = (known or {}).get(attempt.wms_id) if attempt.wms_id else None
+    if obs is None:
+        try:
+            obs = ctx.wms.observe(Submission(attempt.submit_dir, attempt.wms_id), launch_dir,
+                                  ctx.campaign.setup_command())
+        except WmsUnreachable as exc:
+            obs = Observation(RunState.UNKNOWN, message=f"WMS not reachable: {exc}")
     return _merge(attempt, _hang_check(ctx, attempt, obs, now), now)
 
 
@@ -111,20 +127,49 @@ def _hang_check(ctx: Context, attempt: Attempt, obs: Observation, now: str) -> O
                                 f"it is stuck (`campaign cancel`), then `campaign resubmit`")
 
 
+def observe_in_bulk(ctx: Context, records: list[RunRecord]) -> dict[str, Observation]:
+    """Run id -> Observation of every active run with a run id, in one bulk call when the WMS can (a monitor
+    answering for all runs in a few requests); empty when it cannot, and each run is observed alone."""
+    many = bulk(ctx.wms)
+    if many is None:
+        return {}
+    runs = {}
+    for record in records:
+        if record.state is None or record.state.finished or record.state == RunState.SUBMITTING:
+            continue  # SUBMITTING may still need launching: observe_attempt decides
+        attempt = record.current
+        assert attempt is not None
+        located = _located(ctx, attempt)
+        if located.wms_id:
+            # A restart keeps its run id: the run is as old as the first attempt that had this id.
+            since = min((a.submitted_at for a in record.attempts if a.wms_id in ("", located.wms_id)
+                         and a.submitted_at), default="")
+            runs[located.wms_id] = (Submission(located.submit_dir, located.wms_id, since), Path(located.launch_dir))
+    if not runs:
+        return {}
+    return many.observe_many(list(runs.values()), ctx.campaign.setup_command())
+
+
 def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:
-    """Every unfinished current attempt observed once; saved when anything changed."""
+    """Every unfinished current attempt observed once (in bulk when the WMS can); saved when anything changed."""
     changes: list[Change] = []
-    for record in ledger.runs:
+    known = observe_in_bulk(ctx, list(ledger.runs))
+    records = list(ledger.runs)
+    moved = False
+    for i, record in enumerate(records):
         if record.state is None or record.state.finished:
             continue  # asked first: a finished run read from the ledger is never decoded
         current = record.current
         if current is None:
             continue
-        updated = observe_attempt(ctx, current)
+        updated = observe_attempt(ctx, current, known)
         if updated != current:
-            ledger = ledger.with_run(record.with_attempt(updated))
+            records[i] = record.with_attempt(updated)
+            moved = True
             if updated.state != current.state:
                 detail = failure_detail(updated) if updated.state == RunState.FAILED else ""
                 changes.append(Change(record.key, current.number, current.state, updated.state, detail))
-    ctx.save(ledger)
+    if moved:  # nothing new: no need to serialise a large ledger to find it unchanged
+        ledger = replace(ledger, runs=tuple(records))  # in place, in one pass: 10,000 changed runs stay linear
+        ctx.save(ledger)
     return ledger, changes

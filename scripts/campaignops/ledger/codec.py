@@ -18,13 +18,30 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from ..domain.states import RunState, TaskCounts, Transition
+from ..domain.states import FailedJob, RunState, TaskCounts, Transition
 from .records import Attempt, Control, RunRecord, SetupRecord
 
 SCHEMA_VERSION = 1
 
 
 # ---- plain dicts with a stable key order ---------------------------------------------------------
+
+_JOB_KEYS = ("task", "job_id", "attempt", "max_attempts", "site", "exit_code", "errors", "maxpss_mb", "request_mb",
+             "log_url")
+
+
+def _job_to_dict(j: FailedJob) -> dict[str, Any]:
+    """Only what is known: a failed job is a handful of short lines in the ledger."""
+    return {k: list(v) if isinstance(v, tuple) else v for k in _JOB_KEYS if (v := getattr(j, k))}
+
+
+def _job_from_dict(d: dict[str, Any]) -> FailedJob:
+    return FailedJob(task=str(d["task"]), job_id=str(d["job_id"]), attempt=int(d.get("attempt", 0)),
+                     max_attempts=int(d.get("max_attempts", 0)), site=str(d.get("site", "")),
+                     exit_code=int(d.get("exit_code", 0)), errors=tuple(str(e) for e in d.get("errors") or ()),
+                     maxpss_mb=int(d.get("maxpss_mb", 0)), request_mb=int(d.get("request_mb", 0)),
+                     log_url=str(d.get("log_url", "")))
+
 
 def attempt_to_dict(a: Attempt) -> dict[str, Any]:
     out: dict[str, Any] = {
@@ -51,6 +68,10 @@ def attempt_to_dict(a: Attempt) -> dict[str, Any]:
         out["exit_codes"] = {label: list(codes) for label, codes in a.exit_codes}
     if a.errors:
         out["errors"] = list(a.errors)
+    if a.links:
+        out["links"] = dict(a.links)
+    if a.failed_jobs:
+        out["failed_jobs"] = [_job_to_dict(j) for j in a.failed_jobs]
     out["transitions"] = [{"at": t.at, "state": t.state.value, **({"note": t.note} if t.note else {})}
                           for t in a.transitions]
     return out
@@ -77,6 +98,8 @@ def attempt_from_dict(d: dict[str, Any]) -> Attempt:
         message=d.get("message", ""),
         memory_multiplier=float(d.get("memory_multiplier", 1.0)),
         spec_hash=str(d.get("spec_hash") or ""),
+        links=tuple((str(k), str(v)) for k, v in (d.get("links") or {}).items()),
+        failed_jobs=tuple(_job_from_dict(j) for j in d.get("failed_jobs") or ()),
         transitions=tuple(Transition(t["at"], RunState(t["state"]), t.get("note", ""))
                           for t in d.get("transitions") or ()),
     )

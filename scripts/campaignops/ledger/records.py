@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
-from ..domain.states import HANGING, RunState, TaskCounts, Transition
+from ..domain.states import HANGING, FailedJob, RunState, TaskCounts, Transition
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Attempt:
     memory_multiplier: float = 1.0
     transitions: tuple[Transition, ...] = ()
     spec_hash: str = ""  # fingerprint of what the spec said of the run when this attempt was made
+    links: tuple[tuple[str, str], ...] = ()  # (what, URL) in the WMS's monitor: workflow, tasks, failed jobs
+    failed_jobs: tuple[FailedJob, ...] = ()  # failed WMS jobs as the monitor describes them
 
     def failed_tasks(self) -> tuple[tuple[str, int], ...]:
         """(label, failed quanta) of every task with failures, in label order."""

@@ -76,6 +76,28 @@ def _task_table(attempt: Attempt) -> list[str]:
     return lines
 
 
+MAX_JOBS = 20
+
+
+def failed_jobs_table(attempt: Attempt, limit: int = MAX_JOBS, heading: str = "### ") -> list[str]:
+    """The WMS's failed jobs (PanDA): error codes and diagnostics, attempt, memory and each job's log."""
+    if not attempt.failed_jobs:
+        return []
+    title = f"Failed jobs (attempt {attempt.number})"
+    lines = [f"{heading}{title}" if heading else f"{title}:", "",
+             "| task | job | attempt | errors | memory MB (peak / asked) | log |", "|---|---|---|---|---|---|"]
+    for job in attempt.failed_jobs[:limit]:
+        tries = f"{job.attempt}/{job.max_attempts}" if job.max_attempts else str(job.attempt or "")
+        errors = "; ".join(job.errors) or (f"exit code {job.exit_code}" if job.exit_code else "none recorded")
+        memory = f"{job.maxpss_mb or '?'} / {job.request_mb or '?'}" if job.maxpss_mb or job.request_mb else ""
+        log = f"[log]({job.log_url})" if job.log_url else ""
+        lines.append(f"| `{_cell(job.task)}` | {_cell(job.job_id)} | {tries} | {_cell(errors[:MAX_LINE])} | "
+                     f"{memory} | {log} |")
+    if len(attempt.failed_jobs) > limit:
+        lines.append(f"_{len(attempt.failed_jobs) - limit} more failed job(s): see the failed jobs link above._")
+    return [*lines, ""]
+
+
 def _error_block(attempt: Attempt, budget: int) -> list[str]:
     """The first error lines of failed quanta in a code block, cut to fit `budget` characters."""
     if not attempt.errors:
@@ -119,8 +141,11 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
     if record.data_query:
         facts.append(("data query", f"`{_cell(record.data_query)}`"))
     lines += ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in facts), ""]
+    if attempt.links:
+        lines += ["Monitor: " + " · ".join(f"[{what}]({url})" for what, url in attempt.links), ""]
     if attempt.message:
         lines += [f"> {_cell(attempt.message)}", ""]
+    lines += failed_jobs_table(attempt)
     lines += [f"### Quanta per task (attempt {attempt.number})", "", *_task_table(attempt), ""]
     if attempt.exit_codes:
         lines += ["### Exit codes", "", "| task | exit codes |", "|---|---|"]

@@ -16,6 +16,7 @@ from ..ledger.records import Attempt, Ledger, RunRecord
 from ..planning.advance import Verdict, decide
 from ..planning.plan import make_plan
 from ..spec import load as spec
+from .issue import failed_jobs_table
 from .markdown import cell as _cell
 from .markdown import fence as _fence
 
@@ -286,7 +287,7 @@ def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: da
         at_site = [v for v in shown if _site(v.campaign) == site]
         if not at_site:
             continue
-        out += [f"### {site}", ""]
+        out += [f"### [{site}]({site_page(site)})", ""]
         rows = []
         for v in at_site:
             for r in sorted(v.ledger.runs, key=lambda r: (v._step_order(r.step), r.group)):
@@ -362,10 +363,12 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str]) -> str:
         out += [f"### {r.key}", "", f"Attempt {a.number} ({a.kind}): **{a.state.value}**.", ""]
         facts = [("output run", a.output_run), ("logs (submit directory)", a.submit_dir), ("WMS id", a.wms_id)]
         out += [f"- {k}: `{_cell(v)}`" for k, v in facts if v]
+        if a.links:
+            out.append(f"- monitor: {_links(a)}")
         if a.message:
             out.append(f"- message: {_cell(a.message)}")
         out.append("")
-        detail: list[str] = []
+        detail: list[str] = failed_jobs_table(a, limit=MAX_ERROR_LINES, heading="") if a.state != RunState.SUCCEEDED else []
         if a.tasks:
             detail += [*_task_counts(a), ""]
         if a.exit_codes:
@@ -382,6 +385,52 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str]) -> str:
             out += ["<details><summary>per-task counts</summary>", "", *detail, "</details>", ""]
         else:
             out += detail
+    return "\n".join(out)
+
+
+def _links(attempt: Attempt) -> str:
+    return " · ".join(f"[{what}]({url})" for what, url in attempt.links)
+
+
+def site_page(site: str) -> str:
+    """Where a data facility's page is, relative to the repository root."""
+    return f"sites/{site}.md"
+
+
+def site_view(site: str, views: list[CampaignView], *, open_issues: dict[str, str]) -> str:
+    """One data facility's page for its site managers: its campaigns, their active runs and failing runs."""
+    here = [v for v in views if _site(v.campaign) == site]
+    out = [f"# {site}: campaign runs", "",
+           (f"Campaigns that run at {site}, their active runs and their failing runs, with the WMS monitor's "
+            f"pages. Back to [all campaigns](../{PAGE}). Written by `campaign status`; do not edit by hand."), ""]
+    if not here:
+        return "\n".join([*out, f"No campaign runs at {site}.", ""])
+    out += ["| campaign | profile | state | runs succeeded | failed | active |", "|---|---|---|---:|---:|---:|"]
+    for v in here:
+        c = v.campaign
+        out.append(f"| [{c.name}](../campaigns/{c.name}/{PAGE}) | {c.profile.name} | {_cell(v.state)} | "
+                   f"{sum(s.succeeded for s in v.steps)}/{sum(s.total or 0 for s in v.steps)} | "
+                   f"{sum(s.failed for s in v.steps)} | {sum(s.running + s.held for s in v.steps)} |")
+    out.append("")
+    for title, states in (("Failing runs", (RunState.FAILED, RunState.HELD)), ("Active runs", IN_PROGRESS)):
+        rows = []
+        for v in here:
+            for r in sorted(v.runs_in(*states), key=lambda r: (v._step_order(r.step), r.group)):
+                a = r.current
+                assert a is not None
+                what = (a.failed_jobs[0].summary if a.failed_jobs else a.errors[0] if a.errors
+                        else a.message.splitlines()[0] if a.message else "")
+                rows.append(f"| {v.campaign.name} | `{r.key}` | {a.state.value} | {a.number} | "
+                            f"{_when(a.transitions[-1].at if a.transitions else a.submitted_at)} | "
+                            f"{_cell(what[:200])} | {_links(a)} | "
+                            f"{_issue_link(f'{v.campaign.name}/{r.key}', open_issues)} |")
+        out += [f"## {title}", ""]
+        if rows:
+            out += ["| campaign | run | state | attempt | since | detail | monitor | issue |",
+                    "|---|---|---|---:|---|---|---|---|", *rows]
+        else:
+            out.append("None.")
+        out.append("")
     return "\n".join(out)
 
 
@@ -406,7 +455,8 @@ def _write(path: Path, text: str, now: datetime) -> bool:
 
 def write_pages(root: Path, now: datetime, *, recent_days: int = 14,
                 open_issues: dict[str, str] | None = None, load: Loader | None = None) -> list[Path]:
-    """Write STATUS.md and campaigns/<name>/STATUS.md; returns the files changed (none when unchanged).
+    """Write STATUS.md, sites/<site>.md and campaigns/<name>/STATUS.md; returns the files changed (none when
+    unchanged).
 
     `now` decides what "recent" means and stamps a page only when its content changed, so a status
     job that finds nothing new leaves git clean. `open_issues` maps campaign/step/group to an issue URL.
@@ -419,6 +469,10 @@ def write_pages(root: Path, now: datetime, *, recent_days: int = 14,
     text = root_page(views, invalid, now, recent_days=recent_days, open_issues=issues)
     if _write(root / PAGE, text, now):
         changed.append(root / PAGE)
+    for site in sorted({_site(v.campaign) for v in views}):
+        page = root / site_page(site)
+        if _write(page, site_view(site, views, open_issues=issues), now):
+            changed.append(page)
     for view in views:
         page = root / "campaigns" / view.campaign.name / PAGE
         if view.campaign.path is not None:
