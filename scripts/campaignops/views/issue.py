@@ -93,7 +93,7 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
     lines = [f"{heading}", ""]
     facts = [
         ("campaign", (f"`{name}` (site {campaign.profile.site}, profile `{campaign.profile.name}`, "
-                      f"stack `{campaign.stack_tag}`)")),
+                      f"stack `{campaign.stack_text()}`)")),
         ("run", f"step `{record.step}`, group `{record.group}`"),
         ("attempt", f"{attempt.number} ({attempt.kind}"
                     + (f", memory ×{attempt.memory_multiplier:g}" if attempt.memory_multiplier != 1 else "")

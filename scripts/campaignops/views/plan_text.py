@@ -53,7 +53,7 @@ def _header_pairs(plan: Plan) -> list[tuple[str, str]]:
     c = plan.campaign
     return [
         ("profile", f"{c.profile.name} (site {c.profile.site}, wms {c.profile.wms})"),
-        ("stack", c.stack_tag),
+        ("stack", c.stack_text()),
         ("pipeline", c.pipeline),
         ("butler repo", c.butler_repo),
         ("inputs", ", ".join(c.inputs)),
@@ -220,6 +220,8 @@ def as_dict(plan: Plan, changes: tuple[RunChange, ...] = ()) -> dict[str, Any]:
         "site": c.profile.site,
         "wms": c.profile.wms,
         "stack": c.stack_tag,
+        "stack_base": c.stack_base,
+        "stack_packages": list(c.stack_packages),
         "pipeline": c.pipeline,
         "butler_repo": c.butler_repo,
         "inputs": list(c.inputs),
