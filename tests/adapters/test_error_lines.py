@@ -67,6 +67,18 @@ def test_a_wrapper_alone_is_still_shown() -> None:
         "MPGraphExecutorError: One or more tasks failed during execution."]
 
 
+@pytest.mark.parametrize(("line", "shown"), [
+    ("(Job was held for the following reason: Job has gone over cgroup memory limit of 6000 megabytes. "
+     "Last measured usage: 6125 megabytes.)",
+     "out of memory (held): Job has gone over cgroup memory limit of 6000 megabytes. Last measured usage: "
+     "6125 megabytes."),
+    ('HoldReason = "Error from slot1_12@sdfrome041: Failed to open \'/sdf/x.qg\' as standard input"',
+     "held: Error from slot1_12@sdfrome041: Failed to open \'/sdf/x.qg\' as standard input"),
+])
+def test_htcondor_hold_reasons_as_bps_report_and_condor_q_show_them(line: str, shown: str) -> None:
+    assert first_error_lines(line) == [shown]
+
+
 def test_informational_lines_about_memory_are_not_errors() -> None:
     assert first_error_lines("INFO 2026-11-30T22:08:20.916+00:00 lsst.x ()(x.py:1) - peak memory 3 GB, "
                              "no out of memory\n") == []

@@ -31,7 +31,9 @@ _SIGNAL = re.compile(_SHELL + r"(?:\d+ )?(?P<signal>Killed|Segmentation fault|Ab
                      r"(?: \(core dumped\))?\s+(?P<command>.*)$")
 _MEMORY = re.compile(r"(?i)(out of memory|oom-kill|gone over (?:cgroup )?memory limit|memory limit exceeded)")
 # HTCondor hold reasons: "Error from slot1@host: …" (the startd) or "HoldReason = …" (condor_q, bps report).
-_HOLD = re.compile(r"^(?:HoldReason\s*[:=]\s*\"?|Hold reason:\s*)?(?P<reason>Error from \S+: .*|Job raised a signal .*)$")
+# ctrl_bps_htcondor's report says "(Job was held for the following reason: <HoldReason>)".
+_HOLD = re.compile(r"^\(?(?:HoldReason\s*[:=]\s*\"?|Hold reason:\s*|Job was held for the following reason:\s*)"
+                   r"(?P<reason>.+?)\)?$|^(?P<startd>Error from \S+: .*|Job raised a signal .*)$")
 # Exceptions that only say that something else failed: shown after the real cause, if room is left.
 WRAPPER_RANK = 5
 _WRAPPERS = ("MPGraphExecutorError", "BpsSubprocessError", "BashExitFailure", "CalledProcessError")
@@ -62,7 +64,7 @@ def _kind(line: str, after_frame: bool = False) -> tuple[int, str] | None:
         return 1, f"out of memory: {line}"
     quiet = line.startswith(("INFO", "DEBUG", "VERBOSE", "TRACE"))
     if found := _HOLD.match(line):
-        reason = found.group("reason").strip().rstrip('"')
+        reason = (found.group("reason") or found.group("startd")).strip().rstrip('"')
         return 1, (f"out of memory (held): {reason}" if _MEMORY.search(reason) else f"held: {reason}")
     if _MEMORY.search(line) and not quiet:
         return 1, f"out of memory: {line}"
