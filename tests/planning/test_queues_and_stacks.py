@@ -208,3 +208,17 @@ def test_the_plan_and_the_failure_issue_say_which_developer_stack_runs() -> None
     attempt = Attempt(1, "submit", "out/a01", "h", "c.yaml", "/l", state=RunState.FAILED)
     body = issue.issue_body(c, RunRecord("step1", "all", "", (attempt,)), attempt, retry_hint="")
     assert f"stack `{shown}`" in body
+
+
+def test_the_plan_shows_where_each_task_goes() -> None:
+    from campaignops.views import plan_text
+
+    c = campaign({"requestMemory": 4096, "tasks": {"makeWarp": {"requestMemory": 8192},
+                                                    "assembleCoadd": {"requestMemory": 16384}}})
+    plan = make_plan(c)
+    shown = "SLAC_Rubin (assembleCoadd SLAC_Rubin_Himem, makeWarp SLAC_Rubin_Medium), final job SLAC_Rubin_Merge"
+    assert f"  queues: {shown}\n" in plan_text.as_text(plan)
+    assert f"; queues: {shown} |" in plan_text.as_markdown(plan)
+    assert plan_text.as_dict(plan)["steps"][0]["queues"]["pipetask"]["makeWarp"] == {"queue": "SLAC_Rubin_Medium"}
+    no_queues = make_plan(campaign(profile=spec.load_profile("htcondor", ROOT)))
+    assert "\n  queues:" not in plan_text.as_text(no_queues) and plan_text.as_dict(no_queues)["steps"][0]["queues"] is None

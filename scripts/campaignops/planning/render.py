@@ -131,10 +131,13 @@ def _ordered(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: data[k] for k in [*first, *sorted(k for k in data if k not in _KEY_ORDER)]}
 
 
-def _queue_keys(where: str, campaign: Campaign, queues: QueueMap, resources: Resources,
-                clustering: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], profile_bps: Mapping[str, Any],
-                memory_multiplier: float) -> dict[str, Any]:
-    """BPS `queue` keys putting every job on the smallest queue of the profile that holds its memory."""
+def queue_keys(campaign: Campaign, queues: QueueMap, resources: Resources,
+               clustering: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], memory_multiplier: float = 1.0,
+               where: str = "") -> dict[str, Any]:
+    """BPS `queue` keys putting every job on the smallest queue of the profile that holds its memory
+    (`resources` already scaled by `memory_multiplier`, which only words the refusal)."""
+    where = where or f"campaign {campaign.name}"
+    profile_bps = dict(campaign.profile.bps)
     default = dict(resources.values).get("requestMemory", profile_bps.get("requestMemory", BPS_DEFAULT_MEMORY))
     memory = {label: dict(values).get("requestMemory", default) for label, values in resources.tasks}
 
@@ -238,8 +241,8 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
 
     queues = campaign.profile.queues
     if queues is not None:
-        generated = _merge(generated, _queue_keys(where, campaign, queues, resources, step.clustering,
-                                                  profile_bps, memory_multiplier))
+        generated = _merge(generated, queue_keys(campaign, queues, resources, step.clustering, memory_multiplier,
+                                                 where))
 
     config = _merge(_merge(profile_bps, generated), step_bps)
     if rescue:
