@@ -14,6 +14,7 @@ import yaml
 
 from campaignops.adapters.bps.launcher import PID_FILE, SUBMIT_LOG, BpsWms
 from campaignops.demo.repo import build
+from campaignops.domain.logtext import logs_named
 from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState
 from campaignops.planning.plan import make_plan
@@ -133,6 +134,9 @@ def test_an_injected_failure_is_failed_with_its_error_line_and_restart_makes_it_
     assert dict(observation.exit_codes) == {"calibrateDemo": (1,)}
     assert any("injected transient failure for visit=1003 detector=2: simulated calibration blow-up" in e
                for e in observation.errors), observation.errors
+    # The error names the failed quantum's own job log, not only the submit directory.
+    (log,) = logs_named(observation.errors)
+    assert Path(log).is_file() and "calibrateDemo_1003_2" in Path(log).name
 
     t0 = time.monotonic()
     runs.wms.restart(submission, runs.flaky, "")

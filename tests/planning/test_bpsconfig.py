@@ -19,31 +19,17 @@ pytestmark = pytest.mark.lsst
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ("hsc-rc2-w_2026_47", "dc2-test-med-1-w_2026_47")
-PANDA_SITE_FILES = ("bps_usdf.yaml", "bps_frdf.yaml", "bps_ukdf.yaml")
-
-# Stand-in for the site files ctrl_bps_panda ships in its config/ (not in the wheel): values that the
-# rendered config must override, and one (setupLSSTEnv) that must pick up the campaign's stack.
-SITE_FILE = """\
-project: dev
-campaign: quick
-computeSite: SOMEWHERE_ELSE
-payload:
-  butlerConfig: /sdf/group/rubin/repo/main
-setupLSSTEnv: "source /cvmfs/sw.lsst.eu/lsst_distrib/{LSST_VERSION}/loadLSST.bash; setup lsst_distrib;"
-finalJob:
-  queue: SITE_DEFAULT_QUEUE
-"""
+# ctrl_bps_panda's real site files (bps_usdf.yaml …, tests/fixtures/ctrl_bps_panda/README.md): they set
+# project, campaign, payload.butlerConfig and the job's setupLSSTEnv, which the rendered config must
+# override or feed (LSST_VERSION).
+SITE_FILES = ROOT / "tests" / "fixtures" / "ctrl_bps_panda"
 
 
 @pytest.fixture(autouse=True)
-def bps_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def bps_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # pandaclient resolves DNS at import time unless told it sits behind a real load balancer.
     monkeypatch.setenv("PANDA_BEHIND_REAL_LB", "1")
-    panda_dir = tmp_path_factory.mktemp("ctrl_bps_panda")
-    (panda_dir / "config").mkdir()
-    for name in PANDA_SITE_FILES:
-        (panda_dir / "config" / name).write_text(SITE_FILE, encoding="utf-8")
-    monkeypatch.setenv("CTRL_BPS_PANDA_DIR", str(panda_dir))
+    monkeypatch.setenv("CTRL_BPS_PANDA_DIR", str(SITE_FILES))
 
 
 def load_bps(path: Path) -> Any:
@@ -93,7 +79,7 @@ def test_every_example_config_resolves_in_bps_as_the_campaign_says(
     assert config["butlerConfig"] == campaign.butler_repo
     assert config["computeSite"] == "SLAC"
     assert config[".finalJob.queue"] == "SLAC_Rubin_Merge"
-    assert campaign.stack_tag in config["setupLSSTEnv"]
+    assert f"/lsst_distrib/{campaign.stack_tag}/loadLSST.bash" in config["setupLSSTEnv"]
     resources = dict(run.resources.values)
     assert config["requestMemory"] == resources.get("requestMemory", 2048)
     assert config["numberOfRetries"] == resources["numberOfRetries"]

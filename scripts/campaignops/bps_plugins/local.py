@@ -41,6 +41,7 @@ from parsl.executors.base import ParslExecutor
 
 from ..adapters.processes import pid_alive
 from ..domain.logtext import first_error_lines as _first_error_lines
+from ..domain.logtext import with_log as _with_log
 
 if TYPE_CHECKING:
     from lsst.ctrl.bps.parsl.job import ParslJob
@@ -304,7 +305,8 @@ class RunReader:
             except OSError:
                 text = ""
             if "failed. Exception" in text or "Traceback (most recent call last)" in text:
-                state, error = WmsStates.FAILED, " | ".join(_first_error_lines(text, 1)) if with_errors else ""
+                error = " | ".join(_first_error_lines(text, 1)) if with_errors else ""
+                state, error = WmsStates.FAILED, _with_log(error, str(path)) if error else ""
                 rows.append(QuantumRow(label, name, state, error=error, exit_code=1))
             elif re.search(r"Execution of task '.*' on quantum .* took", text):
                 rows.append(QuantumRow(label, name, WmsStates.SUCCEEDED))
@@ -332,19 +334,31 @@ class RunReader:
                         "instrument", "skymap"))
                     error = ""
                     if state == WmsStates.FAILED and with_errors:
-                        error = self._quantum_error(info, label, data_id)
+                        error = self._quantum_error(info, label, data_id, str(quantum_id))
                     rows.append(QuantumRow(label, str(quantum_id), state, data_id=did, error=error,
                                            exit_code=1 if state == WmsStates.FAILED else None))
         return rows
 
-    def _quantum_error(self, info: Any, label: str, data_id: Any) -> str:
+    def _quantum_error(self, info: Any, label: str, data_id: Any, quantum_id: str) -> str:
+        log = self._quantum_log(quantum_id)
         exc = info.get("exception")
         if exc is not None:
             type_name = getattr(exc, "type_name", "") or ""
             message = getattr(exc, "message", "") or str(exc)
-            return f"{label} {_did_text(data_id)}: {type_name.rsplit('.', 1)[-1]}: {message}".strip()[:500]
-        # Fall back to the job log that mentions this quantum.
-        return f"{label} {_did_text(data_id)}: failed (no exception recorded; see the job logs)"
+            line = f"{label} {_did_text(data_id)}: {type_name.rsplit('.', 1)[-1]}: {message}".strip()[:500]
+        elif log is not None:  # no exception recorded (killed, out of memory): what its log says
+            found = _first_error_lines(log.read_text(encoding="utf-8", errors="replace"), 1)
+            line = f"{label} {_did_text(data_id)}: {found[0] if found else 'failed, no error line in its log'}"
+        else:
+            line = f"{label} {_did_text(data_id)}: failed (no exception recorded; see the job logs)"
+        return _with_log(line, str(log)) if log is not None else line
+
+    def _quantum_log(self, quantum_id: str) -> Path | None:
+        """The job log of one quantum: parsl names each job <quantum id>_<label>_<data id>."""
+        for name, (_, path) in self._job_logs_cached().items():
+            if name.startswith(quantum_id):
+                return path
+        return None
 
 
 def _did_text(data_id: Any) -> str:

@@ -115,6 +115,33 @@ class Step:
         return entries.get(group, entries.get("*"))
 
 
+BPS_DEFAULT_MEMORY = 2048  # MB: bps's requestMemory when nothing sets it
+
+
+@dataclass(frozen=True)
+class QueueMap:
+    """A site's queues by memory: each queue takes jobs up to its `max_memory` (MB), smallest first."""
+
+    by_memory: tuple[tuple[str, int], ...]
+    final: str | None = None  # the final job's queue (brokered off: it must be named)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> QueueMap | None:
+        if not data:
+            return None
+        rows = tuple(sorted(((q["queue"], int(q["max_memory"])) for q in data["by_memory"]),
+                            key=lambda row: row[1]))
+        return cls(rows, data.get("final"))
+
+    @property
+    def largest(self) -> tuple[str, int]:
+        return self.by_memory[-1]
+
+    def queue_for(self, memory: float) -> str | None:
+        """The smallest queue that holds `memory` MB; None when none does."""
+        return next((queue for queue, limit in self.by_memory if memory <= limit), None)
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -124,12 +151,23 @@ class Profile:
     stack_setup: str
     bps: tuple[tuple[str, Any], ...]
     monitor: tuple[tuple[str, Any], ...] = ()  # the WMS's monitor (BigPanDA): url, username, requests_per_hour
+    queues: QueueMap | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Profile:
         return cls(data["name"], data["description"], data["site"], data["wms"],
                    data.get("stack_setup", ""), tuple(sorted(data["bps"].items())),
-                   monitor=tuple(sorted((data.get("monitor") or {}).items())))
+                   monitor=tuple(sorted((data.get("monitor") or {}).items())),
+                   queues=QueueMap.from_dict(data.get("queues")))
+
+
+# A developer stack's tag: a release, weekly or daily base, then '+' and the tickets set up on top.
+DEVELOPER_SEPARATOR = "+"
+
+
+def developer_setup(packages: tuple[str, ...]) -> str:
+    """EUPS commands setting each package directory up on top of the base stack (keeping its versions)."""
+    return " ".join(f"setup -k -r {path};" for path in packages)
 
 
 @dataclass(frozen=True)
@@ -157,6 +195,7 @@ class Campaign:
     path: Path | None = None  # the campaign.yaml it came from (for relative sources)
     hold: str | None = None  # a hold written in the spec: its reason
     butler_setup: tuple[str, ...] = ()  # commands that build a fresh repository before step 1 (butler.setup)
+    stack_packages: tuple[str, ...] = ()  # ticket branches set up on top of the base (developer stack)
 
     @property
     def output(self) -> str:
@@ -171,9 +210,30 @@ class Campaign:
                 return s
         raise KeyError(name)
 
+    @property
+    def stack_base(self) -> str:
+        """The released, weekly or daily stack a developer stack builds on (the tag itself otherwise)."""
+        return self.stack_tag.split(DEVELOPER_SEPARATOR, 1)[0]
+
+    @property
+    def stack_tickets(self) -> tuple[str, ...]:
+        return tuple(self.stack_tag.split(DEVELOPER_SEPARATOR)[1:])
+
+    def stack_text(self) -> str:
+        """Which stack runs, in words: the tag, and for a developer stack what is set up on top."""
+        if not self.stack_packages:
+            return self.stack_tag
+        return (f"{self.stack_tag} (base {self.stack_base}, set up on top: "
+                f"{', '.join(self.stack_packages)})")
+
     def setup_command(self) -> str:
+        """The submit side's set-up: the base stack, then a developer stack's packages on top."""
         template = self.stack_setup or self.profile.stack_setup
-        return template.replace("{tag}", self.stack_tag)
+        command = template.replace("{tag}", self.stack_base)
+        if self.stack_packages:
+            extra = " && ".join(f"setup -k -r {path}" for path in self.stack_packages)
+            command = f"{command} && {extra}" if command.strip() else extra
+        return command
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], profile: Profile, path: Path | None = None) -> Campaign:
@@ -214,6 +274,7 @@ class Campaign:
             profile=profile,
             stack_tag=data["stack"]["tag"],
             stack_setup=data["stack"].get("setup", ""),
+            stack_packages=tuple(data["stack"].get("packages") or ()),
             butler_repo=repo_for(butler["repo"], data["name"], data["stack"]["tag"]),
             inputs=tuple(butler["inputs"]),
             output_pattern=butler["output"],

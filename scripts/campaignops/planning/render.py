@@ -10,14 +10,23 @@ from typing import Any
 import yaml
 
 from ..domain.errors import RenderError
-from ..domain.model import RESOURCE_KEYS, Campaign, Plan, PlannedRun
+from ..domain.model import (
+    BPS_DEFAULT_MEMORY,
+    RESOURCE_KEYS,
+    Campaign,
+    Plan,
+    PlannedRun,
+    QueueMap,
+    Resources,
+    developer_setup,
+)
 from ..spec import rules
 
 DIMENSION_CLUSTERING = "lsst.ctrl.bps.quantum_clustering_funcs.dimension_clustering"
 
 # Top-level keys in the order a reader looks for them; anything else follows, sorted.
-_KEY_ORDER = ("includeConfigs", "LSST_VERSION", "pipelineYaml", "project", "campaign", "operator",
-              "wmsServiceClass", "payload", *RESOURCE_KEYS, "pipetask", "clusterAlgorithm", "cluster",
+_KEY_ORDER = ("includeConfigs", "LSST_VERSION", "custom_lsst_setup", "pipelineYaml", "project", "campaign", "operator",
+              "wmsServiceClass", "payload", *RESOURCE_KEYS, "queue", "pipetask", "clusterAlgorithm", "cluster",
               "extraQgraphOptions")
 
 class _Quoted(str):
@@ -122,6 +131,46 @@ def _ordered(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: data[k] for k in [*first, *sorted(k for k in data if k not in _KEY_ORDER)]}
 
 
+def queue_keys(campaign: Campaign, queues: QueueMap, resources: Resources,
+               clustering: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], memory_multiplier: float = 1.0,
+               where: str = "") -> dict[str, Any]:
+    """BPS `queue` keys putting every job on the smallest queue of the profile that holds its memory
+    (`resources` already scaled by `memory_multiplier`, which only words the refusal)."""
+    where = where or f"campaign {campaign.name}"
+    profile_bps = dict(campaign.profile.bps)
+    default = dict(resources.values).get("requestMemory", profile_bps.get("requestMemory", BPS_DEFAULT_MEMORY))
+    memory = {label: dict(values).get("requestMemory", default) for label, values in resources.tasks}
+
+    def fitting(what: str, mb: float) -> str:
+        queue = queues.queue_for(mb)
+        if queue is not None:
+            return queue
+        largest, limit = queues.largest
+        held = f"the largest queue of profile {campaign.profile.name}, {largest}, holds {limit} MB"
+        if memory_multiplier != 1.0:
+            raise RenderError(f"{where}: memory ×{memory_multiplier:g} asks {mb:g} MB for {what}, but {held}; "
+                              "retry with a smaller --memory-multiplier, or rescue the run with a campaign "
+                              "change that needs less memory per job")
+        _assert(where, f"{what}'s memory", f"({mb:g} MB) fits no queue: {held}")
+        return largest  # not reached: _assert raised
+
+    out: dict[str, Any] = {"queue": fitting("the run's jobs", default)}
+    tasks = {label: {"queue": fitting(f"task {label}", mb)} for label, mb in memory.items()}
+    if tasks:
+        out["pipetask"] = tasks
+    clusters = {}
+    for name, spec in clustering:
+        labels = [s.strip() for s in dict(spec).get("pipetasks", "").split(",") if s.strip()]
+        # bps requires one queue for every quantum of a cluster: the queue of its most demanding task.
+        most = max((memory.get(label, default) for label in labels), default=default)
+        clusters[name] = {"queue": fitting(f"cluster {name}", most)}
+    if clusters:
+        out["cluster"] = clusters
+    if queues.final:
+        out["finalJob"] = {"queue": queues.final}
+    return out
+
+
 def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Path | None = None,
                   memory_multiplier: float = 1.0, rescue_from: Iterable[str] = ()) -> dict[str, Any]:
     """The submit config of one attempt of `run`, as a mapping in output order."""
@@ -157,8 +206,11 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
 
     generated: dict[str, Any] = {}
     if campaign.profile.wms == "panda" and "LSST_VERSION" not in profile_bps:
-        # The PanDA site configs (bps_usdf.yaml …) set the job's stack up from LSST_VERSION.
-        generated["LSST_VERSION"] = campaign.stack_tag
+        # The PanDA site configs (bps_usdf.yaml …) set the job's stack up from LSST_VERSION, then run
+        # custom_lsst_setup: a developer stack's ticket branches go there, so every job sets them up too.
+        generated["LSST_VERSION"] = campaign.stack_base
+        if campaign.stack_packages:
+            generated["custom_lsst_setup"] = developer_setup(campaign.stack_packages)
     generated |= {
         "pipelineYaml": f"{pipeline}#{','.join(run.subsets)}",
         "project": campaign.project,
@@ -186,6 +238,11 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
             _assert(where, "cluster name", rules.label_problem(name))
         generated["clusterAlgorithm"] = DIMENSION_CLUSTERING
         generated["cluster"] = {name: dict(spec) for name, spec in step.clustering}
+
+    queues = campaign.profile.queues
+    if queues is not None:
+        generated = _merge(generated, queue_keys(campaign, queues, resources, step.clustering, memory_multiplier,
+                                                 where))
 
     config = _merge(_merge(profile_bps, generated), step_bps)
     if rescue:

@@ -15,10 +15,10 @@ from typing import Any
 # Keys a step's `bps:` escape hatch may not set: they say what runs and where it writes, and the
 # ledger records them from the campaign, so an override would make the record lie.
 RESERVED_STEP_KEYS = frozenset({"pipelineYaml", "project", "campaign", "operator", "payload",
-                                "LSST_VERSION"})
+                                "LSST_VERSION", "custom_lsst_setup"})
 
 # Collection names and labels go unquoted into pipetask command lines and into dotted BPS keys.
-_COLLECTION = re.compile(r"^[A-Za-z0-9_./-]+$")
+_COLLECTION = re.compile(r"^[A-Za-z0-9_./+-]+$")  # '+': a developer stack's tag (w_2026_47+DM-48211)
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 
@@ -66,7 +66,7 @@ PATH_FIX = "use a plain path or URI without spaces or shell characters (${VAR} r
 def collection_problem(value: str) -> str | None:
     if _COLLECTION.match(value):
         return None
-    return (f"{value!r} is not a collection name (letters, digits, '_', '.', '/', '-'): "
+    return (f"{value!r} is not a collection name (letters, digits, '_', '.', '/', '+', '-'): "
             "bps passes it unquoted to pipetask")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import dataquery
-from ..domain.model import REPO_PLACEHOLDERS, repo_for
+from ..domain.model import DEVELOPER_SEPARATOR, REPO_PLACEHOLDERS, QueueMap, repo_for
 from ..domain.problems import FORMATTERS, JsonPath, Problem, did_you_mean
 from . import rules, source
 from .cron import check_cron
@@ -118,6 +118,20 @@ def _profile_semantics(doc: Document, path: Path) -> list[Problem]:
     if name != path.stem:
         found.append(doc.problem(("name",), f"profile name '{name}' differs from its file name "
                                  f"'{path.stem}.yaml'", f"set name: {path.stem}, or rename the file to {name}.yaml"))
+    queues = (doc.data.get("queues") or {}).get("by_memory") or []
+    names: dict[str, int] = {}
+    limits: dict[int, int] = {}
+    for i, row in enumerate(queues):
+        if row["queue"] in names:
+            found.append(doc.problem(("queues", "by_memory", i, "queue"), f"queue {row['queue']} is already "
+                                     f"listed in by_memory[{names[row['queue']]}]", "list every queue once"))
+        if row["max_memory"] in limits:
+            found.append(doc.problem(("queues", "by_memory", i, "max_memory"),
+                                     f"max_memory {row['max_memory']} is also by_memory[{limits[row['max_memory']]}]'s:"
+                                     " render could not tell which queue a job goes to",
+                                     "give every queue its own memory limit"))
+        names.setdefault(row["queue"], i)
+        limits.setdefault(row["max_memory"], i)
     return found
 
 
@@ -138,6 +152,9 @@ def _campaign_semantics(doc: Document, path: Path, root: Path, template: bool) -
                           f"set name: {folder}, or move the file to campaigns/{name}/{CAMPAIGN_FILE}")
 
     yield from _check_profile_ref(doc, root)
+    profile = _profile_data(doc, root)
+    yield from _check_stack(doc, profile)
+    yield from _check_memory(doc, profile)
     yield from _check_patterns(doc)
     if "schedule" in data:
         error = check_cron(data["schedule"]["cron"])
@@ -163,6 +180,71 @@ def _check_profile_ref(doc: Document, root: Path) -> Iterator[Problem]:
     yield doc.problem(("profile",), f"unknown profile '{profile}'{did_you_mean(profile, known)}",
                       f"known profiles (campaigns/profiles/): {', '.join(known)}" if known
                       else "add campaigns/profiles/<name>.yaml first; there is no profile yet")
+
+
+def _profile_data(doc: Document, root: Path) -> dict[str, Any] | None:
+    """The campaign's profile as plain data, when it exists and passes its own checks (else reported there)."""
+    path = root / "campaigns" / "profiles" / f"{doc.data['profile']}.yaml"
+    try:
+        key = (str(path.resolve()), path.stat().st_mtime_ns)
+    except OSError:
+        return None
+    if key not in _PROFILES:  # validating 500 campaigns reads each profile once
+        problems, data = check_file(path, root)
+        _PROFILES[key] = data if not problems and isinstance(data, dict) else None
+    return _PROFILES[key]
+
+
+_PROFILES: dict[tuple[str, int], dict[str, Any] | None] = {}
+
+
+def _check_stack(doc: Document, profile: dict[str, Any] | None) -> Iterator[Problem]:
+    """A developer stack names its tickets in the tag and lists their packages, and has EUPS to set them up."""
+    stack = doc.data["stack"]
+    tag, packages = stack["tag"], stack.get("packages") or []
+    tickets = tag.split(DEVELOPER_SEPARATOR)[1:]
+    if tickets and not packages:
+        yield doc.problem(("stack", "tag"), f"stack {tag} names tickets ({', '.join(tickets)}) but no packages "
+                          "are set up on top of the base", "list the ticket branches' directories on the shared "
+                          "file system under stack.packages, or drop the +TICKET part of the tag")
+    if packages and not tickets:
+        yield doc.problem(("stack", "packages"), f"packages are set up on top of stack {tag}, but the tag does "
+                          "not say so: the ledger, plan and issues would name a released stack that did not run",
+                          f"name the tickets in the tag, e.g. tag: {tag}+DM-12345")
+    no_setup = profile is not None and not (profile.get("stack_setup") or "").strip()
+    if packages and not stack.get("setup") and no_setup:
+        yield doc.problem(("stack", "packages"), f"profile {doc.data['profile']} sets no stack up "
+                          "(stack_setup is empty), so there is no EUPS to set the packages up with",
+                          "use a profile with a stack_setup (e.g. usdf-panda), or give stack.setup")
+
+
+def _memory_requests(data: dict[str, Any]) -> Iterator[tuple[JsonPath, int]]:
+    """(where, MB) of every memory request of the campaign: campaign, steps, their tasks."""
+    places: list[tuple[JsonPath, Any]] = [(("resources",), data.get("resources"))]
+    places += [(("steps", i, "resources"), step.get("resources")) for i, step in enumerate(data["steps"])]
+    for at, resources in places:
+        if not isinstance(resources, dict):
+            continue
+        blocks = [(at, resources)]
+        blocks += [((*at, "tasks", label), spec) for label, spec in (resources.get("tasks") or {}).items()
+                   if isinstance(spec, dict)]
+        for where, block in blocks:
+            for key in ("requestMemory", "requestMemoryMax"):
+                if isinstance(block.get(key), (int, float)):
+                    yield (*where, key), block[key]
+
+
+def _check_memory(doc: Document, profile: dict[str, Any] | None) -> Iterator[Problem]:
+    """Every memory request fits a queue of the profile (when the profile maps memory to queues)."""
+    queues = QueueMap.from_dict((profile or {}).get("queues"))
+    if queues is None:
+        return
+    largest, limit = queues.largest
+    for where, memory in _memory_requests(doc.data):
+        if queues.queue_for(memory) is None:
+            yield doc.problem(where, f"{where[-1]} {memory:g} MB is more than any queue of profile "
+                              f"{doc.data['profile']} holds (the largest, {largest}, takes up to {limit} MB)",
+                              f"request at most {limit} MB, or split the work so each job needs less")
 
 
 def _placeholders(pattern: str) -> tuple[list[str], str | None]:

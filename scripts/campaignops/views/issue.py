@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..domain.logtext import logs_named
 from ..domain.markers import attempt_marker, run_key, run_marker
 from ..domain.model import Campaign
 from ..domain.states import RunState
@@ -13,6 +14,7 @@ MAX_BODY = 65_536  # GitHub's limit for an issue or comment body
 BODY_BUDGET = 60_000  # what we aim for, leaving room for markers and the truncation note
 MAX_ERROR_LINES = 200
 MAX_LINE = 500
+MAX_LOGS = 5
 DEFAULT_RETRY_HINT = ("Run these from the repository root on the site's runner (where the campaign "
                       "was submitted), or from GitHub: Actions → retry → Run workflow, with this campaign, "
                       "the run and the action (retry / more-memory / rescue).")
@@ -126,7 +128,7 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
     lines = [f"{heading}", ""]
     facts = [
         ("campaign", (f"`{name}` (site {campaign.profile.site}, profile `{campaign.profile.name}`, "
-                      f"stack `{campaign.stack_tag}`)")),
+                      f"stack `{campaign.stack_text()}`)")),
         ("run", f"step `{record.step}`, group `{record.group}`"),
         ("attempt", f"{attempt.number} ({attempt.kind}"
                     + (f", memory ×{attempt.memory_multiplier:g}" if attempt.memory_multiplier != 1 else "")
@@ -136,6 +138,11 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
         ("logs (submit directory)", f"`{attempt.submit_dir}`" if attempt.submit_dir
          else "not known: bps did not report a submit directory"),
     ]
+    logs = logs_named(attempt.errors)
+    if logs:
+        shown = ", ".join(f"`{log}`" for log in logs[:MAX_LOGS])
+        facts.append(("logs of the failed jobs", shown + (f" and {len(logs) - MAX_LOGS} more" if len(logs) > MAX_LOGS
+                                                          else "")))
     if attempt.wms_id:
         facts.append(("WMS id", f"`{attempt.wms_id}`"))
     if record.data_query:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..domain.model import Plan, PlannedRun, Resources, Step
 from ..planning.changes import Change, RunChange, counts
+from ..planning.render import queue_keys
 from .markdown import cell, code
 
 MARKDOWN_LIMIT = 60_000  # GitHub caps a comment at 65,536 characters; leave room for a wrapper
@@ -33,6 +34,20 @@ def _resources_text(res: Resources) -> str:
     return ", ".join(parts) or "BPS defaults"
 
 
+def _queues_text(plan: Plan, step: Step, run: PlannedRun) -> str:
+    """Where the run's jobs go when the profile maps memory to queues ("" otherwise)."""
+    queues = plan.campaign.profile.queues
+    if queues is None:
+        return ""
+    keys = queue_keys(plan.campaign, queues, run.resources, step.clustering)
+    special = [f"{label} {v['queue']}" for label, v in (keys.get("pipetask") or {}).items()
+               if v["queue"] != keys["queue"]]
+    special += [f"cluster {name} {v['queue']}" for name, v in (keys.get("cluster") or {}).items()
+                if v["queue"] != keys["queue"]]
+    final = keys.get("finalJob", {}).get("queue")
+    return f"{keys['queue']}" + (f" ({', '.join(special)})" if special else "") + (f", final job {final}" if final else "")
+
+
 def _pending(runs: tuple[PlannedRun, ...]) -> bool:
     return any(r.pending for r in runs)
 
@@ -53,7 +68,7 @@ def _header_pairs(plan: Plan) -> list[tuple[str, str]]:
     c = plan.campaign
     return [
         ("profile", f"{c.profile.name} (site {c.profile.site}, wms {c.profile.wms})"),
-        ("stack", c.stack_tag),
+        ("stack", c.stack_text()),
         ("pipeline", c.pipeline),
         ("butler repo", c.butler_repo),
         ("inputs", ", ".join(c.inputs)),
@@ -91,6 +106,8 @@ def as_text(plan: Plan, changes: tuple[RunChange, ...] = ()) -> str:
         lines.append(f"{step.name}  subsets {','.join(step.subsets)}  {len(runs)} group(s)  "
                      f"requires {','.join(step.requires) or '-'}  gate {_gate_text(step)}")
         lines.append(f"  resources: {_resources_text(runs[0].resources)}")
+        if queues := _queues_text(plan, step, runs[0]):
+            lines.append(f"  queues: {queues}")
         if _pending(runs):
             lines.append(f"  groups are decided by a Butler query at first apply "
                          f"(max {step.split.max_size} {step.split.dimension} per group)")
@@ -139,7 +156,8 @@ def _md_header(plan: Plan, changes: tuple[RunChange, ...] = ()) -> list[str]:
         gate = "**manual: waits for approval**" if not step.gate_open else cell(_gate_text(step))
         lines.append(f"| {step.name} | {cell(', '.join(step.subsets))} | {groups} | "
                      f"{cell(', '.join(step.requires)) or '-'} | {gate} | "
-                     f"{cell(_resources_text(runs[0].resources))} |")
+                     f"{cell(_resources_text(runs[0].resources))}"
+                     f"{cell('; queues: ' + q) if (q := _queues_text(plan, step, runs[0])) else ''} |")
     return lines
 
 
@@ -211,6 +229,8 @@ def as_dict(plan: Plan, changes: tuple[RunChange, ...] = ()) -> dict[str, Any]:
             "split": step.split.by,
             "groups_pending_query": _pending(runs),
             "resources": runs[0].resources.as_dict(),
+            "queues": (queue_keys(c, c.profile.queues, runs[0].resources, step.clustering)
+                       if c.profile.queues is not None else None),
             "runs": [run_dict(r) for r in runs],
         })
     return {
@@ -220,6 +240,8 @@ def as_dict(plan: Plan, changes: tuple[RunChange, ...] = ()) -> dict[str, Any]:
         "site": c.profile.site,
         "wms": c.profile.wms,
         "stack": c.stack_tag,
+        "stack_base": c.stack_base,
+        "stack_packages": list(c.stack_packages),
         "pipeline": c.pipeline,
         "butler_repo": c.butler_repo,
         "inputs": list(c.inputs),

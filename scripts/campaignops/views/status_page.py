@@ -328,7 +328,7 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str]) -> str:
            f"| last change | {_when(view.last_change)} |",
            f"| site | {p.site} (profile `{p.name}`, WMS {p.wms}) |",
            f"| operator | {_cell(c.operator)} |",
-           f"| stack | `{_cell(c.stack_tag)}` |",
+           f"| stack | `{_cell(c.stack_text())}` |",
            f"| Butler | `{_cell(c.butler_repo)}` → `{_cell(c.output)}` |"]
     if c.ticket:
         out.append(f"| ticket | {_cell(c.ticket)} |")

@@ -18,7 +18,7 @@ from typing import IO
 import yaml
 
 from ...domain.errors import WmsError, WmsUnreachable
-from ...domain.logtext import first_error_lines
+from ...domain.logtext import first_error_lines, with_log
 from ...domain.states import RunState, TaskCounts
 from ...ports import Launch, Observation, Submission
 from ..processes import PID_FILE, pid_alive, processes_in, read_pid
@@ -51,6 +51,7 @@ BLOCKING_SERVICES = ("lsst.ctrl.bps.parsl.ParslService", "campaignops.bps_plugin
 _SUBMIT_DIR = re.compile(r"^Submit dir:\s*(\S.*?)\s*$", re.MULTILINE)
 _RUN_ID = re.compile(r"^Run Id:\s*(\S.*?)\s*$", re.MULTILINE)
 _ERROR_LINE = re.compile(r"^\s*Error:\s*(.+)$", re.MULTILINE)
+_QGRAPH_LOG = re.compile(r"^Check (\S+quantumGraphGeneration\.out) for more details", re.MULTILINE)
 
 
 def _bps_executable() -> str:
@@ -307,32 +308,52 @@ class BpsWms:
 
     @staticmethod
     def _log_errors(submit_dir: Path) -> list[str]:
-        """First error lines of failed jobs' logs in a submit dir (plugins that do not say themselves)."""
+        """First error lines of failed jobs' logs in a submit dir (plugins that do not say themselves), each
+        naming its log: parsl's logs/<label>/…/<job>.stderr, HTCondor's jobs/<label>/…/<job>.<cluster>.out
+        and the job's user log (hold reasons)."""
         out: list[str] = []
-        logs = submit_dir / "logs"
-        if not logs.is_dir():
-            return out
-        for path in sorted(logs.rglob("*.std*")):
+        paths = [*sorted((submit_dir / "logs").rglob("*.std*")), *sorted((submit_dir / "jobs").rglob("*.out")),
+                 *sorted((submit_dir / "jobs").rglob("*.log"))]
+        for path in paths:
             try:
                 text = path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
             for line in first_error_lines(text, limit=1):
-                if line not in out:
-                    out.append(f"{path.stem}: {line}")
+                out.append(with_log(line, str(path)))
             if len(out) >= MAX_ERRORS:
                 break
         return out
 
     @staticmethod
     def _launch_errors(launch_dir: Path) -> list[str]:
+        """Error lines of the bps submit / restart logs; a quantum-graph failure's own log first."""
         out: list[str] = []
         for name in (SUBMIT_LOG, RESTART_LOG):
             try:
-                out += first_error_lines((launch_dir / name).read_text(encoding="utf-8", errors="replace"))
+                text = (launch_dir / name).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
+            qgraph_log = _qgraph_log(launch_dir, text)
+            if qgraph_log is not None:
+                with contextlib.suppress(OSError):
+                    out += [with_log(line, str(qgraph_log)) for line in first_error_lines(
+                        qgraph_log.read_text(encoding="utf-8", errors="replace"))]
+            out += [line for line in first_error_lines(text) if not any(o.startswith(line) for o in out)]
         return out[:MAX_ERRORS]
+
+
+def _qgraph_log(launch_dir: Path, text: str) -> Path | None:
+    """The quantumGraphGeneration.out bps points to ("Check … for more details"), found again in the launch
+    directory if it moved; None when the quantum graph was not the problem."""
+    named = _QGRAPH_LOG.findall(text)
+    if not named:
+        return None
+    path = Path(named[-1])
+    if path.is_file():
+        return path
+    found = sorted((launch_dir / "submit").rglob(path.name), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
 
 
 __all__ = ["PID_FILE", "STATE_MAP", "BpsWms", "pid_alive", "read_pid", "service_class_of"]
