@@ -418,7 +418,7 @@ def parse_folder(texts: Mapping[str, str | None], where: str | Path, campaign: s
     index = parse_index(index_text, folder / INDEX_FILE, campaign)
     listed = {e.name for e in index.entries}
     extra = sorted(n for n in texts if n != INDEX_FILE and n not in listed)
-    if extra:
+    if extra and not index.pending:  # (a save cut short may not have removed a file it no longer needs)
         raise LedgerError(f"{folder}: {', '.join(extra)} not listed in {INDEX_FILE}: the index is older than the "
                           f"files; restore the folder from git: `git log -p -- {folder}`")
     runs: list[RunRecord] = []
@@ -553,7 +553,8 @@ def save(campaign_dir: Path, ledger: Ledger) -> bool:
     before = {} if moving else _written(folder)
     changed = {e.name for e in new.entries
                if before.get(e.name) != (e.runs, e.attempts, e.sha256) or not (folder / e.name).exists()}
-    gone = [name for name in before if name not in texts]
+    # files no run needs any more (and one a save cut short did not remove: `load` refuses any other)
+    gone = sorted({*before, *(p.name for p in folder.glob("*.yaml"))} - {*texts, INDEX_FILE})
     mode = _mode(index_path, single)
     if changed or gone:
         pending = Index(new.campaign, tuple(
