@@ -397,7 +397,7 @@ def _stored_runs(body: str, where: str | Path, campaign: str, counts: tuple[int,
                     from exc
 
         runs: list[RunRecord] = [stored_run(block, decode) for block in split_runs(rest[:-len("\n]}\n")])]
-    except ValueError as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise LedgerError(f"{where}: damaged ledger ({exc}); {_restore(where)}") from exc
     if len(runs) != counts[0] or body.count(_ATTEMPT_LINE) != counts[1]:
         raise LedgerError(f"{where}: holds {len(runs)} runs, its seal says {counts[0]}; {_restore(where)}")
