@@ -68,6 +68,11 @@ class Wms(Protocol):
         """`bps restart` the run detached (re-runs only what failed)."""
         ...
 
+    def cancel(self, submission: Submission | None, launch_dir: Path, setup: str) -> str:
+        """Stop the run (`bps cancel`, or the bps process still submitting it); returns what was done.
+        Raises WmsError when it could not be stopped (the run is then not recorded as cancelled)."""
+        ...
+
 
 class DataIdSource(Protocol):
     """Where a query split gets its data IDs (the real one asks the Butler)."""

@@ -8,19 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from .adapters.bps.launcher import BpsWms
 from .adapters.butler import ButlerDataIds
 from .adapters.lock import lock_campaign
+from .domain.errors import LedgerError
 from .domain.model import Campaign, Plan
+from .domain.problems import Problem
+from .domain.states import RunState
 from .engine.context import Context, workdir_for
 from .ledger import store
 from .ledger.records import Ledger
+from .planning.changes import compare
+from .planning.controls import drift_problems
 from .planning.grouping import groups_for
 from .planning.plan import make_plan
+from .planning.render import spec_fingerprint
 from .ports import Wms
+from .spec import source
 from .spec.load import campaign_path, load_campaign
+from .spec.source import display_name
 
 
 @dataclass
@@ -49,7 +58,8 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
     ledger = store.load(campaign.path.parent, campaign.name)
     frozen = {step: groups for step, groups in ledger.frozen_groups}
     needs_query = [s for s in campaign.steps if s.split.by == "query" and s.name not in frozen]
-    if needs_query and query_groups:
+    built = not campaign.butler_setup or (ledger.setup is not None and ledger.setup.state == RunState.SUCCEEDED)
+    if needs_query and query_groups and built:  # a repository still to be built cannot be asked
         # Ask the Butler once, at the first apply/status, and freeze the groups in the ledger so
         # later plans are stable even when the repository gains data.
         source = ButlerDataIds.for_campaign(campaign, root)
@@ -69,6 +79,31 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
     return Workspace(ctx, plan, ledger)
 
 
+def recorded_drift(path: Path, root: Path) -> list[Problem]:
+    """What `campaign validate` refuses of a campaign that has a ledger: changes to submitted runs without
+    `supersede`, re-splits that orphan recorded runs, and a damaged ledger (located in its file)."""
+    doc, _ = source.read(path, root)
+    campaign = load_campaign(path, root)
+    assert campaign.path is not None
+    single, folder = store.ledger_path(campaign.path.parent), store.ledger_dir(campaign.path.parent)
+    if not (single.exists() or folder.is_dir()) or doc is None:
+        return []
+    try:
+        ledger = store.load(campaign.path.parent, campaign.name)
+    except LedgerError as exc:
+        where = display_name(folder if folder.is_dir() else single, root)
+        return [Problem(where, 1, 1, "", str(exc), f"restore it: `git log -p -- {where}`")]
+    plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
+    changes = compare(plan, ledger, partial(spec_fingerprint, campaign))
+    names = [s.get("name") for s in doc.data.get("steps") or [] if isinstance(s, dict)]
+
+    def problem(step: str, message: str, fix: str) -> Problem:
+        at: tuple[str | int, ...] = ("steps", names.index(step)) if step in names else ("steps",)
+        return doc.problem(at, message, fix)
+
+    return list(drift_problems(plan, ledger, changes, problem))
+
+
 def read_plan(root: Path, name: str) -> Plan:
     """The plan as the ledger knows it, without asking the Butler or taking the campaign lock:
     query-split steps keep the groups their first apply recorded (or show them as pending)."""
@@ -82,4 +117,4 @@ def read_plan_and_ledger(root: Path, name: str) -> tuple[Plan, Ledger]:
     return make_plan(campaign, frozen=dict(ledger.frozen_groups)), ledger
 
 
-__all__ = ["Workspace", "make_wms", "open_campaign", "read_plan", "read_plan_and_ledger"]
+__all__ = ["Workspace", "make_wms", "open_campaign", "read_plan", "read_plan_and_ledger", "recorded_drift"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 
@@ -24,7 +25,7 @@ def test_issues_list_follows_link_headers_and_skips_pull_requests(github: FakeGi
 
     issues = client.list_issues(REPO, labels=["campaignops"])
 
-    assert [i["title"] for i in issues] == [f"issue {i}" for i in range(250)]
+    assert [i["title"] for i in issues] == [f"issue {i}" for i in reversed(range(250))]  # GitHub: newest first
     gets = [args for m, _, args in github.log if m == "GET"]
     assert len(gets) == 3  # 253 labelled items, 100 per page
     assert gets[0]["per_page"] == "100" and "cursor" not in gets[0]
@@ -224,3 +225,119 @@ def test_comments_are_listed_updated_and_issues_closed(github: FakeGitHub, clien
 def test_a_repository_that_is_not_owner_slash_name_is_refused(client: GitHubClient) -> None:
     with pytest.raises(GitHubError, match="OWNER/NAME"):
         client.list_issues("campaigns")
+
+
+# ---- GitHub's etiquette -------------------------------------------------------------------------
+
+def test_mutating_requests_are_at_least_a_second_apart(github: FakeGitHub, httpserver: HTTPServer,
+                                                       sleeps: Sleeps) -> None:
+    github.clock = sleeps.time  # the fake stamps each request with the client's (injected) clock
+    client = make_client(httpserver, sleeps)
+    issue = client.create_issue(REPO, "t", "b")
+    client.create_comment(REPO, issue["number"], "c1")
+    client.list_issues(REPO)  # reads are not paced
+    comment = client.create_comment(REPO, issue["number"], "c2")
+    client.update_comment(REPO, comment["id"], "c2 edited")
+    client.close_issue(REPO, issue["number"])
+
+    writes = [t for t, method, _ in github.stamps if method != "GET"]
+    assert len(writes) == 5
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(writes))
+    assert sum(sleeps) == pytest.approx(4.0)  # no real time passed: each write waited the full second
+    reads = [t for t, method, _ in github.stamps if method == "GET"]
+    assert reads == [writes[1]]  # the GET right after a write did not wait
+
+
+def test_a_write_after_a_slow_step_does_not_wait_again(github: FakeGitHub, httpserver: HTTPServer,
+                                                       sleeps: Sleeps) -> None:
+    client = make_client(httpserver, sleeps)
+    client.create_issue(REPO, "t", "b")
+    sleeps(5.0)  # the caller spent 5 s doing something else
+    client.create_issue(REPO, "t2", "b")
+    assert sleeps == [5.0]
+
+
+def test_a_success_with_no_requests_left_waits_for_the_reset_before_the_next_call(
+        github: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+    github.add_issue("x")
+    spent = fault(200, "", x_ratelimit_remaining="0", x_ratelimit_reset=str(1_000_000 + 30))
+    spent.set_data(b"[]")
+    github.faults.append(spent)
+    assert client.list_issues(REPO) == []  # the last request of the window: answered
+    assert sleeps == []
+    assert len(client.list_issues(REPO)) == 1  # the next call waited for the reset first
+    assert sleeps == [31.0]
+
+
+def test_labels_are_listed_once_per_client_however_many_issues(github: FakeGitHub, client: GitHubClient) -> None:
+    github.labels = ["campaignops"]
+    for i in range(30):
+        client.ensure_labels(REPO, ["campaignops", "campaign:hsc", f"extra-{i % 2}"])
+    assert len(github.calls("GET", "/labels$")) == 1
+    assert len(github.calls("POST", "/labels$")) == 3
+
+
+def test_an_unchanged_listing_is_a_304_and_costs_nothing(github: FakeGitHub, client: GitHubClient) -> None:
+    github.add_issue("a", labels=("campaignops",))
+    items, etag = client.issues_changed(REPO, labels=["campaignops"])
+    assert [i["title"] for i in items or []] == ["a"] and etag
+    again, same = client.issues_changed(REPO, labels=["campaignops"], etag=etag)
+    assert again is None and same == etag
+    assert client.counts["304"] == 1
+    github.add_comment(1, "an update")  # any change to an issue in the window changes the answer
+    changed, newer = client.issues_changed(REPO, labels=["campaignops"], etag=etag)
+    assert changed is not None and newer != etag
+
+
+def test_since_and_updated_order_are_sent(github: FakeGitHub, client: GitHubClient) -> None:
+    github.add_issue("old", labels=("campaignops",))
+    github.ticks += 3600
+    github.add_issue("new", labels=("campaignops",))
+    items, _ = client.issues_changed(REPO, labels=["campaignops"], since="2026-11-30T12:30:00Z")
+    assert [i["title"] for i in items or []] == ["new"]
+    [args] = [a for m, p, a in github.log if p.endswith("/issues")]
+    assert args["since"] == "2026-11-30T12:30:00Z" and args["sort"] == "updated" and args["state"] == "all"
+
+
+@pytest.mark.parametrize("size", [65_536, 70_000, 300_000])
+def test_bodies_fit_the_limit_after_the_markers_and_keep_them(github: FakeGitHub, client: GitHubClient,
+                                                              size: int) -> None:
+    markers = "<!-- campaignops:run c/step1/g0001 -->\n<!-- campaignops:attempt 3 -->\n"
+    body = markers + "x" * (size - len(markers))
+    issue = client.create_issue(REPO, "t", body)
+    comment = client.create_comment(REPO, issue["number"], markers + "y" * size)
+    for text in (github.issues[0]["body"], github.comments[1][0]["body"]):
+        assert len(text) <= 65_536
+        assert text.startswith(markers)
+    assert comment["id"] and (size == 65_536) == (github.issues[0]["body"] == body)
+
+
+def test_the_identity_of_an_installation_token_is_the_actions_bot(github: FakeGitHub, client: GitHubClient,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CAMPAIGNOPS_BOT_LOGIN", raising=False)
+    assert client.login() == "github-actions[bot]"
+    assert github.calls("GET", "^/user$") == []  # a ghs_ token is an installation token: /user would be a 403
+
+
+def test_an_unknown_token_that_gets_403_on_user_is_an_integration(github: FakeGitHub, httpserver: HTTPServer,
+                                                                  sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    monkeypatch.delenv("CAMPAIGNOPS_BOT_LOGIN", raising=False)
+    github.tokens["v1.0123456789abcdef"] = "github-actions[bot]"  # an older installation token format
+    github.faults.append(fault(403, "Resource not accessible by integration"))
+    client = make_client(httpserver, sleeps, token="v1.0123456789abcdef")
+    assert client.login() == "github-actions[bot]" and len(github.calls("GET", "^/user$")) == 1
+
+
+def test_the_identity_of_an_app_token_and_of_a_persons_token(github: FakeGitHub, httpserver: HTTPServer,
+                                                             sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAMPAIGNOPS_BOT_LOGIN", "campaignops-records[bot]")
+    assert make_client(httpserver, sleeps).login() == "campaignops-records[bot]"
+    from fakes.github_api import PAT
+    assert make_client(httpserver, sleeps, token=PAT).login() == "octo-operator"
+
+
+def test_a_refused_token_is_not_taken_for_an_integration(github: FakeGitHub, httpserver: HTTPServer,
+                                                         sleeps: Sleeps) -> None:
+    with pytest.raises(GitHubError, match="401"):
+        make_client(httpserver, sleeps, token="nope").login()

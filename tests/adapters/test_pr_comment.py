@@ -174,3 +174,23 @@ def test_command_with_a_missing_plan_file_says_how_to_make_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _command("--pr", "3", "--plan-file", str(tmp_path / "nope.md")) == 2
     assert "campaign plan CAMPAIGN --format markdown" in capsys.readouterr().err
+
+
+# ---- only our own comments are ours --------------------------------------------------------------
+
+def test_a_strangers_comment_with_the_plan_marker_is_never_edited_or_deleted(
+        github: FakeGitHub, client: GitHubClient, pr: int) -> None:
+    from fakes.github_api import STRANGER
+    fake = github.add_comment(pr, "<!-- campaignops:plan -->\nApproved, merge me", login=STRANGER)
+    part = github.add_comment(pr, "<!-- campaignops:plan part 2/2 -->\nstale?", login=STRANGER)
+
+    post_plan(client, REPO, pr, PLAN)
+    post_plan(client, REPO, pr, PLAN.replace("visit > 0", "visit > 1"))
+
+    bodies = {c["id"]: c["body"] for c in github.comments[pr]}
+    assert bodies[fake["id"]] == "<!-- campaignops:plan -->\nApproved, merge me"
+    assert bodies[part["id"]] == "<!-- campaignops:plan part 2/2 -->\nstale?"
+    ours = [c for c in github.comments[pr] if c["user"]["login"] == "github-actions[bot]"
+            and c["body"].startswith("<!-- campaignops:plan")]
+    assert len(ours) == 1 and "visit > 1" in ours[0]["body"]
+    assert github.calls("DELETE") == [] and len(github.calls("PATCH")) == 1

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from campaignops.adapters.git.ledgers import read
-from campaignops.adapters.git.publish import publish
+from campaignops.adapters.git.publish import (
+    BOT_PATHS,
+    DEFAULT_PATHSPECS,
+    is_bot_path,
+    publish,
+    publish_records,
+    push_auth_env,
+)
 from campaignops.adapters.git.repo import Git
 from campaignops.cli.commands import publish as publish_cmd
 from campaignops.domain.errors import PublishError
@@ -228,3 +235,216 @@ def test_a_ledger_moved_out_of_ledger_yaml_is_published_as_a_move_without_transi
     files = git(remote, "ls-tree", "-r", "--name-only", "main").split()
     assert f"campaigns/{CAMPAIGN}/ledger.yaml" not in files and f"campaigns/{CAMPAIGN}/ledger/index.yaml" in files
     assert remote_ledger(remote) == old
+
+
+# ---- a protected main, and a record branch ---------------------------------------------------------
+
+GH006 = ("remote: error: GH006: Protected branch update failed for refs/heads/main.\n"
+         "remote: error: Changes must be made through a pull request.\n")
+
+
+def protect(bare: Path, ref: str = "refs/heads/main", text: str = GH006) -> None:
+    """A pre-receive hook refusing updates of `ref` the way GitHub does for a protected branch."""
+    hook = bare / "hooks" / "pre-receive"
+    lines = "".join(f"  echo '{line}' >&2\n" for line in text.splitlines())
+    hook.write_text(f"#!/bin/sh\nwhile read old new ref; do\n if [ \"$ref\" = \"{ref}\" ]; then\n{lines}"
+                    "  exit 1\n fi\ndone\nexit 0\n")
+    hook.chmod(0o755)
+
+
+def pushes(bare: Path) -> int:
+    """How many times the remote was asked to update a ref (the hook appends a line per push)."""
+    log = bare / "pushes.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def count_pushes(bare: Path) -> None:
+    hook = bare / "hooks" / "pre-receive"
+    text = hook.read_text()
+    hook.write_text(text.replace("#!/bin/sh\n", f"#!/bin/sh\necho push >> {bare / 'pushes.log'}\n", 1))
+
+
+def _cli(work: Path, *argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--root")
+    publish_cmd.add_arguments(parser)
+    return publish_cmd.run(parser.parse_args(["--root", str(work), *argv]))
+
+
+def failed_run(checkout: Path, group: str = "g0001") -> None:
+    update(checkout, run(group, attempt(states=(RunState.SUBMITTING, RunState.RUNNING, RunState.FAILED),
+                                        checked="t2", failed=3)))
+
+
+def test_a_protected_main_fails_at_once_naming_both_fixes(remote: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    protect(remote)
+    count_pushes(remote)
+    work = clone(remote, tmp_path / "w", "w")
+    failed_run(work)
+    waits: list[float] = []
+    with pytest.raises(PublishError) as info:
+        publish(Git(work), sleep=waits.append)
+    message = str(info.value)
+    assert "GH006: Protected branch update failed for refs/heads/main" in message
+    assert "GitHub App installation token" in message and "bypass list" in message  # fix 1
+    assert "campaign publish --branch records" in message and "CAMPAIGNOPS_RECORD_BRANCH" in message  # fix 2
+    assert "git pull --rebase" not in message  # the race advice cannot work here
+    assert waits == [] and pushes(remote) == 1  # one try, never retried as a race
+    # the CLI turns it into exit 1 with the message (cli/main catches CampaignError once)
+    from campaignops.cli.main import main
+    assert main(["--root", str(work), "publish"]) == 1
+    assert "GH006" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("refusal", [
+    "remote: error: GH013: Repository rule violations found for refs/heads/main.",
+    "remote: error: Commits must have verified signatures.",
+    "remote: refusing to allow a GitHub App to create or update workflow `.github/workflows/x.yml`",
+])
+def test_other_protection_refusals_are_not_retried_either(remote: Path, tmp_path: Path, refusal: str) -> None:
+    protect(remote, text=refusal)
+    work = clone(remote, tmp_path / "w", "w")
+    failed_run(work)
+    waits: list[float] = []
+    with pytest.raises(PublishError, match="refused by branch protection"):
+        publish(Git(work), sleep=waits.append)
+    assert waits == []
+
+
+def test_publish_to_a_record_branch_lands_while_main_is_protected(remote: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    protect(remote)
+    main_before = git(remote, "rev-parse", "main")
+    work = clone(remote, tmp_path / "w", "w")
+    failed_run(work)
+    (work / "STATUS.md").write_text("# status\n")
+
+    assert _cli(work, "--branch", "records") == 0
+
+    assert "pushed" in capsys.readouterr().out
+    assert git(remote, "rev-parse", "main") == main_before  # main untouched
+    assert git(remote, "rev-parse", "records^") == main_before  # the record branch starts from main
+    assert remote_ledger_at(remote, "records").run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]
+    assert git(remote, "show", "records:STATUS.md") == "# status\n"
+    assert "RUNNING→FAILED" in git(remote, "log", "-1", "--format=%B", "records")
+    # the checkout's index and HEAD stay main's
+    assert git(work, "status", "--porcelain", "--untracked-files=no").splitlines() == [
+        f" M campaigns/{CAMPAIGN}/ledger/index.yaml", f" M campaigns/{CAMPAIGN}/ledger/step1.000.yaml"]
+
+
+def remote_ledger_at(bare: Path, rev: str) -> Ledger:
+    ledger = read(Git(bare), rev, f"campaigns/{CAMPAIGN}")
+    assert ledger is not None, f"no readable ledger on {rev}"
+    return ledger
+
+
+def test_the_next_job_reads_ledgers_from_the_record_branch_and_specs_from_main(remote: Path,
+                                                                                tmp_path: Path) -> None:
+    first = clone(remote, tmp_path / "first", "first")
+    failed_run(first)
+    (first / "campaigns" / "weekly-1").mkdir()
+    (first / "campaigns" / "weekly-1" / "campaign.yaml").write_text("name: weekly-1\n")  # `campaign new`
+    assert _cli(first, "--branch", "records") == 0
+    # a reviewed change merged on main meanwhile
+    person = clone(remote, tmp_path / "person", "person")
+    (person / "campaigns" / CAMPAIGN / "campaign.yaml").write_text(f"name: {CAMPAIGN}\ndescription: reviewed\n")
+    git(person, "commit", "-qam", "reviewed change")
+    git(person, "push", "-q", "origin", "main")
+
+    job = clone(remote, tmp_path / "job", "job")  # checks out main
+    assert _cli(job, "--branch", "records", "--pull") == 0
+    assert store.load(job / "campaigns" / CAMPAIGN, CAMPAIGN).run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]
+    assert (job / "campaigns" / "weekly-1" / "campaign.yaml").exists()
+    assert "reviewed" in (job / "campaigns" / CAMPAIGN / "campaign.yaml").read_text()  # specs: main's
+    update(job, run("g0002", attempt()))
+    assert _cli(job, "--branch", "records") == 0
+
+    final = remote_ledger_at(remote, "records")
+    assert [r.key for r in final.runs] == ["step1/g0001", "step1/g0002"]
+    assert "reviewed" in git(remote, "show", f"records:campaigns/{CAMPAIGN}/campaign.yaml")
+    # seed ← record 1 ← record 2: the record branch never merges main, its tree carries main's specs
+    assert git(remote, "rev-list", "--count", "records").strip() == "3"
+
+
+def test_a_job_that_did_not_pull_still_drops_nothing_on_the_record_branch(remote: Path, tmp_path: Path) -> None:
+    a = clone(remote, tmp_path / "a", "a")
+    b = clone(remote, tmp_path / "b", "b")
+    failed_run(a)
+    update(b, run("g0002", attempt()))
+    waits: list[float] = []
+    assert publish_records(Git(a), branch="records").commit
+    result = publish_records(Git(b), branch="records", sleep=waits.append)
+    assert result.merged == (f"campaigns/{CAMPAIGN}",)
+    final = remote_ledger_at(remote, "records")
+    assert sorted(r.key for r in final.runs) == ["step1/g0001", "step1/g0002"]
+    assert final.run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]
+    assert publish_records(Git(b), branch="records").commit is None  # nothing new: no empty commit
+
+
+def test_two_concurrent_record_branch_publishes_both_land(remote: Path, tmp_path: Path) -> None:
+    clones = [clone(remote, tmp_path / f"job{i}", f"job{i}") for i in range(2)]
+    for i, work in enumerate(clones):
+        update(work, run(f"g1{i}", attempt(checked=f"t{i}")))
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def job(work: Path) -> None:
+        try:
+            start.wait()
+            publish_records(Git(work), branch="records", backoff=0.01, max_tries=10)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=job, args=(w,)) for w in clones]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(r.key for r in remote_ledger_at(remote, "records").runs) == [
+        "step1/g0001", "step1/g10", "step1/g11"]
+
+
+def test_a_protected_record_branch_is_refused_at_once_too(remote: Path, tmp_path: Path) -> None:
+    protect(remote, ref="refs/heads/records", text="remote: error: GH006: Protected branch update failed "
+                                                  "for refs/heads/records.")
+    work = clone(remote, tmp_path / "w", "w")
+    failed_run(work)
+    waits: list[float] = []
+    with pytest.raises(PublishError, match=r"GH006.*kept in this working tree"):
+        publish_records(Git(work), branch="records", sleep=waits.append)
+    assert waits == []
+
+
+def test_pull_without_a_record_branch_keeps_the_checkouts_ledgers(remote: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    work = clone(remote, tmp_path / "w", "w")
+    assert _cli(work, "--branch", "records", "--pull") == 0
+    assert "no record branch records" in capsys.readouterr().out
+    assert git(work, "status", "--porcelain") == ""
+
+
+def test_the_token_reaches_git_through_the_environment_only() -> None:
+    env = push_auth_env("ghs_abc", "https://github.com", env={"GIT_CONFIG_COUNT": "1"})
+    assert env["GIT_CONFIG_COUNT"] == "2" and env["GIT_CONFIG_KEY_1"] == "http.https://github.com/.extraheader"
+    assert env["GIT_CONFIG_VALUE_1"] == "AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzX2FiYw=="
+    assert push_auth_env(None) == {}
+
+
+def test_the_bot_paths_are_one_list_used_for_commit_and_overlay() -> None:
+    assert is_bot_path(f"campaigns/{CAMPAIGN}/ledger.yaml") and is_bot_path("STATUS.md")
+    assert not is_bot_path(f"campaigns/{CAMPAIGN}/campaign.yaml") and not is_bot_path("a/campaigns/x/ledger.yaml")
+    assert tuple(f":(glob){p}" for p in BOT_PATHS) == DEFAULT_PATHSPECS
+
+
+def test_pull_keeps_runs_only_the_checkout_recorded(remote: Path, tmp_path: Path) -> None:
+    first = clone(remote, tmp_path / "first", "first")
+    failed_run(first)
+    assert publish_records(Git(first), branch="records").commit
+    job = clone(remote, tmp_path / "job", "job")
+    update(job, run("g0009", attempt()))  # recorded in main's ledger, never on the record branch
+    assert _cli(job, "--branch", "records", "--pull") == 0
+    ledger = store.load(job / "campaigns" / CAMPAIGN, CAMPAIGN)
+    assert sorted(r.key for r in ledger.runs) == ["step1/g0001", "step1/g0009"]
+    assert ledger.run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]

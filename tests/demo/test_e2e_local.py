@@ -248,3 +248,72 @@ def test_rescue_reruns_only_the_failed_quanta_into_a_new_output_run(tmp_path: Pa
     assert rescue.output_run.endswith("/a02")
     assert rescue.total_quanta() == 1, "only the quantum that failed ran again"
     assert f"--skip-existing-in {first.output_run}" in Path(rescue.config_path).read_text()
+
+
+def test_operator_controls_on_the_demo_with_real_bps(tmp_path: Path, demo_butler: Path) -> None:
+    """Cancel a running local bps run, hold, accept / reopen, and a fresh resubmission that succeeds; each
+    recorded in the ledger with who and why, and the next step submitted only once step1 is settled."""
+    control = small_control(tmp_path, demo_butler, steps=2, group=[1002, 1005])
+    workdir = tmp_path / "work"
+    campaign_cli(control, workdir, "apply", "demo")
+    ledger = store.load(control / "campaigns" / "demo", "demo")
+    [run] = ledger.runs
+    pid = int((Path(run.current.launch_dir) / "bps.pid").read_text())  # type: ignore[union-attr]
+    said = campaign_cli(control, workdir, "cancel", "demo", run.key, "--reason", "wrong stack", "--by", "ops").stdout
+    assert f"cancelled {run.key} attempt 1" in said
+    from campaignops.adapters.processes import pid_alive
+    assert not pid_alive(pid), "the local bps process group was stopped"
+    ledger = store.load(control / "campaigns" / "demo", "demo")
+    assert ledger.runs[0].state == RunState.CANCELLED and ledger.controls[0].by == "ops"
+    campaign_cli(control, workdir, "reconcile", "demo", "--no-pages")
+    assert store.load(control / "campaigns" / "demo", "demo").runs[0].state == RunState.CANCELLED, "stays cancelled"
+    campaign_cli(control, workdir, "hold", "demo", "--reason", "checking the stack", "--by", "ops")
+    refused = campaign_cli(control, workdir, "resubmit", "demo", run.key, "--reason", "x y z", check=False)
+    assert refused.returncode == 1 and "on hold" in refused.stderr
+    campaign_cli(control, workdir, "resume", "demo", "--by", "ops")
+    campaign_cli(control, workdir, "accept", "demo", run.key, "--reason", "look at step2 plan", "--by", "ops")
+    assert "step2: ready" in campaign_cli(control, workdir, "status", "demo", "--no-pages").stdout
+    campaign_cli(control, workdir, "reopen", "demo", run.key, "--by", "ops")
+    campaign_cli(control, workdir, "resubmit", "demo", run.key, "--reason", "stack fixed", "--by", "ops")
+    ledger = wait_done(control, workdir, timeout=900)  # two bps runs, step1 then step2
+    record = ledger.run(run.key)
+    assert record is not None and [a.kind for a in record.attempts] == ["submit", "resubmit"]
+    assert record.state == RunState.SUCCEEDED and record.current.output_run.endswith("/a02")  # type: ignore[union-attr]
+    assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED, RunState.SUCCEEDED], "step2 ran after step1"
+    assert [c.action for c in ledger.controls] == ["cancel", "hold", "resume", "accept", "reopen", "resubmit"]
+
+
+def test_two_weekly_instances_get_two_fresh_repositories_built_by_the_setup_stage(tmp_path: Path,
+                                                                                   demo_butler: Path) -> None:
+    """A template whose butler.repo names {campaign} and whose set-up stage builds the demo repository:
+    `campaign new` makes two instances, each gets a repository of its own, and step1 runs on it."""
+    control = small_control(tmp_path, demo_butler, steps=1, group=[1001, 1002])
+    ry = YAML()
+    data = ry.load(control / "campaigns" / "demo" / "campaign.yaml")
+    data["name"] = "demo-weekly"
+    data["schedule"] = {"cron": "7 6 * * 1", "name_pattern": "demo-{stack}"}
+    data["butler"]["repo"] = str(tmp_path / "repos" / "{campaign}")
+    data["butler"]["setup"] = {"commands": [f"{sys.executable} -m campaignops.cli demo init {{repo}}"]}
+    (control / "campaigns" / "templates").mkdir()
+    ry.dump(data, control / "campaigns" / "templates" / "demo-weekly.yaml")
+    workdir = tmp_path / "work"
+    for stack in ("w_2026_48", "w_2026_49"):
+        campaign_cli(control, workdir, "new", "--from", "demo-weekly", "--stack", stack)
+    assert campaign_cli(control, workdir, "validate").returncode == 0
+    looked = campaign_cli(control, workdir, "status", "demo-w_2026_48", "--no-pages").stdout
+    assert "repository set-up: not started" in looked and not (tmp_path / "repos").exists(), "a look builds nothing"
+    applied = campaign_cli(control, workdir, "apply", "demo-w_2026_48").stdout
+    assert "set-up stage done" in applied and "submitted 1 run(s)" in applied, applied
+    assert campaign_cli(control, workdir, "setup", "demo-w_2026_49").returncode == 0
+    repos = sorted(p.name for p in (tmp_path / "repos").iterdir())
+    assert repos == ["demo-w_2026_48", "demo-w_2026_49"]
+    assert all((tmp_path / "repos" / r / "butler.yaml").exists() for r in repos)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        campaign_cli(control, workdir, "reconcile", "demo-w_2026_48", "--no-pages")
+        ledger = store.load(control / "campaigns" / "demo-w_2026_48", "demo-w_2026_48")
+        if ledger.runs and all(r.state is not None and r.state.finished for r in ledger.runs):
+            break
+        time.sleep(2)
+    assert ledger.setup is not None and ledger.setup.state == RunState.SUCCEEDED
+    assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED], "step1 ran on its own fresh repository"

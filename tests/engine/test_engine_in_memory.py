@@ -7,90 +7,17 @@ from the ledger on disk wherever a real job would have died; no bps, no Butler, 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from campaignops.adapters.memory_wms import Crash, InMemoryWms
 from campaignops.domain.errors import SubmitError
-from campaignops.domain.model import Campaign, Plan, Profile
 from campaignops.domain.states import RunState
 from campaignops.engine import observe, submit
-from campaignops.engine.context import Context
-from campaignops.ledger import store
-from campaignops.ledger.records import Ledger
 from campaignops.planning.advance import Verdict
-from campaignops.planning.plan import make_plan
-
-PROFILE = Profile("local-parsl", "test", "local", "parsl", "", (("wmsServiceClass", "x.Service"),))
-
-
-class Clock:
-    """ISO times an hour apart at most, moved by the test."""
-
-    def __init__(self) -> None:
-        self.minute = 0
-
-    def __call__(self) -> str:
-        return f"2026-11-30T{10 + self.minute // 60:02d}:{self.minute % 60:02d}:00Z"
-
-    def advance(self, minutes: int) -> None:
-        self.minute += minutes
-
-
-@dataclass
-class Site:
-    """A campaign repository and a runner's work directory, and the WMS both talk to."""
-
-    root: Path
-    campaign: Campaign
-    wms: InMemoryWms
-    clock: Clock
-
-    def job(self) -> Context:
-        """What a fresh `campaign apply` / `campaign status` process starts with."""
-        return Context(root=self.root, campaign=self.campaign, wms=self.wms, workdir=self.root / "work",
-                       now=self.clock, say=lambda _: None)
-
-    @property
-    def plan(self) -> Plan:
-        return make_plan(self.campaign)
-
-    def ledger(self) -> Ledger:
-        return store.load(self.root / "campaigns" / self.campaign.name, self.campaign.name)
-
-    def apply(self) -> Ledger:
-        ledger, _ = submit.apply(self.job(), self.plan, self.ledger())
-        return ledger
-
-    def status(self) -> Ledger:
-        """`campaign status`: observe, then submit what became ready."""
-        ctx = self.job()
-        ledger, _ = observe.refresh(ctx, self.ledger())
-        ledger, _ = submit.apply(ctx, self.plan, ledger)
-        return ledger
-
-    def state(self, key: str) -> RunState | None:
-        record = self.ledger().run(key)
-        return record.state if record else None
-
-
-def make_site(tmp_path: Path, **step2: Any) -> Site:
-    data = {
-        "name": "camp", "description": "d", "operator": "op", "profile": "local-parsl",
-        "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/repo", "inputs": ["in"], "output": "out/{campaign}"},
-        "pipeline": "pipelines/p.yaml",
-        "steps": [
-            {"name": "step1", "subsets": ["step1"],
-             "split": {"by": "values", "dimension": "visit", "values": [1, 2]}},
-            {"name": "step2", "subsets": ["step2"], **step2},
-        ],
-    }
-    path = tmp_path / "campaigns" / "camp" / "campaign.yaml"
-    path.parent.mkdir(parents=True)
-    return Site(tmp_path, Campaign.from_dict(data, PROFILE, path=path), InMemoryWms(), Clock())
+from fakes.engine_site import Site, make_site
 
 
 @pytest.fixture
@@ -343,7 +270,8 @@ def test_the_failure_issue_suggests_only_what_can_work(site: Site) -> None:
     never_started = site.apply().run("step1/visit1")
     assert never_started is not None and never_started.current is not None
     body = issue_body(site.campaign, never_started, never_started.current, retry_hint="")
-    assert "campaign rescue camp step1/visit1" in body and "campaign retry" not in body
+    assert "campaign resubmit camp step1/visit1" in body and "supersede: {visit1:" in body
+    assert "campaign retry" not in body and "campaign rescue" not in body
     site.wms.finish("step1/visit2", RunState.FAILED, failed=1)
     failed = site.status().run("step1/visit2")
     assert failed is not None and failed.current is not None
@@ -406,3 +334,19 @@ def test_a_count_split_is_frozen_at_the_first_apply_so_appended_ids_form_a_new_r
     ledger, _ = submit.apply(ws.ctx, ws.plan, ws.ledger)
     assert [r.key for r in ledger.runs] == ["step1/g0000", "step1/g0001", "step1/g0002"]
     assert wms.submissions("step1/g0001") == 1  # the submitted partial group did not grow
+
+
+def test_a_look_without_the_launch_directory_says_unknown_never_failed(site: Site) -> None:
+    """From a laptop clone (or after the runner lost the directory) a run with no run id yet cannot be
+    judged: it is UNKNOWN, and the runner's record is not contradicted by a false FAILED."""
+
+    site.wms.register_on_launch = False  # bps has not printed the run id yet
+    site.apply()
+    shutil.rmtree(site.root / "work")
+    ctx = site.job()
+    ctx.may_launch = False
+    ledger, _ = observe.refresh(ctx, site.ledger())
+    record = ledger.run("step1/visit1")
+    assert record is not None and record.state == RunState.UNKNOWN
+    assert "not on this machine" in record.current.message  # type: ignore[union-attr]
+    assert site.wms.submissions("step1/visit1") == 1

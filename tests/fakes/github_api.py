@@ -3,10 +3,12 @@ tests of the GitHub client, the failure issues and the sticky plan comment."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,17 +18,27 @@ from werkzeug import Request, Response
 
 from campaignops.adapters.github.client import GitHubClient
 
-TOKEN = "ghs_s3cr3tT0kenValue"
+TOKEN = "ghs_s3cr3tT0kenValue"  # an installation token, like Actions' GITHUB_TOKEN: writes as github-actions[bot]
+PAT = "ghp_pers0nalT0kenValue"  # a person's token: GET /user answers
 REPO = "lsst-dm/campaigns"
+BOT = "github-actions[bot]"
+STRANGER = "mallory"
+EPOCH = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 @dataclass
 class FakeGitHub:
-    """Just enough of GitHub's REST API, kept in memory: issues (and PRs), comments, labels.
+    """Just enough of GitHub's REST API, kept in memory: issues (and PRs), comments, labels, /user.
 
     `faults` are canned responses served, first in first out, before any real handling, to
     exercise rate limits and server errors. Pages are linked with opaque cursors, so a client
-    that builds page URLs itself instead of following `Link` fails.
+    that builds page URLs itself instead of following `Link` fails. As GitHub does: every issue and
+    comment has its author (`user.login`) and `updated_at` (a comment updates its issue); list
+    answers carry an ETag and a request with a matching If-None-Match gets 304 and no body; the
+    issue list takes `since`, `sort=updated` and `direction`; an installation token (`ghs_…`) gets
+    403 "Resource not accessible by integration" from GET /user. `late_issue_posts` makes the
+    next POSTs of an issue answer 504 while the issue is created only later (`apply_late()`), as a
+    slow GitHub does. `clock` (an injected client clock) stamps each request in `stamps`.
     """
 
     server: HTTPServer
@@ -40,30 +52,70 @@ class FakeGitHub:
     log: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     auth_seen: list[str | None] = field(default_factory=list)
     next_id: int = 1000
+    tokens: dict[str, str] = field(default_factory=lambda: {TOKEN: BOT, PAT: "octo-operator"})
+    late_issue_posts: int = 0
+    late: list[dict[str, Any]] = field(default_factory=list)
+    ticks: int = 0  # server time: EPOCH + one second per write
+    clock: Callable[[], float] | None = None
+    stamps: list[tuple[float, str, str]] = field(default_factory=list)
+    visibility: str = "private"
+    # GET /orgs/{org}/actions/runner-groups: (group, runner names); readable only with `admin_tokens`
+    runner_groups: list[tuple[dict[str, Any], list[str]]] = field(default_factory=list)
+    admin_tokens: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.server.expect_request(re.compile(".*")).respond_with_handler(self)
 
     # ---- state helpers for tests
+    def now(self) -> str:
+        self.ticks += 1
+        return (EPOCH + timedelta(seconds=self.ticks)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @staticmethod
+    def user(login: str) -> dict[str, str]:
+        return {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"}
+
     def add_issue(self, title: str, body: str = "", labels: tuple[str, ...] = (), state: str = "open",
-                  pull_request: bool = False) -> dict[str, Any]:
-        number = len(self.issues) + 1
+                  pull_request: bool = False, login: str = BOT) -> dict[str, Any]:
+        return self._insert(self._new_issue(title, body, labels, state, login, pull_request))
+
+    def _new_issue(self, title: str, body: str, labels: tuple[str, ...], state: str, login: str,
+                   pull_request: bool = False) -> dict[str, Any]:
+        now = self.now()
         issue: dict[str, Any] = {
-            "number": number, "title": title, "body": body, "state": state,
-            "labels": [{"name": n} for n in labels], "assignees": [],
-            "html_url": f"https://github.test/{REPO}/issues/{number}"}
+            "title": title, "body": body, "state": state, "labels": [{"name": n} for n in labels],
+            "assignees": [], "user": self.user(login), "created_at": now, "updated_at": now}
         if pull_request:
             issue["pull_request"] = {"url": "..."}
+        return issue
+
+    def _insert(self, issue: dict[str, Any]) -> dict[str, Any]:
+        number = len(self.issues) + 1
+        issue.update(number=number, html_url=f"https://github.test/{REPO}/issues/{number}")
         self.issues.append(issue)
         self.comments.setdefault(number, [])
         return issue
 
-    def add_comment(self, number: int, body: str) -> dict[str, Any]:
+    def apply_late(self) -> list[dict[str, Any]]:
+        """The issues whose POST answered 504 appear now, as a slow GitHub applies them."""
+        done = [self._insert(i) for i in self.late]
+        self.late = []
+        return done
+
+    def add_comment(self, number: int, body: str, login: str = BOT) -> dict[str, Any]:
         self.next_id += 1
-        comment = {"id": self.next_id, "body": body,
+        now = self.now()
+        comment = {"id": self.next_id, "body": body, "user": self.user(login), "created_at": now,
+                   "updated_at": now,
                    "html_url": f"https://github.test/{REPO}/issues/{number}#issuecomment-{self.next_id}"}
         self.comments.setdefault(number, []).append(comment)
+        if 0 < number <= len(self.issues):
+            self.issues[number - 1]["updated_at"] = now
         return comment
+
+    def writes(self) -> list[tuple[float, str, str]]:
+        """(client clock, method, path) of every mutating request, when a clock was given."""
+        return [s for s in self.stamps if s[1] != "GET"]
 
     def calls(self, method: str, pattern: str = "") -> list[str]:
         return [path for m, path, _ in self.log if m == method and re.search(pattern, path)]
@@ -76,10 +128,32 @@ class FakeGitHub:
         path = request.path
         self.log.append((request.method, path, dict(request.args)))
         self.auth_seen.append(request.headers.get("Authorization"))
+        if self.clock is not None:
+            self.stamps.append((self.clock(), request.method, path))
         if self.faults:
             return self.faults.pop(0)
-        if self.check_auth and request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        token = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
+        if self.check_auth and token not in self.tokens:
             return self._json({"message": "Bad credentials"}, 401)
+        login = self.tokens.get(token, BOT)
+        if path == self.prefix + "/user":
+            if token.startswith("ghs_"):
+                return self._json({"message": "Resource not accessible by integration",
+                                   "documentation_url": "https://docs.github.com/rest/users/users"}, 403)
+            return self._json({"login": login, "type": "User"})
+        if path == self.prefix + f"/repos/{REPO}":
+            return self._json({"full_name": REPO, "private": self.visibility != "public",
+                                "visibility": self.visibility})
+        org = REPO.partition("/")[0]
+        if path.startswith(self.prefix + f"/orgs/{org}/actions/runner-groups"):
+            if token not in self.admin_tokens:
+                return self._json({"message": "Resource not accessible by integration"}, 403)
+            if path.endswith("/runner-groups"):
+                groups = [g for g, _ in self.runner_groups]
+                return self._json({"total_count": len(groups), "runner_groups": groups})
+            if m := re.fullmatch(r".*/runner-groups/(\d+)/runners", path):
+                names = next((n for g, n in self.runner_groups if g["id"] == int(m.group(1))), [])
+                return self._json({"total_count": len(names), "runners": [{"name": n} for n in names]})
         if not path.startswith(self.prefix + f"/repos/{REPO}/"):
             return self._json({"message": "Not Found"}, 404)
         rest = path[len(self.prefix + f"/repos/{REPO}/"):]
@@ -89,25 +163,40 @@ class FakeGitHub:
             found = [i for i in self.issues if request.args.get("state", "open") in ("all", i["state"])]
             wanted = [w for w in request.args.get("labels", "").split(",") if w]
             found = [i for i in found if all(w in [lab["name"] for lab in i["labels"]] for w in wanted)]
+            if "since" in request.args:
+                found = [i for i in found if i["updated_at"] >= request.args["since"]]
+            key = "updated_at" if request.args.get("sort") == "updated" else "number"
+            found.sort(key=lambda i: (i[key], i["number"]), reverse=request.args.get("direction", "desc") == "desc")
             return self._page(request, found)
         if rest == "issues" and method == "POST":
+            if len(body.get("body", "")) > 65536:
+                return self._json({"message": "Validation Failed", "errors": [
+                    {"resource": "Issue", "code": "custom", "field": "body",
+                     "message": "body is too long (maximum is 65536 characters)"}]}, 422)
             for name in body.get("labels", []):
                 if name not in self.labels:
                     self.labels.append(name)
-            issue = self.add_issue(body["title"], body.get("body", ""), tuple(body.get("labels", [])))
+            issue = self._new_issue(body["title"], body.get("body", ""), tuple(body.get("labels", [])), "open",
+                                    login)
             issue["assignees"] = [{"login": a} for a in body.get("assignees", [])]
-            return self._json(issue, 201)
+            if self.late_issue_posts > 0:
+                self.late_issue_posts -= 1
+                self.late.append(issue)
+                return self._json({"message": "We couldn't respond to your request in time. Sorry about that."},
+                                  504)
+            return self._json(self._insert(issue), 201)
         if m := re.fullmatch(r"issues/(\d+)", rest):
             issue = self.issues[int(m.group(1)) - 1]
             if method == "PATCH":
-                issue.update({k: v for k, v in body.items() if k in ("state", "title", "body")})
+                issue.update({k: v for k, v in body.items() if k in ("state", "title", "body", "state_reason")})
+                issue["updated_at"] = self.now()
             return self._json(issue)
         if m := re.fullmatch(r"issues/(\d+)/comments", rest):
             number = int(m.group(1))
             if method == "POST":
                 if len(body["body"]) > 65536:
                     return self._json({"message": "Validation Failed", "errors": ["body is too long"]}, 422)
-                return self._json(self.add_comment(number, body["body"]), 201)
+                return self._json(self.add_comment(number, body["body"], login), 201)
             return self._page(request, self.comments.get(number, []))
         if m := re.fullmatch(r"issues/comments/(\d+)", rest):
             cid = int(m.group(1))
@@ -120,6 +209,7 @@ class FakeGitHub:
                         if len(body.get("body", "")) > 65536:
                             return self._json({"message": "Validation Failed"}, 422)
                         c["body"] = body["body"]
+                        c["updated_at"] = self.now()
                         return self._json(c)
             return self._json({"message": "Not Found"}, 404)
         if rest == "labels" and method == "GET":
@@ -134,7 +224,11 @@ class FakeGitHub:
     def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:
         per_page = min(int(request.args.get("per_page", 30)), 100)
         start = int(request.args["cursor"].removeprefix("c")) if "cursor" in request.args else 0
-        resp = self._json(items[start:start + per_page])
+        text = json.dumps(items[start:start + per_page])
+        etag = f'W/"{hashlib.sha256(text.encode()).hexdigest()[:32]}"'
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers={"ETag": etag})
+        resp = Response(text, status=200, headers={"ETag": etag}, content_type="application/json")
         if start + per_page < len(items):
             base = self.server.url_for(request.path)
             if self.link_host:
@@ -155,10 +249,19 @@ def fault(status: int, message: str = "", **headers: str) -> Response:
 
 
 class Sleeps(list[float]):
-    """An injected sleep: records how long the client wanted to wait, waits for nothing."""
+    """An injected sleep and clock: records how long the client wanted to wait, waits for nothing,
+    and moves its clock (`time`) on by that much."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        super().__init__()
+        self.now = start
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+        self.now += seconds
+
+    def time(self) -> float:
+        return self.now
 
 
 @pytest.fixture(scope="session")
@@ -188,7 +291,8 @@ def sleeps() -> Sleeps:
 
 def make_client(httpserver: HTTPServer, sleeps: Sleeps, **kwargs: Any) -> GitHubClient:
     kwargs.setdefault("max_tries", 5)
-    return GitHubClient(httpserver.url_for(""), TOKEN, sleep=sleeps, clock=lambda: 1_000_000.0, **kwargs)
+    kwargs.setdefault("token", TOKEN)
+    return GitHubClient(httpserver.url_for(""), sleep=sleeps, clock=sleeps.time, **kwargs)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from campaignops.cli.main import main
 from campaignops.domain.errors import LedgerError
 from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.ledger import store
-from campaignops.ledger.records import Attempt, Ledger, RunRecord
+from campaignops.ledger.records import Attempt, Control, Ledger, RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,8 @@ def sample() -> Ledger:
     return Ledger("demo", (RunRecord("step1", "visit1001-1002", "visit IN (1001, 1002)",
                                      (attempt(1, RunState.FAILED), attempt(2, RunState.SUCCEEDED))),
                            RunRecord("step1", "visit1003-1004", "visit IN (1003, 1004)",
-                                     (attempt(1, RunState.SUCCEEDED),))))
+                                     (attempt(1, RunState.SUCCEEDED),))),
+                  controls=(Control("2026-11-21T11:00:00Z", "ops", "accept", "step1/visit1001-1002", "known bad"),))
 
 
 TEXT = store.dumps(sample())
@@ -59,6 +60,8 @@ CASES: dict[str, Damage] = {
     "another campaign's ledger": lambda: store.dumps(Ledger("hsc-rc2-w_2026_47", sample().runs)),
     "a newer layout": lambda: unsealed(BODY.replace("schema_version: 1", "schema_version: 2")),
     "an unknown top-level key": lambda: unsealed(BODY + "notes: hello\n"),
+    "a control nobody knows": lambda: unsealed(BODY.replace("action: accept", "action: approve", 1)),
+    "a control without who": lambda: unsealed(BODY.replace("  by: ops\n", "", 1)),
     "a hand edit of a sealed ledger": lambda: TEXT.replace("state: FAILED", "state: SUCCEEDED", 1),
     "a sealed ledger missing its last attempt": lambda: TEXT[: TEXT.rindex("- number: 1")],
 }

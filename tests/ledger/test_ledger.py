@@ -122,3 +122,23 @@ def test_a_corrupt_ledger_stops_the_cli_with_advice_not_a_traceback(tmp_path: Pa
     err = capsys.readouterr().err
     assert code == 1
     assert "unreadable ledger" in err and "restore it from git history" in err
+
+
+def test_controls_and_the_setup_stage_round_trip_in_the_index_one_control_a_line(tmp_path: Path) -> None:
+    from campaignops.domain.states import RunState
+    from campaignops.ledger.records import Control, Ledger, SetupRecord
+
+    folder = tmp_path / "campaigns" / "demo"
+    ledger = Ledger("demo", setup=SetupRecord(RunState.SUCCEEDED, "/repos/demo", "2026-11-30T10:00:00Z",
+                                              "2026-11-30T10:05:00Z", "/w/setup.log", "1 command(s) ran"))
+    ledger = ledger.with_control(Control("2026-11-30T11:00:00Z", "ops", "hold", "campaign", "Butler downtime"))
+    store.save(folder, ledger)
+    index = (folder / "ledger" / "index.yaml").read_text()
+    store.save(folder, ledger.with_control(Control("2026-11-30T12:00:00Z", "ops", "resume", "campaign", "back")))
+    after = (folder / "ledger" / "index.yaml").read_text()
+    added = [ln for ln in after.splitlines() if ln not in index.splitlines() and not ln.startswith("# seal")]
+    # the previous control gains a comma, the new one is a line of its own: nothing else moves
+    assert len(added) == 2 and '"action": "hold"' in added[0] and '"action": "resume"' in added[1], added
+    again = store.load(folder, "demo")
+    assert again.setup == ledger.setup and [c.action for c in again.controls] == ["hold", "resume"]
+    assert again.hold is None

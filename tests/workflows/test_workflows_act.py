@@ -23,12 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 ACT = shutil.which("act", path=str(VENV_BIN))
 REPO = "lsst-dm/campaigns"
-CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
+BOT_USER = {"login": "github-actions[bot]", "type": "Bot"}  # who Actions' token writes as
+CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1"
 STUBS = {  # third-party actions -> offline stand-ins (composite actions written below)
     CHECKOUT: "checkout",
-    "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065": "setup-python",
-    "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02": "upload-artifact",
-    "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093": "download-artifact",
+    "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97": "setup-python",
+    "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f": "upload-artifact",
+    "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c": "download-artifact",
+    "actions/create-github-app-token@1b10c78c7865c340bc4f6099eb2f838309f1e8c3": "create-github-app-token",
 }
 STUB_ACTIONS = {
     "checkout": """
@@ -50,6 +52,21 @@ runs:
         git fetch -q origin '+refs/heads/*:refs/remotes/origin/*'
         if [ -n "$REF" ]; then git fetch -q origin "$REF"; else git fetch -q "$ACT_SOURCE" "$GITHUB_SHA"; fi
         git checkout -q --detach FETCH_HEAD
+""",
+    "create-github-app-token": """
+name: create-github-app-token (offline stub)
+description: Mints nothing; outputs a fixed token so the publish step's environment can be checked.
+inputs:
+  client-id: {description: ignored, required: false}
+  private-key: {description: ignored, required: false}
+  permission-contents: {description: ignored, required: false}
+outputs:
+  token: {description: a stand-in token, value: app-installation-token}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo "create-github-app-token stub"
 """,
     "setup-python": """
 name: setup-python (offline stub)
@@ -136,10 +153,13 @@ class FakeGitHub:
         path = request.path
         self.calls.append((request.method, path))
         body = request.get_json(silent=True) or {}
+        if path == "/user":  # Actions' GITHUB_TOKEN is an installation token: it cannot read /user
+            return self._json({"message": "Resource not accessible by integration"}, 403)
         if m := re.fullmatch(rf"/repos/{REPO}/issues/(\d+)/comments", path):
             if request.method == "GET":
                 return self._json([c for c in self.comments if c["issue"] == int(m.group(1))])
-            comment = {"id": 1000 + len(self.comments), "issue": int(m.group(1)), "body": body["body"]}
+            comment = {"id": 1000 + len(self.comments), "issue": int(m.group(1)), "body": body["body"],
+                       "user": BOT_USER}
             self.comments.append(comment)
             return self._json(comment, 201)
         if m := re.fullmatch(rf"/repos/{REPO}/issues/comments/(\d+)", path):
@@ -149,7 +169,7 @@ class FakeGitHub:
         if path == f"/repos/{REPO}/issues":
             if request.method == "GET":
                 return self._json(self.issues)
-            issue = {"number": 1 + len(self.issues), "state": "open", **body}
+            issue = {"number": 1 + len(self.issues), "state": "open", "user": BOT_USER, **body}
             self.issues.append(issue)
             return self._json(issue, 201)
         if path == f"/repos/{REPO}/labels":
@@ -170,8 +190,8 @@ class ActRepo:
     origin: Path
     api: str
 
-    def run(self, event: str, workflow: str, payload: dict[str, Any], env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
+    def run(self, event: str, workflow: str, payload: dict[str, Any], env: dict[str, str] | None = None,
+            variables: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         event_file = self.tmp / f"event-{event}.json"
         event_file.write_text(json.dumps({"repository": {"full_name": REPO}, **payload}))
         args = [str(ACT), event, "-e", str(event_file), "-W", f".github/workflows/{workflow}",
@@ -187,15 +207,17 @@ class ActRepo:
             args += ["--local-repository", f"{spec}={self.tmp / 'stubs' / stub}"]
         for key, value in (env or {}).items():
             args += ["--env", f"{key}={value}"]
+        for key, value in (variables or {}).items():
+            args += ["--var", f"{key}={value}"]
         base_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
         return subprocess.run(args, cwd=self.work, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=600, env={**base_env, "HOME": str(self.tmp / "home")})
 
-    def remote_log(self) -> list[str]:
-        return git(self.origin, "log", "--format=%s", "main").splitlines()
+    def remote_log(self, branch: str = "main") -> list[str]:
+        return git(self.origin, "log", "--format=%s", branch).splitlines()
 
-    def remote_files(self) -> list[str]:
-        return git(self.origin, "ls-tree", "-r", "--name-only", "main").splitlines()
+    def remote_files(self, branch: str = "main") -> list[str]:
+        return git(self.origin, "ls-tree", "-r", "--name-only", branch).splitlines()
 
 
 def _fake_venv(where: Path) -> None:
@@ -225,7 +247,7 @@ def act_repo(tmp_path: Path, httpserver: HTTPServer) -> tuple[ActRepo, FakeGitHu
     _fake_venv(tmp_path / "venv")
     origin = runner_repo(tmp_path, work, "base")
     fake = FakeGitHub()
-    httpserver.expect_request(re.compile(r"^/repos/.*")).respond_with_handler(fake.handle)
+    httpserver.expect_request(re.compile(r"^/(repos/.*|user)$")).respond_with_handler(fake.handle)
     return ActRepo(tmp_path, work, origin, httpserver.url_for("").rstrip("/")), fake
 
 
@@ -349,6 +371,61 @@ def test_status_commits_only_when_something_changed(act_repo: tuple[ActRepo, Fak
     assert logs[-1] == logs[-2]
     assert len(logs[1]) == len(logs[0]) + 1  # the first run recorded the refreshed states and pages
     assert {"STATUS.md", "campaigns/hsc-rc2-w_2026_47/STATUS.md"} <= set(repo.remote_files())
+
+
+GH006 = "remote: error: GH006: Protected branch update failed for refs/heads/main."
+
+
+def protect_main(origin: Path) -> None:
+    """The bare origin refuses pushes to main as GitHub does for a protected branch."""
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/main ]; then\n"
+                    f"    echo '{GH006}' >&2\n    exit 1\n  fi\ndone\n")
+    hook.chmod(0o755)
+
+
+def test_status_on_a_protected_main_fails_at_once_naming_both_fixes(act_repo: tuple[ActRepo, FakeGitHub]) -> None:
+    repo, _ = act_repo
+    applied = repo.run("workflow_dispatch", "submit.yml", {"inputs": {"campaign": "hsc-rc2-w_2026_47"}})
+    assert applied.returncode == 0, applied.stdout[-4000:]
+    protect_main(repo.origin)
+    before = repo.remote_log()
+    result = repo.run("schedule", "status.yml", {"schedule": "7,22,37,52 * * * *"})
+    assert result.returncode != 0
+    assert "GH006: Protected branch update failed" in result.stdout
+    assert "bypass list" in result.stdout and "campaign publish --branch records" in result.stdout
+    assert "after 2 tries" not in result.stdout and repo.remote_log() == before
+
+
+def test_status_publishes_to_the_record_branch_and_the_next_run_reads_it(act_repo: tuple[ActRepo, FakeGitHub]
+                                                                         ) -> None:
+    repo, _ = act_repo
+    protect_main(repo.origin)
+    records = {"CAMPAIGNOPS_RECORD_BRANCH": "records"}
+    applied = repo.run("workflow_dispatch", "submit.yml", {"inputs": {"campaign": "hsc-rc2-w_2026_47"}},
+                       variables=records)
+    assert applied.returncode == 0, applied.stdout[-4000:]
+    assert "no record branch records on origin yet" in applied.stdout
+    main_head = git(repo.origin, "rev-parse", "main")
+    assert repo.remote_log("records")[0] == "Apply hsc-rc2-w_2026_47"
+    submitted = yaml.safe_load(git(repo.origin, "show", "records:campaigns/hsc-rc2-w_2026_47/ledger.yaml"))
+    assert submitted["runs"]
+
+    # with the records app set up too: its token is minted (stubbed offline) just before publishing
+    status = repo.run("schedule", "status.yml", {"schedule": "7,22,37,52 * * * *"},
+                      variables={**records, "APP_CLIENT_ID": "Iv23.test"})
+    assert status.returncode == 0, status.stdout[-4000:]
+    assert "create-github-app-token stub" in status.stdout
+    assert "create-github-app-token stub" not in applied.stdout  # not set up: the step is skipped
+    assert "took" in status.stdout and "files from origin records" in status.stdout
+    assert git(repo.origin, "rev-parse", "main") == main_head  # main never written
+    files = repo.remote_files("records")
+    assert {"STATUS.md", "campaigns/hsc-rc2-w_2026_47/STATUS.md", "campaigns/hsc-rc2-w_2026_47/ledger.yaml"} <= set(
+        files)
+    after = yaml.safe_load(git(repo.origin, "show", "records:campaigns/hsc-rc2-w_2026_47/ledger.yaml"))
+    # the status job read the submit job's ledger from the record branch: the same runs, refreshed
+    assert [(r["step"], r["group"]) for r in after["runs"]] == [(r["step"], r["group"]) for r in submitted["runs"]]
+    assert "pushed" in status.stdout and "(record branch)" in status.stdout
 
 
 # ---- tests.yml ----------------------------------------------------------------------------------

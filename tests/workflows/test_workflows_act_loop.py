@@ -32,7 +32,7 @@ import yaml
 pytest.importorskip("pytest_httpserver")
 from pytest_httpserver import HTTPServer
 from ruamel.yaml import YAML
-from test_workflows_act import ACT, REPO, ActRepo, FakeGitHub, git, runner_repo
+from test_workflows_act import ACT, BOT_USER, REPO, ActRepo, FakeGitHub, git, runner_repo
 from werkzeug import Request, Response
 
 from campaignops.adapters.bps.launcher import pid_alive
@@ -72,6 +72,7 @@ class IssuesGitHub(FakeGitHub):
                                    and wanted <= {lb["name"] for lb in i["labels"]}])
             number = 1 + len(self.issues)
             issue = {"number": number, "state": "open", "title": body["title"], "body": body["body"],
+                     "user": BOT_USER, "updated_at": f"2026-11-30T12:{len(self.requests) % 60:02d}:00Z",
                      "labels": [{"name": n} for n in body.get("labels", [])],
                      "assignees": body.get("assignees", []),
                      "html_url": f"https://github.com/{REPO}/issues/{number}"}

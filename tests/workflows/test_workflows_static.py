@@ -118,10 +118,28 @@ def test_every_third_party_action_is_pinned_by_full_commit_sha() -> None:
     assert loose == []
 
 
-def test_checkout_and_setup_python_are_the_known_v4_and_v5_commits() -> None:
-    shas = {u.split("@")[0]: u.split("@")[1] for _, u in all_uses() if not u.startswith("./")}
-    assert shas["actions/checkout"] == "11bd71901bbe5b1630ceea73d27597364c9af683"  # v4.2.2
-    assert shas["actions/setup-python"] == "a26af69be951a213d495a4c3e4e4022e16d87065"  # v5.6.0
+# Read from the actions' own repositories (tags and action.yml at that commit): every one declares node24.
+KNOWN = {
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+    "actions/create-github-app-token": ("1b10c78c7865c340bc4f6099eb2f838309f1e8c3", "v3.1.1"),
+}
+
+
+def test_third_party_actions_are_the_known_node24_commits_with_their_tag_in_a_comment() -> None:
+    seen = set()
+    for path in [*WORKFLOWS.glob("*.yml"), *ACTIONS.glob("*/action.yml")]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = re.search(r"uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # (v[\d.]+)$", line)
+            if "uses: ./" in line or "uses:" not in line:
+                continue
+            assert match, f"{path.name}: {line.strip()}"
+            name, sha, tag = match.groups()
+            assert KNOWN[name] == (sha, tag), f"{path.name}: {line.strip()}"
+            seen.add(name)
+    assert seen == set(KNOWN)
 
 
 def test_no_untrusted_expression_inside_run_scripts() -> None:
@@ -133,13 +151,48 @@ def test_no_untrusted_expression_inside_run_scripts() -> None:
             assert "${{" not in step.get("run", ""), f"{path.name}: pass values through env: {step['run']}"
 
 
-def test_only_jobs_that_push_keep_checkout_credentials() -> None:
+def test_no_checkout_keeps_credentials_and_only_publish_gets_the_write_token() -> None:
     for name in NAMES:
         for job_name, job in jobs(name).items():
-            writes = (job.get("permissions") or {}).get("contents") == "write"
             for step in job["steps"]:
                 if step.get("uses", "").startswith("actions/checkout@"):
-                    assert step["with"]["persist-credentials"] is writes, f"{name}.{job_name}"
+                    assert step["with"]["persist-credentials"] is False, f"{name}.{job_name}"
+                token = (step.get("env") or {}).get("GITHUB_TOKEN", "")
+                if "app-token" in token:  # the token that may bypass protection: campaign publish only
+                    assert step["run"].startswith("campaign publish"), f"{name}.{job_name}: {step}"
+                if any(c in step.get("run", "") for c in ("campaign apply", "campaign reconcile", "campaign retry",
+                                                          "campaign new")):
+                    assert not token, f"{name}.{job_name}: bps and site code run here: {step['run']}"
+
+
+def test_the_app_token_is_minted_just_before_publishing_when_the_app_is_set_up() -> None:
+    for name in SELF_HOSTED:
+        for job in jobs(name).values():
+            if (job.get("permissions") or {}).get("contents") != "write":
+                continue
+            steps = job["steps"]
+            [mint] = [i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/create-github-app-token@")]
+            assert steps[mint]["with"] == {"client-id": "${{ vars.APP_CLIENT_ID }}",
+                                           "private-key": "${{ secrets.APP_PRIVATE_KEY }}",
+                                           "permission-contents": "write"}
+            assert "vars.APP_CLIENT_ID != ''" in steps[mint]["if"]
+            publish = steps[mint + 1]
+            assert publish["run"].startswith("campaign publish") and publish["env"]["GITHUB_TOKEN"] == (
+                "${{ steps.app-token.outputs.token || github.token }}")
+
+
+def test_jobs_read_ledgers_from_the_record_branch_when_one_is_set() -> None:
+    for name in SELF_HOSTED:
+        for job_name, job in jobs(name).items():
+            if (job.get("permissions") or {}).get("contents") != "write":
+                continue
+            assert job["env"]["CAMPAIGNOPS_RECORD_BRANCH"] == "${{ vars.CAMPAIGNOPS_RECORD_BRANCH }}"
+            runs = [s.get("run", "") for s in job["steps"]]
+            pull = runs.index("campaign publish --pull")
+            first_work = next(i for i, r in enumerate(runs) if r and not r.startswith(("campaign publish",
+                                                                                       "campaign doctor")))
+            assert pull < first_work, f"{name}.{job_name}"
+            assert job["steps"][pull]["if"] == "vars.CAMPAIGNOPS_RECORD_BRANCH != ''"
 
 
 def test_setup_python_reads_the_python_version_file() -> None:
@@ -218,21 +271,42 @@ def test_submit_runs_on_pushes_to_main_of_reviewed_campaign_files_and_on_dispatc
     assert on["workflow_dispatch"]["inputs"]["campaign"]["required"] is True
 
 
-def test_submit_serialises_each_campaign_and_runs_one_job_per_changed_campaign() -> None:
+def test_submit_runs_one_job_per_changed_campaign_and_never_drops_one() -> None:
     apply = jobs("submit")["apply"]
-    assert apply["concurrency"] == {"group": "campaign-submit-${{ matrix.campaign }}", "cancel-in-progress": False}
+    # GitHub keeps one pending job per concurrency group: a group would cancel a queued apply.
+    assert "concurrency" not in apply and "concurrency" not in load("submit")
     assert apply["strategy"]["matrix"]["campaign"] == "${{ fromJSON(needs.changed.outputs.campaigns) }}"
     commands = [s["run"] for s in apply["steps"] if "run" in s]
-    assert commands == ['campaign apply "$CAMPAIGN"', 'campaign publish --message "Apply $CAMPAIGN"']
+    assert commands == ["campaign publish --pull", 'campaign apply "$CAMPAIGN"',
+                        'campaign publish --message "Apply $CAMPAIGN"']
 
 
-def test_status_runs_every_15_minutes_one_at_a_time_never_cancelled() -> None:
+def test_jobs_that_submit_are_serialised_by_the_campaign_lock_not_a_concurrency_group() -> None:
+    for name in ("submit", "retry", "weekly-ci-hsc"):
+        assert "concurrency" not in load(name), name
+        assert all("concurrency" not in job for job in jobs(name).values()), name
+    source = (ROOT / "scripts" / "campaignops" / "workspace.py").read_text()
+    assert "lock_campaign(workdir, campaign.name" in source  # apply, retry, rescue, reconcile open through here
+
+
+def test_schedules_are_off_the_hour() -> None:
+    for name in NAMES:
+        for schedule in triggers(name).get("schedule") or []:
+            minute = schedule["cron"].split()[0]
+            assert "0" not in minute.split(",") and not minute.startswith("*"), f"{name}: {schedule['cron']}"
+
+
+def test_status_runs_every_15_minutes_off_the_hour_one_at_a_time_never_cancelled() -> None:
     on = triggers("status")
-    assert on["schedule"] == [{"cron": "*/15 * * * *"}]
+    assert on["schedule"] == [{"cron": "7,22,37,52 * * * *"}]
     assert "workflow_dispatch" in on
     assert load("status")["concurrency"] == {"group": "campaign-status", "cancel-in-progress": False}
-    commands = [s["run"] for s in jobs("status")["status"]["steps"] if "run" in s]
-    assert commands == ["campaign reconcile --all --no-pages", "campaign notify --all --pages", "campaign publish"]
+    steps = jobs("status")["status"]["steps"]
+    commands = [s["run"] for s in steps if "run" in s]
+    assert commands == ["campaign publish --pull", "campaign doctor --format github",
+                        "campaign reconcile --all --no-pages", "campaign notify --all --pages", "campaign publish"]
+    [doctor] = [s for s in steps if s.get("run", "").startswith("campaign doctor")]
+    assert doctor["continue-on-error"] is True
 
 
 def test_weekly_ci_hsc_runs_weekly_and_takes_an_optional_stack_tag() -> None:
@@ -265,12 +339,12 @@ def test_linters_are_available() -> None:
     assert shutil.which("zizmor", path=str(BIN)) and shutil.which("check-jsonschema", path=str(BIN))
 
 
-def test_retry_is_dispatch_only_and_serialised_with_the_campaigns_submits() -> None:
+def test_retry_is_dispatch_only_and_never_dropped() -> None:
     on = load("retry")["on"]
     assert set(on) == {"workflow_dispatch"}
     assert on["workflow_dispatch"]["inputs"]["action"]["options"] == ["retry", "more-memory", "rescue"]
     job = jobs("retry")["retry"]
-    assert job["concurrency"]["group"] == "campaign-submit-${{ inputs.campaign }}"
+    assert "concurrency" not in job  # a queued retry is never cancelled; the campaign lock serialises
     assert job["runs-on"] == ["self-hosted", "usdf"]
 
 

@@ -33,6 +33,7 @@ class MemoryRun:
     observation: Observation = field(default_factory=lambda: Observation(RunState.PENDING))
     submits: int = 0
     restarts: int = 0
+    cancels: int = 0
 
     @property
     def submit_dir(self) -> str:
@@ -44,7 +45,7 @@ class InMemoryWms:
 
     def __init__(self) -> None:
         self.runs: dict[Path, MemoryRun] = {}
-        self.log: list[tuple[str, Path]] = []  # ("submit" | "restart", launch dir), in order
+        self.log: list[tuple[str, Path]] = []  # ("submit" | "restart" | "cancel", launch dir), in order
         self.unreachable = False
         self.crash_after_launch = False
         self.crash_before_launch = False
@@ -98,6 +99,17 @@ class InMemoryWms:
         run.observation = Observation(RunState.RUNNING, run.observation.tasks)
         self.log.append(("restart", launch_dir))
         return Launch(launch_dir, 4243)
+
+    def cancel(self, submission: Submission | None, launch_dir: Path, setup: str) -> str:
+        if self.unreachable:
+            raise WmsUnreachable("the in-memory monitor is down")
+        run = self.runs.get(launch_dir)
+        if run is None:
+            raise WmsError(f"nothing was launched in {launch_dir}")
+        run.cancels += 1
+        self.log.append(("cancel", launch_dir))
+        run.observation = Observation(RunState.CANCELLED, run.observation.tasks)
+        return f"cancelled {run.wms_id}"
 
     # ---- driving it --------------------------------------------------------------------------------
 

@@ -30,3 +30,20 @@ def read_pid(launch_dir: Path) -> int:
         return int((launch_dir / PID_FILE).read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Live processes whose working directory is `directory`, even after it was deleted (Linux /proc
+    shows a deleted cwd as "<path> (deleted)"): a bps whose launch directory is gone is still found."""
+    wanted = {str(directory), f"{directory} (deleted)"}
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if cwd in wanted and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return sorted(found)

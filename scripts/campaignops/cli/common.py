@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 from pathlib import Path
 
+from ..adapters.git.repo import Git
+from ..domain.model import Campaign
 from ..spec.load import all_campaign_paths, root_from
 
 
@@ -18,3 +22,23 @@ def campaign_names(root: Path, names: list[str], all_: bool) -> list[str]:
     if all_ or not names:
         return [p.parent.name for p in all_campaign_paths(root)]
     return names
+
+
+def operator(args: argparse.Namespace, root: Path) -> str:
+    """Who runs a control command: --by, else the GitHub actor of a workflow run, else git's user.name."""
+    given = (getattr(args, "by", None) or os.environ.get("GITHUB_ACTOR") or "").strip()
+    if given:
+        return given
+    proc = Git(root).run("config", "user.name", check=False)
+    return proc.stdout.strip() or getpass.getuser()
+
+
+def spec_author(campaign: Campaign, root: Path) -> str:
+    """Who last changed the campaign's spec (the commit author): the `by` of controls written in it."""
+    if campaign.path is None:
+        return "the spec"
+    try:
+        author = Git(root).last_author(campaign.path.resolve().relative_to(root.resolve()))
+    except (ValueError, OSError):
+        author = None
+    return author or f"an uncommitted edit of {campaign.path.name}"

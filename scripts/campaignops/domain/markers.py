@@ -30,6 +30,11 @@ def success_marker(number: int) -> str:
     return f"<!-- campaignops:succeeded {number} -->"
 
 
+def duplicate_marker(original: str) -> str:
+    """Marks an issue closed as a duplicate of `original` (a POST GitHub applied after its timeout)."""
+    return f"<!-- campaignops:duplicate-of {original} -->"
+
+
 def key_of(body: str) -> str | None:
     match = _RUN_MARKER.search(body or "")
     return match.group(1) if match else None

@@ -101,10 +101,18 @@ class Step:
     approved_by: str | None = None
     max_failed_fraction: float = 0.0
     bps: tuple[tuple[str, Any], ...] = ()
+    skip: tuple[tuple[str, str], ...] = ()  # group (or "*") -> reason
+    accept: tuple[tuple[str, str], ...] = ()
+    supersede: tuple[tuple[str, str], ...] = ()
 
     @property
     def gate_open(self) -> bool:
         return self.gate == "auto" or bool(self.approved_by)
+
+    def reason(self, control: str, group: str) -> str | None:
+        """Why the spec skips / accepts / supersedes `group` of this step ('*' names every group), or None."""
+        entries = dict(getattr(self, control))
+        return entries.get(group, entries.get("*"))
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,8 @@ class Campaign:
     schedule_cron: str | None = None
     schedule_name: str | None = None
     path: Path | None = None  # the campaign.yaml it came from (for relative sources)
+    hold: str | None = None  # a hold written in the spec: its reason
+    butler_setup: tuple[str, ...] = ()  # commands that build a fresh repository before step 1 (butler.setup)
 
     @property
     def output(self) -> str:
@@ -185,6 +195,9 @@ class Campaign:
                 approved_by=raw.get("approved_by"),
                 max_failed_fraction=float((raw.get("acceptance") or {}).get("max_failed_fraction", 0.0)),
                 bps=tuple(sorted((raw.get("bps") or {}).items())),
+                skip=tuple(sorted((raw.get("skip") or {}).items())),
+                accept=tuple(sorted((raw.get("accept") or {}).items())),
+                supersede=tuple(sorted((raw.get("supersede") or {}).items())),
             ))
             previous = raw["name"]
         butler = data["butler"]
@@ -199,7 +212,7 @@ class Campaign:
             profile=profile,
             stack_tag=data["stack"]["tag"],
             stack_setup=data["stack"].get("setup", ""),
-            butler_repo=butler["repo"],
+            butler_repo=repo_for(butler["repo"], data["name"], data["stack"]["tag"]),
             inputs=tuple(butler["inputs"]),
             output_pattern=butler["output"],
             pipeline=data["pipeline"],
@@ -212,7 +225,18 @@ class Campaign:
             schedule_cron=schedule.get("cron"),
             schedule_name=schedule.get("name_pattern"),
             path=path,
+            hold=data.get("hold"),
+            butler_setup=tuple((butler.get("setup") or {}).get("commands") or ()),
         )
+
+
+REPO_PLACEHOLDERS = ("campaign", "stack")
+
+
+def repo_for(pattern: str, campaign: str, stack: str) -> str:
+    """The Butler repository of a campaign: {campaign} and {stack} filled, so each instance of a recurring
+    campaign with a set-up stage gets a repository of its own."""
+    return pattern.replace("{campaign}", campaign).replace("{stack}", stack)
 
 
 @dataclass(frozen=True)

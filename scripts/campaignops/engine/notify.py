@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..domain.markers import LABEL, attempt_marker, run_key, success_marker
+from ..domain.markers import LABEL, attempt_marker, duplicate_marker, run_key, success_marker
 from ..domain.model import Campaign
 from ..domain.states import RunState
 from ..ledger.records import Ledger
@@ -38,6 +38,17 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
         mine = [i for i in known if i.key == key]
         open_issues = [i for i in mine if i.open]
         where = f"{campaign.name} {record.key}"
+        for extra in open_issues[1:]:
+            # Two open issues for one run: a create whose answer was lost and that GitHub applied
+            # late. Keep the oldest, close the newer with a link to it.
+            original = open_issues[0]
+            marker = duplicate_marker(original.ref)
+            if not _reported(tracker, extra, marker):
+                tracker.comment(extra, f"{marker}\nDuplicate of {original.name} ({original.url}), opened twice "
+                                       "when GitHub answered late. Closing.\n")
+            tracker.close(extra)
+            actions.append(f"{where}: closed {extra.name} as a duplicate of {original.name} {original.url}")
+        open_issues = open_issues[:1]
         if attempt.state in (RunState.FAILED, RunState.HELD) or attempt.hanging:
             marker = attempt_marker(attempt.number, attempt.state)
             what = ("blocked (held)" if attempt.state == RunState.HELD else

@@ -82,6 +82,14 @@ def observe_attempt(ctx: Context, attempt: Attempt) -> Attempt:
         if found is not None:
             attempt = replace(attempt, submit_dir=found.submit_dir or attempt.submit_dir,
                               wms_id=found.wms_id or attempt.wms_id)
+    if not attempt.wms_id and not launch_dir.exists():
+        # Without a run id, the launch directory (bps's log and pid) is all there is to go on. Its absence
+        # proves nothing about the run: a look from another clone (a laptop) or a directory deleted on
+        # the runner. Never FAILED for that.
+        obs = Observation(RunState.UNKNOWN, message=(
+            f"the launch directory {launch_dir} is not on this machine (looked at from another clone, or "
+            "deleted on the runner): the runner's status job follows this run"))
+        return _merge(attempt, obs, now)
     try:
         obs = ctx.wms.observe(Submission(attempt.submit_dir, attempt.wms_id), launch_dir,
                               ctx.campaign.setup_command())
@@ -100,7 +108,7 @@ def _hang_check(ctx: Context, attempt: Attempt, obs: Observation, now: str) -> O
     limit = f"{ctx.submit_hang.total_seconds() / 3600:g} h"
     return replace(obs, message=f"{HANGING} {limit} without giving a run id (started {attempt.submitted_at}): "
                                 f"it may hang; read {Path(attempt.launch_dir) / 'bps-submit.log'}, stop it if "
-                                f"it is stuck, then `campaign rescue`")
+                                f"it is stuck (`campaign cancel`), then `campaign resubmit`")
 
 
 def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:

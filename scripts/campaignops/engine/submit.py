@@ -42,6 +42,7 @@ def launch_attempt(ctx: Context, ledger: Ledger, run: PlannedRun, number: int, k
     text, output_run = _render(ctx, run, number, memory_multiplier=memory_multiplier, rescue_from=rescue_from)
     config_path = launch_dir / f"{run.step}__{run.group}.yaml"
     record = ledger.run(run.key) or RunRecord(run.step, run.group, run.data_query)
+    record = replace(record, data_query=run.data_query)  # what this attempt is rendered with
     now = ctx.now()
     attempt = Attempt(number=number, kind=kind, output_run=output_run, config_hash=render.config_hash(text),
                       spec_hash=render.spec_fingerprint(ctx.campaign, run),
@@ -101,6 +102,13 @@ def apply(ctx: Context, plan: Plan, ledger: Ledger) -> tuple[Ledger, list[Decisi
     return ledger, decisions
 
 
+def refuse_on_hold(ctx: Context, ledger: Ledger, action: str) -> None:
+    """A campaign on hold launches nothing new: not a retry, a rescue or a resubmission either."""
+    if ledger.hold is not None:
+        raise SubmitError(f"campaign {ctx.campaign.name} is on hold ({ledger.hold.describe()}): nothing new is "
+                          f"launched, {action} included; `campaign resume {ctx.campaign.name}` first")
+
+
 def _planned(plan: Plan, key: str) -> PlannedRun:
     for run in plan.runs:
         if run.key == key:
@@ -124,6 +132,7 @@ def _failed_record(plan: Plan, ledger: Ledger, key: str, action: str) -> tuple[P
 def retry(ctx: Context, plan: Plan, ledger: Ledger, key: str, memory_multiplier: float | None = None) -> Ledger:
     """`bps restart` the failed run in place, or with a memory multiplier resubmit it with more memory."""
     run, record, current = _failed_record(plan, ledger, key, "retry")
+    refuse_on_hold(ctx, ledger, "retry")
     number = current.number + 1
     if memory_multiplier is not None:
         if memory_multiplier <= 1:
@@ -156,6 +165,7 @@ def retry(ctx: Context, plan: Plan, ledger: Ledger, key: str, memory_multiplier:
 def rescue(ctx: Context, plan: Plan, ledger: Ledger, key: str) -> Ledger:
     """Re-run only what failed into a new output run, skipping what earlier attempts produced."""
     run, record, current = _failed_record(plan, ledger, key, "rescue")
+    refuse_on_hold(ctx, ledger, "rescue")
     # Only runs that hold outputs: --skip-existing-in a collection that was never made fails for good.
     earlier = tuple(dict.fromkeys(a.output_run for a in reversed(record.attempts) if a.wrote_outputs))
     return launch_attempt(ctx, ledger, run, current.number + 1, "rescue",

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..domain.states import RunState, TaskCounts, Transition
 from ..spec.schema import schema
-from .records import Attempt, RunRecord
+from .records import Attempt, Control, RunRecord, SetupRecord
 
 SCHEMA_VERSION = 1
 
@@ -266,3 +266,28 @@ __all__ = [
     "stored_run",
     "to_json",
 ]
+
+
+# ---- campaign-level records: the operator controls and the set-up stage (kept in the index) ----------
+
+def control_to_dict(c: Control) -> dict[str, Any]:
+    return {"at": c.at, "by": c.by, "action": c.action, "target": c.target, "reason": c.reason, "source": c.source}
+
+
+def control_from_dict(d: dict[str, Any]) -> Control:
+    return Control(d["at"], d["by"], d["action"], d["target"], d.get("reason", ""), d.get("source", "command"))
+
+
+def setup_to_dict(s: SetupRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {"state": s.state.value, "repo": s.repo, "attempt": s.attempt, "started_at": s.started_at}
+    for key in ("ended_at", "log", "message"):
+        if getattr(s, key):
+            out[key] = getattr(s, key)
+    if s.errors:
+        out["errors"] = list(s.errors)
+    return out
+
+
+def setup_from_dict(d: dict[str, Any]) -> SetupRecord:
+    return SetupRecord(RunState(d["state"]), d["repo"], d["started_at"], d.get("ended_at", ""), d.get("log", ""),
+                       d.get("message", ""), tuple(d.get("errors") or ()), int(d.get("attempt", 1)))

@@ -86,6 +86,41 @@ class RunRecord:
                          tuple(sorted([*kept, attempt], key=lambda a: a.number)))
 
 
+# What operators do by hand, recorded with who and why. A control's target is "campaign", a step name or
+# a run key (STEP/GROUP). Holds and dispositions are read back from this log: the last word counts.
+CONTROL_ACTIONS = ("cancel", "hold", "resume", "skip", "accept", "reopen", "resubmit", "supersede")
+DISPOSITIONS = ("skip", "accept")  # a run an operator has settled: it no longer blocks its step
+
+
+@dataclass(frozen=True)
+class Control:
+    """One operator action: `campaign hold|resume|cancel|skip|accept|resubmit`, or its spec edit."""
+
+    at: str
+    by: str  # the commit author of a spec edit, or `--by` / $GITHUB_ACTOR / git user of a command
+    action: str  # one of CONTROL_ACTIONS
+    target: str  # "campaign", a step name, or a run key STEP/GROUP
+    reason: str
+    source: str = "command"  # command | spec (an edit of campaign.yaml, undone by removing it)
+
+    def describe(self) -> str:
+        return f"{self.action} by {self.by} at {self.at}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class SetupRecord:
+    """The set-up stage that built the campaign's fresh Butler repository (butler.setup)."""
+
+    state: RunState  # RUNNING while the commands run, then SUCCEEDED or FAILED
+    repo: str
+    started_at: str
+    ended_at: str = ""
+    log: str = ""
+    message: str = ""
+    errors: tuple[str, ...] = ()
+    attempt: int = 1
+
+
 @dataclass(frozen=True)
 class Ledger:
     """Every run of a campaign. Runs of one step stay together, in the order they were first recorded
@@ -94,6 +129,26 @@ class Ledger:
     campaign: str
     runs: tuple[RunRecord, ...] = ()
     frozen_groups: tuple[tuple[str, tuple[tuple[str, str, int], ...]], ...] = ()  # step -> (name, query, size)
+    controls: tuple[Control, ...] = ()  # every operator action, oldest first (append-only)
+    setup: SetupRecord | None = None  # the fresh-repository stage, for campaigns with butler.setup
+
+    @property
+    def hold(self) -> Control | None:
+        """The hold in force on the campaign (nothing new is submitted), if any."""
+        last = next((c for c in reversed(self.controls) if c.target == "campaign"
+                     and c.action in ("hold", "resume")), None)
+        return last if last is not None and last.action == "hold" else None
+
+    def disposition(self, key: str) -> Control | None:
+        """The skip or accept in force on run `key`: reopen, resubmit or supersede clear it."""
+        last = next((c for c in reversed(self.controls) if c.target == key
+                     and c.action in (*DISPOSITIONS, "reopen", "resubmit", "supersede")), None)
+        return last if last is not None and last.action in DISPOSITIONS else None
+
+    def with_control(self, control: Control) -> Ledger:
+        if control.action not in CONTROL_ACTIONS:
+            raise ValueError(f"unknown control {control.action!r}")
+        return replace(self, controls=(*self.controls, control))
 
     @cached_property
     def _positions(self) -> dict[str, int]:
@@ -140,4 +195,4 @@ def with_state(attempt: Attempt, state: RunState, at: str, note: str = "", **cha
     return replace(attempt, state=state, transitions=transitions, **changes)
 
 
-__all__ = ["Attempt", "Ledger", "RunRecord", "with_state"]
+__all__ = ["CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "RunRecord", "SetupRecord", "with_state"]

@@ -32,15 +32,19 @@ from .codec import (
     SCHEMA_VERSION,
     attempt_from_dict,
     attempt_to_dict,
+    control_from_dict,
+    control_to_dict,
     decode_attempts,
     run_from_dict,
     run_text,
     run_to_dict,
+    setup_from_dict,
+    setup_to_dict,
     split_runs,
     stored_run,
     to_json,
 )
-from .records import Attempt, Ledger, RunRecord
+from .records import Attempt, Control, Ledger, RunRecord, SetupRecord
 
 LEDGER_FILE = "ledger.yaml"  # the single-file layout of campaigns recorded before the folder
 LEDGER_DIR = "ledger"
@@ -60,6 +64,7 @@ def to_dict(ledger: Ledger) -> dict[str, Any]:
     out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "campaign": ledger.campaign}
     if ledger.frozen_groups:
         out["frozen_groups"] = _frozen_to_dict(ledger)
+    out.update(_campaign_records(ledger.setup, ledger.controls))
     out["runs"] = [run_to_dict(r) for r in ledger.runs]
     return out
 
@@ -75,7 +80,24 @@ def _frozen_from_dict(d: Mapping[str, Any]) -> tuple[tuple[str, tuple[tuple[str,
 
 
 def from_dict(d: dict[str, Any]) -> Ledger:
-    return Ledger(d["campaign"], tuple(run_from_dict(r) for r in d.get("runs") or ()), _frozen_from_dict(d))
+    setup, controls = _campaign_records_from(d)
+    return Ledger(d["campaign"], tuple(run_from_dict(r) for r in d.get("runs") or ()), _frozen_from_dict(d),
+                  controls, setup)
+
+
+def _campaign_records(setup: SetupRecord | None, controls: tuple[Control, ...]) -> dict[str, Any]:
+    """The campaign-level records (set-up stage, operator controls) as plain data; absent when empty."""
+    out: dict[str, Any] = {}
+    if setup is not None:
+        out["setup"] = setup_to_dict(setup)
+    if controls:
+        out["controls"] = [control_to_dict(c) for c in controls]
+    return out
+
+
+def _campaign_records_from(d: Mapping[str, Any]) -> tuple[SetupRecord | None, tuple[Control, ...]]:
+    return (setup_from_dict(d["setup"]) if d.get("setup") else None,
+            tuple(control_from_dict(c) for c in d.get("controls") or ()))
 
 
 def dumps(ledger: Ledger) -> str:
@@ -191,6 +213,8 @@ class Index:
     campaign: str
     entries: tuple[Entry, ...]
     frozen_groups: tuple[tuple[str, tuple[tuple[str, str, int], ...]], ...] = ()
+    setup: SetupRecord | None = None
+    controls: tuple[Control, ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -269,7 +293,16 @@ def _frozen_text(frozen: tuple[tuple[str, tuple[tuple[str, str, int], ...]], ...
 
 
 def _index_text(index: Index) -> str:
-    lines = [to_json({"schema_version": SCHEMA_VERSION, "campaign": index.campaign})[:-1] + ', "files": [']
+    head = {"schema_version": SCHEMA_VERSION, "campaign": index.campaign}
+    if index.setup is not None:
+        head["setup"] = setup_to_dict(index.setup)
+    lines = [to_json(head)[:-1]]
+    if index.controls:  # one control a line: an operator action is a one-line diff
+        lines[0] += ', "controls": ['
+        lines += [" " + to_json(control_to_dict(c)) + ("," if i < len(index.controls) - 1 else "")
+                  for i, c in enumerate(index.controls)]
+        lines.append("]")
+    lines[-1] += ', "files": ['
     lines += [" " + to_json(e.to_dict()) + ("," if i < len(index.entries) - 1 else "")
               for i, e in enumerate(index.entries)]
     lines.append(_frozen_text(index.frozen_groups) if index.frozen_groups else "]}")
@@ -285,7 +318,7 @@ def _layout(ledger: Ledger) -> tuple[dict[str, str], Index]:
     for name, step, runs in _parts(ledger):
         texts[name], entry = _part_text(ledger.campaign, step, name, runs)
         entries.append(entry)
-    return texts, Index(ledger.campaign, tuple(entries), ledger.frozen_groups)
+    return texts, Index(ledger.campaign, tuple(entries), ledger.frozen_groups, ledger.setup, ledger.controls)
 
 
 def files(ledger: Ledger) -> dict[str, str]:
@@ -317,7 +350,7 @@ def parse_index(text: str, where: str | Path, campaign: str | None = None) -> In
                   (f["previous"]["runs"], f["previous"]["attempts"], f["previous"]["sha256"])
                   if f.get("previous") else None, "previous" in f)
             for f in data["files"])
-        index = Index(data["campaign"], entries, _frozen_from_dict(data))
+        index = Index(data["campaign"], entries, _frozen_from_dict(data), *_campaign_records_from(data))
         at = body.find('\n], "frozen_groups": {')
         if seal is not None and at >= 0 and index.frozen_groups:
             _FROZEN[:] = [(index.frozen_groups, body[at + 1:].rstrip("\n"))]  # as written: not written again
@@ -439,7 +472,7 @@ def parse_folder(texts: Mapping[str, str | None], where: str | Path, campaign: s
         if reuse is not None and seal.startswith("# seal: "):
             reuse[f"{entry.name} {seal}"] = part
         runs += part
-    return Ledger(index.campaign, tuple(runs), index.frozen_groups)
+    return Ledger(index.campaign, tuple(runs), index.frozen_groups, index.controls, index.setup)
 
 
 def ledger_path(campaign_dir: Path) -> Path:
@@ -559,7 +592,7 @@ def save(campaign_dir: Path, ledger: Ledger) -> bool:
     if changed or gone:
         pending = Index(new.campaign, tuple(
             Entry(e.name, e.step, e.runs, e.attempts, e.sha256, before.get(e.name), True) if e.name in changed else e
-            for e in new.entries), new.frozen_groups)
+            for e in new.entries), new.frozen_groups, new.setup, new.controls)
         _write(index_path, _index_text(pending), mode)
         for e in new.entries:
             if e.name in changed:

@@ -17,6 +17,8 @@ class Verdict(StrEnum):
     GATED = "gated"  # a manual gate without approval
     BLOCKED = "blocked"  # a prerequisite step ended and was not accepted: needs an operator
     PENDING_GROUPS = "pending-groups"  # groups come from a Butler query not run yet
+    SKIPPED = "skipped"  # an operator skipped it (spec `skip:` or `campaign skip`): never submitted
+    ON_HOLD = "on-hold"  # ready, but the campaign is on hold: nothing new is submitted
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,9 @@ def step_progress(plan: Plan, ledger: Ledger, step: Step) -> StepProgress:
     runs = plan.runs_of(step.name)
     currents = [record.current if record else None for record in (ledger.run(run.key) for run in runs)]
     counts = StateCounts.of(a.state if a else None for a in currents)
-    accepted = bool(runs) and all(attempt_accepted(a, step) for a in currents)
+    # A run an operator skipped or accepted (ledger.disposition) no longer holds its step back.
+    accepted = bool(runs) and all(attempt_accepted(a, step) or ledger.disposition(run.key) is not None
+                                  for run, a in zip(runs, currents, strict=True))
     return StepProgress(step.name, len(runs), counts.succeeded, counts.failed + counts.cancelled, counts.active,
                         counts.unsubmitted, accepted)
 
@@ -64,9 +68,14 @@ def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
     campaign: Campaign = plan.campaign
     progress = {s.name: step_progress(plan, ledger, s) for s in campaign.steps}
     decisions = []
+    hold = ledger.hold
     for run in plan.runs:
         step = campaign.step(run.step)
         record = ledger.run(run.key)
+        settled = ledger.disposition(run.key)
+        if settled is not None and settled.action == "skip" and (record is None or not record.attempts):
+            decisions.append(Decision(run, Verdict.SKIPPED, f"skipped: {settled.describe()}"))
+            continue
         if record is not None and record.attempts:
             decisions.append(Decision(run, Verdict.RECORDED, f"attempt {record.current.number if record.current else 0} "
                                       f"is {record.state}"))
@@ -80,16 +89,27 @@ def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
             blocked = [p for p in not_done if progress[p].unsubmitted == 0 and progress[p].active == 0]
             if blocked:
                 decisions.append(Decision(run, Verdict.BLOCKED, "; ".join(
-                    f"{p} ended with {progress[p].failed} failed group(s): retry or rescue them "
-                    f"(`campaign retry {campaign.name} {p}/GROUP`)" for p in blocked)))
+                    f"{p} ended with {progress[p].failed} failed group(s): retry them (`campaign retry "
+                    f"{campaign.name} {p}/GROUP`), or resubmit, skip or accept them (`campaign resubmit|skip|accept "
+                    f"{campaign.name} {p}/GROUP --reason ...`)"
+                    for p in blocked)))
             else:
                 decisions.append(Decision(run, Verdict.WAITING, "; ".join(
                     f"{p}: {progress[p].succeeded}/{progress[p].total} groups succeeded" for p in not_done)))
+            continue
+        if campaign.butler_setup and (ledger.setup is None or ledger.setup.state != RunState.SUCCEEDED):
+            state = ledger.setup.state.value if ledger.setup else "not started"
+            decisions.append(Decision(run, Verdict.WAITING, f"the set-up stage builds the fresh repository "
+                                      f"{campaign.butler_repo} first ({state})"))
             continue
         if not step.gate_open:
             decisions.append(Decision(run, Verdict.GATED,
                                       f"manual gate: review, then set `approved_by: <you>` on step {step.name} in "
                                       f"campaigns/{campaign.name}/campaign.yaml and merge it"))
+            continue
+        if hold is not None:
+            decisions.append(Decision(run, Verdict.ON_HOLD, f"campaign on hold ({hold.describe()}): "
+                                      f"`campaign resume {campaign.name}` or remove `hold:` from the spec"))
             continue
         decisions.append(Decision(run, Verdict.SUBMIT, "prerequisites met" if run.requires else "no prerequisites"))
     return decisions

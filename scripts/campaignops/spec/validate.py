@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import dataquery
+from ..domain.model import REPO_PLACEHOLDERS, repo_for
 from ..domain.problems import FORMATTERS, JsonPath, Problem, did_you_mean
 from . import rules, source
 from .cron import check_cron
@@ -173,7 +174,8 @@ def _placeholders(pattern: str) -> tuple[list[str], str | None]:
 
 def _check_patterns(doc: Document) -> Iterator[Problem]:
     checks: list[tuple[JsonPath, str, tuple[str, ...]]] = [
-        (("butler", "output"), doc.data["butler"]["output"], OUTPUT_PLACEHOLDERS)]
+        (("butler", "output"), doc.data["butler"]["output"], OUTPUT_PLACEHOLDERS),
+        (("butler", "repo"), doc.data["butler"]["repo"], REPO_PLACEHOLDERS)]
     if "schedule" in doc.data:
         checks.append((("schedule", "name_pattern"), doc.data["schedule"]["name_pattern"], NAME_PLACEHOLDERS))
     for where, pattern, allowed in checks:
@@ -206,7 +208,8 @@ def _check_query(doc: Document, where: JsonPath) -> Iterator[Problem]:
 def _check_command_line(doc: Document, root: Path) -> Iterator[Problem]:
     """What bps puts unquoted on the pipetask command line: the same rules render asserts."""
     data = doc.data
-    for where, value in ((("pipeline",), data["pipeline"]), (("butler", "repo"), data["butler"]["repo"])):
+    repo = repo_for(data["butler"]["repo"], data["name"], data["stack"]["tag"])
+    for where, value in ((("pipeline",), data["pipeline"]), (("butler", "repo"), repo)):
         if "#" in value and where == ("pipeline",):
             continue  # reported with the pipeline's labels
         bad = rules.path_problem(value)

@@ -37,16 +37,27 @@ def title_for(campaign: str, record: RunRecord, attempt: Attempt) -> str:
 
 
 def retry_commands(campaign: str, record: RunRecord) -> list[tuple[str, str]]:
-    """(command, when it fits) for the current attempt; a restart only when bps created the run."""
+    """(command, when it fits) for the current attempt: a restart only when bps created the run, since
+    `bps restart` of a submission that never reached the WMS cannot work."""
     key = record.key
+    step, _, group = key.partition("/")
     current = record.current
+    settle = (f"campaign skip {campaign} {key} --reason \"...\"",
+              "give up on this run (recorded with who and why); later steps stop waiting for it")
     if current is not None and not current.reached_wms:
-        return [(f"campaign rescue {campaign} {key}",
-                 "bps never created the run (see the message): fix the cause, then submit a new attempt")]
+        return [(f"supersede: {{{group}: \"<why>\"}}",
+                 f"the cause is in the spec (a path, a config): fix it and add this to step {step} in the same "
+                 "pull request; a new attempt starts with the fixed spec"),
+                (f"campaign resubmit {campaign} {key} --reason \"...\"",
+                 "the cause was outside the spec (stack, disk, credentials) and is fixed: a fresh attempt"),
+                settle]
     return [(f"campaign retry {campaign} {key}", "restart: re-run what failed (transient or fixed cause)"),
             (f"campaign retry {campaign} {key} --memory-multiplier 2",
              "out of memory: resubmit with twice the memory"),
-            (f"campaign rescue {campaign} {key}", "re-run only the failed quanta into a new output run")]
+            (f"campaign rescue {campaign} {key}", "re-run only the failed quanta into a new output run"),
+            (f"campaign accept {campaign} {key} --reason \"...\"",
+             "the failures are known and tolerable: take the run as it is; later steps proceed"),
+            settle]
 
 
 def _task_table(attempt: Attempt) -> list[str]:

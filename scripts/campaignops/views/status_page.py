@@ -29,6 +29,16 @@ _STAMP = re.compile(r"^_Page last changed: .*_\n\n?", re.MULTILINE)
 Loader = Callable[[Path, Path], Campaign]
 
 
+def setup_text(ledger: Ledger) -> str:
+    """The set-up stage in a few words: state, when, and what went wrong."""
+    stage = ledger.setup
+    if stage is None:
+        return "not started (runs before step 1)"
+    ended = f", ended {stage.ended_at}" if stage.ended_at else ""
+    why = f": {stage.message}" if stage.state == RunState.FAILED else ""
+    return f"{stage.state.value} (attempt {stage.attempt}, started {stage.started_at}{ended}){why}"
+
+
 @dataclass(frozen=True)
 class StepView:
     name: str
@@ -321,6 +331,10 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str]) -> str:
            f"| Butler | `{_cell(c.butler_repo)}` → `{_cell(c.output)}` |"]
     if c.ticket:
         out.append(f"| ticket | {_cell(c.ticket)} |")
+    if c.butler_setup:
+        out.append(f"| repository set-up | {_cell(setup_text(view.ledger))} |")
+    if view.ledger.hold is not None:
+        out.append(f"| **on hold** | {_cell(view.ledger.hold.describe())} |")
     out += ["", "## Steps", "",
             "| step | gate | groups succeeded/total | failed | running | held |", "|---|---|---:|---:|---:|---:|"]
     out += [f"| {s.name}{' ⏸ waiting for approval' if s.waiting_at_gate else ''} | {_cell(s.gate)} | "

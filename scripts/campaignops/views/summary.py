@@ -82,7 +82,8 @@ def failures(ledger: Ledger, campaign: str, max_lines: int = 6) -> str:
             out.append(f"    retry:  campaign retry {campaign} {r.key}   "
                        f"(more memory: --memory-multiplier 2; only failures, new output run: campaign rescue)")
         else:
-            out.append(f"    bps never created the run: fix the cause, then  campaign rescue {campaign} {r.key}")
+            out.append(f"    bps never created the run: fix the cause (in the spec: add `supersede:` for it in the same "
+                       f"change), else  campaign resubmit {campaign} {r.key} --reason ...")
     return "\n".join(out)
 
 

@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,13 +21,15 @@ from ...domain.errors import WmsError, WmsUnreachable
 from ...domain.logtext import first_error_lines
 from ...domain.states import RunState, TaskCounts
 from ...ports import Launch, Observation, Submission
-from ..processes import PID_FILE, pid_alive, read_pid
+from ..processes import PID_FILE, pid_alive, processes_in, read_pid
 from .report import ReportError, RunReport, retrieve
 
 SUBMIT_LOG = "bps-submit.log"
 RESTART_LOG = "bps-restart.log"
 MAX_ERRORS = 5
 PID_WAIT = 10.0  # seconds a started process has to write its pid file
+CANCEL_TIMEOUT = 300.0  # seconds `bps cancel` may take
+STOP_WAIT = 10.0  # seconds a stopped bps process group has to end before it is killed
 
 # WmsStates name -> RunState. PRUNED (a job whose parents failed) ends the run as failed.
 STATE_MAP: dict[str, RunState] = {
@@ -95,6 +98,28 @@ def service_class_of(submit_dir: str | Path) -> str | None:
             return str(value)
     return None
 
+def _stop_group(pid: int) -> str:
+    """SIGTERM the process group `pid` leads (a detached launch leads its own), SIGKILL if it lingers."""
+    try:
+        target = os.getpgid(pid)
+        if target == pid:
+            os.killpg(target, signal.SIGTERM)
+        else:
+            os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return f"bps process {pid} had already ended"
+    except OSError as exc:
+        raise WmsError(f"could not stop bps process {pid}: {exc}") from exc
+    deadline = time.monotonic() + STOP_WAIT
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(pid):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        return f"killed bps process group {pid} (it ignored SIGTERM for {STOP_WAIT:g} s)"
+    return f"stopped bps process group {pid}"
+
+
 class BpsWms:
     """Launch and follow bps runs of any plugin; `wms_service_class` None means "the one in the run's config"."""
 
@@ -148,6 +173,37 @@ class BpsWms:
             args[2:2] = ["--wms-service-class", service]
         return self._spawn(args, launch_dir, setup, RESTART_LOG)
 
+    # ---- stopping ------------------------------------------------------------------------------
+
+    def cancel(self, submission: Submission | None, launch_dir: Path, setup: str) -> str:
+        """Stop the run: the launch's bps process (still submitting, or a local run it executes) and its
+        jobs, or, once bps has handed the run to its WMS, `bps cancel --id` (PanDA, HTCondor)."""
+        launch_dir = launch_dir.resolve()
+        pid = read_pid(launch_dir)
+        if pid_alive(pid):
+            return _stop_group(pid)
+        orphans = processes_in(launch_dir)  # its directory was deleted: find bps by its working directory
+        if orphans:
+            return "; ".join(_stop_group(p) for p in orphans)
+        service = self._service(submission) if submission else None
+        if submission is None or not submission.wms_id or service in BLOCKING_SERVICES:
+            return "no bps process was running for it"
+        args = ["bps", "cancel", "--id", submission.wms_id]
+        if service:
+            args[2:2] = ["--wms-service-class", service]
+        command = f"{setup} && exec {shlex.join(args)}" if setup.strip() else \
+            shlex.join([_bps_executable(), *args[1:]])
+        try:
+            proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=CANCEL_TIMEOUT,
+                                  env=_env_with_venv(), stdin=subprocess.DEVNULL, cwd=launch_dir)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise WmsUnreachable(f"`bps cancel --id {submission.wms_id}` did not answer: {exc}") from exc
+        said = (proc.stdout + proc.stderr).strip()
+        if proc.returncode != 0:
+            raise WmsError(f"`bps cancel --id {submission.wms_id}` failed (exit {proc.returncode}): "
+                           f"{said.splitlines()[-1] if said else 'no message'}")
+        return f"bps cancel --id {submission.wms_id}: {said.splitlines()[-1] if said else 'done'}"
+
     # ---- did a launch happen -------------------------------------------------------------------
 
     def launched(self, launch_dir: Path) -> bool:
@@ -186,6 +242,15 @@ class BpsWms:
     def observe(self, submission: Submission, launch_dir: Path, setup: str) -> Observation:
         """The run's state from its WMS report; WmsUnreachable when the report cannot be had."""
         launch_dir = launch_dir.resolve()
+        if not launch_dir.exists() and self._service(submission) in BLOCKING_SERVICES:
+            # A local run lives in its launch directory: gone, the run cannot be judged, and must not be
+            # taken for failed while its bps may still run (a retry would start a second one).
+            alive_in = processes_in(launch_dir)
+            raise WmsUnreachable(
+                f"the launch directory {launch_dir} was deleted"
+                + (f" while bps (pid {', '.join(map(str, alive_in))}) still runs in it: wait for it to end"
+                   if alive_in else "; the run cannot be read any more (restore the directory, or settle the "
+                   "run with `campaign skip`/`resubmit` once you know bps is not running)"))
         pid = read_pid(launch_dir)
         alive = pid_alive(pid)
         service = self._service(submission)

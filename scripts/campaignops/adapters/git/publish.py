@@ -1,28 +1,48 @@
-"""Record: commit ledgers and status pages, push, and merge ledgers when two jobs raced (the git adapter)."""
+"""Record: commit ledgers and status pages, push, and merge ledgers when two jobs raced (the git adapter).
+
+Two ways to land the record: on the checked-out branch (`main`; commit, push, rebase on a race), or
+on a *record branch* (`--branch records` while the checkout is `main`): the specs come from `main`,
+the bot's files from the record branch (`pull_records` overlays them before a job runs) and each
+publish adds one commit on top of the record branch. A push refused by branch protection is never
+retried: it fails at once naming both fixes.
+"""
 
 from __future__ import annotations
 
+import base64
+import os
+import re
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...domain.errors import PublishError
+from ...domain.errors import LedgerError, PublishError
 from ...ledger import store
 from ...ledger.merge import Change, commit_message, diff_ledgers, merge_ledgers
+from ...ledger.records import Ledger
 from .ledgers import STAGED, campaign_of, read
 from .ledgers import paths as ledger_paths
 from .repo import Git
 
-# What the bot writes. New campaign folders (from `campaign new`) are added separately, and only
-# when untracked: a reviewed campaign.yaml is never changed behind a pull request's back.
-DEFAULT_PATHSPECS = (
-    ":(glob)campaigns/*/ledger.yaml",  # the single-file ledger of older campaigns (removed when moved)
-    ":(glob)campaigns/*/ledger/*.yaml",
-    ":(glob)campaigns/*/STATUS.md",
-    ":(glob)STATUS.md",
+# What the bot writes, as globs from the repository root (`*` stays inside one folder, `**` crosses
+# folders): THE one list of bot-written paths, for committing and for the record-branch overlay.
+BOT_PATHS = (
+    "campaigns/*/ledger.yaml",  # the single-file ledger of older campaigns (removed when moved)
+    "campaigns/*/ledger/*.yaml",
+    "campaigns/*/STATUS.md",
+    "STATUS.md",
 )
-NEW_CAMPAIGN_PATHSPEC = ":(glob)campaigns/*/campaign.yaml"
+DEFAULT_PATHSPECS = tuple(f":(glob){p}" for p in BOT_PATHS)
+# New campaign folders (from `campaign new`) are added separately, and only when untracked: a
+# reviewed campaign.yaml is never changed behind a pull request's back.
+NEW_CAMPAIGN = "campaigns/*/campaign.yaml"
+NEW_CAMPAIGN_PATHSPEC = f":(glob){NEW_CAMPAIGN}"
+# What a remote says when branch protection or a ruleset refuses a push (never a race: retrying is useless).
+PROTECTION_REFUSAL = re.compile(
+    r"GH006|GH013|protected branch|required signatures|verified signatures|refusing to allow"
+    r"|repository rule violations", re.IGNORECASE)
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 
@@ -35,6 +55,46 @@ class Published:
     changes: tuple[Change, ...] = ()
     tries: int = 0
     merged: tuple[str, ...] = ()  # ledger files merged after a raced push
+
+
+def matches(path: str, glob: str) -> bool:
+    """Does the repository path match one of the globs of BOT_PATHS (`*` within a folder, `**` across)?"""
+    pattern = re.escape(glob).replace(r"\*\*", "\0").replace(r"\*", "[^/]*").replace("\0", ".*")
+    return re.fullmatch(pattern, path) is not None
+
+
+def is_bot_path(path: str) -> bool:
+    return any(matches(path, glob) for glob in BOT_PATHS)
+
+
+def protection_refusal(output: str) -> bool:
+    """True when a failed push was refused by branch protection / a ruleset, not by a race."""
+    return PROTECTION_REFUSAL.search(output) is not None
+
+
+def push_auth_env(token: str | None, server_url: str = "https://github.com",
+                  env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment making git send `token` to `server_url` (as actions/checkout's extraheader does),
+    through GIT_CONFIG_* variables: never written to .git/config, never on a command line."""
+    if not token:
+        return {}
+    env = dict(os.environ) if env is None else dict(env)
+    n = int(env.get("GIT_CONFIG_COUNT") or 0)
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return {"GIT_CONFIG_COUNT": str(n + 1),
+            f"GIT_CONFIG_KEY_{n}": f"http.{server_url.rstrip('/')}/.extraheader",
+            f"GIT_CONFIG_VALUE_{n}": f"AUTHORIZATION: basic {basic}"}
+
+
+def _refused(remote: str, branch: str, output: str, kept: str) -> PublishError:
+    first = next((line.strip() for line in output.splitlines() if protection_refusal(line)), output.strip())
+    return PublishError(
+        f"the push to {remote} {branch} was refused by branch protection ({first}); the record did not land "
+        f"and pushing again cannot help. {kept} Fix it one of two ways: (1) push with a GitHub App installation "
+        f"token whose app is on the bypass list of {branch}'s ruleset (README: \"Ledgers on a protected "
+        f"main\": repository secrets APP_ID and APP_PRIVATE_KEY), or (2) publish to an unprotected record "
+        f"branch: `campaign publish --branch records`, and set the repository variable "
+        f"CAMPAIGNOPS_RECORD_BRANCH=records so the jobs read the ledgers from it.")
 
 
 def _identity(git: Git) -> list[str]:
@@ -89,11 +149,8 @@ def _merge_ledger(git: Git, campaign_dir: str) -> None:
                            "resolve it by hand")
     merged = merge_ledgers(ours, upstream) if ours and upstream else (ours or upstream)
     assert merged is not None
+    _write_ledger(git, campaign_dir, merged)  # conflicted or not, every file is written again
     single, folder = ledger_paths(campaign_dir)
-    for old in (git.cwd / folder).glob("*.yaml"):
-        old.unlink()  # conflicted or not, every file is written again from the merged records
-    (git.cwd / single).unlink(missing_ok=True)
-    store.save(git.cwd / campaign_dir, merged)
     git.run("add", "-A", "--", folder)
     git.run("rm", "-q", "--cached", "--ignore-unmatch", "--", single)
 
@@ -174,6 +231,10 @@ def publish(git: Git, message: str | None = None, paths: Sequence[str] = (), rem
         if push.returncode == 0:
             return Published(git.out("rev-parse", "HEAD").strip(), tuple(changes), attempt, tuple(merged))
         last_error = (push.stderr or push.stdout).strip()
+        if protection_refusal(f"{push.stderr}\n{push.stdout}"):
+            head = git.out("rev-parse", "--short", "HEAD").strip()
+            raise _refused(remote, branch, f"{push.stderr}\n{push.stdout}",
+                           f"The commit {head} is kept in this checkout.")
         if attempt == max_tries:
             break
         sleep(backoff * 2 ** (attempt - 1))
@@ -188,3 +249,154 @@ def publish(git: Git, message: str | None = None, paths: Sequence[str] = (), rem
         f"could not push to {remote} {branch} after {max_tries} tries (last error: {last_error}). "
         f"The commit {head} is kept in this checkout: run `campaign publish` again to push it, "
         f"or `git pull --rebase {remote} {branch} && git push {remote} HEAD:{branch}` by hand.")
+
+
+# ---- a record branch: specs from the checkout (main), the bot's files from and to `branch` -------------
+
+def source_branch(git: Git) -> str:
+    """The branch the checkout holds (the specs' branch); `main` when HEAD is detached."""
+    name = git.run("symbolic-ref", "-q", "--short", "HEAD", check=False).stdout.strip()
+    return name or "main"
+
+
+def is_record_branch(git: Git, branch: str) -> bool:
+    """Publishing to `branch` means a record branch when it is not the branch checked out."""
+    return branch != source_branch(git)
+
+
+def _fetch_tip(git: Git, remote: str, branch: str) -> str | None:
+    """Fetch `remote`/`branch`; its commit, or None when the branch does not exist (yet)."""
+    ref = f"refs/remotes/{remote}/{branch}"
+    proc = git.run("fetch", "--quiet", "--no-tags", remote, f"+refs/heads/{branch}:{ref}", check=False)
+    if proc.returncode != 0:
+        if "couldn't find remote ref" in proc.stderr.lower():
+            return None
+        raise PublishError(f"could not fetch the record branch {branch} from {remote}: {proc.stderr.strip()}; "
+                           "check the remote and the token (GITHUB_TOKEN) of this step")
+    return git.out("rev-parse", ref).strip()
+
+
+def _tree_files(git: Git, rev: str) -> list[str]:
+    return [p for p in git.out("ls-tree", "-r", "-z", "--name-only", rev).split("\0") if p]
+
+
+def pull_records(git: Git, branch: str, remote: str = "origin") -> list[str] | None:
+    """Put the bot's files of the record branch into the working tree (ledgers and status pages, and
+    campaign folders the checkout lacks: those `campaign new` made); commit nothing. Returns the paths
+    written, or None when the record branch does not exist yet (the checkout's ledgers are the start)."""
+    tip = _fetch_tip(git, remote, branch)
+    if tip is None:
+        return None
+    files = _tree_files(git, tip)
+    wanted = [p for p in files if is_bot_path(p) or (matches(p, NEW_CAMPAIGN) and not (git.cwd / p).exists())]
+    blobs = dict(zip(wanted, git.out("rev-parse", *[f"{tip}:{p}" for p in wanted]).split(), strict=True)) \
+        if wanted else {}
+    contents = git.blobs(sorted(set(blobs.values())))
+    ledgers = sorted({c for c in (campaign_of(p) for p in wanted) if c is not None})
+    for path, sha in blobs.items():
+        if campaign_of(path) is not None:
+            continue  # ledgers: as a whole, below
+        target = git.cwd / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(contents[sha], encoding="utf-8")
+    for campaign_dir in ledgers:
+        there = read(git, tip, campaign_dir)
+        if there is None:
+            continue  # unreadable on the branch: the checkout's own stays, and publish says what it finds
+        # Runs the checkout's ledger holds and the branch's does not (recorded on main before the record
+        # branch was set up, say) are kept: the union, as after a race.
+        here = _working_ledger(git, campaign_dir)
+        _write_ledger(git, campaign_dir, merge_ledgers(there, here) if here is not None else there)
+    return wanted
+
+
+def _working_ledger(git: Git, campaign_dir: str) -> Ledger | None:
+    """The campaign's ledger in the working tree; None when there is none or it cannot be read."""
+    name = campaign_dir.rsplit("/", 1)[1]
+    single, folder = ledger_paths(campaign_dir)
+    if not ((git.cwd / single).exists() or (git.cwd / folder).is_dir()):
+        return None
+    try:
+        return store.load(git.cwd / campaign_dir, name)
+    except LedgerError:
+        return None
+
+
+def _write_ledger(git: Git, campaign_dir: str, ledger: Ledger) -> None:
+    """`ledger` as the working tree's ledger of the campaign, every file written again."""
+    single, folder = ledger_paths(campaign_dir)
+    for old in (git.cwd / folder).glob("*.yaml"):
+        old.unlink()
+    (git.cwd / single).unlink(missing_ok=True)
+    store.save(git.cwd / campaign_dir, ledger)
+
+
+def _merge_with_tip(git: Git, tip: str, paths: Iterable[str]) -> list[str]:
+    """Merge each campaign's ledger in the working tree with the record branch's version (so a job that
+    did not overlay, or raced another, drops nothing); returns the campaign folders merged."""
+    merged = []
+    for campaign_dir in sorted({c for c in (campaign_of(p) for p in paths) if c is not None}):
+        ours = _working_ledger(git, campaign_dir)
+        theirs = read(git, tip, campaign_dir)
+        if ours is None or theirs is None or ours == theirs:
+            continue
+        both = merge_ledgers(ours, theirs)
+        if both != ours:
+            _write_ledger(git, campaign_dir, both)
+            merged.append(campaign_dir)
+    return merged
+
+
+def _record_tree(git: Git, base: str, extra: Sequence[str]) -> tuple[str, list[str]]:
+    """The tree of `base` (the checkout's commit) with the bot's files of the working tree and new
+    campaign folders; built in a throw-away index, so the checkout's index is never touched."""
+    with tempfile.TemporaryDirectory(prefix="campaignops-index-") as tmp:
+        index = Git(git.cwd, {**git.env, "GIT_INDEX_FILE": str(Path(tmp) / "index")})
+        index.run("read-tree", base)
+        staged = stage(index, extra)
+        return index.out("write-tree").strip(), staged
+
+
+def publish_records(git: Git, message: str | None = None, paths: Sequence[str] = (), remote: str = "origin",
+                    branch: str = "records", max_tries: int = 5, backoff: float = 2.0,
+                    sleep: Callable[[float], None] = time.sleep) -> Published:
+    """Commit the bot's files on top of the record branch `branch` and push it (no force): the tree is
+    the checkout's (the specs of main) with the working tree's ledgers, each merged with the branch's
+    own version. A raced push fetches, merges again and retries; a protection refusal fails at once."""
+    base = git.out("rev-parse", "HEAD").strip()
+    merged: list[str] = []
+    last_error = ""
+    for attempt in range(1, max_tries + 1):
+        tip = _fetch_tip(git, remote, branch)
+        if tip is not None:
+            merged += [p for p in _merge_with_tip(git, tip, _tree_files(git, tip)) if p not in merged]
+        parent = tip or base
+        tree, staged = _record_tree(git, base, paths)
+        if tree == git.out("rev-parse", f"{parent}^{{tree}}").strip():
+            return Published(None, tries=attempt - 1, merged=tuple(merged))
+        changes: list[Change] = []
+        added: list[str] = []
+        for campaign_dir in sorted({c for c in (campaign_of(p) for p in staged) if c is not None}):
+            new = read(git, tree, campaign_dir)
+            if new is not None:
+                changes += diff_ledgers(read(git, parent, campaign_dir), new)
+        for path in staged:
+            parts = path.split("/")
+            if len(parts) == 3 and parts[2] == "campaign.yaml" and git.show(f"{parent}:{path}") is None:
+                added.append(parts[1])
+        commit = git.run(*_identity(git), "commit-tree", tree, "-p", parent, "-F", "-",
+                         stdin=commit_message(changes, message, added)).stdout.strip()
+        push = git.run("push", "--porcelain", remote, f"{commit}:refs/heads/{branch}", check=False)
+        if push.returncode == 0:
+            git.run("update-ref", f"refs/remotes/{remote}/{branch}", commit, check=False)
+            return Published(commit, tuple(changes), attempt, tuple(merged))
+        output = f"{push.stderr}\n{push.stdout}"
+        if protection_refusal(output):
+            raise _refused(remote, branch, output, "The ledgers are kept in this working tree.")
+        last_error = " ".join(line.strip() for line in output.splitlines() if line.strip())
+        if attempt < max_tries:
+            sleep(backoff * 2 ** (attempt - 1))
+    raise PublishError(
+        f"could not push to the record branch {remote} {branch} after {max_tries} tries (last error: "
+        f"{last_error}). The ledgers are kept in this working tree: run `campaign publish --branch {branch}` "
+        "again to push them.")

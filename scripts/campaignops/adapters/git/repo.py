@@ -57,6 +57,11 @@ class Git:
             pos += size + 1
         return found
 
+    def last_author(self, path: str | Path) -> str | None:
+        """`Name <email>` of the last commit that touched `path`, None outside git or when never committed."""
+        proc = self.run("log", "-1", "--format=%an <%ae>", "--", str(path), check=False)
+        return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
     def show(self, rev_path: str) -> str | None:
         """Content of `rev:path` (or `:path` for the index, `:2:path` for a conflict stage); None if absent."""
         proc = self.run("show", rev_path, check=False)

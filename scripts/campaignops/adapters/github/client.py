@@ -1,9 +1,11 @@
-"""GitHub REST client: token from the environment, Link pagination, rate limits and retries."""
+"""GitHub REST client: token from the environment, Link pagination, rate limits and retries, and GitHub's
+etiquette: writes at least a second apart, conditional requests, bodies within the limit, who we are."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -20,7 +22,22 @@ API_VERSION = "2022-11-28"
 PER_PAGE = 100  # GitHub's maximum
 MAX_BODY = 65_536  # characters in an issue or comment body
 SECONDARY_MIN_WAIT = 60.0  # GitHub: "wait at least one minute" when no retry-after is given
+WRITE_INTERVAL = 1.0  # GitHub: "wait at least one second between each [mutating] request"
+MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 REDACTED = "***"
+ACTIONS_BOT = "github-actions[bot]"  # who GITHUB_TOKEN writes as
+_OUR_MARKER = re.compile(r"<!-- campaignops:[^>]*-->")
+CUT_NOTE = "\n\n_… cut to fit GitHub's 65,536-character limit._\n"
+
+
+def fit_body(body: str, limit: int = MAX_BODY) -> str:
+    """`body` within GitHub's limit: the content is cut, every campaignops marker in it is kept."""
+    if len(body) <= limit:
+        return body
+    markers = _OUR_MARKER.findall(body)
+    head = "".join(f"{m}\n" for m in dict.fromkeys(markers))
+    rest = _OUR_MARKER.sub("", body).lstrip("\n")
+    return head + rest[:max(0, limit - len(head) - len(CUT_NOTE))] + CUT_NOTE
 
 
 class GitHubError(ServiceError):
@@ -35,6 +52,10 @@ class GitHubError(ServiceError):
         super().__init__(message)
         self.status = status
         self.maybe_applied = maybe_applied
+
+
+class _NotModified(Exception):
+    """A conditional GET answered 304."""
 
 
 def token_from_env(env: dict[str, str] | None = None) -> str | None:
@@ -76,6 +97,8 @@ class GitHubClient:
         clock: Callable[[], float] = time.time,
         max_wait: float = 3600.0,
         backoff: float = 2.0,
+        monotonic: Callable[[], float] | None = None,
+        write_interval: float = WRITE_INTERVAL,
     ) -> None:
         self.base_url = (base_url or api_url_from_env()).rstrip("/")
         self._token = token if token is not None else token_from_env()
@@ -86,6 +109,14 @@ class GitHubClient:
         self.timeout = timeout
         self.max_wait = max_wait
         self.backoff = backoff
+        # Pacing of writes uses a monotonic clock; with an injected wall clock (tests), that one.
+        self._monotonic = monotonic or (time.monotonic if clock is time.time else clock)
+        self.write_interval = write_interval
+        self._last_write: float | None = None
+        self._not_before: float | None = None  # wall-clock time the primary limit resets, once exhausted
+        self._labels: dict[str, set[str]] = {}  # repository -> label names known to exist (this process)
+        self._login: str | None = None
+        self.counts: dict[str, int] = {}  # method (and "304") -> requests sent, for people and benchmarks
 
     def __repr__(self) -> str:
         return f"GitHubClient(base_url={self.base_url!r}, token={REDACTED if self._token else None})"
@@ -118,9 +149,28 @@ class GitHubClient:
             headers["Authorization"] = f"Bearer {self._token}"
         return headers
 
+    def _pace(self, method: str, where: str) -> None:
+        """Before a request: wait for an exhausted primary limit to reset, and keep writes a second apart."""
+        if self._not_before is not None:
+            wait = self._not_before - self._clock()
+            self._not_before = None
+            if wait > self.max_wait:
+                raise GitHubError(f"{where}: the rate limit is used up and resets in {wait:.0f} s, more than the "
+                                  f"{self.max_wait:.0f} s this client waits: run again later")
+            if wait > 0:
+                self._wait(wait, where, "rate limit used up (x-ratelimit-remaining: 0)")
+        if method in MUTATING:
+            if self._last_write is not None:
+                gap = self._last_write + self.write_interval - self._monotonic()
+                if gap > 0:
+                    log.debug("%s: pacing writes, %.2f s", where, gap)
+                    self._sleep(gap)
+            self._last_write = self._monotonic()
+
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                json: Any = None) -> requests.Response:
-        """One API call with the retry rules above; returns the successful response."""
+                json: Any = None, etag: str | None = None) -> requests.Response:
+        """One API call with the retry rules above; returns the successful response (a 304 when `etag`
+        was given and the resource has not changed since: it does not count against the rate limit)."""
         method = method.upper()
         url = self.url(path)
         where = f"{method} {self.redact(url)}"
@@ -128,9 +178,14 @@ class GitHubClient:
         last_problem = ""
         for attempt in range(1, self.max_tries + 1):
             last = attempt == self.max_tries
+            self._pace(method, where)
+            headers = self._headers(url)
+            if etag:
+                headers["If-None-Match"] = etag
             try:
+                self.counts[method] = self.counts.get(method, 0) + 1
                 resp = self._session.request(method, url, params=params, json=json,
-                                             headers=self._headers(url), timeout=self.timeout)
+                                             headers=headers, timeout=self.timeout)
             except requests.ConnectionError as exc:
                 # A refused connection never reached GitHub: safe to retry even for POST.
                 never_sent = isinstance(exc, requests.ConnectTimeout) or "refused" in str(exc).lower()
@@ -155,6 +210,9 @@ class GitHubClient:
             status = resp.status_code
             log.debug("%s -> %s", where, status)
             if status < 400:
+                if status == 304:
+                    self.counts["304"] = self.counts.get("304", 0) + 1
+                self._note_remaining(resp)
                 return resp
             message = self._message(resp)
             if status in (403, 429):
@@ -183,6 +241,14 @@ class GitHubClient:
                 continue
             raise GitHubError(f"{where}: {status} {message}{self._hint(status)}", status=status)
         raise GitHubError(f"{where}: gave up after {self.max_tries} tries; last problem: {last_problem}")
+
+    def _note_remaining(self, resp: requests.Response) -> None:
+        """A success that used the last request of the window: the next call waits for the reset."""
+        if resp.headers.get("x-ratelimit-remaining") == "0":
+            try:
+                self._not_before = float(resp.headers.get("x-ratelimit-reset", "")) + 1.0
+            except ValueError:
+                self._not_before = self._clock() + SECONDARY_MIN_WAIT
 
     def _backoff(self, attempt: int) -> float:
         return float(self.backoff ** (attempt - 1))
@@ -260,10 +326,30 @@ class GitHubClient:
 
     def paginate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Every item of a list endpoint, following `Link: rel="next"` as given (never built)."""
+        yield from self._pages(path, params)
+
+    def paginate_if_changed(self, path: str, params: dict[str, Any] | None,
+                            etag: str | None) -> tuple[list[Any] | None, str | None]:
+        """Every item, or None when the first page is unchanged since `etag` (a 304, free of the
+        rate limit); with the first page's ETag for the next call."""
+        seen: list[str | None] = []
+        try:
+            items = list(self._pages(path, params, etag, seen))
+        except _NotModified:
+            return None, etag
+        return items, seen[0] if seen else None
+
+    def _pages(self, path: str, params: dict[str, Any] | None, etag: str | None = None,
+               seen: list[str | None] | None = None) -> Iterator[Any]:
         query: dict[str, Any] | None = {**(params or {}), "per_page": PER_PAGE}
         url: str | None = self.url(path)
         while url:
-            resp = self.request("GET", url, params=query)
+            resp = self.request("GET", url, params=query, etag=etag)
+            if resp.status_code == 304:
+                raise _NotModified
+            if seen is not None and not seen:
+                seen.append(resp.headers.get("etag"))
+            etag = None
             data = self._json(resp, f"GET {self.redact(url)}")
             if not isinstance(data, list):
                 raise GitHubError(f"GET {self.redact(url)}: expected a list, got {type(data).__name__}")
@@ -288,9 +374,41 @@ class GitHubClient:
             params["labels"] = wanted
         return [i for i in self.paginate(f"{self._repo(repo)}/issues", params) if "pull_request" not in i]
 
+    def issues_changed(self, repo: str, *, labels: Iterable[str] = (), since: str | None = None,
+                       etag: str | None = None) -> tuple[list[dict[str, Any]] | None, str | None]:
+        """Issues (open and closed, never pull requests) with every one of `labels` updated at or after
+        `since` (all when None), most recently updated first; None when nothing changed since `etag`."""
+        params: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "desc"}
+        wanted = ",".join(labels)
+        if wanted:
+            params["labels"] = wanted
+        if since:
+            params["since"] = since
+        items, new_etag = self.paginate_if_changed(f"{self._repo(repo)}/issues", params, etag)
+        if items is None:
+            return None, new_etag
+        return [i for i in items if "pull_request" not in i], new_etag
+
+    def login(self) -> str:
+        """Who this token writes as: `GET /user` for a person's token; an installation token (Actions'
+        GITHUB_TOKEN, a GitHub App) cannot read /user (403 "Resource not accessible by integration"),
+        so it is `$CAMPAIGNOPS_BOT_LOGIN` (an App: `<app-slug>[bot]`), else github-actions[bot]."""
+        if self._login is None and (self._token or "").startswith("ghs_"):
+            # GitHub's documented prefix of installation tokens (Actions' GITHUB_TOKEN, a GitHub App's):
+            # /user would answer 403, so no request is spent on it.
+            self._login = os.environ.get("CAMPAIGNOPS_BOT_LOGIN") or ACTIONS_BOT
+        if self._login is None:
+            try:
+                self._login = str(self.get("/user")["login"])
+            except GitHubError as exc:
+                if exc.status != 403:
+                    raise
+                self._login = os.environ.get("CAMPAIGNOPS_BOT_LOGIN") or ACTIONS_BOT
+        return self._login
+
     def create_issue(self, repo: str, title: str, body: str, *, labels: Iterable[str] = (),
                      assignees: Iterable[str] = ()) -> dict[str, Any]:
-        payload: dict[str, Any] = {"title": title[:256], "body": body}
+        payload: dict[str, Any] = {"title": title[:256], "body": fit_body(body)}
         if labels:
             payload["labels"] = list(labels)
         if assignees:
@@ -306,20 +424,29 @@ class GitHubClient:
     def list_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         return list(self.paginate(f"{self._repo(repo)}/issues/{number}/comments"))
 
+    def comments_changed(self, repo: str, number: int,
+                         etag: str | None = None) -> tuple[list[dict[str, Any]] | None, str | None]:
+        """The comments of an issue, or None when unchanged since `etag` (a 304)."""
+        return self.paginate_if_changed(f"{self._repo(repo)}/issues/{number}/comments", None, etag)
+
     def create_comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.post(f"{self._repo(repo)}/issues/{number}/comments", {"body": body})
+        result: dict[str, Any] = self.post(f"{self._repo(repo)}/issues/{number}/comments", {"body": fit_body(body)})
         return result
 
     def update_comment(self, repo: str, comment_id: int, body: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.patch(f"{self._repo(repo)}/issues/comments/{comment_id}", {"body": body})
+        result: dict[str, Any] = self.patch(f"{self._repo(repo)}/issues/comments/{comment_id}",
+                                            {"body": fit_body(body)})
         return result
 
     def delete_comment(self, repo: str, comment_id: int) -> None:
         self.delete(f"{self._repo(repo)}/issues/comments/{comment_id}")
 
     def ensure_labels(self, repo: str, labels: Iterable[str], *, color: str = "ededed") -> list[str]:
-        """Create the labels the repository lacks; returns the ones created."""
-        existing = {str(label["name"]).lower() for label in self.paginate(f"{self._repo(repo)}/labels")}
+        """Create the labels the repository lacks; returns the ones created. The repository's labels
+        are listed once per client (one process, one sync), not once per issue."""
+        if repo not in self._labels:
+            self._labels[repo] = {str(label["name"]).lower() for label in self.paginate(f"{self._repo(repo)}/labels")}
+        existing = self._labels[repo]
         created = []
         for name in dict.fromkeys(labels):
             if name.lower() in existing:

@@ -63,8 +63,9 @@ def _closing(fence_line: str) -> str:
     return match.group(1) if match else "```"
 
 
-def _ours(comment: dict[str, Any]) -> bool:
-    return bool(_ANY_MARKER.match(comment.get("body") or ""))
+def _ours(comment: dict[str, Any], login: str) -> bool:
+    """A plan comment is ours only when our own identity wrote it: anyone can type the marker."""
+    return (comment.get("user") or {}).get("login") == login and bool(_ANY_MARKER.match(comment.get("body") or ""))
 
 
 def _create_once(client: GitHubClient, repo: str, pr_number: int, body: str) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def _create_once(client: GitHubClient, repo: str, pr_number: int, body: str) -> 
             raise
     marker = body.partition("\n")[0]
     for comment in client.list_comments(repo, pr_number):
-        if (comment.get("body") or "").partition("\n")[0] == marker:
+        if _ours(comment, client.login()) and (comment.get("body") or "").partition("\n")[0] == marker:
             return comment
     return client.create_comment(repo, pr_number, body)
 
@@ -85,10 +86,13 @@ def post_plan(client: GitHubClient, repo: str, pr_number: int, markdown: str) ->
     """Post or update the plan comment(s) of a pull request; returns what was done, for people.
 
     Existing plan comments are updated in place (oldest first) and never re-posted; parts no
-    longer needed are deleted; an unchanged comment is left alone.
+    longer needed are deleted; an unchanged comment is left alone. Only comments written by the
+    token's own identity are ours: a comment by anyone else is never edited or deleted.
     """
     bodies = split_markdown(markdown)
-    existing = sorted((c for c in client.list_comments(repo, pr_number) if _ours(c)), key=lambda c: int(c["id"]))
+    login = client.login()
+    existing = sorted((c for c in client.list_comments(repo, pr_number) if _ours(c, login)),
+                      key=lambda c: int(c["id"]))
     actions = []
     n = len(bodies)
     for i, body in enumerate(bodies, start=1):

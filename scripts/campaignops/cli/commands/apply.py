@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...engine import submit
+from ...engine import controls, setup_stage, submit
 from ...planning.advance import Verdict
 from ...views import summary
 from ...workspace import open_campaign
-from ..common import root_of
+from ..common import root_of, spec_author
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,9 +30,14 @@ def run(args: argparse.Namespace) -> int:
             + (" (dry run: nothing is submitted)" if args.dry_run else ""))
     if not args.dry_run:
         ctx.save(ws.ledger)  # frozen query groups, before anything is submitted
-    _, decisions = submit.apply(ctx, ws.plan, ws.ledger)
+    ledger = controls.from_spec(ctx, ws.plan, ws.ledger, by=spec_author(ws.campaign, root))
+    if not ledger.hold:
+        ledger = setup_stage.ensure(ctx, ledger)
+    _, decisions = submit.apply(ctx, ws.plan, ledger)
     submitted = sum(d.verdict == Verdict.SUBMIT for d in decisions)
     recorded = sum(d.verdict == Verdict.RECORDED for d in decisions)
+    if ledger.hold is not None:
+        ctx.say(f"  on hold: {ledger.hold.describe()} (`campaign resume {ws.campaign.name}`)")
     for note in summary.waiting_notes(decisions):
         ctx.say(f"  {note}")
     ctx.say(f"{'would submit' if args.dry_run else 'submitted'} {submitted} run(s); "

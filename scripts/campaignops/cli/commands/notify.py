@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ...adapters.folder_tracker import FolderTracker
 from ...adapters.github.client import GitHubClient, token_from_env
-from ...adapters.github.tracker import GitHubTracker
+from ...adapters.github.tracker import GitHubTracker, state_path_for
 from ...domain.errors import CampaignError, ServiceError
 from ...engine.notify import open_issue_urls, sync
 from ...ledger import store
@@ -41,7 +41,10 @@ def tracker_for(root: Path, repo: str | None, folder: str | None) -> tuple[Track
             raise ServiceError("GITHUB_TOKEN is set but no repository is known: pass --repo OWNER/NAME "
                                  "or set GITHUB_REPOSITORY (Actions sets it)")
         client = GitHubClient()
-        return GitHubTracker(client, repo), f"issues in {repo} ({client.base_url})"
+        workdir = Path(os.environ.get("CAMPAIGNOPS_WORKDIR") or root / ".work")
+        trusted = [t.strip() for t in os.environ.get("CAMPAIGNOPS_TRUSTED_LOGINS", "").split(",") if t.strip()]
+        tracker = GitHubTracker(client, repo, state_path=state_path_for(workdir, repo), trusted=trusted)
+        return tracker, f"issues in {repo} ({client.base_url})"
     directory = Path(folder) if folder else root / ".demo" / "issues"
     why = "" if folder else " (no GITHUB_TOKEN / GH_TOKEN set)"
     return FolderTracker(directory), f"issues as files in {directory}{why}"
@@ -77,6 +80,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {action}")
         if not actions:
             print(f"  {campaign.name}: issues up to date")
+    if isinstance(tracker, GitHubTracker):
+        try:
+            tracker.finish()  # list once more after writing: the next quiet sync costs only 304s
+        except ServiceError as exc:
+            print(f"  warning: {exc}", file=sys.stderr)
+        counts = tracker.client.counts
+        print(f"notify: {sum(v for k, v in counts.items() if k != '304')} requests "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
     if args.pages:
         _write_pages(root, tracker, synced)
     return status

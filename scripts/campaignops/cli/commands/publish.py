@@ -1,33 +1,67 @@
-"""`campaign publish`: commit ledgers and status pages and push, retrying on a raced push."""
+"""`campaign publish`: commit ledgers and status pages and push them to `main` or to a record branch."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
-from ...adapters.git.publish import publish
+from ...adapters.git.publish import (
+    BOT_PATHS,
+    is_record_branch,
+    publish,
+    publish_records,
+    pull_records,
+    push_auth_env,
+)
 from ...adapters.git.repo import Git
 from ..common import root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Commit what the bot wrote (" + ", ".join(BOT_PATHS) + ", new campaign folders) and push it. "
+        "To the checked-out branch (main): on a raced push fetch, rebase, merge the two jobs' ledgers and try "
+        "again. To any other branch (a record branch, for a protected main): one commit on top of that branch "
+        "with the specs of this checkout and the ledgers merged with the branch's own. A push refused by "
+        "branch protection (GH006) is not retried: the message names the two fixes. The token for the push "
+        "is read from GITHUB_TOKEN (or GH_TOKEN) and handed to git through the environment only.")
     parser.add_argument("--message", "-m", default=None,
                         help="first line of the commit message (default: a summary of the transitions)")
     parser.add_argument("--paths", nargs="*", default=[], metavar="PATHSPEC",
-                        help="more files to commit besides the ledgers (campaigns/*/ledger/), campaigns/*/STATUS.md, "
-                        "STATUS.md and new campaign folders")
+                        help="more files to commit besides " + ", ".join(BOT_PATHS) + " and new campaign folders")
     parser.add_argument("--remote", default="origin", help="remote to push to (default: origin)")
-    parser.add_argument("--branch", default="main", help="branch to push to (default: main)")
+    parser.add_argument("--branch", default=None,
+                        help="branch to push to (default: $CAMPAIGNOPS_RECORD_BRANCH, else main); a branch other "
+                             "than the checked-out one is a record branch")
+    parser.add_argument("--pull", action="store_true",
+                        help="do not commit: put the record branch's ledgers and status pages (and campaign "
+                             "folders this checkout lacks) into the working tree; run before the job's commands")
     parser.add_argument("--max-tries", type=int, default=5,
                         help="pushes to try before giving up; between them fetch, rebase, merge ledgers")
 
 
 def run(args: argparse.Namespace) -> int:
     root = root_of(args)
-    result = publish(Git(root), args.message, args.paths, args.remote, args.branch, max(1, args.max_tries))
+    branch = args.branch or os.environ.get("CAMPAIGNOPS_RECORD_BRANCH") or "main"
+    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    git = Git(root, push_auth_env(token, os.environ.get("GITHUB_SERVER_URL") or "https://github.com"))
+    record = is_record_branch(git, branch)
+    if args.pull:
+        if not record:
+            print(f"{branch} is the checked-out branch: its ledgers are already here")
+            return 0
+        pulled = pull_records(git, branch, args.remote)
+        if pulled is None:
+            print(f"no record branch {branch} on {args.remote} yet: the checkout's ledgers are the starting point")
+        else:
+            print(f"took {len(pulled)} files from {args.remote} {branch}")
+        return 0
+    publish_to = publish_records if record else publish
+    result = publish_to(git, args.message, args.paths, args.remote, branch, max(1, args.max_tries))
     if result.commit is None:
         print("nothing changed")
         return 0
-    print(f"pushed {result.commit[:12]} to {args.remote} {args.branch}"
+    print(f"pushed {result.commit[:12]} to {args.remote} {branch}{' (record branch)' if record else ''}"
           f"{f' after {result.tries} tries' if result.tries > 1 else ''}")
     for path in result.merged:
         print(f"  merged concurrent updates of {path}")

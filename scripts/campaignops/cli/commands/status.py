@@ -15,11 +15,11 @@ from pathlib import Path
 
 from ...domain.errors import CampaignError
 from ...domain.states import RunState
-from ...engine import observe, submit
+from ...engine import controls, observe, setup_stage, submit
 from ...planning.advance import Decision, decide
 from ...views import status_page, summary
 from ...workspace import Workspace, open_campaign
-from ..common import campaign_names, root_of
+from ..common import campaign_names, root_of, spec_author
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,13 +46,20 @@ def _active(ws: Workspace) -> bool:
 
 def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print) -> list[observe.Change]:
     ws.ledger, changes = observe.refresh(ws.ctx, ws.ledger)
+    # The spec's hold / skip / accept are recorded on every look; its supersedes launch only when acting.
+    ws.ledger = controls.from_spec(ws.ctx, ws.plan, ws.ledger, by=spec_author(ws.campaign, ws.ctx.root))
     for change in changes:
         say(f"  {ws.campaign.name}: {change}")
     decisions: list[Decision]
     if advance:
+        ws.ledger = setup_stage.ensure(ws.ctx, ws.ledger)
         ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
     else:
         decisions = decide(ws.plan, ws.ledger)
+    if ws.campaign.butler_setup:
+        say(f"  repository set-up: {status_page.setup_text(ws.ledger)}")
+    if ws.ledger.hold is not None:
+        say(f"  ON HOLD: {ws.ledger.hold.describe()} (`campaign resume {ws.campaign.name}`)")
     say(summary.step_table(ws.plan, ws.ledger, decisions))
     for note in summary.waiting_notes(decisions, acting=advance):
         say(f"  {note}")

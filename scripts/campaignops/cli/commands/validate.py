@@ -9,6 +9,8 @@ from pathlib import Path
 from ...domain.errors import SpecError
 from ...domain.problems import FORMATTERS
 from ...spec import validate
+from ...spec.source import display_name
+from ...workspace import recorded_drift
 from ..common import root_of
 
 
@@ -31,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
                                  "pass the files to check, or the right --root")
         files, problems = validate.default_paths(root), []
     for path in files:
-        problems.extend(validate.check_file(path, root)[0])
+        found = validate.check_file(path, root)[0]
+        if not found and validate.kind_of(display_name(path, root)) == "campaign":
+            # Once runs are recorded, the spec must not silently disagree with the ledger.
+            found = recorded_drift(path, root)
+        problems.extend(found)
     sys.stdout.write(FORMATTERS[args.format](problems, len(files)))
     return 1 if problems else 0

@@ -1,0 +1,88 @@
+"""A campaign repository, a runner's work directory and the in-memory WMS both talk to: the harness of
+the engine tests (a fresh `Context` per job, as a new process would start, the ledger read from disk)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from campaignops.adapters.memory_wms import InMemoryWms
+from campaignops.domain.model import Campaign, Plan, Profile
+from campaignops.domain.states import RunState
+from campaignops.engine import observe, submit
+from campaignops.engine.context import Context
+from campaignops.ledger import store
+from campaignops.ledger.records import Ledger
+from campaignops.planning.plan import make_plan
+
+PROFILE = Profile("local-parsl", "test", "local", "parsl", "", (("wmsServiceClass", "x.Service"),))
+
+
+class Clock:
+    """ISO times an hour apart at most, moved by the test."""
+
+    def __init__(self) -> None:
+        self.minute = 0
+
+    def __call__(self) -> str:
+        return f"2026-11-30T{10 + self.minute // 60:02d}:{self.minute % 60:02d}:00Z"
+
+    def advance(self, minutes: int) -> None:
+        self.minute += minutes
+
+
+@dataclass
+class Site:
+    """A campaign repository and a runner's work directory, and the WMS both talk to."""
+
+    root: Path
+    campaign: Campaign
+    wms: InMemoryWms
+    clock: Clock
+
+    def job(self) -> Context:
+        """What a fresh `campaign apply` / `campaign status` process starts with."""
+        return Context(root=self.root, campaign=self.campaign, wms=self.wms, workdir=self.root / "work",
+                       now=self.clock, say=lambda _: None)
+
+    @property
+    def plan(self) -> Plan:
+        return make_plan(self.campaign)
+
+    def ledger(self) -> Ledger:
+        return store.load(self.root / "campaigns" / self.campaign.name, self.campaign.name)
+
+    def apply(self) -> Ledger:
+        ledger, _ = submit.apply(self.job(), self.plan, self.ledger())
+        return ledger
+
+    def status(self) -> Ledger:
+        """`campaign status`: observe, then submit what became ready."""
+        ctx = self.job()
+        ledger, _ = observe.refresh(ctx, self.ledger())
+        ledger, _ = submit.apply(ctx, self.plan, ledger)
+        return ledger
+
+    def state(self, key: str) -> RunState | None:
+        record = self.ledger().run(key)
+        return record.state if record else None
+
+
+def make_site(tmp_path: Path, campaign_extra: dict[str, Any] | None = None, **step2: Any) -> Site:
+    data = {
+        "name": "camp", "description": "d", "operator": "op", "profile": "local-parsl",
+        "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/repo", "inputs": ["in"], "output": "out/{campaign}"},
+        "pipeline": "pipelines/p.yaml",
+        "steps": [
+            {"name": "step1", "subsets": ["step1"],
+             "split": {"by": "values", "dimension": "visit", "values": [1, 2]}},
+            {"name": "step2", "subsets": ["step2"], **step2},
+        ],
+        **(campaign_extra or {}),
+    }
+    path = tmp_path / "campaigns" / "camp" / "campaign.yaml"
+    path.parent.mkdir(parents=True)
+    return Site(tmp_path, Campaign.from_dict(data, PROFILE, path=path), InMemoryWms(), Clock())
+
+
