@@ -46,3 +46,13 @@ def test_runs_are_split_at_their_head_lines_only() -> None:
     runs = [record(t, (RunState.RUNNING,)) for t in TRICKY]
     body = ",\n".join(run_text(r) for r in runs)
     assert [stored_run(b, decode_attempts).data_query for b in split_runs(body)] == TRICKY
+
+
+def test_a_key_this_version_does_not_know_is_refused_when_decoded_and_kept_when_not() -> None:
+    """A newer campaignops may record more of an attempt: an older one must not drop it silently."""
+    lines = run_text(record("plain", (RunState.RUNNING,))).replace(
+        '"output_run": ', '"cancelled_by": "someone",\n  "output_run": ', 1)
+    stored = stored_run(lines, decode_attempts)
+    assert stored.state == RunState.RUNNING and run_text(stored) == lines  # untouched: written back whole
+    with pytest.raises(ValueError, match=r"unknown keys cancelled_by .*newer campaignops"):
+        _ = stored.attempts

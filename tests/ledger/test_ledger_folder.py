@@ -175,3 +175,24 @@ def test_the_folder_of_a_checkout_copied_elsewhere_still_loads(tmp_path: Path) -
     store.save(tmp_path / "a", big())
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     assert store.load(tmp_path / "b", "demo") == big()
+
+
+def test_a_file_no_longer_needed_is_removed_even_by_a_save_that_follows_one_cut_short(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = big()
+    store.save(tmp_path, ledger)
+    fewer = Ledger("demo", ledger.runs[:N], ledger.frozen_groups)  # e.g. a hand-made ledger: 1 file of step1
+    real = store._write
+
+    def write(path: Path, text: str, mode: int) -> None:
+        if path.name != "index.yaml" or '"previous"' not in text:
+            raise KeyboardInterrupt("killed after the index said what changes")
+        real(path, text, mode)
+
+    monkeypatch.setattr(store, "_write", write)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(tmp_path, fewer)
+    monkeypatch.setattr(store, "_write", real)
+    assert store.load(tmp_path, "demo").runs[:N] == ledger.runs[:N]  # the stale files do not stop a read
+    assert store.save(tmp_path, fewer) and store.load(tmp_path, "demo") == fewer
+    assert sorted(p.name for p in (tmp_path / "ledger").iterdir()) == ["index.yaml", "step1.000.yaml"]

@@ -408,7 +408,7 @@ def test_status_publishes_to_the_record_branch_and_the_next_run_reads_it(act_rep
     assert "no record branch records on origin yet" in applied.stdout
     main_head = git(repo.origin, "rev-parse", "main")
     assert repo.remote_log("records")[0] == "Apply hsc-rc2-w_2026_47"
-    submitted = yaml.safe_load(git(repo.origin, "show", "records:campaigns/hsc-rc2-w_2026_47/ledger.yaml"))
+    submitted = yaml.safe_load(git(repo.origin, "show", "records:campaigns/hsc-rc2-w_2026_47/ledger/step1.000.yaml"))
     assert submitted["runs"]
 
     # with the records app set up too: its token is minted (stubbed offline) just before publishing
@@ -420,9 +420,9 @@ def test_status_publishes_to_the_record_branch_and_the_next_run_reads_it(act_rep
     assert "took" in status.stdout and "files from origin records" in status.stdout
     assert git(repo.origin, "rev-parse", "main") == main_head  # main never written
     files = repo.remote_files("records")
-    assert {"STATUS.md", "campaigns/hsc-rc2-w_2026_47/STATUS.md", "campaigns/hsc-rc2-w_2026_47/ledger.yaml"} <= set(
-        files)
-    after = yaml.safe_load(git(repo.origin, "show", "records:campaigns/hsc-rc2-w_2026_47/ledger.yaml"))
+    assert {"STATUS.md", "campaigns/hsc-rc2-w_2026_47/STATUS.md", "campaigns/hsc-rc2-w_2026_47/ledger/index.yaml",
+            "campaigns/hsc-rc2-w_2026_47/ledger/step1.000.yaml"} <= set(files)
+    after = yaml.safe_load(git(repo.origin, "show", "records:campaigns/hsc-rc2-w_2026_47/ledger/step1.000.yaml"))
     # the status job read the submit job's ledger from the record branch: the same runs, refreshed
     assert [(r["step"], r["group"]) for r in after["runs"]] == [(r["step"], r["group"]) for r in submitted["runs"]]
     assert "pushed" in status.stdout and "(record branch)" in status.stdout

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from ..domain.states import FailedJob, RunState, TaskCounts, Transition
+from ..spec.schema import schema
 from .records import Attempt, Control, RunRecord, SetupRecord
 
 SCHEMA_VERSION = 1
@@ -170,7 +171,8 @@ def run_text(run: RunRecord) -> str:
 class StoredRun(RunRecord):
     """A run as a sealed ledger file holds it: key, query and current state read from its head and
     last attempt line; the attempts decoded from its lines when first used. Equal to the RunRecord
-    with the same values; `run_text` gives back its lines unchanged while it was never decoded."""
+    with the same values; immutable, so `run_text` gives back the very lines it was read from (a key
+    this version does not know is kept in a run that is not changed)."""
 
     _text: str
     _state: RunState | None
@@ -255,8 +257,22 @@ def stored_run(text: str, decode: Callable[[str], tuple[Attempt, ...]]) -> Store
     return StoredRun.of(step, group, query, state, text, decode)
 
 
+@cache
+def _known_keys() -> tuple[frozenset[str], frozenset[str]]:
+    """The keys a run and an attempt may have, as the schema lists them."""
+    ledger = schema("ledger")
+    run = ledger["properties"]["runs"]["items"]["properties"]
+    return frozenset(run), frozenset(ledger["$defs"]["attempt"]["properties"])
+
+
 def decode_attempts(text: str) -> tuple[Attempt, ...]:
+    """The attempts of a run's lines. A key this version does not know (a newer campaignops wrote the
+    file) is refused: decoding would drop it when the run is written again."""
     data = json.loads(text)
+    run_keys, attempt_keys = _known_keys()
+    unknown = (set(data) - run_keys) | {k for a in data["attempts"] for k in a if k not in attempt_keys}
+    if unknown:
+        raise ValueError(f"unknown keys {', '.join(sorted(unknown))} (written by a newer campaignops? update it)")
     return tuple(attempt_from_dict(a) for a in data["attempts"])
 
 

@@ -155,7 +155,10 @@ class Ledger:
     @cached_property
     def _positions(self) -> dict[str, int]:
         # A data-release campaign has 10,000 runs: finding one must not walk them all.
-        return {r.key: i for i, r in enumerate(self.runs)}
+        positions: dict[str, int] = {}
+        for i, r in enumerate(self.runs):
+            positions.setdefault(r.key, i)  # the first, should a hand-made ledger hold a key twice
+        return positions
 
     def run(self, key: str) -> RunRecord | None:
         i = self._positions.get(key)

@@ -430,7 +430,7 @@ def _stored_runs(body: str, where: str | Path, campaign: str, counts: tuple[int,
                     from exc
 
         runs: list[RunRecord] = [stored_run(block, decode) for block in split_runs(rest[:-len("\n]}\n")])]
-    except ValueError as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise LedgerError(f"{where}: damaged ledger ({exc}); {_restore(where)}") from exc
     if len(runs) != counts[0] or body.count(_ATTEMPT_LINE) != counts[1]:
         raise LedgerError(f"{where}: holds {len(runs)} runs, its seal says {counts[0]}; {_restore(where)}")
@@ -451,7 +451,7 @@ def parse_folder(texts: Mapping[str, str | None], where: str | Path, campaign: s
     index = parse_index(index_text, folder / INDEX_FILE, campaign)
     listed = {e.name for e in index.entries}
     extra = sorted(n for n in texts if n != INDEX_FILE and n not in listed)
-    if extra:
+    if extra and not index.pending:  # (a save cut short may not have removed a file it no longer needs)
         raise LedgerError(f"{folder}: {', '.join(extra)} not listed in {INDEX_FILE}: the index is older than the "
                           f"files; restore the folder from git: `git log -p -- {folder}`")
     runs: list[RunRecord] = []
@@ -586,7 +586,8 @@ def save(campaign_dir: Path, ledger: Ledger) -> bool:
     before = {} if moving else _written(folder)
     changed = {e.name for e in new.entries
                if before.get(e.name) != (e.runs, e.attempts, e.sha256) or not (folder / e.name).exists()}
-    gone = [name for name in before if name not in texts]
+    # files no run needs any more (and one a save cut short did not remove: `load` refuses any other)
+    gone = sorted({*before, *(p.name for p in folder.glob("*.yaml"))} - {*texts, INDEX_FILE})
     mode = _mode(index_path, single)
     if changed or gone:
         pending = Index(new.campaign, tuple(
