@@ -14,6 +14,7 @@ from campaignops.ledger import records, store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.spec import load as spec
 from campaignops.views import status_page
+from fakes.mermaid import parse_mermaid
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -192,7 +193,7 @@ def test_pages_are_not_rewritten_when_nothing_changed(repo: Repo) -> None:
     assert repo.write(datetime(2026, 11, 21, 12, 30, tzinfo=UTC)) == []
     assert {p: p.read_bytes() for p in first} == before
 
-    # one run changes: its campaign's page and the root page change, nothing else
+    # one run changes: its campaign's page, its progress chart and the root page change, nothing else
     d = repo.root / "campaigns" / "running-usdf"
     ledger = store.load(d, "running-usdf")
     record = ledger.run("step1/tract9697")
@@ -200,7 +201,7 @@ def test_pages_are_not_rewritten_when_nothing_changed(repo: Repo) -> None:
     store.save(d, ledger.with_run(record.with_attempt(
         records.with_state(record.current, RunState.SUCCEEDED, "2026-11-21T12:40:00+00:00"))))
     later = datetime(2026, 11, 21, 13, 0, tzinfo=UTC)
-    assert sorted(repo.write(later)) == sorted([repo.root / "STATUS.md", d / "STATUS.md"])
+    assert sorted(repo.write(later)) == sorted([repo.root / "STATUS.md", d / "STATUS.md", d / "progress.svg"])
     assert "_Page last changed: 2026-11-21 13:00 UTC_" in repo.page("running-usdf")
     assert "_Page last changed: 2026-11-21 12:00 UTC_" in repo.page("failed-frdf")
 
@@ -243,3 +244,28 @@ def test_an_empty_repository_gets_a_short_page(tmp_path: Path) -> None:
     (tmp_path / "campaigns").mkdir()
     status_page.write_pages(tmp_path, NOW)
     assert "No campaign is running or changed recently." in (tmp_path / "STATUS.md").read_text()
+
+
+def test_pages_show_a_flowchart_bars_and_the_chart_of_campaigns_that_run_or_fail(repo: Repo) -> None:
+    several(repo)
+    changed = repo.write()
+    campaigns = repo.root / "campaigns"
+    charts = sorted(p.parent.name for p in changed if p.name == "progress.svg")
+    assert charts == ["failed-frdf", "running-usdf"]  # finished and unstarted campaigns get none
+
+    page = repo.page("running-usdf")
+    mermaid = page.split("```mermaid\n")[1].split("```")[0]
+    parsed = parse_mermaid(mermaid)
+    assert parsed["classes"] == {"s0": "running", "s1": "waiting"}
+    assert parsed["edges"] == [("s0", "s1")]
+    assert "![quanta done over time: running-usdf](progress.svg)" in page
+    assert "| step1 | auto | 1/2 | 0 | 1 | 0 | █████░░░░░ 1/2 |" in page
+    assert "progress.svg" not in repo.page("old-finished")
+
+    root = repo.page()
+    running = root.split("### [running-usdf]")[1].split("###")[0]
+    assert "![quanta done over time: running-usdf](campaigns/running-usdf/progress.svg)" in running
+    assert parse_mermaid(running.split("```mermaid\n")[1].split("```")[0])["classes"] == {"s0": "running",
+                                                                                          "s1": "waiting"}
+    svg = (campaigns / "running-usdf" / "progress.svg").read_text()
+    assert "running-usdf: quanta done" in svg and "quanta known: 16" in svg

@@ -16,8 +16,10 @@ from ..ledger.records import Attempt, Ledger, RunRecord
 from ..planning.advance import Verdict, decide
 from ..planning.plan import make_plan
 from ..spec import load as spec
+from .chart import CHART_FILE, drawn_digest, progress_svg, series_digest
 from .markdown import cell as _cell
 from .markdown import fence as _fence
+from .pictures import bar, flowchart, legend, progress_series
 
 PAGE = "STATUS.md"
 SITES = ("USDF", "FrDF", "UKDF", "local", "other")
@@ -225,8 +227,27 @@ def _task_counts(attempt: Attempt) -> list[str]:
     return lines
 
 
+STEP_HEADER = ("| step | gate | groups succeeded/total | failed | running | held | progress |",
+               "|---|---|---:|---:|---:|---:|---|")
+
+
+def _step_row(s: StepView, waiting_mark: str) -> str:
+    return (f"| {s.name}{waiting_mark if s.waiting_at_gate else ''} | {_cell(s.gate)} | {_groups(s)} | "
+            f"{s.failed} | {s.running} | {s.held} | {bar(s.succeeded, s.total)} |")
+
+
+def _pictures(view: CampaignView, chart: str | None) -> list[str]:
+    """The steps as a Mermaid flowchart coloured by state, and the progress chart when one was drawn."""
+    requires = {s.name: s.requires for s in view.campaign.steps}
+    out = ["```mermaid", flowchart(view.steps, requires), "```", "", legend(view.steps), ""]
+    if chart:
+        out += [f"![quanta done over time: {view.campaign.name}]({chart})", ""]
+    return out
+
+
 def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: datetime, *,
-              recent_days: int, open_issues: dict[str, str]) -> str:
+              recent_days: int, open_issues: dict[str, str], charts: frozenset[str] = frozenset()) -> str:
+    """`charts`: names of the campaigns whose progress chart sits beside their page."""
     since = now - timedelta(days=recent_days)
 
     def recent(v: CampaignView) -> bool:
@@ -250,11 +271,10 @@ def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: da
                        f"{sum(s.running + s.held for s in v.steps)} | {_when(v.last_change)} |")
         out += ["", "## Progress per step", ""]
         for v in shown:
-            out += [f"### [{v.campaign.name}](campaigns/{v.campaign.name}/{PAGE})", "",
-                    "| step | gate | groups succeeded/total | failed | running | held |",
-                    "|---|---|---:|---:|---:|---:|"]
-            out += [f"| {s.name}{' ⏸' if s.waiting_at_gate else ''} | {_cell(s.gate)} | {_groups(s)} | "
-                    f"{s.failed} | {s.running} | {s.held} |" for s in v.steps]
+            name = v.campaign.name
+            chart = f"campaigns/{name}/{CHART_FILE}" if name in charts else None
+            out += [f"### [{name}](campaigns/{name}/{PAGE})", "", *_pictures(v, chart), *STEP_HEADER]
+            out += [_step_row(s, " ⏸") for s in v.steps]
             out.append("")
     else:
         out += ["No campaign is running or changed recently.", ""]
@@ -308,7 +328,8 @@ def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: da
     return "\n".join(out)
 
 
-def campaign_page(view: CampaignView, *, open_issues: dict[str, str]) -> str:
+def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: bool = False) -> str:
+    """`chart`: the progress chart (CHART_FILE) sits beside the page."""
     c = view.campaign
     p = c.profile
     out = [f"# {c.name}", "", c.description.strip(), "",
@@ -321,10 +342,8 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str]) -> str:
            f"| Butler | `{_cell(c.butler_repo)}` → `{_cell(c.output)}` |"]
     if c.ticket:
         out.append(f"| ticket | {_cell(c.ticket)} |")
-    out += ["", "## Steps", "",
-            "| step | gate | groups succeeded/total | failed | running | held |", "|---|---|---:|---:|---:|---:|"]
-    out += [f"| {s.name}{' ⏸ waiting for approval' if s.waiting_at_gate else ''} | {_cell(s.gate)} | "
-            f"{_groups(s)} | {s.failed} | {s.running} | {s.held} |" for s in view.steps]
+    out += ["", "## Steps", "", *_pictures(view, CHART_FILE if chart else None), *STEP_HEADER]
+    out += [_step_row(s, " ⏸ waiting for approval") for s in view.steps]
     out.append("")
     records = sorted((r for r in view.ledger.runs if r.attempts),
                      key=lambda r: (view._step_order(r.step), r.group))
@@ -401,14 +420,41 @@ def write_pages(root: Path, now: datetime, *, recent_days: int = 14,
         now = now.replace(tzinfo=UTC)
     issues = dict(open_issues or {})
     views, invalid = read_campaigns(root, load)
-    changed = []
-    text = root_page(views, invalid, now, recent_days=recent_days, open_issues=issues)
+    changed: list[Path] = []
+    charts: set[str] = set()
+    folders = {v.campaign.name: (v.campaign.path.parent if v.campaign.path is not None
+                                 else root / "campaigns" / v.campaign.name) for v in views}
+    for view in views:
+        path = folders[view.campaign.name] / CHART_FILE
+        if (view.active or view.runs_in(RunState.FAILED, RunState.HELD)) and _write_chart(path, view):
+            changed.append(path)
+        if path.exists():
+            charts.add(view.campaign.name)
+    text = root_page(views, invalid, now, recent_days=recent_days, open_issues=issues, charts=frozenset(charts))
     if _write(root / PAGE, text, now):
         changed.append(root / PAGE)
     for view in views:
-        page = root / "campaigns" / view.campaign.name / PAGE
-        if view.campaign.path is not None:
-            page = view.campaign.path.parent / PAGE
-        if _write(page, campaign_page(view, open_issues=issues), now):
+        page = folders[view.campaign.name] / PAGE
+        if _write(page, campaign_page(view, open_issues=issues, chart=view.campaign.name in charts), now):
             changed.append(page)
     return changed
+
+
+def _write_chart(path: Path, view: CampaignView) -> bool:
+    """Draw the campaign's progress chart when its series changed; True when the file was written.
+    Drawn for campaigns that run or wait for someone; a finished one keeps its last chart; one with no
+    task counts yet gets none."""
+    series = progress_series(view.ledger)
+    if not series:
+        return False
+    title = f"{view.campaign.name}: quanta done"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if old and drawn_digest(old) == series_digest(series, title):
+        return False  # nothing new: matplotlib is not even imported
+    svg = progress_svg(series, title)
+    if svg == old:
+        return False
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(svg, encoding="utf-8")
+    tmp.replace(path)
+    return True

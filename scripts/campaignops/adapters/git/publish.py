@@ -17,6 +17,7 @@ from .repo import Git
 DEFAULT_PATHSPECS = (
     ":(glob)campaigns/*/ledger.yaml",
     ":(glob)campaigns/*/STATUS.md",
+    ":(glob)campaigns/*/progress.svg",
     ":(glob)STATUS.md",
 )
 NEW_CAMPAIGN_PATHSPEC = ":(glob)campaigns/*/campaign.yaml"
@@ -91,7 +92,7 @@ def _resolve_conflicts(git: Git) -> list[str]:
             else:
                 text = dumps(merge_ledgers(a, b))
             merged.append(path)
-        elif name == "STATUS.md":
+        elif name in ("STATUS.md", "progress.svg"):
             # A status page is a rendering of the ledgers: the next `campaign status` rewrites it.
             text = ours if ours is not None else (upstream or "")
         else:
