@@ -141,7 +141,7 @@ class Campaign:
     steps: tuple[Step, ...]
     labels: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
-    retention: tuple[tuple[str, int], ...] = ()
+    retention: tuple[tuple[str, Any], ...] = ()  # the spec's retention keys; lists as tuples
     schedule_cron: str | None = None
     schedule_name: str | None = None
     path: Path | None = None  # the campaign.yaml it came from (for relative sources)
@@ -208,7 +208,8 @@ class Campaign:
             steps=tuple(steps),
             labels=tuple(notes.get("labels") or ()),
             assignees=tuple(notes.get("assignees") or ()),
-            retention=tuple(sorted((data.get("retention") or {}).items())),
+            retention=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                   for k, v in (data.get("retention") or {}).items())),
             schedule_cron=schedule.get("cron"),
             schedule_name=schedule.get("name_pattern"),
             path=path,

@@ -108,4 +108,5 @@ def merge_ledgers(ours: Ledger, theirs: Ledger) -> Ledger:
     runs = [_merge_runs(r, theirs_by_key[r.key]) if r.key in theirs_by_key else r for r in ours.runs]
     runs += [r for r in theirs.runs if r.key not in ours_keys]
     frozen = dict(theirs.frozen_groups) | dict(ours.frozen_groups)
-    return Ledger(ours.campaign, tuple(runs), tuple(sorted(frozen.items())))
+    return Ledger(ours.campaign, tuple(runs), tuple(sorted(frozen.items()))).with_removals(
+        ours.removed + theirs.removed)

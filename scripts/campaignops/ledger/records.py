@@ -85,10 +85,28 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """A RUN collection `campaign retention apply` removed from the Butler: when, why, how many datasets."""
+
+    run: str
+    at: str
+    reason: str
+    datasets: int = 0
+
+
+@dataclass(frozen=True)
 class Ledger:
     campaign: str
     runs: tuple[RunRecord, ...] = ()
     frozen_groups: tuple[tuple[str, tuple[tuple[str, str, int], ...]], ...] = ()  # step -> (name, query, size)
+    removed: tuple[Removal, ...] = ()  # RUN collections removed by retention, oldest first
+
+    def with_removals(self, removals: tuple[Removal, ...]) -> Ledger:
+        """This ledger with `removals` recorded (a run removed twice keeps its first record)."""
+        kept = {r.run: r for r in self.removed}
+        for r in removals:
+            kept.setdefault(r.run, r)
+        return replace(self, removed=tuple(kept.values()))
 
     def run(self, key: str) -> RunRecord | None:
         for r in self.runs:
@@ -127,4 +145,4 @@ def with_state(attempt: Attempt, state: RunState, at: str, note: str = "", **cha
     return replace(attempt, state=state, transitions=transitions, **changes)
 
 
-__all__ = ["Attempt", "Ledger", "RunRecord", "with_state"]
+__all__ = ["Attempt", "Ledger", "Removal", "RunRecord", "with_state"]

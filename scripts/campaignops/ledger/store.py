@@ -15,7 +15,7 @@ import yaml
 from ..domain.errors import LedgerError
 from ..domain.states import RunState, TaskCounts, Transition
 from ..spec.schema import validator
-from .records import Attempt, Ledger, RunRecord
+from .records import Attempt, Ledger, Removal, RunRecord
 
 LEDGER_FILE = "ledger.yaml"
 # libyaml when present: a 500-run ledger loads and dumps several times faster.
@@ -92,6 +92,9 @@ def to_dict(ledger: Ledger) -> dict[str, Any]:
         {"step": r.step, "group": r.group, "data_query": r.data_query,
          "attempts": [_attempt_to_dict(a) for a in r.attempts]}
         for r in ledger.runs]
+    if ledger.removed:
+        out["removed_runs"] = [{"run": r.run, "at": r.at, "reason": r.reason, "datasets": r.datasets}
+                               for r in ledger.removed]
     return out
 
 
@@ -103,7 +106,9 @@ def from_dict(d: dict[str, Any]) -> Ledger:
         RunRecord(r["step"], r["group"], r.get("data_query", ""),
                   tuple(_attempt_from_dict(a) for a in r.get("attempts") or ()))
         for r in d.get("runs") or ())
-    return Ledger(d["campaign"], runs, frozen)
+    removed = tuple(Removal(r["run"], r["at"], r.get("reason", ""), int(r.get("datasets", 0)))
+                    for r in d.get("removed_runs") or ())
+    return Ledger(d["campaign"], runs, frozen, removed)
 
 
 def dumps(ledger: Ledger) -> str:

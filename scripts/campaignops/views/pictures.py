@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
-from ..domain.states import RunState
+from ..domain.states import RunState, parse_utc
 from ..ledger.records import Attempt, Ledger, RunRecord
 
 # Task labels that are bookkeeping jobs of bps, not quanta of the pipeline.
@@ -125,20 +125,12 @@ def _quanta(a: Attempt, state: str | None = None) -> int:
     return sum((t.get(state) if state else t.total) for t in a.tasks if t.label not in NOT_QUANTA)
 
 
-def _when(text: str) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 def _event_time(a: Attempt) -> datetime | None:
     """When the attempt's task counts were true: its end, or the last check of one still running."""
     last = a.transitions[-1] if a.transitions else None
     if a.state.finished and last is not None:
-        return _when(last.at)
-    return _when(a.last_checked) if a.last_checked else (_when(last.at) if last else None)
+        return parse_utc(last.at)
+    return parse_utc(a.last_checked) if a.last_checked else (parse_utc(last.at) if last else None)
 
 
 def _run_events(record: RunRecord) -> tuple[list[tuple[datetime, int]], int]:
@@ -173,7 +165,7 @@ def progress_series(ledger: Ledger) -> Series:
     per_run: dict[str, int] = {}
     times: list[datetime] = []
     done: list[int] = []
-    starts = [w for r in ledger.runs for a in r.attempts[:1] for t in a.transitions[:1] if (w := _when(t.at))]
+    starts = [w for r in ledger.runs for a in r.attempts[:1] for t in a.transitions[:1] if (w := parse_utc(t.at))]
     if changes and starts and min(starts) < changes[0][0]:  # the chart starts at the first submission, at 0
         times.append(min(starts))
         done.append(0)
