@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TaskCounts, Transition
@@ -269,3 +270,21 @@ def test_pages_show_a_flowchart_bars_and_the_chart_of_campaigns_that_run_or_fail
                                                                                           "s1": "waiting"}
     svg = (campaigns / "running-usdf" / "progress.svg").read_text()
     assert "running-usdf: quanta done" in svg and "quanta known: 16" in svg
+
+
+def test_the_campaign_page_shows_the_recorded_profile_and_survives_a_damaged_one(repo: Repo) -> None:
+    from campaignops.planning.profile import Stats, TaskProfile, to_records
+
+    several(repo)
+    folder = repo.root / "campaigns" / "running-usdf"
+    stats = Stats(180.0, 190.0, 191.0, 191.5)
+    (folder / "profile.yaml").write_text(yaml.safe_dump(to_records(
+        [TaskProfile("step1", "calibrate", 8, stats, Stats(0.1, 0.2, 0.2, 0.2), Stats(1, 2, 2, 2), 4096, 512)])))
+    repo.write()
+    table = repo.page("running-usdf").split("## Resource use per task")[1].split("## Runs")[0]
+    assert "| step1 | calibrate | 8 | 180 / 190 / 192 | 0.10 / 0.20 / 0.20 | 1.00 / 2.00 / 2.00 | 4096 | 512 | " \
+           "over-requested |" in table
+
+    (folder / "profile.yaml").write_text("- {step: only}\n")
+    repo.write(datetime(2026, 11, 21, 12, 30, tzinfo=UTC))
+    assert "## Resource use per task" not in repo.page("running-usdf")

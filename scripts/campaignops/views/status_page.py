@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import yaml
+
 from ..domain.errors import CampaignError
 from ..domain.model import Campaign, Step
 from ..domain.states import RunState, StateCounts
@@ -15,13 +17,16 @@ from ..ledger import store
 from ..ledger.records import Attempt, Ledger, RunRecord
 from ..planning.advance import Verdict, decide
 from ..planning.plan import make_plan
+from ..planning.profile import TaskProfile, from_records
 from ..spec import load as spec
 from .chart import CHART_FILE, drawn_digest, progress_svg, series_digest
 from .markdown import cell as _cell
 from .markdown import fence as _fence
 from .pictures import bar, flowchart, legend, progress_series
+from .profile import as_markdown as profile_markdown
 
 PAGE = "STATUS.md"
+PROFILE_FILE = "profile.yaml"  # written by `campaign profile --record`
 SITES = ("USDF", "FrDF", "UKDF", "local", "other")
 IN_PROGRESS = (RunState.SUBMITTING, RunState.PENDING, RunState.RUNNING, RunState.UNKNOWN)
 PENDING_TASK_STATES = ("PENDING", "READY", "UNREADY")
@@ -53,6 +58,7 @@ class CampaignView:
     ledger: Ledger
     steps: tuple[StepView, ...]
     last_change: str  # ISO time of the newest recorded state change, "" when none
+    profile: tuple[TaskProfile, ...] = ()  # recorded by `campaign profile --record` (profile.yaml)
 
     def runs_in(self, *states: RunState) -> list[RunRecord]:
         return [r for r in self.ledger.runs if r.state in states]
@@ -177,6 +183,16 @@ def step_views(campaign: Campaign, ledger: Ledger) -> tuple[StepView, ...]:
     return tuple(views)
 
 
+def _recorded_profile(path: Path) -> tuple[TaskProfile, ...]:
+    """The table `campaign profile --record` left beside the ledger; none when absent or unreadable."""
+    if not path.exists():
+        return ()
+    try:
+        return from_records(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValueError):
+        return ()  # a damaged record only loses the table; `campaign profile --record` rewrites it
+
+
 def read_campaigns(root: Path, load: Loader | None = None) -> tuple[list[CampaignView], list[tuple[str, str]]]:
     """Every campaign under root/campaigns with its ledger, and (path, problem) for unreadable ones."""
     loader: Loader = load or (lambda path, r: spec.load_campaign(path, r))
@@ -190,7 +206,8 @@ def read_campaigns(root: Path, load: Loader | None = None) -> tuple[list[Campaig
             message = str(exc).replace(f"{root.resolve()}/", "").replace(f"{root}/", "")
             invalid.append((rel, message.splitlines()[0] if message else type(exc).__name__))
             continue
-        views.append(CampaignView(campaign, ledger, step_views(campaign, ledger), _last_change(ledger)))
+        views.append(CampaignView(campaign, ledger, step_views(campaign, ledger), _last_change(ledger),
+                                  _recorded_profile(path.parent / PROFILE_FILE)))
     return views, invalid
 
 
@@ -345,6 +362,7 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
     out += ["", "## Steps", "", *_pictures(view, CHART_FILE if chart else None), *STEP_HEADER]
     out += [_step_row(s, " ⏸ waiting for approval") for s in view.steps]
     out.append("")
+    out += profile_markdown(view.profile)
     records = sorted((r for r in view.ledger.runs if r.attempts),
                      key=lambda r: (view._step_order(r.step), r.group))
     out += ["## Runs", ""]

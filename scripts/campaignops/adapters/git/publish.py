@@ -18,6 +18,7 @@ DEFAULT_PATHSPECS = (
     ":(glob)campaigns/*/ledger.yaml",
     ":(glob)campaigns/*/STATUS.md",
     ":(glob)campaigns/*/progress.svg",
+    ":(glob)campaigns/*/profile.yaml",
     ":(glob)STATUS.md",
 )
 NEW_CAMPAIGN_PATHSPEC = ":(glob)campaigns/*/campaign.yaml"

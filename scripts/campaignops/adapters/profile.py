@@ -1,0 +1,46 @@
+"""What quanta used, read from the Butler: the `<label>_metadata` datasets pipetask writes into the output
+run of every quantum that ran (peak RSS, CPU and wall time, via pipe_base's QuantumResourceUsage)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..domain.errors import ButlerQueryError
+from ..domain.usage import QuantumUsage
+from .butler import ButlerHandle
+
+METADATA_SUFFIX = "_metadata"
+MIB = 1024 * 1024
+
+
+class ButlerUsage(ButlerHandle):
+    """Reads the resource usage of executed quanta from one Butler repository (read-only)."""
+
+    def usage(self, runs: Iterable[tuple[str, str]]) -> list[QuantumUsage]:
+        """Every quantum's usage in the given (step, RUN collection) pairs; a run the Butler does not
+        have (never created, or removed by retention) gives nothing."""
+        from lsst.daf.butler import MissingCollectionError
+        from lsst.pipe.base.resource_usage import QuantumResourceUsage
+
+        butler = self._open()
+        found: list[QuantumUsage] = []
+        for step, run in dict.fromkeys(runs):
+            try:
+                refs = butler.query_all_datasets(run, name=f"*{METADATA_SUFFIX}", find_first=False, limit=None)
+            except MissingCollectionError:
+                continue
+            except Exception as exc:
+                raise ButlerQueryError(f"cannot list the task metadata of {run} in {self.repo}: {exc}") from exc
+            for ref in sorted(refs, key=lambda r: (r.datasetType.name, str(r.dataId))):
+                name = ref.datasetType.name
+                if not name.endswith(METADATA_SUFFIX) or ref.datasetType.storageClass_name != "TaskMetadata":
+                    continue
+                used = QuantumResourceUsage.from_task_metadata(butler.get(ref))
+                if used is None:
+                    continue
+                found.append(QuantumUsage(step, name.removesuffix(METADATA_SUFFIX), used.memory / MIB,
+                                          used.run_time_cpu, used.total_time))
+        return found
+
+
+__all__ = ["ButlerUsage"]
