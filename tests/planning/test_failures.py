@@ -86,15 +86,15 @@ def test_a_transient_failure_is_restarted_with_backoff_and_an_unknown_one_goes_t
 
 
 def test_a_campaign_rule_is_tried_first_and_replaces_the_shared_one_of_its_name(repo: Path) -> None:
-    rules_file(repo, f"""rules:
+    rules_file(repo, """rules:
   - name: transient-io
-    match: {{error: "Input/output error", tasks: ["calib*"]}}
+    match: {error: "Input/output error", tasks: ["calib*"]}
     flavor: infrastructure
-    action: {{do: rescue, max_attempts: 2}}
+    action: {do: rescue, max_attempts: 2}
   - name: tolerate-psf
-    match: {{error: "PSF model has no stars"}}
+    match: {error: "PSF model has no stars"}
     flavor: pipeline
-    action: {{do: accept, max_failed_fraction: 0.05}}
+    action: {do: accept, max_failed_fraction: 0.05}
 """, f"campaigns/{NAME}/rules.yaml")
     campaign = load_campaign(repo / "campaigns" / NAME / "campaign.yaml", repo)
     rules = load_rules(repo, repo / "campaigns" / NAME)

@@ -288,3 +288,20 @@ def test_the_campaign_page_shows_the_recorded_profile_and_survives_a_damaged_one
     (folder / "profile.yaml").write_text("- {step: only}\n")
     repo.write(datetime(2026, 11, 21, 12, 30, tzinfo=UTC))
     assert "## Resource use per task" not in repo.page("running-usdf")
+
+
+def test_a_campaign_that_finishes_gets_its_chart_brought_up_to_date_once(repo: Repo) -> None:
+    several(repo)
+    repo.write()
+    d = repo.root / "campaigns" / "running-usdf"
+    before = (d / "progress.svg").read_text()
+    calib = TaskCounts("calibrate", (("SUCCEEDED", 16),))
+    store.save(d, Ledger("running-usdf", (
+        run("step1", "tract9615", attempt(RunState.SUCCEEDED, "2026-11-21T09:00:00+00:00")),
+        run("step1", "tract9697", attempt(RunState.SUCCEEDED, "2026-11-21T12:40:00+00:00", tasks=(calib,))),
+        run("step3", "all", attempt(RunState.SUCCEEDED, "2026-11-21T12:50:00+00:00")))))
+    changed = repo.write(datetime(2026, 11, 21, 13, 0, tzinfo=UTC))
+    assert d / "progress.svg" in changed and "finished" in repo.page("running-usdf")
+    after = (d / "progress.svg").read_text()
+    assert after != before and "quanta known: 16" in after
+    assert repo.write(datetime(2026, 11, 21, 14, 0, tzinfo=UTC)) == []

@@ -444,7 +444,8 @@ def write_pages(root: Path, now: datetime, *, recent_days: int = 14,
                                  else root / "campaigns" / v.campaign.name) for v in views}
     for view in views:
         path = folders[view.campaign.name] / CHART_FILE
-        if (view.active or view.runs_in(RunState.FAILED, RunState.HELD)) and _write_chart(path, view):
+        wanted = view.active or view.runs_in(RunState.FAILED, RunState.HELD) or path.exists()
+        if wanted and _write_chart(path, view):
             changed.append(path)
         if path.exists():
             charts.add(view.campaign.name)
@@ -460,8 +461,8 @@ def write_pages(root: Path, now: datetime, *, recent_days: int = 14,
 
 def _write_chart(path: Path, view: CampaignView) -> bool:
     """Draw the campaign's progress chart when its series changed; True when the file was written.
-    Drawn for campaigns that run or wait for someone; a finished one keeps its last chart; one with no
-    task counts yet gets none."""
+    Drawn for campaigns that run or wait for someone, and brought up to date once they finish (the last
+    point); one with no task counts yet gets none."""
     series = progress_series(view.ledger)
     if not series:
         return False
