@@ -4,9 +4,14 @@ run of every quantum that ran (peak RSS, CPU and wall time, via pipe_base's Quan
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from ..domain.errors import ButlerQueryError
 from ..domain.usage import QuantumUsage
+from ..ledger.records import Ledger
 from .butler import ButlerHandle
 
 METADATA_SUFFIX = "_metadata"
@@ -43,4 +48,21 @@ class ButlerUsage(ButlerHandle):
         return found
 
 
-__all__ = ["ButlerUsage"]
+def output_runs(ledger: Ledger) -> list[tuple[str, str]]:
+    """(step, RUN collection) of every attempt that may have run quanta, less those retention removed."""
+    gone = {r.run for r in ledger.removed}
+    return [(r.step, a.output_run) for r in ledger.runs for a in r.attempts
+            if (a.reached_wms or a.tasks) and a.output_run not in gone]
+
+
+def write_record(path: Path, campaign: str, records: list[dict[str, Any]]) -> bool:
+    """Keep the profile table beside the ledger for the status page; False when it did not change."""
+    text = (f"# Resource use per task of {campaign}: written by `campaign profile --record`.\n"
+            + yaml.safe_dump(records, sort_keys=False))
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+__all__ = ["ButlerUsage", "output_runs", "write_record"]

@@ -8,9 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-import yaml
-
-from ...adapters.profile import ButlerUsage
+from ...adapters.profile import ButlerUsage, output_runs, write_record
 from ...ledger import store
 from ...planning.profile import MARGIN, profiles, suggestion, to_records
 from ...spec.load import campaign_path, load_campaign
@@ -43,12 +41,9 @@ def run(args: argparse.Namespace) -> int:
     campaign = load_campaign(campaign_path(args.campaign, root), root)
     assert campaign.path is not None
     ledger = store.load(campaign.path.parent, campaign.name)
-    gone = {r.run for r in ledger.removed}
-    runs = [(r.step, a.output_run) for r in ledger.runs for a in r.attempts
-            if (a.reached_wms or a.tasks) and a.output_run not in gone]
     reader = ButlerUsage(rooted(campaign.butler_repo, root))
     try:
-        found = profiles(campaign, reader.usage(runs), args.margin)
+        found = profiles(campaign, reader.usage(output_runs(ledger)), args.margin)
     finally:
         reader.close()
     if args.format == "json":
@@ -58,10 +53,7 @@ def run(args: argparse.Namespace) -> int:
         print(as_text(campaign.name, found), end="")
     if args.record:
         path = campaign.path.parent / PROFILE_FILE
-        text = (f"# Resource use per task of {campaign.name}: written by `campaign profile --record`.\n"
-                + yaml.safe_dump(to_records(found), sort_keys=False))
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+        if write_record(path, campaign.name, to_records(found)):
             print(f"recorded in {_shown(path, root)}")
     if args.write:
         changes = suggestion(found)
