@@ -131,3 +131,17 @@ def test_removals_survive_the_ledger_file_and_a_merge_of_two_jobs() -> None:
     other = Ledger("c", (retried("2026-11-01"),), removed=(Removal("out/b", "2026-12-03T00:00:00+00:00", "r2", 0),))
     assert [r.run for r in merge_ledgers(one, other).removed] == ["out/a", "out/b"]
     assert [r.run for r in merge_ledgers(one, one).removed] == ["out/a"]
+
+
+def test_an_instance_made_by_campaign_new_knows_its_template() -> None:
+    import datetime as dt
+    from pathlib import Path
+
+    from campaignops.spec.template import instantiate, template_of
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "campaigns" / "templates" / "ci-hsc-weekly.yaml").read_text()
+    name, instance = instantiate(text, "ci-hsc-weekly", "w_2026_48", dt.date(2026, 11, 23))
+    assert name == "ci-hsc-w_2026_48"
+    assert template_of(instance) == "ci-hsc-weekly"
+    assert template_of(text) is None  # the template itself, or any hand-made campaign
