@@ -145,3 +145,11 @@ def test_chart_bytes_are_the_same_in_another_process_and_change_with_the_ledger(
 def test_a_single_point_still_draws() -> None:
     one = pictures.Series((datetime(2026, 11, 20, tzinfo=UTC),), (3,), 4)
     ET.fromstring(chart.progress_svg(one, "one").encode())
+
+
+def test_the_bots_chart_and_profile_commits_submit_nothing() -> None:
+    from campaignops.spec.changes import changed_campaigns
+
+    bot = ["campaigns/c/progress.svg", "campaigns/c/profile.yaml", "campaigns/c/STATUS.md", "campaigns/c/ledger.yaml"]
+    assert changed_campaigns(bot, {"c": "usdf-panda"}) == []
+    assert changed_campaigns([*bot, "campaigns/c/campaign.yaml"], {"c": "usdf-panda"}) == ["c"]

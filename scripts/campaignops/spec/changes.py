@@ -10,7 +10,7 @@ import yaml
 from .load import all_campaign_paths
 
 # Written by the bot, not by a reviewer: changing them submits nothing.
-BOT_FILES = frozenset({"ledger.yaml", "STATUS.md"})
+BOT_FILES = frozenset({"ledger.yaml", "STATUS.md", "progress.svg", "profile.yaml"})
 NOT_CAMPAIGNS = frozenset({"profiles", "templates"})
 NULL_SHA = "0" * 40
 
