@@ -3,6 +3,7 @@ and the spec written back with its comments."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,7 @@ def test_requested_memory_is_the_task_then_step_then_campaign_then_bps_default(c
 
 
 def test_suggestion_is_p99_plus_margin_rounded_up_and_flags(campaign) -> None:  # type: ignore[no-untyped-def]
+    campaign = replace(campaign, profile=replace(campaign.profile, memory_queues_mb=()))  # no site queues
     step = campaign.steps[0].name
     usages = [QuantumUsage(step, "isr", 900.0 + i, 1.0, 2.0) for i in range(100)]  # p99 998 MB: 4096 is over
     usages += [QuantumUsage(step, "hungry", m, 5.0, 6.0) for m in (3000.0, 4000.0, 5000.0)]  # peaks above 4096
@@ -87,3 +89,15 @@ def test_write_keeps_comments_and_sets_only_the_suggested_tasks() -> None:
     assert others == [s for s in yaml.safe_load(text)["steps"] if s["name"] != "step1"]
     with pytest.raises(SpecError, match="no step step9"):
         with_task_memory(text, {"step9": {"isr": 512}})
+
+
+def test_suggestions_round_up_to_the_site_memory_queue_they_fall_in(campaign) -> None:  # type: ignore[no-untyped-def]
+    assert campaign.profile.memory_queues_mb == (4096, 8192, 18432, 225280)  # usdf-panda
+    assert suggest_mb(998.0, queues_mb=(4096, 8192)) == 4096
+    assert suggest_mb(5000.0, queues_mb=(4096, 8192)) == 8192  # 6000 -> 6144 -> the 8 GB queue
+    assert suggest_mb(9000.0, queues_mb=(4096, 8192)) == 11008  # 10800 -> 11008, above every queue: kept
+    usages = [QuantumUsage("step1", "isr", 900.0 + i, 1.0, 2.0) for i in range(100)]
+    (isr,) = profiles(campaign, usages)
+    # asking 4 GB at USDF costs nothing more than 1.25 GB: the smallest queue holds either
+    assert (isr.requested_mb, isr.suggested_mb, isr.flag) == (4096, 4096, "")
+    assert suggestion([isr]) == {}

@@ -115,11 +115,13 @@ class Profile:
     wms: str
     stack_setup: str
     bps: tuple[tuple[str, Any], ...]
+    memory_queues_mb: tuple[int, ...] = ()  # the site's queue memory limits, ascending
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Profile:
         return cls(data["name"], data["description"], data["site"], data["wms"],
-                   data.get("stack_setup", ""), tuple(sorted(data["bps"].items())))
+                   data.get("stack_setup", ""), tuple(sorted(data["bps"].items())),
+                   tuple(sorted(data.get("memory_queues_mb") or ())))
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,11 @@ def requested_memory(campaign: Campaign, step: str, label: str) -> int:
     return int(value)
 
 
-def suggest_mb(p99_mb: float, margin: float = MARGIN) -> int:
-    return max(MIN_MB, math.ceil(p99_mb * (1 + margin) / ROUND_MB) * ROUND_MB)
+def suggest_mb(p99_mb: float, margin: float = MARGIN, queues_mb: Sequence[int] = ()) -> int:
+    """p99 plus the margin, rounded up to 256 MB (at least 512), then up to the limit of the site queue
+    it lands in (the same queue either way, so the headroom is free); above every queue, left as is."""
+    wanted = max(MIN_MB, math.ceil(p99_mb * (1 + margin) / ROUND_MB) * ROUND_MB)
+    return next((q for q in sorted(queues_mb) if q >= wanted), wanted)
 
 
 def profiles(campaign: Campaign, usages: Iterable[QuantumUsage], margin: float = MARGIN) -> tuple[TaskProfile, ...]:
@@ -88,7 +91,7 @@ def profiles(campaign: Campaign, usages: Iterable[QuantumUsage], margin: float =
         memory = Stats.of([u.memory_mb for u in used])
         out.append(TaskProfile(step, label, len(used), memory, Stats.of([u.cpu_s for u in used]),
                                Stats.of([u.wall_s for u in used]), requested_memory(campaign, step, label),
-                               suggest_mb(memory.p99, margin)))
+                               suggest_mb(memory.p99, margin, campaign.profile.memory_queues_mb)))
     return tuple(out)
 
 

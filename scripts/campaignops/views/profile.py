@@ -47,7 +47,8 @@ def as_text(campaign: str, found: Sequence[TaskProfile]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     under = [p for p in found if p.flag == "under"]
     over = [p for p in found if p.flag == "over"]
-    notes = [f"suggested = p99 of peak memory + {MARGIN:.0%}, rounded up to 256 MB (at least 512)."]
+    notes = [f"suggested = p99 of peak memory + {MARGIN:.0%}, rounded up to 256 MB (at least 512), then to the "
+             "limit of the site's memory queue it falls in (profile memory_queues_mb)."]
     notes += [f"{p.step}/{p.label}: a quantum peaked at {p.memory_mb.max:.0f} MB, above the {p.requested_mb} MB "
               "requested (a batch site would kill it)" for p in under]
     notes += [f"{p.step}/{p.label}: requests {p.requested_mb} MB, more than twice the {p.suggested_mb} MB it needs"
