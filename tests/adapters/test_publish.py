@@ -90,6 +90,7 @@ def test_publish_commits_ledger_and_status_pages_with_transitions_and_pushes(rem
     update(work, run("g0001", attempt(states=(RunState.SUBMITTING, RunState.RUNNING, RunState.FAILED),
                                      checked="t2", failed=12)))
     (work / "campaigns" / CAMPAIGN / "STATUS.md").write_text("# failed\n")
+    (work / "campaigns" / CAMPAIGN / "progress.svg").write_text("<svg/>\n")
     (work / "STATUS.md").write_text("# all\n")
     (work / "campaigns" / CAMPAIGN / "campaign.yaml").write_text("edited behind review\n")
     (work / "notes.txt").write_text("scratch\n")
@@ -100,7 +101,7 @@ def test_publish_commits_ledger_and_status_pages_with_transitions_and_pushes(rem
         f"{CAMPAIGN}: step1 g0001 RUNNING→FAILED (12 failed in calibrate)"]
     assert sorted(git(remote, "show", "--name-only", "--format=", "main").split()) == [
         "STATUS.md", f"campaigns/{CAMPAIGN}/STATUS.md", f"campaigns/{CAMPAIGN}/ledger/index.yaml",
-        f"campaigns/{CAMPAIGN}/ledger/step1.000.yaml"]
+        f"campaigns/{CAMPAIGN}/ledger/step1.000.yaml", f"campaigns/{CAMPAIGN}/progress.svg"]
 
 
 def test_a_new_campaign_folder_is_committed(remote: Path, tmp_path: Path) -> None:
@@ -118,8 +119,10 @@ def test_a_raced_push_merges_both_ledger_updates(remote: Path, tmp_path: Path) -
     update(status, run("g0001", attempt(states=(RunState.SUBMITTING, RunState.RUNNING, RunState.SUCCEEDED),
                                        checked="t2")))
     (status / "campaigns" / CAMPAIGN / "STATUS.md").write_text("status job's page\n")
+    (status / "campaigns" / CAMPAIGN / "progress.svg").write_text("<svg>status</svg>\n")
     update(submit, run("g0002", attempt()))
     (submit / "campaigns" / CAMPAIGN / "STATUS.md").write_text("submit job's page\n")
+    (submit / "campaigns" / CAMPAIGN / "progress.svg").write_text("<svg>submit</svg>\n")
     publish(Git(status), sleep=no_sleep)
     waits: list[float] = []
     result = publish(Git(submit), message="Submit step1 g0002", sleep=waits.append)

@@ -142,3 +142,7 @@ def test_controls_and_the_setup_stage_round_trip_in_the_index_one_control_a_line
     again = store.load(folder, "demo")
     assert again.setup == ledger.setup and [c.action for c in again.controls] == ["hold", "resume"]
     assert again.hold is None
+    from campaignops.ledger.records import Removal
+    removal = Removal("demo/step1/g/a01", "2026-12-01T00:00:00Z", "intermediate, expired after 7 days", 12)
+    store.save(folder, again.with_removals((removal,)))
+    assert store.load(folder, "demo").removed == (removal,)

@@ -74,3 +74,22 @@ def test_merging_ledgers_of_two_campaigns_is_refused() -> None:
         merge_ledgers(Ledger("a-campaign"), Ledger("b-campaign"))
 
 
+
+
+def test_two_jobs_controls_and_the_setup_stage_survive_a_merge() -> None:
+    from campaignops.domain.states import RunState
+    from campaignops.ledger.merge import merge_ledgers
+    from campaignops.ledger.records import Control, Ledger, Removal, SetupRecord
+
+    base = Ledger(CAMPAIGN, (run("g0001", attempt()),))
+    running = SetupRecord(RunState.RUNNING, "/r", "2026-11-30T10:00:00Z")
+    ours = base.with_control(Control("2026-11-30T10:00:00Z", "a", "hold", "campaign", "why not"))
+    ours = Ledger(ours.campaign, ours.runs, ours.frozen_groups, ours.controls, running)
+    done = SetupRecord(RunState.SUCCEEDED, "/r", "2026-11-30T10:00:00Z", "2026-11-30T10:09:00Z")
+    theirs = base.with_control(Control("2026-11-30T10:05:00Z", "b", "skip", "step1/g0002", "bad data"))
+    theirs = Ledger(theirs.campaign, theirs.runs, theirs.frozen_groups, theirs.controls, done,
+                    (Removal("out/a01", "2026-11-30T10:06:00Z", "expired", 3),))
+    merged = merge_ledgers(ours, theirs)
+    assert [c.by for c in merged.controls] == ["a", "b"] and merged.setup == done
+    assert [r.run for r in merged.removed] == ["out/a01"]
+    assert merge_ledgers(theirs, ours).controls == merged.controls

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TaskCounts, Transition
@@ -14,6 +15,7 @@ from campaignops.ledger import records, store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.spec import load as spec
 from campaignops.views import status_page
+from fakes.mermaid import parse_mermaid
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -192,7 +194,7 @@ def test_pages_are_not_rewritten_when_nothing_changed(repo: Repo) -> None:
     assert repo.write(datetime(2026, 11, 21, 12, 30, tzinfo=UTC)) == []
     assert {p: p.read_bytes() for p in first} == before
 
-    # one run changes: its campaign's page, its site's page and the root page change, nothing else
+    # one run changes: its campaign's page, its progress chart, its site's page and the root page change
     d = repo.root / "campaigns" / "running-usdf"
     ledger = store.load(d, "running-usdf")
     record = ledger.run("step1/tract9697")
@@ -201,7 +203,7 @@ def test_pages_are_not_rewritten_when_nothing_changed(repo: Repo) -> None:
         records.with_state(record.current, RunState.SUCCEEDED, "2026-11-21T12:40:00+00:00"))))
     later = datetime(2026, 11, 21, 13, 0, tzinfo=UTC)
     assert sorted(repo.write(later)) == sorted([repo.root / "STATUS.md", repo.root / "sites" / "USDF.md",
-                                               d / "STATUS.md"])
+                                               d / "STATUS.md", d / "progress.svg"])
     assert "_Page last changed: 2026-11-21 13:00 UTC_" in repo.page("running-usdf")
     assert "_Page last changed: 2026-11-21 12:00 UTC_" in repo.page("failed-frdf")
 
@@ -244,3 +246,63 @@ def test_an_empty_repository_gets_a_short_page(tmp_path: Path) -> None:
     (tmp_path / "campaigns").mkdir()
     status_page.write_pages(tmp_path, NOW)
     assert "No campaign is running or changed recently." in (tmp_path / "STATUS.md").read_text()
+
+
+def test_pages_show_a_flowchart_bars_and_the_chart_of_campaigns_that_run_or_fail(repo: Repo) -> None:
+    several(repo)
+    changed = repo.write()
+    campaigns = repo.root / "campaigns"
+    charts = sorted(p.parent.name for p in changed if p.name == "progress.svg")
+    assert charts == ["failed-frdf", "running-usdf"]  # finished and unstarted campaigns get none
+
+    page = repo.page("running-usdf")
+    mermaid = page.split("```mermaid\n")[1].split("```")[0]
+    parsed = parse_mermaid(mermaid)
+    assert parsed["classes"] == {"s0": "running", "s1": "waiting"}
+    assert parsed["edges"] == [("s0", "s1")]
+    assert "![quanta done over time: running-usdf](progress.svg)" in page
+    assert "| step1 | auto | 1/2 | 0 | 1 | 0 | █████░░░░░ 1/2 |" in page
+    assert "progress.svg" not in repo.page("old-finished")
+
+    root = repo.page()
+    running = root.split("### [running-usdf]")[1].split("###")[0]
+    assert "![quanta done over time: running-usdf](campaigns/running-usdf/progress.svg)" in running
+    assert parse_mermaid(running.split("```mermaid\n")[1].split("```")[0])["classes"] == {"s0": "running",
+                                                                                          "s1": "waiting"}
+    svg = (campaigns / "running-usdf" / "progress.svg").read_text()
+    assert "running-usdf: quanta done" in svg and "quanta known: 16" in svg
+
+
+def test_the_campaign_page_shows_the_recorded_profile_and_survives_a_damaged_one(repo: Repo) -> None:
+    from campaignops.planning.profile import Stats, TaskProfile, to_records
+
+    several(repo)
+    folder = repo.root / "campaigns" / "running-usdf"
+    stats = Stats(180.0, 190.0, 191.0, 191.5)
+    (folder / "profile.yaml").write_text(yaml.safe_dump(to_records(
+        [TaskProfile("step1", "calibrate", 8, stats, Stats(0.1, 0.2, 0.2, 0.2), Stats(1, 2, 2, 2), 4096, 512)])))
+    repo.write()
+    table = repo.page("running-usdf").split("## Resource use per task")[1].split("## Runs")[0]
+    assert "| step1 | calibrate | 8 | 180 / 190 / 192 | 0.10 / 0.20 / 0.20 | 1.00 / 2.00 / 2.00 | 4096 | 512 | " \
+           "over-requested |" in table
+
+    (folder / "profile.yaml").write_text("- {step: only}\n")
+    repo.write(datetime(2026, 11, 21, 12, 30, tzinfo=UTC))
+    assert "## Resource use per task" not in repo.page("running-usdf")
+
+
+def test_a_campaign_that_finishes_gets_its_chart_brought_up_to_date_once(repo: Repo) -> None:
+    several(repo)
+    repo.write()
+    d = repo.root / "campaigns" / "running-usdf"
+    before = (d / "progress.svg").read_text()
+    calib = TaskCounts("calibrate", (("SUCCEEDED", 16),))
+    store.save(d, Ledger("running-usdf", (
+        run("step1", "tract9615", attempt(RunState.SUCCEEDED, "2026-11-21T09:00:00+00:00")),
+        run("step1", "tract9697", attempt(RunState.SUCCEEDED, "2026-11-21T12:40:00+00:00", tasks=(calib,))),
+        run("step3", "all", attempt(RunState.SUCCEEDED, "2026-11-21T12:50:00+00:00")))))
+    changed = repo.write(datetime(2026, 11, 21, 13, 0, tzinfo=UTC))
+    assert d / "progress.svg" in changed and "finished" in repo.page("running-usdf")
+    after = (d / "progress.svg").read_text()
+    assert after != before and "quanta known: 16" in after
+    assert repo.write(datetime(2026, 11, 21, 14, 0, tzinfo=UTC)) == []

@@ -6,39 +6,52 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..domain.dataquery import combine
-from ..domain.errors import ButlerQueryError
+from ..domain.errors import ButlerQueryError, CampaignError
 from ..spec.rules import rooted
 
 if TYPE_CHECKING:
     from ..domain.model import Campaign, Step
 
-__all__ = ["ButlerDataIds", "ButlerQueryError"]
+__all__ = ["ButlerDataIds", "ButlerHandle", "ButlerQueryError"]
 
 
-class ButlerDataIds:
-    """Reads data IDs from one Butler repository (opened read-only on first use)."""
+class ButlerHandle:
+    """One Butler repository, opened on first use (read-only unless `writeable`); errors are `error`."""
+
+    writeable = False
+    error: type[CampaignError] = ButlerQueryError
 
     def __init__(self, repo: str | Path) -> None:
         self.repo = str(repo)
         self._butler: Any = None
-
-    @classmethod
-    def for_campaign(cls, campaign: Campaign, root: Path) -> ButlerDataIds:
-        """The campaign's repository, a relative path taken from the repository root `root`."""
-        return cls(rooted(campaign.butler_repo, root))
 
     def _open(self) -> Any:
         if self._butler is None:
             try:
                 from lsst.daf.butler import Butler
             except ImportError as exc:
-                raise ButlerQueryError("lsst.daf.butler is not installed; `pip install -e '.[lsst]'` "
-                                       "or run under the stack") from exc
+                raise self.error("lsst.daf.butler is not installed; `pip install -e '.[lsst]'` "
+                                 "or run under the stack") from exc
             try:
-                self._butler = Butler.from_config(self.repo, writeable=False)
+                self._butler = Butler.from_config(self.repo, writeable=self.writeable)
             except Exception as exc:
-                raise ButlerQueryError(f"cannot open Butler repository {self.repo}: {exc}") from exc
+                how = " for writing" if self.writeable else ""
+                raise self.error(f"cannot open Butler repository {self.repo}{how}: {exc}") from exc
         return self._butler
+
+    def close(self) -> None:
+        if self._butler is not None:
+            self._butler.close()
+            self._butler = None
+
+
+class ButlerDataIds(ButlerHandle):
+    """Reads data IDs from one Butler repository (opened read-only on first use)."""
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign, root: Path) -> ButlerDataIds:
+        """The campaign's repository, a relative path taken from the repository root `root`."""
+        return cls(rooted(campaign.butler_repo, root))
 
     def values(self, dimension: str, where: str = "") -> list[int | str]:
         """Sorted distinct values of `dimension` among the data IDs matching `where`."""
@@ -56,8 +69,3 @@ class ButlerDataIds:
         if not s.split.dimension:
             raise ButlerQueryError(f"step {s.name} of campaign {campaign.name} has no split dimension to query")
         return self.values(s.split.dimension, combine(campaign.data_query, s.data_query))
-
-    def close(self) -> None:
-        if self._butler is not None:
-            self._butler.close()
-            self._butler = None

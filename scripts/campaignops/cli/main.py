@@ -39,6 +39,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("history", "a campaign's timeline, read back from the ledger's git history"),
     "changed": ("changed", "campaigns whose files changed between two commits"),
     "new": ("new", "make a campaign from a template (e.g. this week's ci_hsc)"),
+    "explain": ("explain", "which failure rule matches a failed run and why, and what it would decide"),
+    "profile": ("profile", "per task: peak memory, CPU and wall time per quantum; suggest right-sized memory"),
+    "retention": ("retention", "plan or apply the retention policies: remove expired RUN collections"),
     "demo": ("demo", "the embedded default: demo Butler repository and demo campaign end to end"),
 }
 

@@ -13,12 +13,16 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from ..adapters.folder_tracker import FolderTracker
+from ..adapters.profile import ButlerUsage, output_runs, write_record
 from ..domain.states import RunState
 from ..engine import observe, submit
 from ..engine.notify import sync
 from ..planning.advance import step_progress
+from ..planning.profile import profiles, to_records
 from ..spec.load import root_from
+from ..spec.rules import rooted
 from ..views import status_page, summary
+from ..views.profile import as_text
 from ..workspace import Workspace, open_campaign
 from . import repo as demo_repo
 
@@ -73,6 +77,17 @@ def _notify(ws: Workspace, issues_dir: Path) -> list[str]:
     return sync(ws.campaign, ws.ledger, FolderTracker(issues_dir))
 
 
+def _profile(ws: Workspace, control: Path) -> str:
+    """What the demo's quanta used (`campaign profile demo`), recorded for the campaign page."""
+    reader = ButlerUsage(rooted(ws.campaign.butler_repo, control))
+    try:
+        found = profiles(ws.campaign, reader.usage(output_runs(ws.ledger)))
+    finally:
+        reader.close()
+    write_record(control / "campaigns" / DEMO / status_page.PROFILE_FILE, ws.campaign.name, to_records(found))
+    return as_text(ws.campaign.name, found)
+
+
 def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, poll: float = 2.0,
              timeout: float = 900.0) -> int:
     started = time.monotonic()
@@ -124,6 +139,8 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     _say(summary.run_table(ws.ledger))
     _say("")
     _say(summary.task_table(ws.ledger))
+    _say("")
+    _say(_profile(ws, control).rstrip())
     status_page.write_pages(control, datetime.datetime.now(datetime.UTC))
     _git(control, "add", "-A")
     _git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost",

@@ -153,6 +153,11 @@ class Profile:
     monitor: tuple[tuple[str, Any], ...] = ()  # the WMS's monitor (BigPanDA): url, username, requests_per_hour
     queues: QueueMap | None = None
 
+    @property
+    def memory_queues_mb(self) -> tuple[int, ...]:
+        """The memory limits of the site's queues, ascending (`campaign profile` rounds up to them)."""
+        return tuple(limit for _, limit in self.queues.by_memory) if self.queues else ()
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Profile:
         return cls(data["name"], data["description"], data["site"], data["wms"],
@@ -189,7 +194,7 @@ class Campaign:
     steps: tuple[Step, ...]
     labels: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
-    retention: tuple[tuple[str, int], ...] = ()
+    retention: tuple[tuple[str, Any], ...] = ()  # the spec's retention keys; lists as tuples
     schedule_cron: str | None = None
     schedule_name: str | None = None
     path: Path | None = None  # the campaign.yaml it came from (for relative sources)
@@ -284,7 +289,8 @@ class Campaign:
             steps=tuple(steps),
             labels=tuple(notes.get("labels") or ()),
             assignees=tuple(notes.get("assignees") or ()),
-            retention=tuple(sorted((data.get("retention") or {}).items())),
+            retention=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                   for k, v in (data.get("retention") or {}).items())),
             schedule_cron=schedule.get("cron"),
             schedule_name=schedule.get("name_pattern"),
             path=path,

@@ -110,4 +110,10 @@ def merge_ledgers(ours: Ledger, theirs: Ledger) -> Ledger:
     runs = [_merge_runs(r, theirs_by_key[r.key]) if r.key in theirs_by_key else r for r in ours.runs]
     runs += [r for r in theirs.runs if r.key not in ours_keys]
     frozen = dict(theirs.frozen_groups) | dict(ours.frozen_groups)
-    return Ledger(ours.campaign, tuple(runs), tuple(sorted(frozen.items())))
+    # Operator controls: the union, in time order (each job only appends); the set-up stage: the side
+    # that got further (an ended stage over a running one, then the later attempt).
+    controls = tuple(sorted(dict.fromkeys((*theirs.controls, *ours.controls)), key=lambda c: c.at))
+    stages = [s for s in (ours.setup, theirs.setup) if s is not None]
+    setup = max(stages, key=lambda s: (s.attempt, s.state.finished, s.ended_at)) if stages else None
+    return Ledger(ours.campaign, tuple(runs), tuple(sorted(frozen.items())), controls, setup).with_removals(
+        ours.removed + theirs.removed)

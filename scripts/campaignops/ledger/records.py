@@ -124,6 +124,16 @@ class SetupRecord:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """A RUN collection `campaign retention apply` removed from the Butler: when, why, how many datasets."""
+
+    run: str
+    at: str
+    reason: str
+    datasets: int = 0
+
+
+@dataclass(frozen=True)
 class Ledger:
     """Every run of a campaign. Runs of one step stay together, in the order they were first recorded
     (the ledger files are one per step and part of a step, so a run never moves between files)."""
@@ -159,6 +169,14 @@ class Ledger:
         for i, r in enumerate(self.runs):
             positions.setdefault(r.key, i)  # the first, should a hand-made ledger hold a key twice
         return positions
+    removed: tuple[Removal, ...] = ()  # RUN collections removed by retention, oldest first
+
+    def with_removals(self, removals: tuple[Removal, ...]) -> Ledger:
+        """This ledger with `removals` recorded (a run removed twice keeps its first record)."""
+        kept = {r.run: r for r in self.removed}
+        for r in removals:
+            kept.setdefault(r.run, r)
+        return replace(self, removed=tuple(kept.values()))
 
     def run(self, key: str) -> RunRecord | None:
         i = self._positions.get(key)
@@ -197,4 +215,5 @@ def with_state(attempt: Attempt, state: RunState, at: str, note: str = "", **cha
     return replace(attempt, state=state, transitions=transitions, **changes)
 
 
-__all__ = ["CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "RunRecord", "SetupRecord", "with_state"]
+__all__ = ["CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "Removal", "RunRecord", "SetupRecord",
+           "with_state"]

@@ -44,7 +44,7 @@ from .codec import (
     stored_run,
     to_json,
 )
-from .records import Attempt, Control, Ledger, RunRecord, SetupRecord
+from .records import Attempt, Control, Ledger, Removal, RunRecord, SetupRecord
 
 LEDGER_FILE = "ledger.yaml"  # the single-file layout of campaigns recorded before the folder
 LEDGER_DIR = "ledger"
@@ -64,7 +64,7 @@ def to_dict(ledger: Ledger) -> dict[str, Any]:
     out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "campaign": ledger.campaign}
     if ledger.frozen_groups:
         out["frozen_groups"] = _frozen_to_dict(ledger)
-    out.update(_campaign_records(ledger.setup, ledger.controls))
+    out.update(_campaign_records(ledger.setup, ledger.controls, ledger.removed))
     out["runs"] = [run_to_dict(r) for r in ledger.runs]
     return out
 
@@ -80,24 +80,35 @@ def _frozen_from_dict(d: Mapping[str, Any]) -> tuple[tuple[str, tuple[tuple[str,
 
 
 def from_dict(d: dict[str, Any]) -> Ledger:
-    setup, controls = _campaign_records_from(d)
+    setup, controls, removed = _campaign_records_from(d)
     return Ledger(d["campaign"], tuple(run_from_dict(r) for r in d.get("runs") or ()), _frozen_from_dict(d),
-                  controls, setup)
+                  controls, setup, removed)
 
 
-def _campaign_records(setup: SetupRecord | None, controls: tuple[Control, ...]) -> dict[str, Any]:
-    """The campaign-level records (set-up stage, operator controls) as plain data; absent when empty."""
+def _campaign_records(setup: SetupRecord | None, controls: tuple[Control, ...],
+                      removed: tuple[Removal, ...]) -> dict[str, Any]:
+    """The campaign-level records (set-up stage, operator controls, retention's removals) as plain data;
+    absent when empty."""
     out: dict[str, Any] = {}
     if setup is not None:
         out["setup"] = setup_to_dict(setup)
     if controls:
         out["controls"] = [control_to_dict(c) for c in controls]
+    if removed:
+        out["removed_runs"] = [_removal_to_dict(r) for r in removed]
     return out
 
 
-def _campaign_records_from(d: Mapping[str, Any]) -> tuple[SetupRecord | None, tuple[Control, ...]]:
+def _removal_to_dict(r: Removal) -> dict[str, Any]:
+    return {"run": r.run, "at": r.at, "reason": r.reason, "datasets": r.datasets}
+
+
+def _campaign_records_from(d: Mapping[str, Any]) -> tuple[SetupRecord | None, tuple[Control, ...],
+                                                           tuple[Removal, ...]]:
     return (setup_from_dict(d["setup"]) if d.get("setup") else None,
-            tuple(control_from_dict(c) for c in d.get("controls") or ()))
+            tuple(control_from_dict(c) for c in d.get("controls") or ()),
+            tuple(Removal(r["run"], r["at"], r.get("reason", ""), int(r.get("datasets", 0)))
+                  for r in d.get("removed_runs") or ()))
 
 
 def dumps(ledger: Ledger) -> str:
@@ -215,6 +226,7 @@ class Index:
     frozen_groups: tuple[tuple[str, tuple[tuple[str, str, int], ...]], ...] = ()
     setup: SetupRecord | None = None
     controls: tuple[Control, ...] = ()
+    removed: tuple[Removal, ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -297,11 +309,12 @@ def _index_text(index: Index) -> str:
     if index.setup is not None:
         head["setup"] = setup_to_dict(index.setup)
     lines = [to_json(head)[:-1]]
-    if index.controls:  # one control a line: an operator action is a one-line diff
-        lines[0] += ', "controls": ['
-        lines += [" " + to_json(control_to_dict(c)) + ("," if i < len(index.controls) - 1 else "")
-                  for i, c in enumerate(index.controls)]
-        lines.append("]")
+    for key, rows in (("controls", [control_to_dict(c) for c in index.controls]),
+                      ("removed_runs", [_removal_to_dict(r) for r in index.removed])):
+        if rows:  # one a line: an operator action or a removal is a one-line diff
+            lines[-1] += f', "{key}": ['
+            lines += [" " + to_json(row) + ("," if i < len(rows) - 1 else "") for i, row in enumerate(rows)]
+            lines.append("]")
     lines[-1] += ', "files": ['
     lines += [" " + to_json(e.to_dict()) + ("," if i < len(index.entries) - 1 else "")
               for i, e in enumerate(index.entries)]
@@ -318,7 +331,8 @@ def _layout(ledger: Ledger) -> tuple[dict[str, str], Index]:
     for name, step, runs in _parts(ledger):
         texts[name], entry = _part_text(ledger.campaign, step, name, runs)
         entries.append(entry)
-    return texts, Index(ledger.campaign, tuple(entries), ledger.frozen_groups, ledger.setup, ledger.controls)
+    return texts, Index(ledger.campaign, tuple(entries), ledger.frozen_groups, ledger.setup, ledger.controls,
+                         ledger.removed)
 
 
 def files(ledger: Ledger) -> dict[str, str]:
@@ -472,7 +486,7 @@ def parse_folder(texts: Mapping[str, str | None], where: str | Path, campaign: s
         if reuse is not None and seal.startswith("# seal: "):
             reuse[f"{entry.name} {seal}"] = part
         runs += part
-    return Ledger(index.campaign, tuple(runs), index.frozen_groups, index.controls, index.setup)
+    return Ledger(index.campaign, tuple(runs), index.frozen_groups, index.controls, index.setup, index.removed)
 
 
 def ledger_path(campaign_dir: Path) -> Path:
@@ -592,7 +606,7 @@ def save(campaign_dir: Path, ledger: Ledger) -> bool:
     if changed or gone:
         pending = Index(new.campaign, tuple(
             Entry(e.name, e.step, e.runs, e.attempts, e.sha256, before.get(e.name), True) if e.name in changed else e
-            for e in new.entries), new.frozen_groups, new.setup, new.controls)
+            for e in new.entries), new.frozen_groups, new.setup, new.controls, new.removed)
         _write(index_path, _index_text(pending), mode)
         for e in new.entries:
             if e.name in changed:

@@ -11,7 +11,7 @@ from .load import all_campaign_paths
 
 # Written by the bot, not by a reviewer: changing them submits nothing (ledger.yaml: the single-file
 # ledger of older campaigns; ledger/: the ledger's folder).
-BOT_FILES = frozenset({"ledger.yaml", "STATUS.md"})
+BOT_FILES = frozenset({"ledger.yaml", "STATUS.md", "progress.svg", "profile.yaml"})
 BOT_FOLDERS = frozenset({"ledger"})
 NOT_CAMPAIGNS = frozenset({"profiles", "templates"})
 NULL_SHA = "0" * 40

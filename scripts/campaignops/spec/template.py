@@ -15,6 +15,14 @@ from ..domain.errors import SpecError
 from .schema import schema
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9._-]{2,79}$")
+# The first line `instantiate` writes: which template an instance came from (retention's keep_last).
+MADE_FROM = re.compile(r"^# Made by `campaign new --from (?P<template>[A-Za-z0-9._-]+) ")
+
+
+def template_of(campaign_text: str) -> str | None:
+    """The template a campaign.yaml was made from by `campaign new`, None for any other campaign."""
+    match = MADE_FROM.match(campaign_text)
+    return match["template"] if match else None
 
 
 class TemplateError(SpecError):

@@ -14,6 +14,7 @@ from ..domain.model import DEVELOPER_SEPARATOR, REPO_PLACEHOLDERS, QueueMap, rep
 from ..domain.problems import FORMATTERS, JsonPath, Problem, did_you_mean
 from . import rules, source
 from .cron import check_cron
+from .failure_rules import RULES_FILE, check_rules_file
 from .pipeline import pipeline_labels
 from .schema import check_schema
 from .source import Document
@@ -35,8 +36,10 @@ __all__ = ["CAMPAIGN_FILE", "FORMATTERS", "Problem", "check_cron", "check_file",
 # --- which file is which -----------------------------------------------------------------------
 
 def kind_of(file: str) -> str:
-    """'profile', 'template' or 'campaign', from where the file (relative to the root) sits."""
+    """'profile', 'template', 'rules' or 'campaign', from where the file (relative to the root) sits."""
     parts = Path(file).parts
+    if parts and parts[0] == "campaigns" and parts[-1] == RULES_FILE and len(parts) in (2, 3):
+        return "rules"
     if len(parts) == 3 and parts[0] == "campaigns" and parts[1] in ("profiles", "templates"):
         return "profile" if parts[1] == "profiles" else "template"
     return "campaign"
@@ -47,7 +50,8 @@ def default_paths(root: Path) -> list[Path]:
     campaigns = root / "campaigns"
     return (sorted(campaigns.glob(f"*/{CAMPAIGN_FILE}"))
             + sorted(campaigns.glob("profiles/*.yaml"))
-            + sorted(campaigns.glob("templates/*.yaml")))
+            + sorted(campaigns.glob("templates/*.yaml"))
+            + sorted(p for p in (campaigns / RULES_FILE, *campaigns.glob(f"*/{RULES_FILE}")) if p.exists()))
 
 
 def expand(paths: Sequence[Path], root: Path) -> tuple[list[Path], list[Problem]]:
@@ -98,6 +102,8 @@ def check_file(path: Path, root: Path) -> tuple[list[Problem], dict[str, Any] | 
     if problems:  # keys that are not text, custom tags: the data is not what the author meant
         return sorted(problems), doc.data
     kind = kind_of(doc.file)
+    if kind == "rules":
+        return check_rules_file(path, root)[0], doc.data
     schema_problems = check_schema(doc, "profile" if kind == "profile" else "campaign")
     if schema_problems:
         # The meaning checks assume the shapes the schema promises; fix the shape first.

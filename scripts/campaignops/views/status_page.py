@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import yaml
+
 from ..domain.errors import CampaignError
 from ..domain.model import Campaign, Step
 from ..domain.states import RunState, StateCounts
@@ -15,12 +17,17 @@ from ..ledger import store
 from ..ledger.records import Attempt, Ledger, RunRecord
 from ..planning.advance import Verdict, decide
 from ..planning.plan import make_plan
+from ..planning.profile import TaskProfile, from_records
 from ..spec import load as spec
+from .chart import CHART_FILE, drawn_digest, progress_svg, series_digest
 from .issue import failed_jobs_table
 from .markdown import cell as _cell
 from .markdown import fence as _fence
+from .pictures import bar, flowchart, legend, progress_series
+from .profile import as_markdown as profile_markdown
 
 PAGE = "STATUS.md"
+PROFILE_FILE = "profile.yaml"  # written by `campaign profile --record`
 SITES = ("USDF", "FrDF", "UKDF", "local", "other")
 IN_PROGRESS = (RunState.SUBMITTING, RunState.PENDING, RunState.RUNNING, RunState.UNKNOWN)
 PENDING_TASK_STATES = ("PENDING", "READY", "UNREADY")
@@ -62,6 +69,7 @@ class CampaignView:
     ledger: Ledger
     steps: tuple[StepView, ...]
     last_change: str  # ISO time of the newest recorded state change, "" when none
+    profile: tuple[TaskProfile, ...] = ()  # recorded by `campaign profile --record` (profile.yaml)
 
     def runs_in(self, *states: RunState) -> list[RunRecord]:
         return [r for r in self.ledger.runs if r.state in states]
@@ -186,6 +194,16 @@ def step_views(campaign: Campaign, ledger: Ledger) -> tuple[StepView, ...]:
     return tuple(views)
 
 
+def _recorded_profile(path: Path) -> tuple[TaskProfile, ...]:
+    """The table `campaign profile --record` left beside the ledger; none when absent or unreadable."""
+    if not path.exists():
+        return ()
+    try:
+        return from_records(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValueError):
+        return ()  # a damaged record only loses the table; `campaign profile --record` rewrites it
+
+
 def read_campaigns(root: Path, load: Loader | None = None) -> tuple[list[CampaignView], list[tuple[str, str]]]:
     """Every campaign under root/campaigns with its ledger, and (path, problem) for unreadable ones."""
     loader: Loader = load or (lambda path, r: spec.load_campaign(path, r))
@@ -199,7 +217,8 @@ def read_campaigns(root: Path, load: Loader | None = None) -> tuple[list[Campaig
             message = str(exc).replace(f"{root.resolve()}/", "").replace(f"{root}/", "")
             invalid.append((rel, message.splitlines()[0] if message else type(exc).__name__))
             continue
-        views.append(CampaignView(campaign, ledger, step_views(campaign, ledger), _last_change(ledger)))
+        views.append(CampaignView(campaign, ledger, step_views(campaign, ledger), _last_change(ledger),
+                                  _recorded_profile(path.parent / PROFILE_FILE)))
     return views, invalid
 
 
@@ -236,8 +255,27 @@ def _task_counts(attempt: Attempt) -> list[str]:
     return lines
 
 
+STEP_HEADER = ("| step | gate | groups succeeded/total | failed | running | held | progress |",
+               "|---|---|---:|---:|---:|---:|---|")
+
+
+def _step_row(s: StepView, waiting_mark: str) -> str:
+    return (f"| {s.name}{waiting_mark if s.waiting_at_gate else ''} | {_cell(s.gate)} | {_groups(s)} | "
+            f"{s.failed} | {s.running} | {s.held} | {bar(s.succeeded, s.total)} |")
+
+
+def _pictures(view: CampaignView, chart: str | None) -> list[str]:
+    """The steps as a Mermaid flowchart coloured by state, and the progress chart when one was drawn."""
+    requires = {s.name: s.requires for s in view.campaign.steps}
+    out = ["```mermaid", flowchart(view.steps, requires), "```", "", legend(view.steps), ""]
+    if chart:
+        out += [f"![quanta done over time: {view.campaign.name}]({chart})", ""]
+    return out
+
+
 def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: datetime, *,
-              recent_days: int, open_issues: dict[str, str]) -> str:
+              recent_days: int, open_issues: dict[str, str], charts: frozenset[str] = frozenset()) -> str:
+    """`charts`: names of the campaigns whose progress chart sits beside their page."""
     since = now - timedelta(days=recent_days)
 
     def recent(v: CampaignView) -> bool:
@@ -261,11 +299,10 @@ def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: da
                        f"{sum(s.running + s.held for s in v.steps)} | {_when(v.last_change)} |")
         out += ["", "## Progress per step", ""]
         for v in shown:
-            out += [f"### [{v.campaign.name}](campaigns/{v.campaign.name}/{PAGE})", "",
-                    "| step | gate | groups succeeded/total | failed | running | held |",
-                    "|---|---|---:|---:|---:|---:|"]
-            out += [f"| {s.name}{' ⏸' if s.waiting_at_gate else ''} | {_cell(s.gate)} | {_groups(s)} | "
-                    f"{s.failed} | {s.running} | {s.held} |" for s in v.steps]
+            name = v.campaign.name
+            chart = f"campaigns/{name}/{CHART_FILE}" if name in charts else None
+            out += [f"### [{name}](campaigns/{name}/{PAGE})", "", *_pictures(v, chart), *STEP_HEADER]
+            out += [_step_row(s, " ⏸") for s in v.steps]
             out.append("")
     else:
         out += ["No campaign is running or changed recently.", ""]
@@ -319,7 +356,8 @@ def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: da
     return "\n".join(out)
 
 
-def campaign_page(view: CampaignView, *, open_issues: dict[str, str]) -> str:
+def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: bool = False) -> str:
+    """`chart`: the progress chart (CHART_FILE) sits beside the page."""
     c = view.campaign
     p = c.profile
     out = [f"# {c.name}", "", c.description.strip(), "",
@@ -340,7 +378,10 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str]) -> str:
             "| step | gate | groups succeeded/total | failed | running | held |", "|---|---|---:|---:|---:|---:|"]
     out += [f"| {s.name}{' ⏸ waiting for approval' if s.waiting_at_gate else ''} | {_cell(s.gate)} | "
             f"{_groups(s)} | {s.failed} | {s.running} | {s.held} |" for s in view.steps]
+    out += ["", "## Steps", "", *_pictures(view, CHART_FILE if chart else None), *STEP_HEADER]
+    out += [_step_row(s, " ⏸ waiting for approval") for s in view.steps]
     out.append("")
+    out += profile_markdown(view.profile)
     records = sorted((r for r in view.ledger.runs if r.attempts),
                      key=lambda r: (view._step_order(r.step), r.group))
     out += ["## Runs", ""]
@@ -465,8 +506,18 @@ def write_pages(root: Path, now: datetime, *, recent_days: int = 14,
         now = now.replace(tzinfo=UTC)
     issues = dict(open_issues or {})
     views, invalid = read_campaigns(root, load)
-    changed = []
-    text = root_page(views, invalid, now, recent_days=recent_days, open_issues=issues)
+    changed: list[Path] = []
+    charts: set[str] = set()
+    folders = {v.campaign.name: (v.campaign.path.parent if v.campaign.path is not None
+                                 else root / "campaigns" / v.campaign.name) for v in views}
+    for view in views:
+        path = folders[view.campaign.name] / CHART_FILE
+        wanted = view.active or view.runs_in(RunState.FAILED, RunState.HELD) or path.exists()
+        if wanted and _write_chart(path, view):
+            changed.append(path)
+        if path.exists():
+            charts.add(view.campaign.name)
+    text = root_page(views, invalid, now, recent_days=recent_days, open_issues=issues, charts=frozenset(charts))
     if _write(root / PAGE, text, now):
         changed.append(root / PAGE)
     for site in sorted({_site(v.campaign) for v in views}):
@@ -474,9 +525,27 @@ def write_pages(root: Path, now: datetime, *, recent_days: int = 14,
         if _write(page, site_view(site, views, open_issues=issues), now):
             changed.append(page)
     for view in views:
-        page = root / "campaigns" / view.campaign.name / PAGE
-        if view.campaign.path is not None:
-            page = view.campaign.path.parent / PAGE
-        if _write(page, campaign_page(view, open_issues=issues), now):
+        page = folders[view.campaign.name] / PAGE
+        if _write(page, campaign_page(view, open_issues=issues, chart=view.campaign.name in charts), now):
             changed.append(page)
     return changed
+
+
+def _write_chart(path: Path, view: CampaignView) -> bool:
+    """Draw the campaign's progress chart when its series changed; True when the file was written.
+    Drawn for campaigns that run or wait for someone, and brought up to date once they finish (the last
+    point); one with no task counts yet gets none."""
+    series = progress_series(view.ledger)
+    if not series:
+        return False
+    title = f"{view.campaign.name}: quanta done"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if old and drawn_digest(old) == series_digest(series, title):
+        return False  # nothing new: matplotlib is not even imported
+    svg = progress_svg(series, title)
+    if svg == old:
+        return False
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(svg, encoding="utf-8")
+    tmp.replace(path)
+    return True

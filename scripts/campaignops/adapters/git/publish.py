@@ -32,6 +32,8 @@ BOT_PATHS = (
     "campaigns/*/ledger.yaml",  # the single-file ledger of older campaigns (removed when moved)
     "campaigns/*/ledger/*.yaml",
     "campaigns/*/STATUS.md",
+    "campaigns/*/progress.svg",  # the progress chart beside the page
+    "campaigns/*/profile.yaml",  # what tasks used (`campaign profile --record`)
     "STATUS.md",
 )
 DEFAULT_PATHSPECS = tuple(f":(glob){p}" for p in BOT_PATHS)
@@ -169,7 +171,7 @@ def _resolve_conflicts(git: Git) -> list[str]:
         name = Path(path).name
         # During a rebase stage 2 is the upstream side, stage 3 the commit being replayed (ours).
         upstream, ours = git.show(f":2:{path}"), git.show(f":3:{path}")
-        if name == "STATUS.md":
+        if name in ("STATUS.md", "progress.svg"):
             # A status page is a rendering of the ledgers: the next `campaign status` rewrites it.
             text = ours if ours is not None else (upstream or "")
         else:

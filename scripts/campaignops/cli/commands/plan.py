@@ -4,13 +4,29 @@ marked against the ledger: new, unchanged, changed (a change with no effect on a
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 
 from ...planning.changes import compare
 from ...planning.render import spec_fingerprint
+from ...planning.retention import Policy, plan_retention
 from ...views.plan_text import MARKDOWN_LIMIT, as_json, as_markdown, as_text
+from ...views.retention import as_markdown as retention_markdown
 from ...workspace import read_plan_and_ledger
 from ..common import root_of
+from .retention import read_instances
+
+
+def retention_section(root: Path, name: str, room: int) -> str:
+    """What the campaign's retention policy expires now, for the PR comment ('' without a policy)."""
+    instances = read_instances(root)
+    if not any(i.campaign.name == name and Policy.of(i.campaign).acts for i in instances):
+        return ""
+    section = "\n" + retention_markdown(plan_retention(instances, datetime.now(UTC)), [name])
+    if len(section) < room:
+        return section
+    return "\n_Retention: see `campaign retention plan` (too long for this comment)._\n"[:max(0, room - 1)]
 
 FORMATS = {"text": as_text, "json": as_json}
 
@@ -29,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     plan, ledger = read_plan_and_ledger(root, args.campaign)
     changes = compare(plan, ledger, partial(spec_fingerprint, plan.campaign))
     if args.format == "markdown":
-        print(as_markdown(plan, limit=args.limit, changes=changes), end="")
+        text = as_markdown(plan, limit=args.limit, changes=changes)
+        print(text + retention_section(root, plan.campaign.name, args.limit - len(text)), end="")
     else:
         print(FORMATS[args.format](plan, changes), end="")
     return 0

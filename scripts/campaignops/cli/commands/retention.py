@@ -1,0 +1,149 @@
+"""`campaign retention plan|apply`: which RUN collections the campaigns' retention policies expire, and
+their removal from the Butler on the runner, each removal recorded in the campaign's ledger."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ...adapters.lock import lock_campaign
+from ...adapters.retention import ButlerRetention
+from ...domain.errors import CampaignError
+from ...engine.context import workdir_for
+from ...ledger import store
+from ...ledger.records import Removal
+from ...planning.advance import Verdict, decide
+from ...planning.plan import make_plan
+from ...planning.retention import Instance, RetentionPlan, plan_retention
+from ...spec.load import all_campaign_paths, load_campaign
+from ...spec.rules import rooted
+from ...spec.template import template_of
+from ...views.retention import as_json, as_markdown, as_text
+from ..common import root_of
+
+HELP = """Policies live in each campaign's `retention:` block: keep_days (after the campaign's end),
+keep_last (newest instances of a recurring campaign), keep_final (default true: keep the runs the results
+are made of), protect (chains whose runs are never removed). A campaign with a run in progress is never
+touched. `plan` only looks (no Butler needed); `apply` removes on the runner and records each removal in
+campaigns/<name>/ledger.yaml (commit it with `campaign publish`)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (parser.description or "") + " " + HELP
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    plan = sub.add_parser("plan", help="show what the policies expire now (looks only)",
+                          description="Show, per campaign, the RUN collections its retention policy expires "
+                          "now and what it keeps and why. Looks only: no Butler is opened.")
+    apply = sub.add_parser("apply", help="remove the expired RUN collections from the Butler and record them",
+                           description="Remove the RUN collections the policies expire with the Butler's own "
+                           "removeRuns (unlinked from the campaign's output chain; a run any other or a "
+                           "protected chain holds is kept) and record each removal in the ledger.")
+    for p in (plan, apply):
+        p.add_argument("campaigns", nargs="*", metavar="CAMPAIGN",
+                       help="campaign names (default: every campaign; instances of one template are "
+                       "always read together for keep_last)")
+        p.add_argument("--now", type=_time, default=None,
+                       help="the time to plan for, ISO 8601 (default: now); e.g. to see next month's removals")
+    plan.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                      help="text for a terminal, markdown for a PR comment or job summary, json for tools")
+    apply.add_argument("--dry-run", action="store_true",
+                       help="open the Butler and say what would be removed and what its chains keep; change nothing")
+    apply.add_argument("--workdir", type=Path, default=None,
+                       help="where the per-campaign locks live (default: $CAMPAIGNOPS_WORKDIR, else .work)")
+
+
+def _time(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} (e.g. 2026-12-01T06:00:00Z)") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def read_instance(path: Path, root: Path) -> Instance:
+    """A campaign with its ledger, its template (recurring instances) and whether all is submitted."""
+    campaign = load_campaign(path, root)
+    ledger = store.load(path.parent, campaign.name)
+    try:
+        plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
+        complete = all(d.verdict == Verdict.RECORDED for d in decide(plan, ledger))
+    except CampaignError:  # cannot plan here (a split source gone): its final runs are kept
+        complete = False
+    return Instance(campaign, ledger, template_of(path.read_text(encoding="utf-8")), complete)
+
+
+def read_instances(root: Path) -> list[Instance]:
+    """Every readable campaign; an unreadable one is reported on stderr and left alone."""
+    instances = []
+    for path in all_campaign_paths(root):
+        try:
+            instances.append(read_instance(path, root))
+        except CampaignError as exc:
+            print(f"warning: {path.relative_to(root)} left alone: {str(exc).splitlines()[0]}", file=sys.stderr)
+    return instances
+
+
+def _check_names(names: list[str], instances: list[Instance]) -> None:
+    known = {i.campaign.name for i in instances}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise CampaignError(f"no readable campaign named {', '.join(unknown)} under campaigns/ "
+                            f"(known: {', '.join(sorted(known)) or 'none'})")
+
+
+def run(args: argparse.Namespace) -> int:
+    root = root_of(args)
+    now = args.now or datetime.now(UTC)
+    instances = read_instances(root)
+    names = args.campaigns or None
+    if names:
+        _check_names(names, instances)
+    plan = plan_retention(instances, now)
+    if args.action == "plan":
+        out = {"text": as_text, "markdown": as_markdown, "json": as_json}[args.format](plan, names)
+        print(out or "No campaign shown has a retention policy.\n", end="")
+        return 0
+    return _apply(root, args, instances, plan, now, names)
+
+
+def _apply(root: Path, args: argparse.Namespace, instances: list[Instance], plan: RetentionPlan,
+           now: datetime, names: list[str] | None) -> int:
+    by_name = {i.campaign.name: i for i in instances}
+    targets = sorted({e.campaign for e in plan.expired if names is None or e.campaign in names})
+    if not targets:
+        print(f"nothing expires at {plan.now}; `campaign retention plan` says what each campaign keeps and why")
+        return 0
+    removed_runs = removed_datasets = kept = 0
+    for name in targets:
+        if not args.dry_run:
+            lock_campaign(workdir_for(root, args.workdir), name)
+        inst = by_name[name]
+        assert inst.campaign.path is not None
+        # Under the lock: the ledger as it is now (a status job may have recorded a new attempt).
+        fresh = replace(inst, ledger=store.load(inst.campaign.path.parent, name))
+        expired = plan_retention([fresh if i.campaign.name == name else i for i in instances], now).of(name)
+        butler = ButlerRetention(rooted(inst.campaign.butler_repo, root))
+        try:
+            outcomes = butler.apply(expired, dry_run=args.dry_run)
+        finally:
+            butler.close()
+        stamp = now.astimezone(UTC).isoformat(timespec="seconds")
+        reasons = {e.run: e.reason for e in expired}
+        removals = tuple(Removal(o.run, stamp, reasons[o.run], o.datasets) for o in outcomes if o.removed)
+        if removals:
+            store.save(inst.campaign.path.parent, fresh.ledger.with_removals(removals))
+        print(f"{name}:")
+        for o in outcomes:
+            count = f", {o.datasets} dataset(s)" if o.removed or o.why == "would be removed" else ""
+            print(f"  {o.run}: {o.why}{count}")
+        going = [o for o in outcomes if o.removed or o.why == "would be removed"]
+        removed_runs += len(going)
+        removed_datasets += sum(o.datasets for o in going)
+        kept += sum(1 for o in outcomes if o.why.startswith("kept"))
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {removed_runs} RUN collection(s), {removed_datasets} dataset(s); {kept} kept by their chains"
+          + ("" if args.dry_run else "; removals recorded in the ledgers (`campaign publish` commits them)"))
+    return 0

@@ -1,0 +1,149 @@
+"""What the failure rules decide for a failed run (pure): which rule matches its symptoms (task labels,
+exit codes, WMS codes, error text) and why, and the action with its bound, memory and wait. The first
+matching rule decides; an unmatched failure, or a rule whose bound is spent, goes to review.
+
+Nothing here acts: the engine is to apply the decision (not wired yet); `campaign explain` prints it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from ..domain.model import Campaign
+from ..ledger.records import Attempt, RunRecord
+from ..spec.failure_rules import Rule
+from .profile import requested_memory
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The symptoms of a failed attempt, as the ledger (and, later, the WMS) records them."""
+
+    tasks: tuple[str, ...]  # labels with failed quanta
+    exit_codes: tuple[int, ...]
+    errors: tuple[str, ...]
+    wms_codes: tuple[str, ...] = ()  # '<kind>:<code>' (PanDA pilot/exe/ddm…, HTCondor hold)
+    failed: int = 0
+    total: int = 0
+
+    @classmethod
+    def of(cls, attempt: Attempt, wms_codes: Sequence[str] = ()) -> Failure:
+        codes = sorted({c for _, cs in attempt.exit_codes for c in cs})
+        return cls(tuple(label for label, _ in attempt.failed_tasks()), tuple(codes), attempt.errors,
+                   tuple(wms_codes), attempt.failed_quanta(), attempt.total_quanta())
+
+
+@dataclass(frozen=True)
+class Check:
+    rule: Rule
+    matched: bool
+    reasons: tuple[str, ...]  # one line per criterion of the rule: what it asked and what the failure shows
+    tasks: tuple[str, ...] = ()  # the failed tasks the rule's task patterns matched (all failed ones if none)
+
+
+def check(rule: Rule, failure: Failure) -> Check:
+    reasons: list[str] = []
+    ok = True
+    tasks = failure.tasks
+    if rule.tasks:
+        tasks = tuple(t for t in failure.tasks if any(fnmatchcase(t, p) for p in rule.tasks))
+        ok &= bool(tasks)
+        reasons.append(f"tasks {', '.join(rule.tasks)}: " + (f"{', '.join(tasks)} failed" if tasks else
+                       f"none failed (failed: {', '.join(failure.tasks) or 'none recorded'})"))
+    for what, wanted, seen in (("exit codes", rule.exit_codes, failure.exit_codes),
+                               ("WMS codes", rule.wms_codes, failure.wms_codes)):
+        if wanted:
+            hit = [str(v) for v in wanted if v in seen]
+            ok &= bool(hit)
+            reasons.append(f"{what} {', '.join(map(str, wanted))}: " + (
+                f"{', '.join(hit)} seen" if hit else f"not seen (seen: {', '.join(map(str, seen)) or 'none recorded'})"))
+    if rule.error:
+        pattern = re.compile(rule.error)
+        line = next((e for e in failure.errors if pattern.search(e)), None)
+        ok &= line is not None
+        reasons.append(f"error /{rule.error}/: " + (f"matches {line.strip()[:120]!r}" if line is not None else
+                                                      f"no match in {len(failure.errors)} error line(s)"))
+    return Check(rule, ok, tuple(reasons), tasks)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # retry | more-memory | rescue | accept | review | hold
+    flavor: str
+    rule: str | None  # None: no rule matched
+    text: str  # what the failure issue and the ledger would say
+    attempt: int = 0  # the attempt the action makes (retry, more-memory, rescue)
+    of: int = 0  # the rule's max_attempts
+    memory: dict[str, int] = field(default_factory=dict)  # more-memory: label -> new requestMemory (MB)
+    wait_minutes: float = 0.0  # backoff before acting
+
+
+def _review(flavor: str, rule: str | None, text: str) -> Decision:
+    return Decision("review", flavor, rule, text)
+
+
+def decide(rules: Sequence[Rule], failure: Failure, record: RunRecord, campaign: Campaign) -> tuple[Decision,
+                                                                                                   list[Check]]:
+    """The decision for the run's failed current attempt, and the check of every rule tried."""
+    checks: list[Check] = []
+    for rule in rules:
+        c = check(rule, failure)
+        checks.append(c)
+        if c.matched:
+            return _act(rule, c, failure, record, campaign), checks
+    return _review("unknown", None, "no rule matched: sent to review (an issue, nothing automatic)"), checks
+
+
+def _act(rule: Rule, c: Check, failure: Failure, record: RunRecord, campaign: Campaign) -> Decision:
+    name = f"matched rule `{rule.name}`"
+    attempts = len(record.attempts)
+    if rule.action in ("retry", "more-memory", "rescue"):
+        assert rule.max_attempts is not None  # validation refuses an automatic action without a bound
+        if attempts >= rule.max_attempts:
+            return _review(rule.flavor, rule.name, f"{name}, but the run already made {attempts} of "
+                           f"{rule.max_attempts} attempts: sent to review")
+        nxt = attempts + 1
+        wait = rule.backoff_minutes * 2 ** (attempts - 1)
+        after = f" after {wait:g} min" if wait else ""
+        if rule.action == "retry":
+            return Decision("retry", rule.flavor, rule.name, f"{name}: restarted{after}, attempt {nxt} of "
+                            f"{rule.max_attempts}", nxt, rule.max_attempts, wait_minutes=wait)
+        if rule.action == "rescue":
+            return Decision("rescue", rule.flavor, rule.name, f"{name}: rescued into a new output run{after}, "
+                            f"attempt {nxt} of {rule.max_attempts}", nxt, rule.max_attempts, wait_minutes=wait)
+        return _more_memory(rule, c, record, campaign, nxt)
+    if rule.action == "accept":
+        assert rule.max_failed_fraction is not None
+        share = failure.failed / failure.total if failure.total else 1.0
+        if share > rule.max_failed_fraction:
+            return _review(rule.flavor, rule.name, f"{name}, but {failure.failed} of {failure.total} quanta failed "
+                           f"({share:.1%}), more than the {rule.max_failed_fraction:.1%} tolerated: sent to review")
+        return Decision("accept", rule.flavor, rule.name, f"{name}: accepted, {failure.failed} of {failure.total} "
+                        f"quanta failed ({share:.1%} ≤ {rule.max_failed_fraction:.1%})")
+    if rule.action == "hold":
+        return Decision("hold", rule.flavor, rule.name, f"{name}: campaign held until someone resumes it")
+    return _review(rule.flavor, rule.name, f"{name}: sent to review (an issue, nothing automatic)")
+
+
+def _more_memory(rule: Rule, c: Check, record: RunRecord, campaign: Campaign, nxt: int) -> Decision:
+    assert rule.cap_mb is not None and rule.max_attempts is not None
+    name = f"matched rule `{rule.name}`"
+    raised = sum(1 for a in record.attempts if a.kind == "retry-memory")
+    memory: dict[str, int] = {}
+    grew = False
+    for label in c.tasks:
+        base = requested_memory(campaign, record.step, label)
+        before = min(rule.cap_mb, round(base * rule.factor ** raised)) if raised else base
+        memory[label] = min(rule.cap_mb, round(base * rule.factor ** (raised + 1)))
+        grew |= memory[label] > before
+    if not grew:
+        return _review(rule.flavor, rule.name, f"{name}, but memory is at the cap ({rule.cap_mb} MB): sent to review")
+    said = ", ".join(f"{label} {mb // 1024} GB" if mb % 1024 == 0 else f"{label} {mb} MB"
+                     for label, mb in sorted(memory.items()))
+    return Decision("more-memory", rule.flavor, rule.name, f"{name}: retried with {said}, attempt {nxt} of "
+                    f"{rule.max_attempts}", nxt, rule.max_attempts, memory)
+
+
+__all__ = ["Check", "Decision", "Failure", "check", "decide"]

@@ -1,0 +1,79 @@
+"""`campaign profile` on a real demo run: per-task memory and time from the quanta's own metadata in the
+Butler, the suggestion written into the spec (comments kept), the table on the campaign page."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from ruamel.yaml import YAML
+
+from campaignops.demo.run import make_control_repo
+from campaignops.ledger import store
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.lsst, pytest.mark.slow]
+
+
+def cli(control: Path, *args: str) -> str:
+    env = {**os.environ, "CAMPAIGNOPS_WORKDIR": str(control.parent / "work")}
+    proc = subprocess.run([sys.executable, "-m", "campaignops.cli", "--root", str(control), *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, f"campaign {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_profile_reports_real_usage_and_writes_a_right_sized_request(tmp_path: Path) -> None:
+    from campaignops.demo.repo import build
+
+    build(tmp_path / "repo")
+    control = make_control_repo(ROOT, tmp_path / "control", tmp_path / "repo")
+    spec_file = control / "campaigns" / "demo" / "campaign.yaml"
+    ry = YAML()
+    data = ry.load(spec_file)
+    del data["steps"][1:]
+    data["steps"][0]["split"] = {"by": "values", "dimension": "visit", "values": [[1001, 1002]]}
+    ry.dump(data, spec_file)
+
+    cli(control, "apply", "demo")
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        cli(control, "reconcile", "demo", "--no-pages")
+        ledger = store.load(control / "campaigns" / "demo", "demo")
+        if all(r.state is not None and r.state.finished for r in ledger.runs):
+            break
+        time.sleep(2)
+    assert [r.state.value for r in ledger.runs if r.state] == ["SUCCEEDED"]
+
+    report = json.loads(cli(control, "profile", "demo", "--format", "json"))
+    (task,) = report["tasks"]
+    assert (task["step"], task["label"], task["quanta"]) == ("step1", "calibrateDemo", 8)  # 2 visits x 4 detectors
+    memory, cpu, wall = task["memory_mb"], task["cpu_s"], task["wall_s"]
+    # a pipetask process with the middleware imported: tens to hundreds of MB, never zero or absurd
+    assert 30 < memory["p50"] <= memory["p95"] <= memory["max"] < 4096
+    assert cpu["max"] > 0 and 0 < wall["p50"] <= wall["max"] < 300
+    assert task["requested_mb"] == 2048  # the demo asks for nothing: the BPS default
+    assert task["suggested_mb"] >= memory["p99"] * 1.2 and task["suggested_mb"] % 256 == 0
+    assert report["suggested"] == {"step1": {"calibrateDemo": task["suggested_mb"]}}
+
+    text = cli(control, "profile", "demo", "--record", "--write")
+    assert "calibrateDemo" in text and "over-requested" in text
+    assert "recorded in campaigns/demo/profile.yaml" in text
+    spec = spec_file.read_text()
+    assert "# Transient failure injection" in spec  # comments kept
+    step1 = yaml.safe_load(spec)["steps"][0]
+    assert step1["resources"]["tasks"]["calibrateDemo"]["requestMemory"] == task["suggested_mb"]
+    cli(control, "validate", str(spec_file))
+    again = cli(control, "profile", "demo")
+    assert "Every request already matches its suggestion." in again
+
+    cli(control, "status", "demo")
+    page = (control / "campaigns" / "demo" / "STATUS.md").read_text()
+    table = page.split("## Resource use per task")[1]
+    assert "| step1 | calibrateDemo | 8 |" in table
