@@ -239,9 +239,9 @@ def act_repo(tmp_path: Path, httpserver: HTTPServer) -> tuple[ActRepo, FakeGitHu
     work = tmp_path / "repo"
     work.mkdir()
     for name in ("campaigns", "schemas", "scripts", ".github"):
-        shutil.copytree(ROOT / name, work / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "ledger.yaml", "ledger",
-                                                                 "STATUS.md"))
+        # the bot's files of the campaigns are left behind (not the ledger package of scripts/)
+        bot = ("ledger.yaml", "ledger", "STATUS.md") if name == "campaigns" else ()
+        shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", *bot))
     for name in ("pyproject.toml", ".python-version", "Makefile", ".gitignore"):
         shutil.copy(ROOT / name, work / name)
     _fake_venv(tmp_path / "venv")

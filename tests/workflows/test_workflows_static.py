@@ -303,7 +303,7 @@ def test_status_runs_every_15_minutes_off_the_hour_one_at_a_time_never_cancelled
     assert load("status")["concurrency"] == {"group": "campaign-status", "cancel-in-progress": False}
     steps = jobs("status")["status"]["steps"]
     commands = [s["run"] for s in steps if "run" in s]
-    assert commands == ["campaign publish --pull", "campaign doctor --format github",
+    assert commands == ["campaign publish --pull", "campaign doctor --format github --issues",
                         "campaign reconcile --all --no-pages", "campaign notify --all --pages", "campaign publish"]
     [doctor] = [s for s in steps if s.get("run", "").startswith("campaign doctor")]
     assert doctor["continue-on-error"] is True
