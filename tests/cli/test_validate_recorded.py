@@ -92,3 +92,17 @@ def test_controls_from_the_command_line_name_who(repo: Path, capsys: pytest.Capt
         main(["--root", str(repo), "hold", "camp"])
     text = (repo / "campaigns" / "camp" / "ledger" / "index.yaml").read_text()
     assert '"by": "Operator One"' in text and '"action": "hold"' in text and '"reason": "butler downtime"' in text
+
+
+def test_the_retry_workflows_one_command_records_controls_with_the_dispatching_user(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--root", str(repo), "control", "hold", "camp", "", "--reason", "Butler maintenance",
+                 "--by", "octocat"]) == 0
+    assert main(["--root", str(repo), "control", "skip", "camp", "", "--reason", "x y z"]) == 1
+    assert "skip needs the run" in capsys.readouterr().err
+    # the run is active: settling it needs a cancel first, and the message says so
+    assert main(["--root", str(repo), "control", "accept", "camp", "step1/visit1001", "--reason", "ok as is"]) == 1
+    assert "cancel it first" in capsys.readouterr().err
+    assert main(["--root", str(repo), "control", "resume", "camp", "--by", "octocat"]) == 0
+    text = (repo / "campaigns" / "camp" / "ledger" / "index.yaml").read_text()
+    assert '"by": "octocat", "action": "hold"' in text and '"action": "resume"' in text

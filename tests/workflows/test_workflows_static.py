@@ -342,7 +342,8 @@ def test_linters_are_available() -> None:
 def test_retry_is_dispatch_only_and_never_dropped() -> None:
     on = load("retry")["on"]
     assert set(on) == {"workflow_dispatch"}
-    assert on["workflow_dispatch"]["inputs"]["action"]["options"] == ["retry", "more-memory", "rescue"]
+    assert on["workflow_dispatch"]["inputs"]["action"]["options"] == [
+        "retry", "more-memory", "rescue", "resubmit", "cancel", "skip", "accept", "reopen", "hold", "resume"]
     job = jobs("retry")["retry"]
     assert "concurrency" not in job  # a queued retry is never cancelled; the campaign lock serialises
     assert job["runs-on"] == ["self-hosted", "usdf"]
