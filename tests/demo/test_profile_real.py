@@ -69,6 +69,12 @@ def test_profile_reports_real_usage_and_writes_a_right_sized_request(tmp_path: P
     assert "# Transient failure injection" in spec  # comments kept
     step1 = yaml.safe_load(spec)["steps"][0]
     assert step1["resources"]["tasks"]["calibrateDemo"]["requestMemory"] == task["suggested_mb"]
+    assert "note: step1 already ran" in text and "supersede:" in text
+    # the edit changes runs that were submitted: validation says so, and `supersede:` makes it a new attempt
+    refused = subprocess.run([sys.executable, "-m", "campaignops.cli", "--root", str(control), "validate",
+                              str(spec_file)], capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 1 and "supersede: {visit1001-1002:" in refused.stdout, refused.stdout
+    spec_file.write_text(spec.replace("  - name: step1\n", "  - name: step1\n    supersede: {'*': right-sized}\n", 1))
     cli(control, "validate", str(spec_file))
     again = cli(control, "profile", "demo")
     assert "Every request already matches its suggestion." in again

@@ -65,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
         count = sum(len(v) for v in changes.values())
         print(f"wrote {count} task memory request(s) into {_shown(spec_file, root)}: review with `git diff`, "
               "then open a pull request")
+        submitted = sorted({r.step for r in ledger.runs if r.step in changes and r.attempts})
+        if submitted:
+            # The record must not silently disagree with the spec: `campaign validate` refuses this edit
+            # until it says what it means for the runs already made.
+            print(f"note: {', '.join(submitted)} already ran: this changes submitted runs, so `campaign validate` "
+                  "asks for `supersede:` on those steps (a new attempt with the new memory), or put the "
+                  "requests in the template for the next instance instead")
     return 0
 
 
