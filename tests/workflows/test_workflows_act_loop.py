@@ -302,7 +302,7 @@ def test_gitops_loop_submit_fail_issue_retry_close_advance_with_real_bps(loop: L
     # 4. retry.yml (dispatched, action=retry): `bps restart` in the same launch dir, ledger pushed.
     loop.act("workflow_dispatch", "retry.yml", {"inputs": {"campaign": CAMPAIGN, "run": FAILING,
                                                            "action": "retry", "memory_multiplier": "2"}})
-    assert repo.remote_log()[0] == f"Retry {CAMPAIGN} {FAILING}"
+    assert repo.remote_log()[0] == f"retry {CAMPAIGN} {FAILING}"
     first, second = loop.runs()[FAILING]["attempts"]
     assert (first["state"], second["number"], second["kind"], second["state"]) == ("FAILED", 2, "restart",
                                                                                     "PENDING")
@@ -340,6 +340,6 @@ def test_gitops_loop_submit_fail_issue_retry_close_advance_with_real_bps(loop: L
     assert github.writes() == writes
     history = repo.remote_log()
     # newest first: status (step2 done), status (closed + step2), retry, status (failure), apply, base
-    assert len(history) == 6 and history[2] == f"Retry {CAMPAIGN} {FAILING}", history
+    assert len(history) == 6 and history[2] == f"retry {CAMPAIGN} {FAILING}", history
     assert history[4:] == [f"Apply {CAMPAIGN}", "demo campaign"], history
     print(f"GitOps loop under act with real bps: {time.monotonic() - started:.0f} s ({', '.join(loop.timings)})")
