@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from .domain.errors import WmsUnreachable
-from .domain.states import FailedJob, RunState, TaskCounts
+from .domain.states import FailedJob, RunState, TaskCounts, TransferState
 
 if TYPE_CHECKING:
     from .domain.model import Campaign, Step
@@ -92,6 +92,51 @@ class BulkWms(Wms, Protocol):
 def bulk(wms: Wms) -> BulkWms | None:
     """`wms` when it can observe many runs at once, else None."""
     return wms if callable(getattr(wms, "observe_many", None)) else None  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """One transfer stage: datasets of `dataset_types` in the source's RUN `collections` (restricted by
+    `where`, e.g. the visits the destination holds) copied from one site's Butler to another's, into RUN
+    collections of the same names, with the dimension records the destination needs."""
+
+    key: str  # the ledger's name of this transfer, e.g. "step2c<step2@frdf"
+    source_site: str
+    destination_site: str
+    source_repo: str  # Butler repository (path or URL) at the source site
+    destination_repo: str
+    collections: tuple[str, ...]
+    dataset_types: tuple[str, ...]
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    """One look at a transfer: its state, what was selected at the source and what the destination
+    Butler holds of it. `handle` is the adapter's id for later looks (a Rucio rule id)."""
+
+    state: TransferState
+    datasets: int = 0  # datasets selected at the source: what is sent
+    arrived: int = 0  # of those, found in the destination Butler
+    bytes: int = 0
+    message: str = ""
+    handle: str = ""
+
+
+class Transfer(Protocol):
+    """Move datasets between two sites' Butlers. Real adapters: Butler-to-Butler (`Butler.transfer_from`,
+    the embedded default) and Rucio (register, replication rule to the destination RSE, ingest confirmed).
+
+    Neither method raises for a service that cannot be asked: the progress is UNKNOWN with a message."""
+
+    def start(self, request: TransferRequest) -> TransferProgress:
+        """Begin the transfer. A synchronous copy returns DONE (verified) or FAILED; Rucio returns
+        RUNNING with the rule id as `handle`. Starting a transfer again never duplicates datasets."""
+        ...
+
+    def poll(self, request: TransferRequest, handle: str) -> TransferProgress:
+        """The transfer's state now; DONE only when `arrived == datasets` in the destination Butler."""
+        ...
 
 
 class DataIdSource(Protocol):

@@ -28,6 +28,21 @@ class RunState(StrEnum):
         return self in (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED)
 
 
+class TransferState(StrEnum):
+    """State of one transfer stage: datasets moved from one site's Butler to another's."""
+
+    PLANNED = "PLANNED"  # waits for the runs it moves
+    RUNNING = "RUNNING"  # started: copying, a Rucio rule REPLICATING, or waiting for the destination's ingest
+    UNKNOWN = "UNKNOWN"  # the transfer service could not be asked: never treated as failed
+    DONE = "DONE"  # verified: the destination Butler holds every dataset sent
+    FAILED = "FAILED"  # refused, or verification found datasets missing at the destination
+    STUCK = "STUCK"  # a Rucio rule that cannot complete (needs the rule repaired, or a retry)
+
+    @property
+    def finished(self) -> bool:
+        return self in (TransferState.DONE, TransferState.FAILED, TransferState.STUCK)
+
+
 @dataclass(frozen=True)
 class Transition:
     at: str
