@@ -1,11 +1,16 @@
-"""Build the demo Butler repository: a fake camera, visits over a one-tract skymap, and small raw inputs."""
+"""Build a demo Butler repository: a fake camera, visits over a one-tract skymap, and small raw inputs.
+
+What lies where (skymap, tract grid, visits, detector size, which visits the repository holds) is a
+`Layout`; the single-site demo uses `LAYOUT`, the three site repositories of the 3×3 demo theirs
+(demo/sites.py).
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,53 @@ TRACT_BOX = (0.0, 2.0, -1.0, 1.0)  # RA min, RA max, Dec min, Dec max (degrees)
 PATCHES_X, PATCHES_Y = 2, 2
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a demo repository's data lies: one tract of `patches_x` × `patches_y` patches over
+    `tract_box`, the field's visits (band, RA and Dec of the boresight), and which of them this
+    repository holds (`resident`, None for all). A visit is 2×2 detectors of `detector_size` degrees.
+    Visits are numbered in time over the whole field, so every repository of one field agrees on
+    their records."""
+
+    skymap: str = SKYMAP
+    skymap_hash: bytes = b"campaignops-demo-skymap"
+    tract_box: tuple[float, float, float, float] = TRACT_BOX
+    patches_x: int = PATCHES_X
+    patches_y: int = PATCHES_Y
+    visits: Mapping[int, tuple[str, float, float]] = field(default_factory=lambda: dict(VISITS))
+    detector_size: float = 0.5
+    resident: tuple[int, ...] | None = None
+    site: str = ""
+
+    @property
+    def patches(self) -> tuple[int, ...]:
+        return tuple(range(self.patches_x * self.patches_y))
+
+    @property
+    def resident_visits(self) -> tuple[int, ...]:
+        return tuple(sorted(self.visits if self.resident is None else self.resident))
+
+    def patch_box(self, patch: int) -> tuple[float, float, float, float]:
+        ra0, ra1, dec0, dec1 = self.tract_box
+        x, y = patch % self.patches_x, patch // self.patches_x
+        w, h = (ra1 - ra0) / self.patches_x, (dec1 - dec0) / self.patches_y
+        return ra0 + x * w, ra0 + (x + 1) * w, dec0 + y * h, dec0 + (y + 1) * h
+
+    def visit_box(self, visit: int) -> tuple[float, float, float, float]:
+        _band, ra, dec = self.visits[visit]
+        s = self.detector_size
+        return ra - s, ra + s, dec - s, dec + s
+
+    def detector_box(self, visit: int, detector: int) -> tuple[float, float, float, float]:
+        # 2x2 detectors around the boresight.
+        _band, ra, dec = self.visits[visit]
+        s, x, y = self.detector_size, detector % 2, detector // 2
+        return ra - s + s * x, ra + s * x, dec - s + s * y, dec + s * y
+
+
+LAYOUT = Layout()  # the single-site demo: 6 visits over 4 patches of skymap demo_rings
+
+
 class DemoRepoError(DemoError):
     """The demo repository cannot be built where asked; the message says what to do."""
 
@@ -54,6 +106,9 @@ class DemoRepo:
     inputs: str
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)
+    site: str = ""  # the site this repository stands for in the 3×3 demo ("" for the single-site demo)
+    resident_visits: tuple[int, ...] = ()  # visits whose raws this repository holds
+    resident_patches: tuple[int, ...] = ()  # patches those visits overlap (a Butler spatial query)
 
     @property
     def butler_config(self) -> str:
@@ -65,19 +120,6 @@ def _box(ra0: float, ra1: float, dec0: float, dec1: float) -> Any:
 
     corners = [(ra0, dec0), (ra1, dec0), (ra1, dec1), (ra0, dec1)]
     return ConvexPolygon([UnitVector3d(LonLat.fromDegrees(ra % 360.0, dec)) for ra, dec in corners])
-
-
-def _patch_box(patch: int) -> tuple[float, float, float, float]:
-    ra0, ra1, dec0, dec1 = TRACT_BOX
-    x, y = patch % PATCHES_X, patch // PATCHES_X
-    w, h = (ra1 - ra0) / PATCHES_X, (dec1 - dec0) / PATCHES_Y
-    return ra0 + x * w, ra0 + (x + 1) * w, dec0 + y * h, dec0 + (y + 1) * h
-
-
-def _detector_box(ra: float, dec: float, detector: int) -> tuple[float, float, float, float]:
-    # 2x2 detectors of 0.5 degree each around the boresight.
-    x, y = detector % 2, detector // 2
-    return ra - 0.5 + 0.5 * x, ra + 0.5 * x, dec - 0.5 + 0.5 * y, dec + 0.5 * y
 
 
 def _safe_url(url: str) -> str:
@@ -107,14 +149,16 @@ def read_marker(root: Path) -> DemoRepo | None:
     if not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    for key in ("visits", "detectors", "tracts", "patches", "bands"):
-        data[key] = tuple(data[key])
+    for key in ("visits", "detectors", "tracts", "patches", "bands", "resident_visits", "resident_patches"):
+        if key in data:
+            data[key] = tuple(data[key])
     return DemoRepo(**data)
 
 
 def build(root: Path, registry: str | None = None, namespace: str = DEFAULT_NAMESPACE, force: bool = False,
-          progress: Callable[[str], None] = lambda _msg: None) -> DemoRepo:
-    """Create the demo repository at `root` (SQLite, or PostgreSQL when `registry` is a URL).
+          progress: Callable[[str], None] = lambda _msg: None, layout: Layout = LAYOUT) -> DemoRepo:
+    """Create the demo repository at `root` (SQLite, or PostgreSQL when `registry` is a URL) laid out
+    as `layout` (default: the single-site demo).
 
     Returns the existing description when a complete demo repository is already there; raises
     DemoRepoError when something else (or a half-built repository) is in the way and `force` is off.
@@ -126,6 +170,9 @@ def build(root: Path, registry: str | None = None, namespace: str = DEFAULT_NAME
         if existing.registry != wanted:
             raise DemoRepoError(f"{root} already holds a demo repository with registry {existing.registry}, "
                                 f"not {wanted}; pass --force to rebuild it")
+        if (existing.skymap, existing.visits, existing.site) != (layout.skymap, layout.resident_visits, layout.site):
+            raise DemoRepoError(f"{root} already holds a different demo repository (skymap {existing.skymap}, "
+                                f"visits {', '.join(map(str, existing.visits))}); pass --force to rebuild it")
         progress(f"demo repository already exists at {root} (pass --force to rebuild)")
         return existing
     if root.exists() and any(root.iterdir()):
@@ -188,38 +235,44 @@ def build(root: Path, registry: str | None = None, namespace: str = DEFAULT_NAME
             "timespan": Timespan(night, night + TimeDelta(12 * 3600, format="sec"))})
         lap("instrument")
 
-        progress(f"registering skymap {SKYMAP}: tract {TRACT} with {PATCHES_X * PATCHES_Y} patches")
+        n_patches = len(layout.patches)
+        progress(f"registering skymap {layout.skymap}: tract {TRACT} with {n_patches} patches")
         registry_.syncDimensionData("skymap", {
-            "name": SKYMAP, "hash": b"campaignops-demo-skymap", "tract_max": 1,
-            "patch_nx_max": PATCHES_X, "patch_ny_max": PATCHES_Y})
-        registry_.syncDimensionData("tract", {"skymap": SKYMAP, "id": TRACT, "region": _box(*TRACT_BOX)})
-        for patch in range(PATCHES_X * PATCHES_Y):
+            "name": layout.skymap, "hash": layout.skymap_hash, "tract_max": 1,
+            "patch_nx_max": layout.patches_x, "patch_ny_max": layout.patches_y})
+        registry_.syncDimensionData("tract", {"skymap": layout.skymap, "id": TRACT,
+                                              "region": _box(*layout.tract_box)})
+        for patch in layout.patches:
             registry_.syncDimensionData("patch", {
-                "skymap": SKYMAP, "tract": TRACT, "id": patch, "cell_x": patch % PATCHES_X,
-                "cell_y": patch // PATCHES_X, "region": _box(*_patch_box(patch))})
+                "skymap": layout.skymap, "tract": TRACT, "id": patch, "cell_x": patch % layout.patches_x,
+                "cell_y": patch // layout.patches_x, "region": _box(*layout.patch_box(patch))})
         lap("skymap")
 
-        progress(f"defining {len(VISITS)} visits with regions")
-        for n, (visit, (band, ra, dec)) in enumerate(sorted(VISITS.items())):
+        resident = layout.resident_visits
+        progress(f"defining {len(resident)} visits with regions")
+        for n, (visit, (band, _ra, _dec)) in enumerate(sorted(layout.visits.items())):
+            if visit not in resident:
+                continue
             start = night + TimeDelta(600 * n, format="sec")
             registry_.syncDimensionData("visit", {
                 "instrument": INSTRUMENT, "id": visit, "day_obs": DAY_OBS, "physical_filter": BANDS[band],
                 "name": f"DC{visit}", "seq_num": n + 1, "exposure_time": 30.0, "target_name": "demo-field",
                 "observation_reason": "science", "science_program": "campaignops-demo",
-                "azimuth": 0.0, "zenith_angle": 30.0, "region": _box(ra - 0.5, ra + 0.5, dec - 0.5, dec + 0.5),
+                "azimuth": 0.0, "zenith_angle": 30.0, "region": _box(*layout.visit_box(visit)),
                 "timespan": Timespan(start, start + TimeDelta(30, format="sec"))})
             for det in DETECTORS:
                 registry_.syncDimensionData("visit_detector_region", {
                     "instrument": INSTRUMENT, "visit": visit, "detector": det,
-                    "region": _box(*_detector_box(ra, dec, det))})
+                    "region": _box(*layout.detector_box(visit, det))})
         lap("visits")
 
-        progress(f"writing {len(VISITS) * len(DETECTORS)} {INPUT_DATASET_TYPE} datasets into {RAW_RUN}")
+        progress(f"writing {len(resident) * len(DETECTORS)} {INPUT_DATASET_TYPE} datasets into {RAW_RUN}")
         dataset_type = DatasetType(INPUT_DATASET_TYPE, ("instrument", "visit", "detector"), "StructuredDataDict",
                                    universe=butler.dimensions)
         registry_.registerDatasetType(dataset_type)
         registry_.registerRun(RAW_RUN)
-        for visit, (band, ra, dec) in sorted(VISITS.items()):
+        for visit in resident:
+            band, ra, dec = layout.visits[visit]
             for det in DETECTORS:
                 butler.put({"visit": visit, "detector": det, "band": band, "ra": ra, "dec": dec,
                             "flux": 1000.0 + 10 * det + (visit % 100)},
@@ -227,16 +280,18 @@ def build(root: Path, registry: str | None = None, namespace: str = DEFAULT_NAME
         registry_.registerCollection(DEFAULTS_COLLECTION, type=_chained())
         registry_.setCollectionChain(DEFAULTS_COLLECTION, [RAW_RUN])
         lap("inputs")
+        overlaps = butler.query_data_ids(["patch", "visit"], where=f"instrument='{INSTRUMENT}' AND "
+                                         f"skymap='{layout.skymap}'", limit=None, explain=False)
+        resident_patches = tuple(sorted({int(d["patch"]) for d in overlaps}))
     finally:
         butler.close()
 
-    patches = tuple(range(PATCHES_X * PATCHES_Y))
     repo = DemoRepo(
         root=str(root), registry=_safe_url(registry) if registry else "sqlite",
-        namespace=namespace if registry else "", instrument=INSTRUMENT, skymap=SKYMAP,
-        visits=tuple(sorted(VISITS)), detectors=DETECTORS, tracts=(TRACT,), patches=patches,
+        namespace=namespace if registry else "", instrument=INSTRUMENT, skymap=layout.skymap,
+        visits=resident, detectors=DETECTORS, tracts=(TRACT,), patches=layout.patches,
         bands=tuple(BANDS), inputs=DEFAULTS_COLLECTION, seconds=round(time.perf_counter() - t0, 2),
-        steps=steps)
+        steps=steps, site=layout.site, resident_visits=resident, resident_patches=resident_patches)
     (root / MARKER_FILE).write_text(json.dumps(asdict(repo), indent=2) + "\n", encoding="utf-8")
     progress(f"demo repository ready at {root} in {repo.seconds:.1f} s "
              f"({', '.join(f'{k} {v:.1f} s' for k, v in steps.items())})")

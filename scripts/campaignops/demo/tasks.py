@@ -245,18 +245,64 @@ class ConsolidateVisitDemoTask(DemoTaskMixin, pipeBase.PipelineTask):
         })
 
 
+# ---- step2c (3×3 demo): one global quantum {instrument}, gathering every visit ------------------
+
+class GlobalCalibDemoConnections(pipeBase.PipelineTaskConnections, dimensions=("instrument",)):
+    summaries = cT.Input(doc="Every visit's summary, from every site.", name="demo_visit_summary",
+                         storageClass="StructuredDataDict", dimensions=("instrument", "visit"), multiple=True)
+    calibs = cT.Output(doc="The global calibration of each visit.", name="demo_global_calib",
+                       storageClass="StructuredDataDict", dimensions=("instrument", "visit"), multiple=True)
+
+
+class GlobalCalibDemoConfig(pipeBase.PipelineTaskConfig, DemoTaskConfigMixin,
+                            pipelineConnections=GlobalCalibDemoConnections):
+    pass
+
+
+class GlobalCalibDemoTask(DemoTaskMixin, pipeBase.PipelineTask):
+    """Global calibration (like step2c's FGCM): one quantum over all visits, a correction per visit."""
+
+    ConfigClass = GlobalCalibDemoConfig
+    _DefaultName = "globalCalibDemo"
+
+    def runQuantum(self, butlerQC: pipeBase.QuantumContext, inputRefs: pipeBase.InputQuantizedConnection,
+                   outputRefs: pipeBase.OutputQuantizedConnection) -> None:
+        self.inject_failures(_task_label(self), butlerQC.quantum.dataId)
+        summaries = {int(ref.dataId["visit"]): butlerQC.get(ref) for ref in inputRefs.summaries}
+        calibs = self.run(summaries).calibs
+        for ref in outputRefs.calibs:
+            butlerQC.put(calibs[int(ref.dataId["visit"])], ref)
+
+    def run(self, summaries: dict[int, dict[str, Any]]) -> pipeBase.Struct:
+        fluxes = {visit: float(s.get("mean_flux", 0.0)) for visit, s in summaries.items()}
+        mean = sum(fluxes.values()) / len(fluxes) if fluxes else 0.0
+        return pipeBase.Struct(calibs={
+            visit: {"visit": visit, "scale": mean / flux if flux else 1.0, "n_visits": len(fluxes)}
+            for visit, flux in fluxes.items()})
+
+
 # ---- step3: per {skymap, tract, patch, band}, gathering overlapping visits -----------------------
 
 class CoaddDemoConnections(pipeBase.PipelineTaskConnections, dimensions=("skymap", "tract", "patch", "band")):
     summaries = cT.Input(doc="Visit summaries of visits overlapping the patch in this band.",
                          name="demo_visit_summary", storageClass="StructuredDataDict",
                          dimensions=("instrument", "visit"), multiple=True)
+    global_calibs = cT.Input(doc="Global calibrations of those visits (only with use_global_calib).",
+                             name="demo_global_calib", storageClass="StructuredDataDict",
+                             dimensions=("instrument", "visit"), multiple=True)
     coadd = cT.Output(doc="Per-patch, per-band coadd summary.", name="demo_coadd",
                       storageClass="StructuredDataDict", dimensions=("skymap", "tract", "patch", "band"))
 
+    def __init__(self, *, config: Any = None) -> None:
+        super().__init__(config=config)
+        if config is None or not config.use_global_calib:
+            del self.global_calibs
+
 
 class CoaddDemoConfig(pipeBase.PipelineTaskConfig, DemoTaskConfigMixin, pipelineConnections=CoaddDemoConnections):
-    pass
+    use_global_calib = pexConfig.Field[bool](
+        doc="Also read demo_global_calib of each visit (the 3×3 demo's step2c output) and apply its scale.",
+        default=False)
 
 
 class CoaddDemoTask(DemoTaskMixin, pipeBase.PipelineTask):
@@ -264,18 +310,27 @@ class CoaddDemoTask(DemoTaskMixin, pipeBase.PipelineTask):
 
     ConfigClass = CoaddDemoConfig
     _DefaultName = "coaddDemo"
+    config: CoaddDemoConfig
 
     def runQuantum(self, butlerQC: pipeBase.QuantumContext, inputRefs: pipeBase.InputQuantizedConnection,
                    outputRefs: pipeBase.OutputQuantizedConnection) -> None:
         self.inject_failures(_task_label(self), butlerQC.quantum.dataId)
         visits = [int(ref.dataId["visit"]) for ref in inputRefs.summaries]
         summaries = [butlerQC.get(ref) for ref in inputRefs.summaries]
-        butlerQC.put(self.run(visits, summaries), outputRefs)
+        scales: dict[int, float] | None = None
+        if self.config.use_global_calib:
+            scales = {int(ref.dataId["visit"]): float(butlerQC.get(ref)["scale"]) for ref in inputRefs.global_calibs}
+        butlerQC.put(self.run(visits, summaries, scales), outputRefs)
 
-    def run(self, visits: list[int], summaries: list[dict[str, Any]]) -> pipeBase.Struct:
-        fluxes = [float(s.get("mean_flux", 0.0)) for s in summaries]
-        return pipeBase.Struct(coadd={"visits": sorted(visits), "n_visits": len(visits),
-                                      "flux": sum(fluxes) / len(fluxes) if fluxes else 0.0})
+    def run(self, visits: list[int], summaries: list[dict[str, Any]],
+            scales: dict[int, float] | None = None) -> pipeBase.Struct:
+        fluxes = [float(s.get("mean_flux", 0.0)) * (scales.get(v, 1.0) if scales else 1.0)
+                  for v, s in zip(visits, summaries, strict=True)]
+        coadd: dict[str, Any] = {"visits": sorted(visits), "n_visits": len(visits),
+                                 "flux": sum(fluxes) / len(fluxes) if fluxes else 0.0}
+        if scales is not None:
+            coadd["calibrated_visits"] = sorted(v for v in visits if v in scales)
+        return pipeBase.Struct(coadd=coadd)
 
 
 # ---- step4: per {skymap, tract}, gathering patches ----------------------------------------------

@@ -1,0 +1,1 @@
+"""Transfers between sites' Butlers: Butler-to-Butler (the embedded default) and what both adapters share."""
