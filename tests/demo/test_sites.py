@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from campaignops.adapters.transfer.butler import ButlerTransfer
 from campaignops.adapters.transfer.inventory import count_at, resident_values
 from campaignops.demo import INSTRUMENT, PIPELINE_YAML
 from campaignops.demo.repo import MARKER_FILE, read_marker
@@ -24,9 +22,10 @@ from campaignops.demo.sites import (
     SITES,
     SKYMAP_SITES,
     build_sites,
+    pipetask_run,
+    run_by_hand,
 )
-from campaignops.domain.states import TransferState
-from campaignops.ports import TransferRequest
+from campaignops.domain.errors import DemoError
 
 pytestmark = pytest.mark.lsst
 
@@ -121,86 +120,15 @@ def test_the_global_calibration_and_the_calibrated_coadd() -> None:
 
 # ---- the 3×3 chain, by hand: what `campaign demo run --multisite` automates -----------------------
 
-def _pipetask(repo: Path, inputs: list[str], run: str, subset: str, where: str = "",
-              config: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    command = ["pipetask", "run", "-b", str(repo), "-i", ",".join(inputs), "--output-run", run,
-               "-p", f"{PIPELINE_SITES_YAML}#{subset}", "--register-dataset-types", "-j", "1"]
-    if where:
-        command += ["-d", where]
-    if config:
-        command += ["-c", config]
-    return subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-
-
-def _ok(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, result.stderr[-2000:]
-
-
-def _moved(sites: Path, key: str, source: str, destination: str, runs: tuple[str, ...], dataset_type: str,
-           where: str = "") -> int:
-    request = TransferRequest(key=key, source_site=source, destination_site=destination,
-                              source_repo=str(sites / source / "repo"), destination_repo=str(sites / destination / "repo"),
-                              collections=runs, dataset_types=(dataset_type,), where=where)
-    progress = ButlerTransfer().start(request)
-    assert progress.state == TransferState.DONE, progress.message
-    return progress.arrived
-
-
 @pytest.mark.slow
 def test_the_3x3_chain_runs_across_three_site_butlers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.perf_counter()
-    laps: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        laps[name] = round(time.perf_counter() - started - sum(laps.values()), 1)
-
     build_sites(tmp_path)
+    built = time.perf_counter() - started
     repo = {site: tmp_path / site / "repo" for site in SITES}
     central = CENTRAL_SITE
-    lap("build 3 repos")
-    # step1 + step2 at each site on its own visits.
-    for site in SITES:
-        _ok(_pipetask(repo[site], ["DemoCam/defaults"], f"demo/{site}/step2", "step1,step2"))
-    lap("step1+2 at 3 sites")
-    # demo_visit_summary of every other site to the central site.
-    for site in SITES:
-        if site != central:
-            assert _moved(tmp_path, f"step2c<step2@{site}", site, central, (f"demo/{site}/step2",),
-                          "demo_visit_summary") == 2
-    lap("transfer summaries")
-    # step2c at the central site, with an injected transient failure of the global task, then retried.
-    step2c_inputs = ["DemoCam/defaults", *(f"demo/{site}/step2" for site in SITES)]
-    env = {**os.environ, "CAMPAIGNOPS_DEMO_MARKER_DIR": str(tmp_path / "markers")}
-    failed = _pipetask(repo[central], step2c_inputs, "demo/usdf/step2c-try1", "step2c",
-                       config="globalCalibDemo:fail_once_where=instrument IN ('DemoCam')", env=env)
-    assert failed.returncode != 0 and "injected transient failure for" in failed.stderr
-    _ok(_pipetask(repo[central], step2c_inputs, f"demo/{central}/step2c", "step2c",
-                  config="globalCalibDemo:fail_once_where=instrument IN ('DemoCam')", env=env))
-    assert count_at(str(repo[central]), ["demo_global_calib"], [f"demo/{central}/step2c"], "") == 6
-    lap("step2c at usdf (failed once, then ran)")
-    # Fan-out: each site gets the calibrations of its own visits only.
-    for site in SITES:
-        visits = resident_values(str(repo[site]), "visit", datasets="demo_raw")
-        assert visits == sorted(SITE_VISITS[site])
-        if site != central:
-            where = f"instrument='{INSTRUMENT}' AND visit IN ({', '.join(map(str, visits))})"
-            assert _moved(tmp_path, f"step3<step2c@{site}", central, site, (f"demo/{central}/step2c",),
-                          "demo_global_calib", where) == 2
-    lap("fan-out calibs")
-    # step3 at each site on its two patches (placement by data: the patches its raws overlap).
-    for site in SITES:
-        patches = resident_values(str(repo[site]), "patch", f"skymap='{SKYMAP_SITES}'", datasets="demo_raw")
-        assert patches == list(SITE_PATCHES[site])
-        where = f"skymap='{SKYMAP_SITES}' AND patch IN ({', '.join(map(str, patches))})"
-        _ok(_pipetask(repo[site], [f"demo/{site}/step2", f"demo/{central}/step2c"], f"demo/{site}/step3", "step3",
-                      where))
-    lap("step3 at 3 sites")
-    for site in SITES:
-        if site != central:
-            assert _moved(tmp_path, f"step4<step3@{site}", site, central, (f"demo/{site}/step3",), "demo_coadd") == 4
-    lap("transfer coadds")
-    _ok(_pipetask(repo[central], [f"demo/{site}/step3" for site in SITES], f"demo/{central}/step4", "step4"))
-    lap("step4 at usdf")
+
+    laps = run_by_hand(tmp_path)
 
     # Every site got exactly its own visits' calibrations, and used them in its coadds.
     for site in SITES:
@@ -209,7 +137,9 @@ def test_the_3x3_chain_runs_across_three_site_butlers(tmp_path: Path, capsys: py
             calibs = butler.query_datasets("demo_global_calib", collections=f"demo/{central}/step2c", limit=None)
             expected = set(SITE_VISITS[site]) if site != central else {v for vs in SITE_VISITS.values() for v in vs}
             assert {int(r.dataId["visit"]) for r in calibs} == expected
-            for ref in butler.query_datasets("demo_coadd", collections=f"demo/{site}/step3", limit=None):
+            coadds = butler.query_datasets("demo_coadd", collections=f"demo/{site}/step3", limit=None)
+            assert {int(r.dataId["patch"]) for r in coadds} == set(SITE_PATCHES[site]) and len(coadds) == 4
+            for ref in coadds:
                 coadd = butler.get(ref)
                 assert coadd["calibrated_visits"] == coadd["visits"] and set(coadd["visits"]) <= set(SITE_VISITS[site])
         finally:
@@ -225,6 +155,16 @@ def test_the_3x3_chain_runs_across_three_site_butlers(tmp_path: Path, capsys: py
                                        "n_visit_inputs": 12}
     finally:
         butler.close()
+
+    # The global task takes injected failures like the others: a transient one fails once, then runs.
+    inputs = ["DemoCam/defaults", *(f"demo/{site}/step2" for site in SITES)]
+    fail_once = "globalCalibDemo:fail_once_where=instrument IN ('DemoCam')"
+    env = {**os.environ, "CAMPAIGNOPS_DEMO_MARKER_DIR": str(tmp_path / "markers")}
+    with pytest.raises(DemoError, match="injected transient failure for"):
+        pipetask_run(repo[central], inputs, "demo/usdf/step2c-retry1", "step2c", config=fail_once, env=env)
+    pipetask_run(repo[central], inputs, "demo/usdf/step2c-retry2", "step2c", config=fail_once, env=env)
+    assert count_at(str(repo[central]), ["demo_global_calib"], ["demo/usdf/step2c-retry2"], "") == 6
     with capsys.disabled():
-        print(f"\n3x3 chain by hand: {time.perf_counter() - started:.1f} s — "
-              + ", ".join(f"{k} {v} s" for k, v in laps.items()))
+        print(f"\n3x3 chain by hand: build {built:.1f} s, "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in laps.items())
+              + f"; total {time.perf_counter() - started:.1f} s")
