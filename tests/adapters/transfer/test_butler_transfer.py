@@ -241,3 +241,27 @@ def test_a_locked_destination_database_is_unknown_not_failed(sites: Path, short_
     assert progress.state == TransferState.UNKNOWN
     assert "database is locked" in progress.message and "usdf" in progress.message
     assert ButlerTransfer().start(request).state == TransferState.DONE
+
+
+def test_a_transfer_between_a_postgresql_site_and_a_sqlite_site(tmp_path: Path, postgres_url: str) -> None:
+    from campaignops.demo.repo import build
+    from campaignops.demo.sites import layout_for
+
+    build(tmp_path / "usdf" / "repo", layout=layout_for("usdf"))
+    build(tmp_path / "ukdf" / "repo", registry=postgres_url, namespace="campaignops_demo_ukdf",
+          layout=layout_for("ukdf"))
+    _put_outputs(tmp_path / "ukdf" / "repo", "ukdf")
+    to_central = _request(tmp_path, "ukdf", "usdf", ("demo/ukdf/step2",), (SUMMARY,))
+    assert (ButlerTransfer().start(to_central).state, count_at(str(tmp_path / "usdf" / "repo"), [SUMMARY],
+                                                             ["demo/ukdf/step2"], "")) == (TransferState.DONE, 2)
+    back = _request(tmp_path, "usdf", "ukdf", ("demo/ukdf/step2",), (SUMMARY,), where="visit=1302")
+    assert ButlerTransfer().poll(back, "").state == TransferState.DONE  # already there: same ids
+
+
+def test_a_postgresql_registry_that_does_not_answer_is_unknown(sites: Path) -> None:
+    config = sites / "usdf" / "repo" / "butler.yaml"
+    config.write_text(config.read_text().replace("sqlite:///<butlerRoot>/gen3.sqlite3",
+                                                 "postgresql://nobody@127.0.0.1:1/campaignops"))
+    progress = ButlerTransfer().start(_request(sites, "frdf", "usdf", ("demo/frdf/step2",), (SUMMARY,)))
+    assert progress.state == TransferState.UNKNOWN
+    assert "cannot open the destination usdf" in progress.message and "will ask again" in progress.message
