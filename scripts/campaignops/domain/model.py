@@ -143,6 +143,25 @@ class QueueMap:
 
 
 @dataclass(frozen=True)
+class TransferConfig:
+    """How datasets reach and leave a site's Butler: `butler` (Butler.transfer_from between repositories)
+    or `rucio` (files registered at the site's RSE in `scope`; a replication rule moves them)."""
+
+    kind: str = "butler"
+    rse: str = ""  # the site's RSE, e.g. SLAC_BUTLER_DISK
+    scope: str = ""  # Rucio scope; the site's Butler tree lives at <RSE root>/<scope>
+    rucio_config: str = ""  # rucio.cfg of the client; empty: $RUCIO_CONFIG
+    root: str = ""  # local directory of the RSE's files; empty: the prefix of the RSE's file protocol
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> TransferConfig | None:
+        if not data:
+            return None
+        return cls(data.get("kind", "butler"), data.get("rse", ""), data.get("scope", ""),
+                   data.get("rucio_config", ""), data.get("root", ""))
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -152,6 +171,7 @@ class Profile:
     bps: tuple[tuple[str, Any], ...]
     monitor: tuple[tuple[str, Any], ...] = ()  # the WMS's monitor (BigPanDA): url, username, requests_per_hour
     queues: QueueMap | None = None
+    transfer: TransferConfig | None = None  # how transfers reach this site; None: Butler-to-Butler
 
     @property
     def memory_queues_mb(self) -> tuple[int, ...]:
@@ -163,7 +183,8 @@ class Profile:
         return cls(data["name"], data["description"], data["site"], data["wms"],
                    data.get("stack_setup", ""), tuple(sorted(data["bps"].items())),
                    monitor=tuple(sorted((data.get("monitor") or {}).items())),
-                   queues=QueueMap.from_dict(data.get("queues")))
+                   queues=QueueMap.from_dict(data.get("queues")),
+                   transfer=TransferConfig.from_dict(data.get("transfer")))
 
 
 # A developer stack's tag: a release, weekly or daily base, then '+' and the tickets set up on top.
