@@ -27,7 +27,7 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_VENV = REPO_ROOT / ".venv-rucio"
 PG_ADMIN_URL = os.environ.get("CAMPAIGNOPS_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-PASSWORD = "secret"  # noqa: S105 - the root identity of a throw-away server on 127.0.0.1
+PASSWORD = "secret"  # the root identity of a throw-away server on 127.0.0.1
 
 
 # The migration environment reads logging sections from alembic.ini (fileConfig): the least it accepts.

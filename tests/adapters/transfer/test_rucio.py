@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -263,26 +264,31 @@ def test_rucio_down_is_unknown_never_failed_and_recovers(sites: Sites) -> None:
     assert adapter.poll(request, started.handle).state == TransferState.RUNNING
 
 
-@pytest.mark.parametrize("status", [200, 500])
+@pytest.mark.parametrize(("at", "status"), [("auth", 200), ("api", 200), ("api", 500)])
 def test_an_html_answer_in_front_of_rucio_is_unknown(sites: Sites, httpserver: HTTPServer, tmp_path: Path,
-                                                      status: int) -> None:
-    """A proxy or login page answering instead of Rucio (HTML, 200 or 5xx): UNKNOWN, with what was seen."""
+                                                      at: str, status: int) -> None:
+    """A proxy or login page answering instead of Rucio (HTML, 200 or 5xx), when authenticating or once
+    authenticated (the session's token copied): UNKNOWN, with what was seen."""
     httpserver.expect_request(re.compile(".*")).respond_with_data(
         "<!DOCTYPE html><html><body>Sign in</body></html>", status=status, content_type="text/html")
+    token = tmp_path / "token" / "root"
+    if at == "api":
+        token.parent.mkdir()
+        shutil.copy(sites.server.workdir / "token" / "root", token)
     config = tmp_path / "rucio.cfg"
-    text = sites.server.config.read_text(encoding="utf-8").replace(sites.server.url, httpserver.url_for("").rstrip("/"))
-    config.write_text(text.replace(str(sites.server.workdir / "token"), str(tmp_path / "token")), encoding="utf-8")
+    text = sites.server.config.read_text(encoding="utf-8").replace(sites.server.url, httpserver.url_for("/").rstrip("/"))
+    config.write_text(text.replace(str(sites.server.workdir / "token" / "root"), str(token)), encoding="utf-8")
     run = unique_run()
     produce(sites.source_repo, run)
     adapter = RucioTransfer(sites.adapter().sites, rucio_config=str(config), timeout=10)
     try:
         polled = adapter.poll(sites.request(run), uuid.uuid4().hex)
         started = adapter.start(sites.request(run))
-        print(polled.message, started.message, sep="\n")
-        assert polled.state == started.state == TransferState.UNKNOWN
-        assert "could not be asked" in polled.message and "could not be asked" in started.message
     finally:
-        sites.adapter()._client()  # the session's config again for the next tests
+        sites.adapter()._client()  # the session's rucio.cfg again, for the next tests
+    assert polled.state == started.state == TransferState.UNKNOWN
+    for message in (polled.message, started.message):
+        assert "could not be asked" in message and httpserver.url_for("/").rstrip("/") in message
 
 
 def test_for_profiles_maps_sites_to_their_rses() -> None:

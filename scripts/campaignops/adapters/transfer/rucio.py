@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ...domain.errors import ServiceError
 from ...domain.states import TransferState
@@ -26,7 +26,6 @@ from . import inventory
 if TYPE_CHECKING:
     from ...domain.model import Profile
 
-T = TypeVar("T")
 CHUNK = 500  # DIDs per Rucio request
 DATASET_PREFIX = "campaignops"
 # Rucio answers that refuse what was asked (a configuration to fix), as opposed to a service not answering.
@@ -79,7 +78,7 @@ def _checksums(path: Path) -> tuple[int, str, str]:
     return size, f"{adler:08x}", md5.hexdigest()
 
 
-def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+def _chunks[T](items: Sequence[T]) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), CHUNK):
         yield items[i:i + CHUNK]
 
@@ -157,7 +156,7 @@ class RucioTransfer:
             client = self._client()
             rule = self._ask(f"rule {handle}", lambda: client.get_replication_rule(handle), {"RuleNotFound"})
             if not isinstance(rule, dict) or "state" not in rule:
-                raise _Unreachable(f"Rucio at {client.host} answered something that is not a rule "
+                raise _Unreachable(f"Rucio{_at()} could not be asked: it answered something that is not a rule "
                                    f"({str(rule)[:80]!r}): a proxy or login page in front of the server?")
             size = self._bytes(client, rule)
             where = self._route(request, source, destination)
@@ -194,13 +193,13 @@ class RucioTransfer:
             with Butler.from_config(request.source_repo) as butler:
                 refs = inventory.select(butler, request.dataset_types, request.collections, request.where)
                 return inventory.files(butler, refs)
-        except Exception as exc:  # noqa: BLE001 - any Butler failure: it could not be asked
+        except Exception as exc:  # any Butler failure: it could not be asked
             raise _Unreachable(f"the source Butler {request.source_repo} could not be read: {exc}") from exc
 
     def _count(self, repo: str, request: TransferRequest, side: str) -> int:
         try:
             return inventory.count_at(repo, request.dataset_types, request.collections, request.where)
-        except Exception as exc:  # noqa: BLE001 - any Butler failure: it could not be asked
+        except Exception as exc:  # any Butler failure: it could not be asked
             raise _Unreachable(f"the {side} Butler {repo} could not be read: {exc}") from exc
 
     @staticmethod
@@ -235,19 +234,18 @@ class RucioTransfer:
             return Client(timeout=self.timeout)
         except ImportError as exc:
             raise _Refused("rucio-clients is not installed: pip install -e '.[rucio]'") from exc
-        except Exception as exc:  # noqa: BLE001 - no config, no server, no token: Rucio could not be asked
-            raise _Unreachable(f"Rucio could not be asked: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # no config, no server, no token: Rucio could not be asked
+            raise _Unreachable(f"Rucio{_at()} could not be asked (authenticating): {type(exc).__name__}: "
+                               f"{_short(exc)}") from exc
 
-    def _ask(self, what: str, call: Callable[[], T], refusals: set[str] | None = None) -> T:
+    @staticmethod
+    def _ask[T](what: str, call: Callable[[], T], refusals: set[str] | None = None) -> T:
         """`call`, with Rucio's refusals as _Refused and anything else (no answer, 5xx, HTML, auth) as
         _Unreachable."""
         try:
             return call()
-        except Exception as exc:  # noqa: BLE001 - sorted into refused or could not be asked below
-            kind = type(exc).__name__
-            if kind in (REFUSALS if refusals is None else refusals):
-                raise _Refused(f"Rucio refused {what}: {kind}: {exc}") from exc
-            raise _Unreachable(f"Rucio could not be asked ({what}): {kind}: {exc}") from exc
+        except Exception as exc:
+            raise _fault(what, exc, refusals) from exc
 
     def _site(self, site: str) -> RucioSite:
         if site not in self.sites:
@@ -282,9 +280,9 @@ class RucioTransfer:
         """The transfer's Rucio dataset, holding every file (only those not attached yet are added)."""
         try:
             client.add_dataset(scope=site.scope, name=name, statuses={"monotonic": True}, rse=site.rse)
-        except Exception as exc:  # noqa: BLE001 - an existing dataset is the idempotent case
-            if type(exc).__name__ != "DataIdentifierAlreadyExists":
-                self._ask(f"creating dataset {site.scope}:{name}", lambda: _reraise(exc))
+        except Exception as exc:
+            if type(exc).__name__ != "DataIdentifierAlreadyExists":  # an existing one: the idempotent case
+                raise _fault(f"creating dataset {site.scope}:{name}", exc) from exc
         held = {c["name"] for c in self._ask(f"the content of {site.scope}:{name}",
                                               lambda: list(client.list_content(site.scope, name)))}
         missing = [{"scope": d["scope"], "name": d["name"]} for d in dids if d["name"] not in held]
@@ -305,10 +303,10 @@ class RucioTransfer:
         try:
             return str(client.add_replication_rule([{"scope": scope, "name": name}], 1, rse,
                                                    comment=f"campaignops transfer {key}")[0])
-        except Exception as exc:  # noqa: BLE001 - a rule made meanwhile is the idempotent case
-            if type(exc).__name__ == "DuplicateRule" and (found := existing()):
+        except Exception as exc:
+            if type(exc).__name__ == "DuplicateRule" and (found := existing()):  # made meanwhile
                 return found
-            return self._ask(f"a replication rule of {scope}:{name} to {rse}", lambda: _reraise(exc))
+            raise _fault(f"a replication rule of {scope}:{name} to {rse}", exc) from exc
 
     def _bytes(self, client: Any, rule: dict[str, Any]) -> int:
         did = self._ask(f"dataset {rule['scope']}:{rule['name']}",
@@ -326,5 +324,24 @@ class RucioTransfer:
         return f"{', '.join(request.dataset_types)} in {', '.join(request.collections)}{where}"
 
 
-def _reraise(exc: Exception) -> Any:
-    raise exc
+def _fault(what: str, exc: Exception, refusals: set[str] | None = None) -> Exception:
+    """Rucio's refusals (a configuration to fix) as _Refused; anything else as _Unreachable."""
+    kind = type(exc).__name__
+    if kind in (REFUSALS if refusals is None else refusals):
+        return _Refused(f"Rucio{_at()} refused {what}: {kind}: {_short(exc)}")
+    return _Unreachable(f"Rucio{_at()} could not be asked ({what}): {kind}: {_short(exc)}")
+
+
+def _at() -> str:
+    """' at <rucio_host>' of the client's configuration, for messages ('' when it has none)."""
+    try:
+        from rucio.common.config import config_get
+
+        return f" at {config_get('client', 'rucio_host')}"
+    except Exception:  # noqa: BLE001 - a message without the host is still a message
+        return ""
+
+
+def _short(exc: Exception) -> str:
+    """An exception's text on one line, an HTML page cut short."""
+    return " ".join(str(exc).split())[:300]
