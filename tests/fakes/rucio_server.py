@@ -1,6 +1,6 @@
 """A real Rucio server on 127.0.0.1 for the Rucio transfer adapter's tests: the `rucio` package from PyPI in
 its own venv (`.venv-rucio/`, made by `make .venv-rucio/.installed`: it pins its own SQLAlchemy), a fresh
-PostgreSQL database (SQLite when no PostgreSQL answers), the schema bootstrapped, the flask REST server on
+PostgreSQL database on 127.0.0.1:5432, the schema bootstrapped, the flask REST server on
 a free port, local POSIX RSEs whose prefixes are directories of the test.
 
 No FTS runs here: `arrive` does what FTS and the conveyor would (copy the file to the destination RSE's
@@ -54,6 +54,10 @@ class ServerUnavailable(Exception):
     """The server venv is absent and cannot be made, or the server did not start."""
 
 
+class NoPostgres(ServerUnavailable):
+    """No PostgreSQL server to hold Rucio's database."""
+
+
 def server_venv() -> Path:
     """The server's venv, made with `make .venv-rucio/.installed` when absent (about 20 s)."""
     if not (SERVER_VENV / ".installed").exists():
@@ -71,8 +75,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _database(workdir: Path) -> tuple[str, str]:
-    """(SQLAlchemy URL for the server, name of the PostgreSQL database to drop or '')."""
+def _database() -> tuple[str, str]:
+    """(SQLAlchemy URL for the server, name of the fresh PostgreSQL database). Not SQLite: its Rucio keeps
+    no JSON DID metadata, where the Butler metadata of each file (rubin_sidecar) goes."""
     try:
         import psycopg
         from psycopg import sql
@@ -80,10 +85,10 @@ def _database(workdir: Path) -> tuple[str, str]:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
             name = f"campaignops_rucio_{uuid.uuid4().hex[:10]}"
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        return f"{base}/{name}", name
-    except Exception:  # noqa: BLE001 - no PostgreSQL here: the server runs on SQLite, as well
-        return f"sqlite:///{workdir / 'rucio.db'}", ""
+    except Exception as exc:
+        raise NoPostgres(f"cannot create a database at {PG_ADMIN_URL}: {exc}") from exc
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{name}", name
 
 
 @dataclass
@@ -154,7 +159,7 @@ transfertool = mock
         t0 = time.perf_counter()
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.db_url:
-            self.db_url, self.pg_database = _database(self.workdir)
+            self.db_url, self.pg_database = _database()
         self.port = free_port()
         self.write_config()
         env = {**os.environ, "RUCIO_CONFIG": str(self.config)}

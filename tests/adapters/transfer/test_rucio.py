@@ -23,7 +23,7 @@ from campaignops.demo import INSTRUMENT
 from campaignops.domain.model import Profile
 from campaignops.domain.states import TransferState
 from campaignops.ports import TransferRequest
-from fakes.rucio_server import RucioServer, ServerUnavailable, server_venv
+from fakes.rucio_server import NoPostgres, RucioServer, ServerUnavailable, server_venv
 
 pytestmark = pytest.mark.lsst
 SCOPE = "demo"
@@ -73,7 +73,12 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
 
     root = tmp_path_factory.mktemp("rucio")
     server = RucioServer(root / "server", venv)
-    server.start()
+    try:
+        server.start()
+    except NoPostgres as exc:
+        if os.environ.get("CAMPAIGNOPS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required (CAMPAIGNOPS_REQUIRE_POSTGRES=1) but {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
     old = os.environ.get("RUCIO_CONFIG")
     os.environ["RUCIO_CONFIG"] = str(server.config)
     try:
@@ -235,6 +240,16 @@ def test_nothing_to_send_is_done_without_a_rule(sites: Sites) -> None:
     progress = sites.adapter().start(request)
     assert progress.state == TransferState.DONE and progress.datasets == 0 and progress.handle == ""
     assert sites.adapter().poll(request, "").state == TransferState.DONE
+
+
+def test_a_butler_outside_its_rse_tree_fails_saying_where_it_must_live(sites: Sites) -> None:
+    run = unique_run()
+    produce(sites.source_repo, run)
+    adapter = RucioTransfer({"frdf": RucioSite(SOURCE_RSE, "hsc"), "usdf": RucioSite(DESTINATION_RSE, "hsc")},
+                            rucio_config=str(sites.server.config))
+    progress = adapter.start(sites.request(run))
+    assert progress.state == TransferState.FAILED
+    assert str(sites.frdf / "hsc") in progress.message and "<RSE root>/<scope>" in progress.message
 
 
 def test_a_rule_rucio_does_not_know_fails_clearly(sites: Sites) -> None:

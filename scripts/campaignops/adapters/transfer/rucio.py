@@ -31,7 +31,12 @@ DATASET_PREFIX = "campaignops"
 # Rucio answers that refuse what was asked (a configuration to fix), as opposed to a service not answering.
 REFUSALS = ("ScopeNotFound", "RSENotFound", "InvalidRSEExpression", "InvalidObject", "InvalidType", "InvalidPath",
             "InsufficientAccountLimit", "InsufficientTargetRSEs", "RSEWriteBlocked", "UnsupportedOperation",
-            "InvalidReplicationRule", "StagingAreaRuleRequiresLifetime", "DataIdentifierNotFound")
+            "InvalidReplicationRule", "StagingAreaRuleRequiresLifetime", "DataIdentifierNotFound",
+            "InvalidMetadata")
+# What to do about a refusal, where the exception's own text does not say.
+HINTS = {"InvalidMetadata": "the server keeps no JSON metadata, and ctrl_ingestd reads the DatasetRef "
+                            "(rubin_sidecar) from it: enable the JSON DID metadata plugin (PostgreSQL)",
+         "ScopeNotFound": "ask the Rucio administrators to add the scope (rucio-admin scope add)"}
 
 
 class RucioError(ServiceError):
@@ -328,7 +333,8 @@ def _fault(what: str, exc: Exception, refusals: set[str] | None = None) -> Excep
     """Rucio's refusals (a configuration to fix) as _Refused; anything else as _Unreachable."""
     kind = type(exc).__name__
     if kind in (REFUSALS if refusals is None else refusals):
-        return _Refused(f"Rucio{_at()} refused {what}: {kind}: {_short(exc)}")
+        hint = f"; {HINTS[kind]}" if kind in HINTS else ""
+        return _Refused(f"Rucio{_at()} refused {what}: {kind}: {_short(exc)}{hint}")
     return _Unreachable(f"Rucio{_at()} could not be asked ({what}): {kind}: {_short(exc)}")
 
 
