@@ -242,40 +242,31 @@ transfertool = mock
 
     # -- what FTS and the conveyor would do --------------------------------------------------------------
 
-    def replicas_to(self, rule_id: str) -> list[dict[str, Any]]:
-        """The files a rule still waits for: scope, name, and the destination RSE."""
-        client = self.client()
-        rule = client.get_replication_rule(rule_id)
-        return [lock for lock in client.list_replica_locks(rule_id) if lock["state"] != "OK"] \
-            if rule else []
+    def waiting(self, rule_id: str) -> list[dict[str, Any]]:
+        """The locks of files the rule still waits for: scope, name, and the destination RSE."""
+        return [lock for lock in self.client().list_replica_locks(rule_id) if lock["state"] != "OK"]
+
+    def _mark(self, locks: list[dict[str, Any]], state: str) -> int:
+        """Set the destination replicas of `locks` to `state` ('A' available, 'U' unavailable)."""
+        by_rse: dict[str, list[dict[str, Any]]] = {}
+        for lock in locks:
+            by_rse.setdefault(lock["rse"], []).append({"scope": lock["scope"], "name": lock["name"], "state": state})
+        for rse, files in by_rse.items():
+            self.client().update_replicas_states(rse, files)
+        return len(locks)
 
     def arrive(self, rule_id: str, source_prefix: Path, destination_prefix: Path) -> int:
         """Copy every file the rule waits for from the source RSE's tree to the destination's and mark
         the destination replicas available: the rule goes OK. Returns the number of files copied."""
-        client = self.client()
-        locks = self.replicas_to(rule_id)
+        locks = self.waiting(rule_id)
         for lock in locks:
             relative = Path(lock["scope"]) / lock["name"]
             target = destination_prefix / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source_prefix / relative, target)
-        by_rse: dict[str, list[dict[str, Any]]] = {}
-        for lock in locks:
-            by_rse.setdefault(lock["rse"], []).append(
-                {"scope": lock["scope"], "name": lock["name"], "state": "A"})
-        for rse, files in by_rse.items():
-            client.update_replicas_states(rse, files)
-        return len(locks)
+        return self._mark(locks, "A")
 
     def fail(self, rule_id: str) -> int:
         """Mark the destination replicas the rule waits for unavailable, as the finisher does when a
         transfer fails for good: the rule goes STUCK."""
-        client = self.client()
-        locks = self.replicas_to(rule_id)
-        by_rse: dict[str, list[dict[str, Any]]] = {}
-        for lock in locks:
-            by_rse.setdefault(lock["rse"], []).append(
-                {"scope": lock["scope"], "name": lock["name"], "state": "U"})
-        for rse, files in by_rse.items():
-            client.update_replicas_states(rse, files)
-        return len(locks)
+        return self._mark(self.waiting(rule_id), "U")
