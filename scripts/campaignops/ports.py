@@ -146,6 +146,10 @@ class DataIdSource(Protocol):
         """Every value of `step.split.dimension` the step's data query selects."""
         ...
 
+    def resident(self, campaign: Campaign, step: Step, site: str) -> list[int | str]:
+        """Values of the step's split dimension resident in `site`'s Butler (a `by: residency` split)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Issue:

@@ -53,5 +53,6 @@ def make_plan(campaign: Campaign, *, frozen: Mapping[str, FrozenGroups] | None =
                 gate_open=step.gate_open,
                 resources=resources,
                 size=group.size,
+                site=campaign.step_site(step, group.name) if campaign.multisite and not group.pending else "",
             ))
     return Plan(campaign, tuple(runs))
