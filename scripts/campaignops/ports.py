@@ -108,6 +108,10 @@ class TransferRequest:
     collections: tuple[str, ...]
     dataset_types: tuple[str, ...]
     where: str = ""
+    # Once verified, the moved RUN collections are put at the front of this CHAINED collection at the
+    # destination (created from them and `inputs` if absent), so the destination's next runs read them.
+    chain: str = ""
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

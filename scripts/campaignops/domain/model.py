@@ -400,9 +400,32 @@ class PlannedRun:
 
 
 @dataclass(frozen=True)
+class PlannedTransfer:
+    """A transfer stage of a multi-site plan: what the runs of `step` at `destination` need of what the runs of
+    `requires` produced at `source`, moved before those runs are submitted."""
+
+    step: str  # the step that reads the datasets
+    destination: str  # site (profile name)
+    requires: str  # the step that wrote them
+    source: str
+    dataset_types: tuple[str, ...]
+    where: str  # what the destination's runs read: only those datasets move (a fan-out's resident visits)
+    sources: tuple[str, ...]  # run keys at the source whose output runs are moved
+
+    @property
+    def key(self) -> str:
+        return f"{self.step}@{self.destination}<{self.requires}@{self.source}"
+
+
+@dataclass(frozen=True)
 class Plan:
     campaign: Campaign
     runs: tuple[PlannedRun, ...]
+    transfers: tuple[PlannedTransfer, ...] = ()  # multi-site: the transfer stages between steps
+
+    def transfers_into(self, run: PlannedRun) -> tuple[PlannedTransfer, ...]:
+        """The transfers `run` waits for: into its step at its site."""
+        return tuple(t for t in self.transfers if t.step == run.step and t.destination == run.site)
 
     def runs_of(self, step: str) -> tuple[PlannedRun, ...]:
         return tuple(r for r in self.runs if r.step == step)

@@ -12,7 +12,7 @@ from ..domain.errors import SubmitError
 from ..domain.model import Campaign
 from ..ledger import store
 from ..ledger.records import Ledger
-from ..ports import Wms
+from ..ports import Transfer, Wms
 
 
 def utcnow() -> str:
@@ -56,6 +56,8 @@ class Context:
     submit_hang: timedelta = field(default_factory=lambda: timedelta(
         minutes=float(os.environ.get("CAMPAIGNOPS_SUBMIT_HANG_MINUTES") or 120)))
     saved: list[str] = field(default_factory=list)
+    # Multi-site: the transfer adapter between two sites (source, destination); None outside multi-site work.
+    transfer_for: Callable[[str, str], Transfer] | None = None
 
     @property
     def campaign_dir(self) -> Path:

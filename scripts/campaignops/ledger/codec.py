@@ -333,7 +333,8 @@ def transfer_to_dict(t: TransferRecord) -> dict[str, Any]:
 
 def transfer_from_dict(d: dict[str, Any]) -> TransferRecord:
     return TransferRecord(d["key"], d["source"], d["destination"], tuple(d.get("dataset_types") or ()),
-                          TransferState(d["state"]), int(d.get("attempt", 1)),
-                          **{k: d.get(k, "") for k in _TRANSFER_OPTIONAL if k != "next_try_at"},
-                          **{k: int(d.get(k, 0)) for k in _TRANSFER_COUNTS},
+                          TransferState(d["state"]), int(d.get("attempt", 1)), started_at=d.get("started_at", ""),
+                          ended_at=d.get("ended_at", ""), handle=d.get("handle", ""),
+                          datasets=int(d.get("datasets", 0)), arrived=int(d.get("arrived", 0)),
+                          bytes=int(d.get("bytes", 0)), message=d.get("message", ""),
                           next_try_at=d.get("next_try_at", ""))

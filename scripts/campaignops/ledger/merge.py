@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace, dataclass
+from dataclasses import dataclass, replace
 
 from ..domain.errors import LedgerError
 from ..domain.states import RunState

@@ -40,11 +40,11 @@ from .codec import (
     run_to_dict,
     setup_from_dict,
     setup_to_dict,
-    transfer_from_dict,
-    transfer_to_dict,
     split_runs,
     stored_run,
     to_json,
+    transfer_from_dict,
+    transfer_to_dict,
 )
 from .records import Attempt, Control, Ledger, Removal, RunRecord, SetupRecord, TransferRecord
 
