@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -104,7 +104,10 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
             ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
     plan = make_plan(campaign, frozen=frozen, moved=moved_of(campaign, root))
     ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign, workdir),
-                  workdir=workdir, say=say, dry_run=dry_run, transfer_for=transfers_of(campaign, root))
+                  workdir=workdir, say=say, dry_run=dry_run, transfer_for=transfers_of(campaign, root),
+                  site_wms={} if wms is not None or not campaign.multisite else
+                  {site: make_wms(replace(campaign, profile=campaign.site_profile(site)), workdir)
+                   for site in campaign.sites})
     return Workspace(ctx, plan, ledger)
 
 

@@ -207,3 +207,39 @@ def test_transfers_survive_the_ledger_round_trip_and_a_merge_of_two_jobs(sites: 
     assert again.transfers == ledger.transfers and ledger.transfers
     older = replace(ledger, transfers=(replace(ledger.transfers[0], state=TransferState.RUNNING, ended_at=""),))
     assert merge_ledgers(older, ledger).transfers == ledger.transfers
+
+
+def test_a_site_whose_wms_is_unreachable_makes_only_its_runs_unknown(tmp_path: Path) -> None:
+    data = {
+        "name": "camp", "description": "d", "operator": "op", "profile": "local-usdf",
+        "sites": ["local-usdf", "local-frdf"],
+        "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/repo", "inputs": ["in"], "output": "out/{campaign}"},
+        "pipeline": "pipelines/p.yaml",
+        "steps": [
+            {"name": "french", "subsets": ["step1"], "site": "local-frdf"},
+            {"name": "central", "subsets": ["step1"], "requires": []},
+            {"name": "after", "subsets": ["step2"], "requires": ["central"]},
+        ],
+    }
+    path = tmp_path / "campaigns" / "camp" / "campaign.yaml"
+    path.parent.mkdir(parents=True)
+    campaign = Campaign.from_dict(data, USDF, path=path, site_profiles=(USDF, FRDF))
+    us, fr = InMemoryWms(), InMemoryWms()
+
+    def cycle() -> Ledger:
+        ctx = Context(root=tmp_path, campaign=campaign, wms=us, workdir=tmp_path / "work", now=Clock(),
+                      say=lambda _: None, site_wms={"local-usdf": us, "local-frdf": fr})
+        ledger, _ = observe.refresh(ctx, store.load(path.parent, "camp"))
+        ledger, _ = submit.apply(ctx, make_plan(campaign), ledger)
+        return ledger
+
+    cycle()
+    assert fr.submissions("french/all") == 1 and us.submissions("central/all") == 1, "each site's own WMS"
+    assert us.submissions("french/all") == 0
+    fr.finish("french/all", RunState.RUNNING)
+    fr.unreachable = True
+    us.finish("central/all", RunState.SUCCEEDED)
+    ledger = cycle()
+    assert ledger.run("french/all").state == RunState.UNKNOWN  # type: ignore[union-attr]
+    assert ledger.run("central/all").state == RunState.SUCCEEDED  # type: ignore[union-attr]
+    assert us.submissions("after/all") == 1, "the central site goes on while FrDF cannot be asked"

@@ -58,6 +58,20 @@ class Context:
     saved: list[str] = field(default_factory=list)
     # Multi-site: the transfer adapter between two sites (source, destination); None outside multi-site work.
     transfer_for: Callable[[str, str], Transfer] | None = None
+    # Multi-site: each site's own WMS (site profile name -> Wms); a site missing here uses `wms`.
+    site_wms: Mapping[str, Wms] = field(default_factory=dict)
+
+    def wms_of(self, launch_dir: Path | str) -> Wms:
+        """The WMS of the site whose run was launched in `launch_dir` (see `launch_dir`), else the campaign's:
+        an unreachable site then makes only its own runs UNKNOWN."""
+        if not self.site_wms or not str(launch_dir):
+            return self.wms
+        path = Path(launch_dir)
+        try:
+            site = self.campaign.step_site(self.campaign.step(path.parent.parent.name), path.parent.name)
+        except KeyError:
+            return self.wms
+        return self.site_wms.get(site, self.wms)
 
     @property
     def campaign_dir(self) -> Path:
