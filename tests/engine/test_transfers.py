@@ -243,3 +243,30 @@ def test_a_site_whose_wms_is_unreachable_makes_only_its_runs_unknown(tmp_path: P
     assert ledger.run("french/all").state == RunState.UNKNOWN  # type: ignore[union-attr]
     assert ledger.run("central/all").state == RunState.SUCCEEDED  # type: ignore[union-attr]
     assert us.submissions("after/all") == 1, "the central site goes on while FrDF cannot be asked"
+
+
+def test_a_transfer_that_gave_up_opens_one_issue_naming_what_moved_and_closes_it_when_done(
+        sites: MultiSite, tmp_path: Path) -> None:
+    from campaignops.adapters.folder_tracker import FolderTracker
+    from campaignops.engine.notify import sync
+
+    sites.step1_succeeds()
+    failed = TransferProgress(TransferState.STUCK, datasets=8, arrived=5, handle="rule-7",
+                              message="rule rule-7 STUCK: 3 replicas cannot reach USDF_BUTLER_DISK")
+    sites.service.outcomes = [failed, failed, failed]
+    tracker = FolderTracker(tmp_path / "issues")
+    for _ in range(3):
+        ledger = sites.cycle()
+        assert sync(sites.campaign, ledger, tracker) == [] or ledger.transfers[0].next_try_at == ""
+        sites.clock.advance(30)
+    record = ledger.transfers[0]
+    assert record.attempt == 3 and record.state == TransferState.STUCK and not record.next_try_at
+    [issue] = tracker.issues("camp")
+    assert issue.open and "local-frdf → local-usdf" in issue.title
+    for fact in ("`visit_summary`", "5 / 8", "/sites/frdf", "/sites/usdf", "rule-7", "USDF_BUTLER_DISK"):
+        assert fact in issue.body, fact
+    assert sync(sites.campaign, ledger, tracker) == [], "reported once"
+    done = replace(record, state=TransferState.DONE, arrived=8, next_try_at="")
+    actions = sync(sites.campaign, ledger.with_transfer(done), tracker)
+    assert len(actions) == 1 and "closed" in actions[0]
+    assert not tracker.issues("camp")[0].open
