@@ -1,5 +1,8 @@
 """Which transfer stages a multi-site plan needs: for each step at a site, what the steps it requires produced
-at other sites, restricted to what that step's runs read there (pure)."""
+at other sites, restricted to what that step's runs read there (pure).
+
+Two steps both placed by residency need no transfer between them: each site's runs of the later step read what
+the same site's runs of the earlier one wrote (declare the later step's `transfer` to move data anyway)."""
 
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ def plan_transfers(campaign: Campaign, runs: tuple[PlannedRun, ...], moved: Move
     for run in placed:
         step = campaign.step(run.step)
         for required in run.requires:
+            if step.placed_by_data and campaign.step(required).placed_by_data and not step.transfer_types:
+                continue  # each site works on what it holds: its own runs of `required` wrote it
             sources = {r.site for r in placed if r.step == required}
             for source in sorted(sources - {run.site}):
                 if (run.step, run.site, required, source) in seen:
