@@ -19,7 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from campaignops.adapters.transfer.rucio import RucioSite, RucioTransfer, dataset_name
-from campaignops.demo import INSTRUMENT
+from campaignops.demo import DEFAULTS_COLLECTION, INSTRUMENT
 from campaignops.domain.model import Profile
 from campaignops.domain.states import TransferState
 from campaignops.ports import TransferRequest
@@ -57,7 +57,8 @@ class Sites:
     def request(self, run: str, types: tuple[str, ...] = (SUMMARY, DETAIL), where: str = "") -> TransferRequest:
         return TransferRequest(key=f"step2c<{run}@frdf", source_site="frdf", destination_site="usdf",
                                source_repo=self.source_repo, destination_repo=self.destination_repo,
-                               collections=(run,), dataset_types=types, where=where)
+                               collections=(run,), dataset_types=types, where=where,
+                               chain=f"{run}/chain", inputs=(DEFAULTS_COLLECTION,))
 
 
 @pytest.fixture(scope="session")
@@ -206,6 +207,8 @@ def test_a_rule_goes_running_then_ok_awaiting_ingest_then_done(sites: Sites) -> 
     with Butler.from_config(sites.destination_repo) as butler:
         ref = butler.find_dataset(SUMMARY, instrument=INSTRUMENT, visit=1003, collections=run)
         assert ref is not None and butler.get(ref) == {"visit": 1003, "run": run}
+        # The moved run heads the destination's chain, before its inputs: the next runs there read it.
+        assert list(butler.collections.get_info(request.chain).children) == [run, DEFAULTS_COLLECTION]
 
 
 def test_a_rule_that_cannot_complete_is_stuck_and_says_which_transfer(sites: Sites) -> None:
@@ -218,6 +221,10 @@ def test_a_rule_that_cannot_complete_is_stuck_and_says_which_transfer(sites: Sit
     assert stuck.state == TransferState.STUCK
     for word in (started.handle, "frdf", SOURCE_RSE, "usdf", DESTINATION_RSE, SUMMARY):
         assert word in stuck.message
+    # The engine's retry starts it again: the same rule, handed to the judge-repairer, not a second one.
+    again = adapter.start(request)
+    assert again.state == TransferState.RUNNING and again.handle == started.handle
+    assert rule_of(sites, started.handle)["state"] == "STUCK"
 
 
 def test_a_where_sends_only_the_visits_it_selects(sites: Sites) -> None:

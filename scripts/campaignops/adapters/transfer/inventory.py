@@ -48,6 +48,23 @@ def count_at(repo: str, dataset_types: Sequence[str], collections: Sequence[str]
         return len(select(butler, dataset_types, collections, where))
 
 
+def chain_at(repo: str, chain: str, runs: Sequence[str], inputs: Sequence[str]) -> None:
+    """Put the moved `runs` the Butler at `repo` holds at the front of the CHAINED collection `chain`; a
+    chain not there yet is made of them and those of `inputs` the Butler knows. Doing it again changes
+    nothing."""
+    from lsst.daf.butler import Butler, CollectionType
+
+    with Butler.from_config(repo, writeable=True) as butler:
+        held = [run for run in runs if _has_collection(butler, run)]
+        if not held:
+            return
+        if butler.collections.register(chain, CollectionType.CHAINED):
+            known = [c for c in inputs if c not in held and _has_collection(butler, c)]
+            butler.collections.redefine_chain(chain, [*held, *known])
+        else:
+            butler.collections.prepend_chain(chain, held)
+
+
 def files(butler: Butler, refs: Sequence[DatasetRef]) -> list[tuple[DatasetRef, ResourcePath]]:
     """The files holding `refs`: one per dataset, or one per component when the datastore split it."""
     out: list[tuple[DatasetRef, ResourcePath]] = []

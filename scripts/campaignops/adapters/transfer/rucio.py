@@ -179,6 +179,8 @@ class RucioTransfer:
                 return TransferProgress(TransferState.RUNNING, datasets=sent, bytes=size, handle=handle,
                                         message=f"Rucio rule {handle} {state} ({locks}) moving {where}")
             arrived = self._count(request.destination_repo, request, "destination")
+            if arrived >= sent and request.chain:
+                self._chain(request)
         except _Unreachable as exc:
             return TransferProgress(TransferState.UNKNOWN, handle=handle, message=str(exc))
         except _Refused as exc:
@@ -206,6 +208,15 @@ class RucioTransfer:
             return inventory.count_at(repo, request.dataset_types, request.collections, request.where)
         except Exception as exc:  # any Butler failure: it could not be asked
             raise _Unreachable(f"the {side} Butler {repo} could not be read: {exc}") from exc
+
+    @staticmethod
+    def _chain(request: TransferRequest) -> None:
+        """The moved runs at the front of the destination's chain, so its next runs read them."""
+        try:
+            inventory.chain_at(request.destination_repo, request.chain, request.collections, request.inputs)
+        except Exception as exc:  # any Butler failure: it could not be asked
+            raise _Unreachable(f"the datasets arrived but the destination Butler {request.destination_repo} "
+                               f"could not chain them into {request.chain}: {exc}") from exc
 
     @staticmethod
     def _dids(files: list[tuple[Any, Any]], root: Path, scope: str) -> tuple[list[dict[str, Any]], int, int]:
@@ -304,6 +315,7 @@ class RucioTransfer:
 
         found = existing()
         if found:
+            self._repair(client, found)
             return found
         try:
             return str(client.add_replication_rule([{"scope": scope, "name": name}], 1, rse,
@@ -312,6 +324,19 @@ class RucioTransfer:
             if type(exc).__name__ == "DuplicateRule" and (found := existing()):  # made meanwhile
                 return found
             raise _fault(f"a replication rule of {scope}:{name} to {rse}", exc) from exc
+
+    @staticmethod
+    def _repair(client: Any, rule_id: str) -> None:
+        """Starting a transfer whose rule is STUCK (or SUSPENDED) again asks the judge-repairer to take the
+        rule next (a boost); a refusal leaves the rule as it is, for the next poll to report."""
+        try:
+            rule = client.get_replication_rule(rule_id)
+            if rule.get("state") == "SUSPENDED":
+                client.update_replication_rule(rule_id, {"state": "STUCK"})
+            if rule.get("state") in ("STUCK", "SUSPENDED"):
+                client.update_replication_rule(rule_id, {"boost_rule": True})
+        except Exception:  # noqa: BLE001 - the repair is a nudge: the rule's state is read at the next poll
+            pass
 
     def _bytes(self, client: Any, rule: dict[str, Any]) -> int:
         did = self._ask(f"dataset {rule['scope']}:{rule['name']}",
