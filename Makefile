@@ -12,10 +12,11 @@ RUCIO_STAMP := $(RUCIO_VENV)/.installed
 DEMO_DIR ?= .demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean help
+.PHONY: demo demo-multisite test lint bench clean help
 
 help:
 	@echo "make demo   - build the demo Butler repo and run the demo campaign end to end (bps + parsl)"
+	@echo "make demo-multisite - the 3x3 campaign: three site Butlers, per-site steps, transfers, a global step"
 	@echo "make test   - run the whole test suite (installs everything first)"
 	@echo "make bench  - print the benchmark figures quoted in the README"
 	@echo "make lint   - ruff + mypy --strict + actionlint + zizmor (fails on any finding)"
@@ -43,6 +44,9 @@ node_modules/.installed: package.json
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --dir $(DEMO_DIR) $(DEMO_ARGS)
+
+demo-multisite: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --multisite --dir $(DEMO_DIR) $(DEMO_ARGS)
 
 test: $(STAMP) node_modules/.installed $(RUCIO_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)

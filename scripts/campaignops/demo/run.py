@@ -165,11 +165,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PostgreSQL registry for the demo Butler (default: SQLite), "
                         "e.g. postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between status checks (default 2)")
+    parser.add_argument("--multisite", action="store_true",
+                        help="run the 3×3 multi-site campaign instead (campaigns/demo-3x3): three site Butlers, "
+                        "per-site steps, transfers between the sites, a global step at the central site")
 
 
 def main(args: argparse.Namespace) -> int:
     source_root = root_from(getattr(args, "root", None))
     demo_dir = Path(getattr(args, "dir", None) or source_root / ".demo")
+    if getattr(args, "multisite", False):
+        from .multisite import run_multisite
+
+        return run_multisite(source_root, demo_dir, registry=getattr(args, "registry", None),
+                             poll=getattr(args, "poll", 2.0))
     return run_demo(source_root, demo_dir, registry=getattr(args, "registry", None),
                     poll=getattr(args, "poll", 2.0))
 
