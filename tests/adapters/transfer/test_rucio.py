@@ -11,7 +11,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +247,16 @@ def test_nothing_to_send_is_done_without_a_rule(sites: Sites) -> None:
     progress = sites.adapter().start(request)
     assert progress.state == TransferState.DONE and progress.datasets == 0 and progress.handle == ""
     assert sites.adapter().poll(request, "").state == TransferState.DONE
+
+
+def test_a_rule_is_never_done_when_the_source_selection_comes_back_empty(sites: Sites) -> None:
+    run = unique_run()
+    produce(sites.source_repo, run)
+    adapter = sites.adapter()
+    started = adapter.start(sites.request(run, types=(SUMMARY,)))
+    sites.server.arrive(started.handle, sites.frdf, sites.usdf)
+    progress = adapter.poll(replace(sites.request(run, types=(SUMMARY,)), collections=()), started.handle)
+    assert progress.state == TransferState.UNKNOWN and started.handle in progress.message
 
 
 def test_a_butler_outside_its_rse_tree_fails_saying_where_it_must_live(sites: Sites) -> None:

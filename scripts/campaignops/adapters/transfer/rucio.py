@@ -158,6 +158,9 @@ class RucioTransfer:
                 return TransferProgress(TransferState.FAILED, datasets=sent,
                                         message=f"no Rucio rule is recorded for transfer {request.key}: "
                                                 "start it again")
+            if sent == 0:  # never DONE on an empty count: the rule moves files of datasets no longer selected
+                raise _Unreachable(f"the source Butler {request.source_repo} holds none of {self._what(request)} "
+                                   f"now: rule {handle} cannot be checked against it")
             client = self._client()
             rule = self._ask(f"rule {handle}", lambda: client.get_replication_rule(handle), {"RuleNotFound"})
             if not isinstance(rule, dict) or "state" not in rule:
