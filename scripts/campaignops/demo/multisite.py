@@ -20,7 +20,8 @@ from ..planning.advance import step_progress
 from ..views import status_page, summary
 from ..views.plan_text import transfer_lines
 from ..workspace import Workspace, open_campaign
-from .run import _git, _say
+from .control import commit, git
+from .control import say as _say
 from .sites import SITE_PATCHES, SITES, build_sites
 
 CAMPAIGN = "demo-3x3"
@@ -49,10 +50,8 @@ def make_control_repo(source_root: Path, control: Path, sites_root: Path) -> Pat
     data["butler"]["repo"] = str(sites_root / "usdf" / "repo")
     data["pipeline"] = str((source_root / data["pipeline"]).resolve())
     yaml.dump(data, spec)
-    _git(control, "init", "-q", "-b", "main")
-    _git(control, "add", "-A")
-    _git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost", "commit", "-qm",
-         "3x3 demo campaign")
+    git(control, "init", "-q", "-b", "main")
+    commit(control, "3x3 demo campaign")
     return control
 
 
@@ -137,9 +136,7 @@ def run_multisite(source_root: Path, demo_dir: Path, *, registry: str | None = N
     for site, n in counts.items():
         say(f"   {FINAL} at the central site for {site}'s patches {SITE_PATCHES[site]}: {n}")
     status_page.write_pages(control, datetime.datetime.now(datetime.UTC))
-    _git(control, "add", "-A")
-    _git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost", "commit", "-qm",
-         "3x3 demo: ledger and status after the run")
+    commit(control, "3x3 demo: ledger and status after the run")
     runs_done = all(r.state == RunState.SUCCEEDED for r in ws.ledger.runs) and len(ws.ledger.runs) == len(ws.plan.runs)
     moved = len(ws.ledger.transfers) == len(ws.plan.transfers) and all(
         t.state == TransferState.DONE for t in ws.ledger.transfers)
@@ -147,6 +144,7 @@ def run_multisite(source_root: Path, demo_dir: Path, *, registry: str | None = N
     say(f"status pages:  {control / 'STATUS.md'}, {control / 'sites'}/")
     say(f"ledger:        {control / 'campaigns' / CAMPAIGN / 'ledger'}/")
     ok = runs_done and moved and every_patch
-    say(f"{'the 3x3 campaign finished: every run SUCCEEDED, every transfer verified, the central Butler holds ' if ok else 'the 3x3 demo did NOT finish: '}"
-        f"{sum(counts.values())} {FINAL} of 6 patches × 2 bands, in {time.monotonic() - started:.0f} s")
+    verdict = ("the 3x3 campaign finished: every run SUCCEEDED, every transfer verified, the central Butler "
+               "holds" if ok else "the 3x3 demo did NOT finish:")
+    say(f"{verdict} {sum(counts.values())} {FINAL} of 6 patches × 2 bands, in {time.monotonic() - started:.0f} s")
     return 0 if ok else 1
