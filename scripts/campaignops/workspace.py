@@ -120,13 +120,20 @@ def moved_of(campaign: Campaign, root: Path) -> dict[tuple[str, str], tuple[str,
 
 
 def transfers_of(campaign: Campaign, root: Path) -> Callable[[str, str], Transfer] | None:
-    """The transfer adapter between two sites: Butler-to-Butler (the embedded default)."""
+    """The transfer adapter between two sites: Rucio when both sites' profiles say `transfer: {kind: rucio}`,
+    else Butler-to-Butler (the embedded default)."""
     if not campaign.multisite:
         return None
-    from .adapters.transfer.butler import ButlerTransfer  # the middleware, only for multi-site campaigns
+    # the middleware (and rucio-clients) only for multi-site campaigns
+    from .adapters.transfer.butler import ButlerTransfer
+    from .adapters.transfer.rucio import RucioTransfer
 
     butler = ButlerTransfer()
-    return lambda source, destination: butler
+    through_rucio = {p.name for p in campaign.site_profiles if p.transfer is not None and p.transfer.kind == "rucio"}
+    if not through_rucio:
+        return lambda source, destination: butler
+    rucio = RucioTransfer.for_profiles(campaign.site_profiles)
+    return lambda source, destination: rucio if {source, destination} <= through_rucio else butler
 
 
 def recorded_drift(path: Path, root: Path) -> list[Problem]:
