@@ -265,3 +265,18 @@ def test_a_postgresql_registry_that_does_not_answer_is_unknown(sites: Path) -> N
     progress = ButlerTransfer().start(_request(sites, "frdf", "usdf", ("demo/frdf/step2",), (SUMMARY,)))
     assert progress.state == TransferState.UNKNOWN
     assert "cannot open the destination usdf" in progress.message and "will ask again" in progress.message
+
+
+def test_the_moved_runs_are_chained_at_the_destination_once_verified(sites: Path) -> None:
+    from dataclasses import replace
+
+    request = replace(_request(sites, "frdf", "usdf", ("demo/frdf/step2",), (SUMMARY,)),
+                      chain="demo/usdf/inputs", inputs=("DemoCam/defaults", "demo/nowhere"))
+    assert ButlerTransfer().start(request).state == TransferState.DONE
+    assert ButlerTransfer().start(request).state == TransferState.DONE  # again: the chain is unchanged
+    butler = _butler(sites / "usdf" / "repo")
+    try:
+        assert list(butler.collections.get_info("demo/usdf/inputs").children) == ["demo/frdf/step2",
+                                                                                   "DemoCam/defaults"]
+    finally:
+        butler.close()

@@ -1,1 +1,1 @@
-"""Transfers between sites' Butlers: Butler-to-Butler (the embedded default) and what both adapters share."""
+"""Transfer adapters: datasets moved between sites' Butlers, Butler-to-Butler or through Rucio."""

@@ -3,7 +3,8 @@
 `start` selects the datasets at the source (types, RUN collections, `where`), copies them with their
 dimension records and dataset types into RUN collections of the same names at the destination, and
 verifies by dataset id that the destination holds every one: DONE with the counts and bytes (the sizes
-of the source's files), or FAILED naming each dataset type short (sent against found). It is
+of the source's files), or FAILED naming each dataset type short (sent against found). Once verified,
+the moved runs go to the front of the request's `chain` at the destination (when it names one). It is
 synchronous, so `poll` only verifies again. Starting again never duplicates: datasets already at the
 destination (same id) are skipped by the Butler, and a transfer already complete copies nothing.
 
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 from ...domain.errors import ButlerQueryError
 from ...domain.states import TransferState
 from ...ports import TransferProgress, TransferRequest
-from .inventory import open_butler, select, selected_at
+from .inventory import chain_at, has_collection, open_butler, select
 
 if TYPE_CHECKING:
     from lsst.daf.butler import Butler, DatasetRef
@@ -90,7 +91,10 @@ class ButlerTransfer:
                     raise _Outcome(self._refused(request, f"the copy into {self._where(request, 'destination')} "
                                                           f"failed: {exc}", exc)) from exc
                 missing = self._missing(destination, refs)
-            return self._verdict(request, source, refs, missing)
+            progress = self._verdict(request, source, refs, missing)
+            if progress.state == TransferState.DONE and request.chain:
+                self._chain(request)
+            return progress
         except _Outcome as outcome:
             return outcome.progress
         finally:
@@ -119,16 +123,24 @@ class ButlerTransfer:
                                                   f"{cause}{hint}", cause)) from exc
 
     def _select(self, request: TransferRequest, source: Butler) -> list[DatasetRef]:
-        from lsst.daf.butler import MissingCollectionError, MissingDatasetTypeError
+        from lsst.daf.butler import MissingDatasetTypeError
 
         at = self._where(request, "source")
         try:
+            unknown = [c for c in request.collections if not has_collection(source, c)]
+            if unknown:
+                raise _Outcome(TransferProgress(TransferState.FAILED, message=(
+                    f"transfer {request.key}: the {at} has no collection {', '.join(map(repr, unknown))} "
+                    "(did the run that makes it start? is the collection name right?)")))
+            for name in request.dataset_types:
+                try:
+                    source.get_dataset_type(name)
+                except MissingDatasetTypeError:
+                    raise _Outcome(TransferProgress(TransferState.FAILED, message=(
+                        f"transfer {request.key}: the {at} has no dataset type {name!r}"))) from None
             refs = select(source, request.dataset_types, request.collections, request.where)
-        except MissingCollectionError as exc:
-            raise _Outcome(self._refused(request, f"the {at} has no such collection: {exc} "
-                                                  f"(asked for {', '.join(request.collections)})", exc)) from exc
-        except MissingDatasetTypeError as exc:
-            raise _Outcome(self._refused(request, f"the {at} has no such dataset type: {exc}", exc)) from exc
+        except _Outcome:
+            raise
         except Exception as exc:
             raise _Outcome(self._refused(request, f"cannot select datasets at the {at}: {exc}", exc)) from exc
         if not refs:
@@ -143,11 +155,18 @@ class ButlerTransfer:
         types = sorted({ref.datasetType.name for ref in refs})
         runs = sorted({ref.run for ref in refs})
         try:
-            held = {ref.id for ref in selected_at(destination, types, runs)}
+            held = {ref.id for ref in select(destination, types, runs, "")}
         except Exception as exc:
             raise _Outcome(TransferProgress(TransferState.UNKNOWN if _unreachable(exc) else TransferState.FAILED,
                                             message=f"cannot count what the destination holds: {exc}")) from exc
         return [ref for ref in refs if ref.id not in held]
+
+    def _chain(self, request: TransferRequest) -> None:
+        try:
+            chain_at(request.destination_repo, request.chain, request.collections, request.inputs)
+        except Exception as exc:
+            raise _Outcome(self._refused(request, f"the datasets arrived but the {self._where(request, 'destination')} "
+                                                  f"could not chain them into {request.chain}: {exc}", exc)) from exc
 
     def _verdict(self, request: TransferRequest, source: Butler, refs: list[DatasetRef],
                  missing: list[DatasetRef]) -> TransferProgress:

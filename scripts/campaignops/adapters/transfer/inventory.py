@@ -1,22 +1,21 @@
-"""What a site's Butler holds: the datasets a transfer selects, how many a repository has, what is resident there.
+"""What a transfer moves: the datasets of some types in RUN collections matching a `where`, their files,
+how many of them a Butler holds (shared by the Butler-to-Butler and Rucio adapters), and which visits or
+patches a site's Butler holds (`resident_values`).
 
-Both transfer adapters (Butler-to-Butler and Rucio) select what to send with `select` and confirm what
-arrived with `count_at`; placement by data asks `resident_values` which visits or patches a site holds.
 A `where` may name visits or detectors without the instrument when the repository knows one instrument
-(it is the default data ID, as `pipetask` would infer it).
+(`open_butler` makes it the default data ID, as `pipetask` would infer it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...domain.errors import ButlerQueryError
 
 if TYPE_CHECKING:
     from lsst.daf.butler import Butler, DatasetRef
-
-__all__ = ["count_at", "open_butler", "resident_values", "select", "selected_at"]
+    from lsst.resources import ResourcePath
 
 
 def open_butler(repo: str, writeable: bool = False) -> Butler:
@@ -45,52 +44,75 @@ def open_butler(repo: str, writeable: bool = False) -> Butler:
     return butler
 
 
-def select(butler: Butler, dataset_types: Iterable[str], collections: Sequence[str], where: str) -> list[DatasetRef]:
-    """Every dataset of `dataset_types` in `collections` whose data ID matches `where` (all of them in
-    each collection, not only the first found). Raises the Butler's own error for an unknown dataset
-    type or collection, or a `where` it cannot read."""
-    refs: list[DatasetRef] = []
-    for dataset_type in dataset_types:
-        refs.extend(butler.query_datasets(dataset_type, collections=list(collections), where=where,
-                                          find_first=False, limit=None, explain=False))
-    return refs
-
-
-def selected_at(butler: Butler, dataset_types: Iterable[str], collections: Sequence[str],
-                where: str = "") -> list[DatasetRef]:
-    """Like `select`, but a dataset type or collection the repository does not have yet holds nothing
-    (what a destination shows before anything arrived)."""
+def select(butler: Butler, dataset_types: Sequence[str], collections: Sequence[str],
+           where: str) -> list[DatasetRef]:
+    """Every dataset of `dataset_types` in `collections` matching `where`; a type or collection the Butler
+    does not know contributes nothing. All of each RUN's datasets, not only the first found."""
     from lsst.daf.butler import MissingCollectionError, MissingDatasetTypeError
 
-    present = []
-    for collection in collections:
-        try:
-            butler.collections.get_info(collection)
-        except MissingCollectionError:
-            continue
-        present.append(collection)
-    if not present:
+    known = [c for c in collections if has_collection(butler, c)]
+    if not known:
         return []
     refs: list[DatasetRef] = []
     for dataset_type in dataset_types:
         try:
-            refs.extend(select(butler, [dataset_type], present, where))
-        except (MissingCollectionError, MissingDatasetTypeError):
+            refs.extend(butler.query_datasets(dataset_type, collections=known, where=where, find_first=False,
+                                              limit=None, explain=False))
+        except (MissingDatasetTypeError, MissingCollectionError):
             continue
     return refs
 
 
-def count_at(repo: str, dataset_types: Iterable[str], collections: Sequence[str], where: str) -> int:
-    """How many datasets of `dataset_types` in `collections` matching `where` the Butler at `repo` holds
-    (0 for a dataset type or collection it does not have yet). Raises ButlerQueryError."""
+def has_collection(butler: Butler, name: str) -> bool:
+    """Whether the Butler has a collection of that name (of any type)."""
+    from lsst.daf.butler import MissingCollectionError
+
+    try:
+        butler.collections.get_info(name)
+    except MissingCollectionError:
+        return False
+    return True
+
+
+def count_at(repo: str, dataset_types: Sequence[str], collections: Sequence[str], where: str) -> int:
+    """How many of those datasets the Butler at `repo` holds (read-only); ButlerQueryError naming the
+    repository when it cannot be opened or asked."""
     butler = open_butler(repo)
     try:
-        return len(selected_at(butler, dataset_types, collections, where))
+        return len(select(butler, dataset_types, collections, where))
     except Exception as exc:
         raise ButlerQueryError(f"cannot count {', '.join(dataset_types)} in {', '.join(collections)} at {repo}"
                                f"{' where ' + where if where else ''}: {exc}") from exc
     finally:
         butler.close()
+
+
+def chain_at(repo: str, chain: str, runs: Sequence[str], inputs: Sequence[str]) -> None:
+    """Put the moved `runs` the Butler at `repo` holds at the front of the CHAINED collection `chain`; a
+    chain not there yet is made of them and those of `inputs` the Butler knows. Doing it again changes
+    nothing."""
+    from lsst.daf.butler import Butler, CollectionType
+
+    with Butler.from_config(repo, writeable=True) as butler:
+        held = [run for run in runs if has_collection(butler, run)]
+        if not held:
+            return
+        if butler.collections.register(chain, CollectionType.CHAINED):
+            known = [c for c in inputs if c not in held and has_collection(butler, c)]
+            butler.collections.redefine_chain(chain, [*held, *known])
+        else:
+            butler.collections.prepend_chain(chain, held)
+
+
+def files(butler: Butler, refs: Sequence[DatasetRef]) -> list[tuple[DatasetRef, ResourcePath]]:
+    """The files holding `refs`: one per dataset, or one per component when the datastore split it."""
+    out: list[tuple[DatasetRef, ResourcePath]] = []
+    for ref in refs:
+        uris = butler.getURIs(ref)
+        if uris.primaryURI is not None:
+            out.append((ref, uris.primaryURI))
+        out.extend((ref, uri) for _, uri in sorted(uris.componentURIs.items()))
+    return out
 
 
 def resident_values(repo: str, dimension: str, where: str = "",
@@ -103,24 +125,18 @@ def resident_values(repo: str, dimension: str, where: str = "",
     Raises ButlerQueryError naming the repository and the query."""
     from lsst.daf.butler import CollectionType
 
-    types = [datasets] if isinstance(datasets, str) else list(datasets or ())
+    from ..butler import ButlerDataIds
+
+    types = (datasets,) if isinstance(datasets, str) else tuple(datasets or ())
     butler = open_butler(repo)
     try:
-        runs = list(butler.collections.query("*", CollectionType.RUN)) if types else []
-        if types and not runs:
-            return []
-        with butler.query() as query:
-            for dataset_type in types:
-                query = query.join_dataset_search(dataset_type, runs)
-            rows = query.data_ids([dimension])
-            if where:
-                rows = rows.where(where)
-            return sorted({row[dimension] for row in rows})
-    except ButlerQueryError:
-        raise
-    except Exception as exc:
-        what = f" with {', '.join(types)}" if types else ""
-        raise ButlerQueryError(f"cannot list the {dimension} values{what} at {repo}"
-                               f"{' where ' + where if where else ''}: {exc}") from exc
+        runs = tuple(butler.collections.query("*", CollectionType.RUN)) if types else ()
     finally:
         butler.close()
+    if types and not runs:
+        return []
+    at = ButlerDataIds(repo)
+    try:
+        return at.values_with(dimension, where, types, runs)
+    finally:
+        at.close()
