@@ -201,6 +201,7 @@ class Campaign:
     hold: str | None = None  # a hold written in the spec: its reason
     butler_setup: tuple[str, ...] = ()  # commands that build a fresh repository before step 1 (butler.setup)
     stack_packages: tuple[str, ...] = ()  # ticket branches set up on top of the base (developer stack)
+    autopilot: bool = True  # campaign reconcile applies the failure rules (false: people retry by hand)
 
     @property
     def output(self) -> str:
@@ -296,6 +297,7 @@ class Campaign:
             path=path,
             hold=data.get("hold"),
             butler_setup=tuple((butler.get("setup") or {}).get("commands") or ()),
+            autopilot=bool(data.get("autopilot", True)),
         )
 
 
