@@ -62,7 +62,7 @@ def _waits(ctx: Context, plan: Plan, ledger: Ledger, key: str, decision: RuleDec
     if not run.gate_open:
         return f"waits: the gate of step {run.step} is closed"
     if not failures.is_due(decision.due_at, ctx.now()):
-        return f"waits until {decision.due_at} (backoff)"
+        return f"due {decision.due_at}"
     return ""
 
 

@@ -244,12 +244,16 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
         lines += ["### Exit codes", "", "| task | exit codes |", "|---|---|"]
         lines += [f"| `{_cell(label)}` | {', '.join(str(c) for c in codes)} |" for label, codes in attempt.exit_codes]
         lines.append("")
-    commands = retry_commands(name, record)
-    tail = ["### What to do", "",
-            "Read the errors above and the logs; then, depending on the cause:", "",
-            "```bash",
-            *(f"{command}    # {why}" for command, why in commands),
-            "```", "", retry_hint, ""]
+    if acted(attempt) and record.current is not attempt:
+        tail = ["### What to do", "", f"Nothing for now: the failure rules started attempt {attempt.number + 1}. If it "
+                "fails too, it is reported here with the commands that fit.", ""]
+    else:
+        commands = retry_commands(name, record)
+        tail = ["### What to do", "",
+                "Read the errors above and the logs; then, depending on the cause:", "",
+                "```bash",
+                *(f"{command}    # {why}" for command, why in commands),
+                "```", "", retry_hint, ""]
     head = "\n".join(lines) + "\n"
     budget = BODY_BUDGET - len(head) - len("\n".join(tail))
     errors = _error_block(attempt, budget)
