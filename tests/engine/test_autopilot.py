@@ -125,12 +125,10 @@ def test_more_memory_raises_only_the_matched_task_and_the_render_keeps_it(tmp_pa
     assert config["pipetask"]["calibrate"] == {"requestMemory": 4096, "queue": "small"}
     assert config["pipetask"]["isr"] == {"requestMemory": 1536, "queue": "small"}  # untouched
     assert config["requestMemory"] == 1024
-    # Only what failed runs again: the first attempt's outputs are skipped.
-    assert f"--skip-existing-in {first.output_run}" in config["extraQgraphOptions"]
+    assert "extraQgraphOptions" not in config  # a fresh submission into its own output run
     # The ledger holds all it takes to render the same bytes again.
     planned = next(r for r in site.plan.runs if r.key == KEY)
-    again = render.render_run(site.campaign, planned, 2, root=site.root, memory=dict(second.memory),
-                              rescue_from=(first.output_run,))
+    again = render.render_run(site.campaign, planned, 2, root=site.root, memory=dict(second.memory))
     assert render.config_hash(again) == second.config_hash
 
 

@@ -77,13 +77,14 @@ def _launch(ctx: Context, plan: Plan, ledger: Ledger, key: str, decision: RuleDe
     run = _planned(plan, key)
     assert record is not None and record.current is not None and run is not None
     current = record.current
-    # More memory for the matched tasks alone, on top of what this attempt already asked; the new attempt
-    # re-runs only what failed (a rescue: outputs of the others are skipped), since bps restart cannot change
-    # memory. The overrides are recorded on the attempt, so a later retry keeps them.
+    # More memory for the matched tasks alone, on top of what this attempt already asked. bps restart cannot
+    # change memory, so it is a fresh submission (new output run), as `campaign retry --memory-multiplier`
+    # makes: a rescue (--skip-existing-in the earlier attempts) would re-run less, but pipetask refuses it
+    # for a step after the first, whose earlier outputs sit apart in the campaign's output chain. The
+    # overrides are recorded on the attempt, so a later retry keeps them and its render is reproducible.
     memory = tuple(sorted((dict(current.memory) | dict(decision.memory)).items()))
-    earlier = tuple(dict.fromkeys(a.output_run for a in reversed(record.attempts) if a.wrote_outputs))
     return submit.launch_attempt(ctx, ledger, run, current.number + 1, "retry-memory",
-                                 memory_multiplier=current.memory_multiplier, rescue_from=earlier, memory=memory)
+                                 memory_multiplier=current.memory_multiplier, memory=memory)
 
 
 def _act(ctx: Context, plan: Plan, ledger: Ledger, record: RunRecord) -> Ledger:
