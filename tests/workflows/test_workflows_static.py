@@ -312,7 +312,7 @@ def test_status_runs_every_15_minutes_off_the_hour_one_at_a_time_never_cancelled
 def test_housekeeping_removes_expired_runs_weekly_and_commits_the_removals() -> None:
     on = triggers("housekeeping")
     [schedule] = on["schedule"]
-    minute, hour, dom, month, dow = schedule["cron"].split()
+    minute, _hour, dom, month, dow = schedule["cron"].split()
     assert (dom, month) == ("*", "*") and dow.isdigit() and minute.isdigit() and minute != "0"
     assert "workflow_dispatch" in on
     [job] = jobs("housekeeping").values()
