@@ -6,17 +6,21 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The Rucio server the transfer tests run on 127.0.0.1: its own venv, since `rucio` pins its own SQLAlchemy.
+RUCIO_VENV := .venv-rucio
+RUCIO_STAMP := $(RUCIO_VENV)/.installed
 DEMO_DIR ?= .demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean help
+.PHONY: demo demo-multisite test lint bench clean help
 
 help:
 	@echo "make demo   - build the demo Butler repo and run the demo campaign end to end (bps + parsl)"
+	@echo "make demo-multisite - the 3x3 campaign: three site Butlers, per-site steps, transfers, a global step"
 	@echo "make test   - run the whole test suite (installs everything first)"
 	@echo "make bench  - print the benchmark figures quoted in the README"
 	@echo "make lint   - ruff + mypy --strict + actionlint + zizmor (fails on any finding)"
-	@echo "make clean  - remove .venv, node_modules and the demo"
+	@echo "make clean  - remove .venv, .venv-rucio, node_modules and the demo"
 
 $(STAMP): pyproject.toml .python-version
 	@py=$$(pyenv which python3 2>/dev/null || command -v python3.12 || command -v python3); \
@@ -24,8 +28,15 @@ $(STAMP): pyproject.toml .python-version
 	 echo "creating $(VENV) with $$py ($$($$py --version))"; \
 	 $$py -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[lsst,test]'
+	$(BIN)/pip install --quiet -e '.[lsst,test,rucio]'
 	touch $(STAMP)
+
+$(RUCIO_STAMP): .python-version
+	@py=$$(pyenv which python3 2>/dev/null || command -v python3.12 || command -v python3); \
+	 $$py -m venv $(RUCIO_VENV)
+	$(RUCIO_VENV)/bin/pip install --quiet --upgrade pip
+	$(RUCIO_VENV)/bin/pip install --quiet 'rucio>=41,<42' 'psycopg[binary]>=3.1'
+	touch $(RUCIO_STAMP)
 
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
@@ -34,7 +45,10 @@ node_modules/.installed: package.json
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --dir $(DEMO_DIR) $(DEMO_ARGS)
 
-test: $(STAMP) node_modules/.installed
+demo-multisite: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --multisite --dir $(DEMO_DIR) $(DEMO_ARGS)
+
+test: $(STAMP) node_modules/.installed $(RUCIO_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -48,4 +62,4 @@ lint: $(STAMP) node_modules/.installed
 	$(BIN)/zizmor --offline --min-severity high .github/workflows
 
 clean:
-	rm -rf $(VENV) node_modules $(DEMO_DIR)
+	rm -rf $(VENV) $(RUCIO_VENV) node_modules $(DEMO_DIR)

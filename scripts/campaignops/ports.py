@@ -108,6 +108,10 @@ class TransferRequest:
     collections: tuple[str, ...]
     dataset_types: tuple[str, ...]
     where: str = ""
+    # Once verified, the moved RUN collections are put at the front of this CHAINED collection at the
+    # destination (created from them and `inputs` if absent), so the destination's next runs read them.
+    chain: str = ""
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,10 @@ class DataIdSource(Protocol):
 
     def data_ids(self, campaign: Campaign, step: Step) -> list[int | str]:
         """Every value of `step.split.dimension` the step's data query selects."""
+        ...
+
+    def resident(self, campaign: Campaign, step: Step, site: str) -> list[int | str]:
+        """Values of the step's split dimension resident in `site`'s Butler (a `by: residency` split)."""
         ...
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from .adapters.panda.budget import DEFAULT_PER_HOUR, RequestBudget
 from .adapters.panda.monitor import DEFAULT_TIMEOUT, BigPandaMonitor
 from .adapters.panda.token import read_token
 from .adapters.panda.wms import PandaWms
+from .adapters.pipeline_graph import moved_types
 from .domain.errors import LedgerError
 from .domain.model import Campaign, Plan
 from .domain.problems import Problem
@@ -32,7 +33,7 @@ from .planning.controls import drift_problems
 from .planning.grouping import groups_for
 from .planning.plan import make_plan
 from .planning.render import spec_fingerprint
-from .ports import Wms
+from .ports import Transfer, Wms
 from .spec import source
 from .spec.load import campaign_path, load_campaign
 from .spec.source import display_name
@@ -85,7 +86,7 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
         lock_campaign(workdir, campaign.name, say)
     ledger = store.load(campaign.path.parent, campaign.name)
     frozen = {step: groups for step, groups in ledger.frozen_groups}
-    needs_query = [s for s in campaign.steps if s.split.by == "query" and s.name not in frozen]
+    needs_query = [s for s in campaign.steps if s.split.by in ("query", "residency") and s.name not in frozen]
     built = not campaign.butler_setup or (ledger.setup is not None and ledger.setup.state == RunState.SUCCEEDED)
     if needs_query and query_groups and built:  # a repository still to be built cannot be asked
         # Ask the Butler once, at the first apply/status, and freeze the groups in the ledger so
@@ -101,10 +102,38 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
             # later form new groups instead of growing a group that may have been submitted.
             frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in groups_for(campaign, step))
             ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
-    plan = make_plan(campaign, frozen=frozen)
+    plan = make_plan(campaign, frozen=frozen, moved=moved_of(campaign, root))
     ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign, workdir),
-                  workdir=workdir, say=say, dry_run=dry_run)
+                  workdir=workdir, say=say, dry_run=dry_run, transfer_for=transfers_of(campaign, root),
+                  site_wms={} if wms is not None or not campaign.multisite else
+                  {site: make_wms(replace(campaign, profile=campaign.site_profile(site)), workdir)
+                   for site in campaign.sites})
     return Workspace(ctx, plan, ledger)
+
+
+def moved_of(campaign: Campaign, root: Path) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Multi-site: what each step reads of the steps it requires, from the pipeline (only when some step
+    does not declare its `transfer.dataset_types`)."""
+    if not campaign.multisite or all(s.transfer_types for s in campaign.steps if s.requires):
+        return {}
+    return moved_types(campaign, root)
+
+
+def transfers_of(campaign: Campaign, root: Path) -> Callable[[str, str], Transfer] | None:
+    """The transfer adapter between two sites: Rucio when both sites' profiles say `transfer: {kind: rucio}`,
+    else Butler-to-Butler (the embedded default)."""
+    if not campaign.multisite:
+        return None
+    # the middleware (and rucio-clients) only for multi-site campaigns
+    from .adapters.transfer.butler import ButlerTransfer
+    from .adapters.transfer.rucio import RucioTransfer
+
+    butler = ButlerTransfer()
+    through_rucio = {p.name for p in campaign.site_profiles if p.transfer is not None and p.transfer.kind == "rucio"}
+    if not through_rucio:
+        return lambda source, destination: butler
+    rucio = RucioTransfer.for_profiles(campaign.site_profiles)
+    return lambda source, destination: rucio if {source, destination} <= through_rucio else butler
 
 
 def recorded_drift(path: Path, root: Path) -> list[Problem]:
@@ -121,7 +150,7 @@ def recorded_drift(path: Path, root: Path) -> list[Problem]:
     except LedgerError as exc:
         where = display_name(folder if folder.is_dir() else single, root)
         return [Problem(where, 1, 1, "", str(exc), f"restore it: `git log -p -- {where}`")]
-    plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
+    plan = make_plan(campaign, frozen=dict(ledger.frozen_groups), moved=moved_of(campaign, root))
     changes = compare(plan, ledger, partial(spec_fingerprint, campaign))
     names = [s.get("name") for s in doc.data.get("steps") or [] if isinstance(s, dict)]
 
@@ -142,7 +171,7 @@ def read_plan_and_ledger(root: Path, name: str) -> tuple[Plan, Ledger]:
     campaign = load_campaign(campaign_path(name, root), root)
     assert campaign.path is not None
     ledger = store.load(campaign.path.parent, campaign.name)
-    return make_plan(campaign, frozen=dict(ledger.frozen_groups)), ledger
+    return make_plan(campaign, frozen=dict(ledger.frozen_groups), moved=moved_of(campaign, root)), ledger
 
 
 __all__ = ["Workspace", "make_wms", "open_campaign", "read_plan", "read_plan_and_ledger", "recorded_drift"]

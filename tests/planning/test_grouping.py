@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,37 @@ def test_count_split_of_a_campaign_not_read_from_a_file_is_refused() -> None:
     # Reading relative to the current directory would make the plan depend on where it runs.
     with pytest.raises(PlanError, match="not loaded from a file"):
         groups(COUNT, None)
+
+
+def test_a_residency_split_gives_each_site_one_group_of_what_its_butler_holds_and_skips_empty_sites() -> None:
+    central = Profile("usdf", "d", "USDF", "parsl", "", (("wmsServiceClass", "x.S"),), butler_repo="/usdf")
+    fr, uk = replace(central, name="frdf", butler_repo="/frdf"), replace(central, name="ukdf", butler_repo="/ukdf")
+    data = {"name": "camp", "description": "d", "operator": "op", "profile": "usdf", "sites": ["frdf", "ukdf"],
+            "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/r", "inputs": ["in"], "output": "o"},
+            "pipeline": "p.yaml",
+            "steps": [{"name": "step1", "subsets": ["step1"], "split": {"by": "residency", "dimension": "visit"}}]}
+    campaign = Campaign.from_dict(data, central, site_profiles=(central, fr, uk))
+    resident = {"usdf": [1002, 1001], "frdf": [1003, 1004, 1003], "ukdf": []}
+
+    class Sites:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def data_ids(self, campaign: Campaign, step: object) -> list[int | str]:
+            raise AssertionError("a residency split asks each site, not the campaign's repository")
+
+        def resident(self, campaign: Campaign, step: object, site: str) -> list[int | str]:
+            self.asked.append(campaign.repo_at(site))
+            return list(resident[site])
+
+    source = Sites()
+    groups = groups_for(campaign, campaign.steps[0], ids_source=source)
+    assert [(g.name, g.query, g.size) for g in groups] == [
+        ("usdf", "visit IN (1001, 1002)", 2), ("frdf", "visit IN (1003, 1004)", 2)]
+    assert source.asked == ["/usdf", "/frdf", "/ukdf"], "each site's own Butler is asked"
+    assert groups_for(campaign, campaign.steps[0])[0].pending, "without a Butler the groups wait for apply"
+    frozen = tuple((g.name, g.query, g.size or 0) for g in groups)
+    assert groups_for(campaign, campaign.steps[0], frozen=frozen) == groups, "recorded groups never move"
+    resident.update(usdf=[], frdf=[])
+    with pytest.raises(PlanError, match="no site's Butler holds any visit"):
+        groups_for(campaign, campaign.steps[0], ids_source=Sites())

@@ -48,10 +48,14 @@ class ButlerHandle:
 class ButlerDataIds(ButlerHandle):
     """Reads data IDs from one Butler repository (opened read-only on first use)."""
 
+    root: Path | None = None  # the repository root: site repositories are found from it
+
     @classmethod
     def for_campaign(cls, campaign: Campaign, root: Path) -> ButlerDataIds:
         """The campaign's repository, a relative path taken from the repository root `root`."""
-        return cls(rooted(campaign.butler_repo, root))
+        source = cls(rooted(campaign.butler_repo, root))
+        source.root = root
+        return source
 
     def values(self, dimension: str, where: str = "") -> list[int | str]:
         """Sorted distinct values of `dimension` among the data IDs matching `where`."""
@@ -69,3 +73,31 @@ class ButlerDataIds(ButlerHandle):
         if not s.split.dimension:
             raise ButlerQueryError(f"step {s.name} of campaign {campaign.name} has no split dimension to query")
         return self.values(s.split.dimension, combine(campaign.data_query, s.data_query))
+
+    def resident(self, campaign: Campaign, step: Step, site: str) -> list[int | str]:
+        """Values of the step's split dimension held by `site`'s Butler under the step's data query; with the
+        split's `datasets`, only values where those dataset types exist in the campaign's input collections."""
+        repo = campaign.repo_at(site)
+        at = ButlerDataIds(rooted(repo, self.root) if self.root is not None else repo)
+        try:
+            return at.values_with(step.split.dimension or "", combine(campaign.data_query, step.data_query),
+                                  step.split.datasets, campaign.inputs)
+        finally:
+            at.close()
+
+    def values_with(self, dimension: str, where: str, datasets: tuple[str, ...],
+                    collections: tuple[str, ...]) -> list[int | str]:
+        """Sorted distinct values of `dimension` matching `where`, joined with `datasets` in `collections`."""
+        if not datasets:
+            return self.values(dimension, where)
+        butler = self._open()
+        try:
+            with butler.query() as query:
+                for dataset_type in datasets:
+                    query = query.join_dataset_search(dataset_type, list(collections))
+                rows = list(query.where(where).data_ids([dimension]) if where else query.data_ids([dimension]))
+        except Exception as exc:
+            raise ButlerQueryError(f"query of {dimension} with {', '.join(datasets)} in {self.repo} where "
+                                   f"{where!r} failed: {exc}") from exc
+        found = {row[dimension] for row in rows}
+        return sorted(found, key=lambda v: (isinstance(v, str), v))

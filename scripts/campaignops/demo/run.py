@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,17 +24,12 @@ from ..views import status_page, summary
 from ..views.profile import as_text
 from ..workspace import Workspace, open_campaign
 from . import repo as demo_repo
+from .control import commit
+from .control import git as _git
+from .control import say as _say
 
 DEMO = "demo"
 LOCAL_SERVICE = "campaignops.bps_plugins.local.LocalParslService"
-
-
-def _say(msg: str = "") -> None:
-    print(msg, flush=True)
-
-
-def _git(control: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(control), *args], check=True, capture_output=True, text=True).stdout
 
 
 def make_control_repo(source_root: Path, control: Path, butler_repo: Path) -> Path:
@@ -59,9 +53,7 @@ def make_control_repo(source_root: Path, control: Path, butler_repo: Path) -> Pa
         data["pipeline"] = str((source_root / pipeline).resolve())
     yaml.dump(data, spec_file)
     _git(control, "init", "-q", "-b", "main")
-    _git(control, "add", "-A")
-    _git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost",
-         "commit", "-qm", "demo campaign")
+    commit(control, "demo campaign")
     return control
 
 
@@ -143,9 +135,7 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     _say("")
     _say(_profile(ws, control).rstrip())
     status_page.write_pages(control, datetime.datetime.now(datetime.UTC))
-    _git(control, "add", "-A")
-    _git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost",
-         "commit", "-qm", "demo: ledger and status after the run")
+    commit(control, "demo: ledger and status after the run")
     ledger_file = control / "campaigns" / DEMO / "ledger"
     done = all(r.state == RunState.SUCCEEDED for r in ws.ledger.runs) and len(ws.ledger.runs) == len(ws.plan.runs)
     first = next((r.current for r in ws.ledger.runs if r.current and r.current.submit_dir), None)
@@ -166,11 +156,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PostgreSQL registry for the demo Butler (default: SQLite), "
                         "e.g. postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between status checks (default 2)")
+    parser.add_argument("--multisite", action="store_true",
+                        help="run the 3×3 multi-site campaign instead (campaigns/demo-3x3): three site Butlers, "
+                        "per-site steps, transfers between the sites, a global step at the central site")
 
 
 def main(args: argparse.Namespace) -> int:
     source_root = root_from(getattr(args, "root", None))
     demo_dir = Path(getattr(args, "dir", None) or source_root / ".demo")
+    if getattr(args, "multisite", False):
+        from .multisite import run_multisite
+
+        return run_multisite(source_root, demo_dir, registry=getattr(args, "registry", None),
+                             poll=getattr(args, "poll", 2.0))
     return run_demo(source_root, demo_dir, registry=getattr(args, "registry", None),
                     poll=getattr(args, "poll", 2.0))
 

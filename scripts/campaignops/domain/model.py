@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 Gate = Literal["auto", "manual"]
-SplitKind = Literal["none", "values", "count", "query"]
+SplitKind = Literal["none", "values", "count", "query", "residency"]
 
 # The one group a query-split step has before its Butler query ran: the plan shows it, apply resolves it.
 PENDING_QUERY = "pending-query"
@@ -78,6 +78,7 @@ class Split:
     ranges: tuple[tuple[int, int, str | None], ...] = ()
     max_size: int | None = None
     source: str | None = None
+    datasets: tuple[str, ...] = ()  # residency: values count where these dataset types exist
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Split:
@@ -85,7 +86,8 @@ class Split:
             return cls()
         values = tuple(tuple(v) if isinstance(v, list) else (v,) for v in data.get("values") or ())
         ranges = tuple((r["min"], r["max"], r.get("name")) for r in data.get("ranges") or ())
-        return cls(data["by"], data.get("dimension"), values, ranges, data.get("max_size"), data.get("source"))
+        return cls(data["by"], data.get("dimension"), values, ranges, data.get("max_size"), data.get("source"),
+                   tuple(data.get("datasets") or ()))
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,13 @@ class Step:
     skip: tuple[tuple[str, str], ...] = ()  # group (or "*") -> reason
     accept: tuple[tuple[str, str], ...] = ()
     supersede: tuple[tuple[str, str], ...] = ()
+    site: str | None = None  # multi-site: the site (profile name) of every run of the step
+    transfer_types: tuple[str, ...] = ()  # multi-site: dataset types moved in (empty: from the pipeline)
+
+    @property
+    def placed_by_data(self) -> bool:
+        """True when each group sits at its own site (a `by: residency` split)."""
+        return self.split.by == "residency"
 
     @property
     def gate_open(self) -> bool:
@@ -143,6 +152,25 @@ class QueueMap:
 
 
 @dataclass(frozen=True)
+class TransferConfig:
+    """How datasets reach and leave a site's Butler: `butler` (Butler.transfer_from between repositories)
+    or `rucio` (files registered at the site's RSE in `scope`; a replication rule moves them)."""
+
+    kind: str = "butler"
+    rse: str = ""  # the site's RSE, e.g. SLAC_BUTLER_DISK
+    scope: str = ""  # Rucio scope; the site's Butler tree lives at <RSE root>/<scope>
+    rucio_config: str = ""  # rucio.cfg of the client; empty: $RUCIO_CONFIG
+    root: str = ""  # local directory of the RSE's files; empty: the prefix of the RSE's file protocol
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> TransferConfig | None:
+        if not data:
+            return None
+        return cls(data.get("kind", "butler"), data.get("rse", ""), data.get("scope", ""),
+                   data.get("rucio_config", ""), data.get("root", ""))
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -152,6 +180,8 @@ class Profile:
     bps: tuple[tuple[str, Any], ...]
     monitor: tuple[tuple[str, Any], ...] = ()  # the WMS's monitor (BigPanDA): url, username, requests_per_hour
     queues: QueueMap | None = None
+    butler_repo: str = ""  # the site's own Butler (multi-site); "" means the campaign's
+    transfer: TransferConfig | None = None  # how transfers reach this site; None: Butler-to-Butler
 
     @property
     def memory_queues_mb(self) -> tuple[int, ...]:
@@ -163,7 +193,9 @@ class Profile:
         return cls(data["name"], data["description"], data["site"], data["wms"],
                    data.get("stack_setup", ""), tuple(sorted(data["bps"].items())),
                    monitor=tuple(sorted((data.get("monitor") or {}).items())),
-                   queues=QueueMap.from_dict(data.get("queues")))
+                   queues=QueueMap.from_dict(data.get("queues")),
+                   butler_repo=(data.get("butler") or {}).get("repo", ""),
+                   transfer=TransferConfig.from_dict(data.get("transfer")))
 
 
 # A developer stack's tag: a release, weekly or daily base, then '+' and the tickets set up on top.
@@ -201,7 +233,43 @@ class Campaign:
     hold: str | None = None  # a hold written in the spec: its reason
     butler_setup: tuple[str, ...] = ()  # commands that build a fresh repository before step 1 (butler.setup)
     stack_packages: tuple[str, ...] = ()  # ticket branches set up on top of the base (developer stack)
+    site_profiles: tuple[Profile, ...] = ()  # multi-site: every site's profile, the central one included
     autopilot: bool = True  # campaign reconcile applies the failure rules (false: people retry by hand)
+
+    @property
+    def central(self) -> str:
+        """The central site: the campaign's own profile."""
+        return self.profile.name
+
+    @property
+    def multisite(self) -> bool:
+        return len(self.site_profiles) > 1
+
+    @property
+    def sites(self) -> tuple[str, ...]:
+        """The sites taking part, central first."""
+        others = tuple(p.name for p in self.site_profiles if p.name != self.central)
+        return (self.central, *others)
+
+    def site_profile(self, site: str) -> Profile:
+        """The profile of `site` ("" is the central site)."""
+        if not site or site == self.central:
+            return self.profile
+        for p in self.site_profiles:
+            if p.name == site:
+                return p
+        raise KeyError(site)
+
+    def repo_at(self, site: str) -> str:
+        """The Butler repository runs at `site` read and write: the site profile's own, else the campaign's."""
+        own = self.site_profile(site).butler_repo
+        return repo_for(own, self.name, self.stack_tag) if own else self.butler_repo
+
+    def step_site(self, step: Step, group: str) -> str:
+        """Where a run of `step` goes: its residency group's site, the step's site, or the central site."""
+        if step.placed_by_data:
+            return group
+        return step.site or self.central
 
     @property
     def output(self) -> str:
@@ -242,7 +310,8 @@ class Campaign:
         return command
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], profile: Profile, path: Path | None = None) -> Campaign:
+    def from_dict(cls, data: dict[str, Any], profile: Profile, path: Path | None = None,
+                  site_profiles: tuple[Profile, ...] = ()) -> Campaign:
         """Build from a spec that already passed validation."""
         steps = []
         previous: str | None = None
@@ -266,6 +335,8 @@ class Campaign:
                 skip=tuple(sorted((raw.get("skip") or {}).items())),
                 accept=tuple(sorted((raw.get("accept") or {}).items())),
                 supersede=tuple(sorted((raw.get("supersede") or {}).items())),
+                site=raw.get("site"),
+                transfer_types=tuple((raw.get("transfer") or {}).get("dataset_types") or ()),
             ))
             previous = raw["name"]
         butler = data["butler"]
@@ -298,6 +369,7 @@ class Campaign:
             hold=data.get("hold"),
             butler_setup=tuple((butler.get("setup") or {}).get("commands") or ()),
             autopilot=bool(data.get("autopilot", True)),
+            site_profiles=(profile, *(p for p in site_profiles if p.name != profile.name)) if site_profiles else (),
         )
 
 
@@ -338,6 +410,7 @@ class PlannedRun:
     gate_open: bool
     resources: Resources
     size: int | None = None
+    site: str = ""  # multi-site: the site (profile name) the run goes to; "" in a single-site campaign
 
     @property
     def key(self) -> str:
@@ -350,9 +423,32 @@ class PlannedRun:
 
 
 @dataclass(frozen=True)
+class PlannedTransfer:
+    """A transfer stage of a multi-site plan: what the runs of `step` at `destination` need of what the runs of
+    `requires` produced at `source`, moved before those runs are submitted."""
+
+    step: str  # the step that reads the datasets
+    destination: str  # site (profile name)
+    requires: str  # the step that wrote them
+    source: str
+    dataset_types: tuple[str, ...]
+    where: str  # what the destination's runs read: only those datasets move (a fan-out's resident visits)
+    sources: tuple[str, ...]  # run keys at the source whose output runs are moved
+
+    @property
+    def key(self) -> str:
+        return f"{self.step}@{self.destination}<{self.requires}@{self.source}"
+
+
+@dataclass(frozen=True)
 class Plan:
     campaign: Campaign
     runs: tuple[PlannedRun, ...]
+    transfers: tuple[PlannedTransfer, ...] = ()  # multi-site: the transfer stages between steps
+
+    def transfers_into(self, run: PlannedRun) -> tuple[PlannedTransfer, ...]:
+        """The transfers `run` waits for: into its step at its site."""
+        return tuple(t for t in self.transfers if t.step == run.step and t.destination == run.site)
 
     def runs_of(self, step: str) -> tuple[PlannedRun, ...]:
         return tuple(r for r in self.runs if r.step == step)

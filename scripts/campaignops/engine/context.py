@@ -12,7 +12,7 @@ from ..domain.errors import SubmitError
 from ..domain.model import Campaign
 from ..ledger import store
 from ..ledger.records import Ledger
-from ..ports import Wms
+from ..ports import Transfer, Wms
 
 
 def utcnow() -> str:
@@ -56,6 +56,22 @@ class Context:
     submit_hang: timedelta = field(default_factory=lambda: timedelta(
         minutes=float(os.environ.get("CAMPAIGNOPS_SUBMIT_HANG_MINUTES") or 120)))
     saved: list[str] = field(default_factory=list)
+    # Multi-site: the transfer adapter between two sites (source, destination); None outside multi-site work.
+    transfer_for: Callable[[str, str], Transfer] | None = None
+    # Multi-site: each site's own WMS (site profile name -> Wms); a site missing here uses `wms`.
+    site_wms: Mapping[str, Wms] = field(default_factory=dict)
+
+    def wms_of(self, launch_dir: Path | str) -> Wms:
+        """The WMS of the site whose run was launched in `launch_dir` (see `launch_dir`), else the campaign's:
+        an unreachable site then makes only its own runs UNKNOWN."""
+        if not self.site_wms or not str(launch_dir):
+            return self.wms
+        path = Path(launch_dir)
+        try:
+            site = self.campaign.step_site(self.campaign.step(path.parent.parent.name), path.parent.name)
+        except KeyError:
+            return self.wms
+        return self.site_wms.get(site, self.wms)
 
     @property
     def campaign_dir(self) -> Path:

@@ -75,7 +75,7 @@ def cancel(ctx: Context, plan: Plan, ledger: Ledger, target: str, *, by: str, re
         assert attempt is not None
         submission = Submission(attempt.submit_dir, attempt.wms_id) if attempt.submit_dir or attempt.wms_id else None
         try:
-            said = ctx.wms.cancel(submission, Path(attempt.launch_dir), ctx.campaign.setup_command())
+            said = ctx.wms_of(attempt.launch_dir).cancel(submission, Path(attempt.launch_dir), ctx.campaign.setup_command())
         except WmsError as exc:
             failed.append(f"{record.key}: {exc}")
             continue

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 
 from ..domain.markers import LABEL, acted_marker, attempt_marker, duplicate_marker, run_key, success_marker
 from ..domain.model import Campaign
-from ..domain.states import RunState
+from ..domain.states import RunState, TransferState
 from ..ledger.records import Ledger
 from ..ports import Issue, Tracker
+from ..views import transfer_issue
 from ..views.issue import (
     DEFAULT_RETRY_HINT,
     acted,
@@ -92,6 +93,36 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
                                            f"(output run `{attempt.output_run}`). Closing.\n")
                 tracker.close(issue)
                 actions.append(f"{where}: closed {issue.name} (succeeded on attempt {attempt.number}) {issue.url}")
+    return actions + (sync_transfers(campaign, ledger, tracker) if ledger.transfers else [])
+
+
+def sync_transfers(campaign: Campaign, ledger: Ledger, tracker: Tracker) -> list[str]:
+    """One issue per transfer stage that gave up (FAILED or STUCK after its last attempt), closed once it is DONE.
+    Markers make every action happen once."""
+    actions: list[str] = []
+    known = tracker.issues(campaign.name)
+    for record in ledger.transfers:
+        key = transfer_issue.issue_key(campaign, record)
+        open_issues = [i for i in known if i.key == key and i.open]
+        gave_up = record.state in (TransferState.FAILED, TransferState.STUCK) and not record.next_try_at
+        marker = attempt_marker(record.attempt)
+        if gave_up and not any(_reported(tracker, i, marker) for i in known if i.key == key):
+            if open_issues:
+                tracker.comment(open_issues[0], transfer_issue.body(campaign, record))
+                actions.append(f"{campaign.name} transfer {record.key}: commented on {open_issues[0].name}")
+            else:
+                issue = tracker.create(key, transfer_issue.title(campaign, record),
+                                       transfer_issue.body(campaign, record), labels_for(campaign),
+                                       campaign.assignees)
+                known.append(issue)
+                actions.append(f"{campaign.name} transfer {record.key}: opened {issue.name} {issue.url}")
+        elif record.state == TransferState.DONE:
+            for issue in open_issues:
+                tracker.comment(issue, f"{success_marker(record.attempt)}\nTransfer `{record.key}` done on attempt "
+                                       f"{record.attempt}: {record.arrived}/{record.datasets} datasets verified at "
+                                       f"{record.destination}. Closing.\n")
+                tracker.close(issue)
+                actions.append(f"{campaign.name} transfer {record.key}: closed {issue.name}")
     return actions
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..domain.errors import WmsError, WmsUnreachable
 from ..domain.states import HANGING, RunState
 from ..ledger.records import Attempt, Ledger, RunRecord, with_state
-from ..ports import Observation, Submission, bulk
+from ..ports import Observation, Submission, Wms, bulk
 from .context import Context
 
 # An unchanged active run still gets its last_checked refreshed this often, so the ledger shows the
@@ -70,7 +70,7 @@ def _located(ctx: Context, attempt: Attempt) -> Attempt:
         return attempt
     # Read what bps printed until it gave the run id: PanDA and HTCondor print the submit
     # directory long before the id (while the quantum graph is built).
-    found = ctx.wms.find_submission(Path(attempt.launch_dir))
+    found = ctx.wms_of(attempt.launch_dir).find_submission(Path(attempt.launch_dir))
     if found is None:
         return attempt
     return replace(attempt, submit_dir=found.submit_dir or attempt.submit_dir, wms_id=found.wms_id or attempt.wms_id)
@@ -83,14 +83,14 @@ def observe_attempt(ctx: Context, attempt: Attempt, known: Mapping[str, Observat
     """
     launch_dir = Path(attempt.launch_dir)
     now = ctx.now()
-    if attempt.state == RunState.SUBMITTING and not ctx.wms.launched(launch_dir):
+    if attempt.state == RunState.SUBMITTING and not ctx.wms_of(launch_dir).launched(launch_dir):
         # The intent was recorded but bps never started (a crash in between): starting it now
         # cannot double-submit, since nothing of this attempt reached the WMS. Only a job that
         # may launch (reconcile, apply) does it; a look leaves it for that job.
         if not ctx.may_launch:
             return attempt
         try:
-            ctx.wms.launch(Path(attempt.config_path), launch_dir, ctx.campaign.setup_command())
+            ctx.wms_of(launch_dir).launch(Path(attempt.config_path), launch_dir, ctx.campaign.setup_command())
         except WmsError as exc:
             return with_state(attempt, RunState.FAILED, now, "bps could not be started", last_checked=now,
                               message=f"bps could not be started: {exc}")
@@ -107,7 +107,7 @@ def observe_attempt(ctx: Context, attempt: Attempt, known: Mapping[str, Observat
     obs = (known or {}).get(attempt.wms_id) if attempt.wms_id else None
     if obs is None:
         try:
-            obs = ctx.wms.observe(Submission(attempt.submit_dir, attempt.wms_id), launch_dir,
+            obs = ctx.wms_of(launch_dir).observe(Submission(attempt.submit_dir, attempt.wms_id), launch_dir,
                                   ctx.campaign.setup_command())
         except WmsUnreachable as exc:
             obs = Observation(RunState.UNKNOWN, message=f"WMS not reachable: {exc}")
@@ -128,26 +128,30 @@ def _hang_check(ctx: Context, attempt: Attempt, obs: Observation, now: str) -> O
 
 
 def observe_in_bulk(ctx: Context, records: list[RunRecord]) -> dict[str, Observation]:
-    """Run id -> Observation of every active run with a run id, in one bulk call when the WMS can (a monitor
-    answering for all runs in a few requests); empty when it cannot, and each run is observed alone."""
-    many = bulk(ctx.wms)
-    if many is None:
-        return {}
-    runs = {}
+    """Run id -> Observation of every active run with a run id, in one bulk call per WMS when it can (a monitor
+    answering for all runs in a few requests); runs of a WMS that cannot are observed alone."""
+    by_wms: dict[int, tuple[Wms, dict[str, tuple[Submission, Path]]]] = {}
     for record in records:
         if record.state is None or record.state.finished or record.state == RunState.SUBMITTING:
             continue  # SUBMITTING may still need launching: observe_attempt decides
         attempt = record.current
         assert attempt is not None
+        wms = ctx.wms_of(attempt.launch_dir)
+        if bulk(wms) is None:
+            continue
         located = _located(ctx, attempt)
         if located.wms_id:
             # A restart keeps its run id: the run is as old as the first attempt that had this id.
             since = min((a.submitted_at for a in record.attempts if a.wms_id in ("", located.wms_id)
                          and a.submitted_at), default="")
+            runs = by_wms.setdefault(id(wms), (wms, {}))[1]
             runs[located.wms_id] = (Submission(located.submit_dir, located.wms_id, since), Path(located.launch_dir))
-    if not runs:
-        return {}
-    return many.observe_many(list(runs.values()), ctx.campaign.setup_command())
+    known: dict[str, Observation] = {}
+    for wms, runs in by_wms.values():
+        many = bulk(wms)
+        assert many is not None
+        known |= many.observe_many(list(runs.values()), ctx.campaign.setup_command())
+    return known
 
 
 def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:

@@ -29,9 +29,9 @@ def _adopt_existing_launch(ctx: Context, launch_dir: Path) -> Submission | bool 
     Returns the submission if bps got that far, True if a launch is there but has no run yet,
     None when the directory holds no launch at all.
     """
-    if not ctx.wms.launched(launch_dir):
+    if not ctx.wms_of(launch_dir).launched(launch_dir):
         return None
-    found = ctx.wms.find_submission(launch_dir)
+    found = ctx.wms_of(launch_dir).find_submission(launch_dir)
     return found if found is not None else True
 
 
@@ -73,7 +73,7 @@ def launch_attempt(ctx: Context, ledger: Ledger, run: PlannedRun, number: int, k
     ctx.save(ledger)  # the intent is on disk before bps starts
     _failpoint("after-intent")
     try:
-        ctx.wms.launch(config_path, launch_dir, ctx.campaign.setup_command())
+        ctx.wms_of(launch_dir).launch(config_path, launch_dir, ctx.campaign.setup_command())
     except WmsError as exc:
         # Nothing reached the WMS: the attempt ends here, with the reason, and the others go on.
         attempt = with_state(attempt, RunState.FAILED, ctx.now(), "bps could not be started",
@@ -161,7 +161,7 @@ def retry(ctx: Context, plan: Plan, ledger: Ledger, key: str, memory_multiplier:
     attempt = with_state(attempt, RunState.SUBMITTING, now, f"bps restart of attempt {current.number}")
     ledger = ledger.with_run(record.with_attempt(attempt))
     ctx.save(ledger)
-    ctx.wms.restart(Submission(current.submit_dir, current.wms_id), Path(current.launch_dir),
+    ctx.wms_of(current.launch_dir).restart(Submission(current.submit_dir, current.wms_id), Path(current.launch_dir),
                     ctx.campaign.setup_command())
     attempt = with_state(attempt, RunState.PENDING, ctx.now(), "bps restart started", submitted_at=ctx.now())
     ledger = ledger.with_run(record.with_attempt(attempt))

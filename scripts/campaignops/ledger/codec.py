@@ -18,9 +18,9 @@ from collections.abc import Callable
 from functools import cache, cached_property
 from typing import Any
 
-from ..domain.states import FailedJob, RunState, TaskCounts, Transition
+from ..domain.states import FailedJob, RunState, TaskCounts, TransferState, Transition
 from ..spec.schema import schema
-from .records import Attempt, Control, RuleDecision, RunRecord, SetupRecord
+from .records import Attempt, Control, RuleDecision, RunRecord, SetupRecord, TransferRecord
 
 SCHEMA_VERSION = 1
 
@@ -339,3 +339,27 @@ def setup_to_dict(s: SetupRecord) -> dict[str, Any]:
 def setup_from_dict(d: dict[str, Any]) -> SetupRecord:
     return SetupRecord(RunState(d["state"]), d["repo"], d["started_at"], d.get("ended_at", ""), d.get("log", ""),
                        d.get("message", ""), tuple(d.get("errors") or ()), int(d.get("attempt", 1)))
+
+
+_TRANSFER_OPTIONAL = ("started_at", "ended_at", "handle", "message", "next_try_at")
+_TRANSFER_COUNTS = ("datasets", "arrived", "bytes")
+
+
+def transfer_to_dict(t: TransferRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": t.key, "source": t.source, "destination": t.destination,
+                           "dataset_types": list(t.dataset_types), "state": t.state.value, "attempt": t.attempt}
+    for key in _TRANSFER_COUNTS:
+        out[key] = getattr(t, key)
+    for key in _TRANSFER_OPTIONAL:
+        if getattr(t, key):
+            out[key] = getattr(t, key)
+    return out
+
+
+def transfer_from_dict(d: dict[str, Any]) -> TransferRecord:
+    return TransferRecord(d["key"], d["source"], d["destination"], tuple(d.get("dataset_types") or ()),
+                          TransferState(d["state"]), int(d.get("attempt", 1)), started_at=d.get("started_at", ""),
+                          ended_at=d.get("ended_at", ""), handle=d.get("handle", ""),
+                          datasets=int(d.get("datasets", 0)), arrived=int(d.get("arrived", 0)),
+                          bytes=int(d.get("bytes", 0)), message=d.get("message", ""),
+                          next_try_at=d.get("next_try_at", ""))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..domain.errors import LedgerError
 from ..domain.states import RunState
@@ -117,5 +117,12 @@ def merge_ledgers(ours: Ledger, theirs: Ledger) -> Ledger:
     controls = tuple(sorted(dict.fromkeys((*theirs.controls, *ours.controls)), key=lambda c: c.at))
     stages = [s for s in (ours.setup, theirs.setup) if s is not None]
     setup = max(stages, key=lambda s: (s.attempt, s.state.finished, s.ended_at)) if stages else None
-    return Ledger(ours.campaign, tuple(runs), tuple(sorted(frozen.items())), controls, setup).with_removals(
-        ours.removed + theirs.removed)
+    # A transfer two jobs both moved keeps the further one: a later attempt, then an ended one.
+    transfers = {t.key: t for t in ours.transfers}
+    for t in theirs.transfers:
+        mine = transfers.get(t.key)
+        if mine is None or (t.attempt, t.state.finished, t.ended_at) > (mine.attempt, mine.state.finished,
+                                                                        mine.ended_at):
+            transfers[t.key] = t
+    return replace(Ledger(ours.campaign, tuple(runs), tuple(sorted(frozen.items())), controls, setup).with_removals(
+        ours.removed + theirs.removed), transfers=tuple(transfers.values()))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
-from ..domain.states import HANGING, FailedJob, RunState, TaskCounts, Transition
+from ..domain.states import HANGING, FailedJob, RunState, TaskCounts, TransferState, Transition
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,26 @@ class SetupRecord:
 
 
 @dataclass(frozen=True)
+class TransferRecord:
+    """One transfer stage of a multi-site campaign: what moved from which site's Butler to which, and how it went."""
+
+    key: str  # "<step>@<destination><<required step>@<source>", e.g. "step2c@local-usdf<step2@local-frdf"
+    source: str  # site (profile name)
+    destination: str
+    dataset_types: tuple[str, ...]
+    state: TransferState
+    attempt: int = 1
+    started_at: str = ""
+    ended_at: str = ""
+    handle: str = ""  # the adapter's id (a Rucio rule)
+    datasets: int = 0  # sent
+    arrived: int = 0  # found in the destination Butler
+    bytes: int = 0
+    message: str = ""
+    next_try_at: str = ""  # a failed transfer is started again from this time (backoff)
+
+
+@dataclass(frozen=True)
 class Removal:
     """A RUN collection `campaign retention apply` removed from the Butler: when, why, how many datasets."""
 
@@ -195,6 +215,17 @@ class Ledger:
             positions.setdefault(r.key, i)  # the first, should a hand-made ledger hold a key twice
         return positions
     removed: tuple[Removal, ...] = ()  # RUN collections removed by retention, oldest first
+    transfers: tuple[TransferRecord, ...] = ()  # multi-site transfer stages, in the order first started
+
+    def transfer(self, key: str) -> TransferRecord | None:
+        return next((t for t in self.transfers if t.key == key), None)
+
+    def with_transfer(self, record: TransferRecord) -> Ledger:
+        """This ledger with `record` in place of the transfer of the same key, or added at the end."""
+        kept = [record if t.key == record.key else t for t in self.transfers]
+        if not any(t.key == record.key for t in self.transfers):
+            kept.append(record)
+        return replace(self, transfers=tuple(kept))
 
     def with_removals(self, removals: tuple[Removal, ...]) -> Ledger:
         """This ledger with `removals` recorded (a run removed twice keeps its first record)."""
@@ -241,4 +272,4 @@ def with_state(attempt: Attempt, state: RunState, at: str, note: str = "", **cha
 
 
 __all__ = ["CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "Removal", "RuleDecision", "RunRecord",
-           "SetupRecord", "with_state"]
+           "SetupRecord", "TransferRecord", "with_state"]

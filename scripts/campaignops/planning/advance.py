@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..domain.model import Campaign, Plan, PlannedRun, Step
-from ..domain.states import RunState, StateCounts
+from ..domain.states import RunState, StateCounts, TransferState
 from ..ledger.records import Attempt, Ledger
 
 
@@ -96,6 +96,14 @@ def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
             else:
                 decisions.append(Decision(run, Verdict.WAITING, "; ".join(
                     f"{p}: {progress[p].succeeded}/{progress[p].total} groups succeeded" for p in not_done)))
+            continue
+        moving = [(t, ledger.transfer(t.key)) for t in plan.transfers_into(run)]
+        moving = [(t, r) for t, r in moving if r is None or r.state != TransferState.DONE]
+        if moving:
+            decisions.append(Decision(run, Verdict.WAITING, "; ".join(
+                f"transfer of {', '.join(t.dataset_types)} from {t.source} "
+                + (f"{r.state.value} ({r.arrived}/{r.datasets} datasets)" if r else "not started")
+                for t, r in moving)))
             continue
         if campaign.butler_setup and (ledger.setup is None or ledger.setup.state != RunState.SUCCEEDED):
             state = ledger.setup.state.value if ledger.setup else "not started"

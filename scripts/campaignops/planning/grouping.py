@@ -53,6 +53,8 @@ def groups_for(campaign: Campaign, step: Step, *, frozen: FrozenGroups | None = 
         groups = _by_count(campaign, split, frozen, where)
     elif split.by == "query":
         groups = _by_query(campaign, step, frozen, ids_source, where)
+    elif split.by == "residency":
+        groups = _by_residency(campaign, step, frozen, ids_source, where)
     else:
         raise PlanError(f"{where}: unknown split {split.by!r}; use none, values, count or query")
     _check_names(groups, where)
@@ -165,6 +167,29 @@ def _by_query(campaign: Campaign, step: Step, frozen: FrozenGroups | None,
     # The Butler returns rows in no promised order: sort so the first plan does not depend on it.
     ordered = sorted(set(ids), key=lambda v: (isinstance(v, str), v))
     return _chunks(step.split, ordered, where)
+
+
+def _by_residency(campaign: Campaign, step: Step, frozen: FrozenGroups | None,
+                  ids_source: DataIdSource | None, where: str) -> tuple[Group, ...]:
+    """One group per site, named after it, holding the values of the split dimension resident in that site's
+    Butler; recorded at first apply like a query split, so data never moves between sites afterwards."""
+    if frozen:
+        return tuple(Group(name, query, size) for name, query, size in frozen)
+    if ids_source is None:
+        return (Group(PENDING_QUERY, "", None),)
+    if not campaign.multisite:
+        raise PlanError(f"{where}: split by residency places one group at each site: list the sites "
+                        "in the campaign's 'sites'")
+    dim = _dimension(step.split, where)
+    groups = []
+    for site in campaign.sites:
+        found = sorted(set(ids_source.resident(campaign, step, site)), key=lambda v: (isinstance(v, str), v))
+        if found:
+            groups.append(Group(site, in_query(dim, found), len(found)))
+    if not groups:
+        raise PlanError(f"{where}: no site's Butler holds any {dim} under the step's data query; check the "
+                        "data_query, the split's datasets and each site profile's butler.repo")
+    return tuple(groups)
 
 
 def _check_names(groups: tuple[Group, ...], where: str) -> None:

@@ -9,6 +9,7 @@ from ..domain.errors import PlanError
 from ..domain.model import Campaign, Plan, PlannedRun, Step
 from ..ports import DataIdSource
 from .grouping import FrozenGroups, groups_for
+from .transfers import MovedTypes, plan_transfers
 
 
 def ordered_steps(campaign: Campaign) -> tuple[Step, ...]:
@@ -35,8 +36,10 @@ def ordered_steps(campaign: Campaign) -> tuple[Step, ...]:
 
 
 def make_plan(campaign: Campaign, *, frozen: Mapping[str, FrozenGroups] | None = None,
-              ids_source: DataIdSource | None = None) -> Plan:
-    """Every run the campaign implies, steps in dependency order, each step's groups in order."""
+              ids_source: DataIdSource | None = None, moved: MovedTypes | None = None) -> Plan:
+    """Every run the campaign implies, steps in dependency order, each step's groups in order; for a multi-site
+    campaign also the transfer stages between its sites (`moved`: what the pipeline says each step reads of the
+    steps it requires)."""
     frozen = frozen or {}
     runs: list[PlannedRun] = []
     for step in ordered_steps(campaign):
@@ -53,5 +56,6 @@ def make_plan(campaign: Campaign, *, frozen: Mapping[str, FrozenGroups] | None =
                 gate_open=step.gate_open,
                 resources=resources,
                 size=group.size,
+                site=campaign.step_site(step, group.name) if campaign.multisite and not group.pending else "",
             ))
-    return Plan(campaign, tuple(runs))
+    return Plan(campaign, tuple(runs), plan_transfers(campaign, tuple(runs), moved or {}))

@@ -133,11 +133,12 @@ def _ordered(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def queue_keys(campaign: Campaign, queues: QueueMap, resources: Resources,
                clustering: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], memory_multiplier: float = 1.0,
-               where: str = "") -> dict[str, Any]:
+               where: str = "", site: str = "") -> dict[str, Any]:
     """BPS `queue` keys putting every job on the smallest queue of the profile that holds its memory
     (`resources` already scaled by `memory_multiplier`, which only words the refusal)."""
     where = where or f"campaign {campaign.name}"
-    profile_bps = dict(campaign.profile.bps)
+    profile = campaign.site_profile(site)
+    profile_bps = dict(profile.bps)
     default = dict(resources.values).get("requestMemory", profile_bps.get("requestMemory", BPS_DEFAULT_MEMORY))
     memory = {label: dict(values).get("requestMemory", default) for label, values in resources.tasks}
 
@@ -146,7 +147,7 @@ def queue_keys(campaign: Campaign, queues: QueueMap, resources: Resources,
         if queue is not None:
             return queue
         largest, limit = queues.largest
-        held = f"the largest queue of profile {campaign.profile.name}, {largest}, holds {limit} MB"
+        held = f"the largest queue of profile {profile.name}, {largest}, holds {limit} MB"
         if memory_multiplier != 1.0:
             raise RenderError(f"{where}: memory ×{memory_multiplier:g} asks {mb:g} MB for {what}, but {held}; "
                               "retry with a smaller --memory-multiplier, or rescue the run with a campaign "
@@ -202,16 +203,17 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
     # A pipeline outside the repository may be found by bps relative to where it runs.
     pipeline = rules.rooted(campaign.pipeline, top) if top is not None else campaign.pipeline
     _assert(where, "pipeline", rules.path_problem(pipeline))
-    if top is None and rules.is_relative(campaign.butler_repo):
-        raise RenderError(f"{where}: butler repo {campaign.butler_repo!r} is relative to the repository "
-                          "root; pass root")
-    butler = rules.rooted(campaign.butler_repo, top) if top is not None else campaign.butler_repo
+    profile = campaign.site_profile(run.site)
+    repo = campaign.repo_at(run.site)
+    if top is None and rules.is_relative(repo):
+        raise RenderError(f"{where}: butler repo {repo!r} is relative to the repository root; pass root")
+    butler = rules.rooted(repo, top) if top is not None else repo
     _assert(where, "butler repo", rules.path_problem(butler))
     for name in (*rescue, *campaign.inputs):
         _assert(where, "input collection", rules.collection_problem(name))
     out_run = output_run(campaign, run, attempt)
     _assert(where, "output collection", rules.collection_problem(out_run))
-    profile_bps = dict(campaign.profile.bps)
+    profile_bps = dict(profile.bps)
     step_bps = dict(step.bps)
     for at, message in (*rules.key_problems(profile_bps), *rules.key_problems(step_bps)):
         _assert(where, ".".join(map(str, at)), message)
@@ -219,7 +221,7 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
         _assert(where, "step", rules.reserved_problem(key))
 
     generated: dict[str, Any] = {}
-    if campaign.profile.wms == "panda" and "LSST_VERSION" not in profile_bps:
+    if profile.wms == "panda" and "LSST_VERSION" not in profile_bps:
         # The PanDA site configs (bps_usdf.yaml …) set the job's stack up from LSST_VERSION, then run
         # custom_lsst_setup: a developer stack's ticket branches go there, so every job sets them up too.
         generated["LSST_VERSION"] = campaign.stack_base
@@ -254,10 +256,10 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
         generated["clusterAlgorithm"] = DIMENSION_CLUSTERING
         generated["cluster"] = {name: dict(spec) for name, spec in step.clustering}
 
-    queues = campaign.profile.queues
+    queues = profile.queues
     if queues is not None:
         generated = _merge(generated, queue_keys(campaign, queues, resources, step.clustering, memory_multiplier,
-                                                 where))
+                                                 where, run.site))
 
     config = _merge(_merge(profile_bps, generated), step_bps)
     if rescue:

@@ -64,4 +64,5 @@ def load_campaign(path: Path, root: Path | None = None) -> Campaign:
     if problems:
         raise SpecError(f"{path}: {len(problems)} problem(s); run `campaign validate {path}`", problems)
     assert data is not None
-    return Campaign.from_dict(data, load_profile(data["profile"], root), path=path.resolve())
+    sites = tuple(load_profile(name, root) for name in data.get("sites") or ())
+    return Campaign.from_dict(data, load_profile(data["profile"], root), path=path.resolve(), site_profiles=sites)

@@ -158,6 +158,7 @@ def _campaign_semantics(doc: Document, path: Path, root: Path, template: bool) -
                           f"set name: {folder}, or move the file to campaigns/{name}/{CAMPAIGN_FILE}")
 
     yield from _check_profile_ref(doc, root)
+    yield from _check_sites(doc, root)
     profile = _profile_data(doc, root)
     yield from _check_stack(doc, profile)
     yield from _check_memory(doc, profile)
@@ -186,6 +187,40 @@ def _check_profile_ref(doc: Document, root: Path) -> Iterator[Problem]:
     yield doc.problem(("profile",), f"unknown profile '{profile}'{did_you_mean(profile, known)}",
                       f"known profiles (campaigns/profiles/): {', '.join(known)}" if known
                       else "add campaigns/profiles/<name>.yaml first; there is no profile yet")
+
+
+def _check_sites(doc: Document, root: Path) -> Iterator[Problem]:
+    """Multi-site: every listed site is a profile; a step's site is one of them; residency needs sites."""
+    data = doc.data
+    folder = root / "campaigns" / "profiles"
+    known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    listed = list(data.get("sites") or ())
+    for i, site in enumerate(listed):
+        if site not in known:
+            yield doc.problem(("sites", i), f"unknown site profile '{site}'{did_you_mean(site, known)}",
+                              f"known profiles (campaigns/profiles/): {', '.join(known)}")
+    sites = [data["profile"], *[s for s in listed if s != data["profile"]]]
+    for i, step in enumerate(data.get("steps") or ()):
+        if not isinstance(step, dict):
+            continue
+        site = step.get("site")
+        by = (step.get("split") or {}).get("by") if isinstance(step.get("split"), dict) else None
+        if site is not None and site not in sites:
+            yield doc.problem(("steps", i, "site"),
+                              f"step {step.get('name')} runs at '{site}', which is not a site of this campaign"
+                              f"{did_you_mean(site, sites)}",
+                              f"add '{site}' to the campaign's 'sites' (now: {', '.join(sites)})"
+                              if site in known else f"sites of this campaign: {', '.join(sites)}")
+        if by == "residency":
+            if len(sites) < 2:
+                yield doc.problem(("steps", i, "split", "by"),
+                                  "split by residency places one group at each site, but the campaign lists "
+                                  "no other site", "add sites: [<central profile>, <other site profiles>…] "
+                                  "at the top of the campaign, each profile with its butler.repo")
+            if site is not None:
+                yield doc.problem(("steps", i, "site"),
+                                  "a step split by residency runs each group at its own site; 'site' cannot "
+                                  "also place it", "remove 'site' (or split the step another way)")
 
 
 def _profile_data(doc: Document, root: Path) -> dict[str, Any] | None:

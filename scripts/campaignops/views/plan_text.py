@@ -64,10 +64,24 @@ def _totals(plan: Plan) -> str:
     return text
 
 
+def _site_text(plan: Plan) -> str:
+    c = plan.campaign
+    return "; ".join(f"{name}{' (central)' if name == c.central else ''}: {p.site}, wms {p.wms}, Butler "
+                     f"{c.repo_at(name)}" for name in c.sites for p in (c.site_profile(name),))
+
+
+def transfer_lines(plan: Plan) -> list[str]:
+    """One line per transfer stage: what moves, from where to where, before which step."""
+    return [f"{t.requires}@{t.source} → {t.step}@{t.destination}: {', '.join(t.dataset_types)}"
+            + (f" where {t.where}" if t.where else "") for t in plan.transfers]
+
+
 def _header_pairs(plan: Plan) -> list[tuple[str, str]]:
     c = plan.campaign
+    sites = [("sites", _site_text(plan))] if c.multisite else []
     return [
         ("profile", f"{c.profile.name} (site {c.profile.site}, wms {c.profile.wms})"),
+        *sites,
         ("stack", c.stack_text()),
         ("pipeline", c.pipeline),
         ("butler repo", c.butler_repo),
@@ -116,7 +130,11 @@ def as_text(plan: Plan, changes: tuple[RunChange, ...] = ()) -> str:
                 lines.append(f"  {r.key}: split of {r.data_query or 'all data'} decided at first apply")
                 continue
             size = f" ({r.size} ID{'' if r.size == 1 else 's'})" if r.size else ""
-            lines.append(f"  {r.key}{size}: {r.data_query or '(no data query)'}{_mark(by_key.get(r.key))}")
+            at = f" @ {r.site}" if r.site else ""
+            lines.append(f"  {r.key}{at}{size}: {r.data_query or '(no data query)'}{_mark(by_key.get(r.key))}")
+    if plan.transfers:
+        lines += ["", "transfers between sites (each verified by counting at the destination):"]
+        lines += [f"  {line}" for line in transfer_lines(plan)]
     orphans = [rc for rc in changes if rc.change == Change.ORPHANED]
     if orphans:
         lines += ["", "recorded runs no longer in the spec (left as they are; nothing deletes them):"]
@@ -158,22 +176,38 @@ def _md_header(plan: Plan, changes: tuple[RunChange, ...] = ()) -> list[str]:
                      f"{cell(', '.join(step.requires)) or '-'} | {gate} | "
                      f"{cell(_resources_text(runs[0].resources))}"
                      f"{cell('; queues: ' + q) if (q := _queues_text(plan, step, runs[0])) else ''} |")
-    return lines
+    return lines + _md_transfers(plan)
 
 
 def _run_row(r: PlannedRun) -> str:
     size = str(r.size) if r.size else ""
     query = "_decided by a Butler query at first apply_" if r.pending else code(r.data_query)
-    return f"| {r.step} | {r.group} | {size} | {query} |"
+    return f"| {r.step} | {r.group} | {size} | {query} |" + (f" {r.site} |" if r.site else "")
 
 
 _RUN_TABLE = ["| step | group | IDs | data query |", "|---|---|---|---|"]
 
 
+def _run_table(plan: Plan) -> list[str]:
+    if not plan.campaign.multisite:
+        return _RUN_TABLE
+    return ["| step | group | IDs | data query | site |", "|---|---|---|---|---|"]
+
+
+def _md_transfers(plan: Plan) -> list[str]:
+    if not plan.transfers:
+        return []
+    lines = ["", "**Transfers between sites** (each verified by counting the datasets at the destination):", "",
+             "| before | from | to | dataset types | what |", "|---|---|---|---|---|"]
+    lines += [f"| {t.step} | {t.requires} @ {t.source} | {t.destination} | {cell(', '.join(t.dataset_types))} | "
+              f"{code(t.where) if t.where else 'all'} |" for t in plan.transfers]
+    return lines
+
+
 def as_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT, changes: tuple[RunChange, ...] = ()) -> str:
     """What a PR comment shows; always shorter than `limit` (long plans are summarised per step)."""
     head = _md_header(plan, changes)
-    full = "\n".join([*head, "", "<details><summary>Runs</summary>", "", *_RUN_TABLE,
+    full = "\n".join([*head, "", "<details><summary>Runs</summary>", "", *_run_table(plan),
                       *(_run_row(r) for r in plan.runs), "", "</details>"]) + "\n"
     if len(full) < limit:
         return full
@@ -188,7 +222,7 @@ def as_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT, changes: tuple[RunCh
                 rows += [_run_row(r) for r in runs[-keep:]]
         text = "\n".join([*head, "", f"{len(plan.runs)} runs: too many to list, showing the first and last "
                           f"{keep} group(s) of each step (`campaign plan {plan.campaign.name}` lists all).",
-                          "", *_RUN_TABLE, *rows]) + "\n"
+                          "", *_run_table(plan), *rows]) + "\n"
         if len(text) < limit:
             return text
     # Even the step table is too long (thousands of steps): keep what fits and say so.
@@ -211,6 +245,8 @@ def as_dict(plan: Plan, changes: tuple[RunChange, ...] = ()) -> dict[str, Any]:
 
     def run_dict(r: PlannedRun) -> dict[str, Any]:
         out: dict[str, Any] = {"key": r.key, "group": r.group, "size": r.size, "data_query": r.data_query}
+        if r.site:
+            out["site"] = r.site
         rc = by_key.get(r.key)
         if rc is not None:
             out |= {"change": rc.change.value, "changed": list(rc.what),
@@ -249,6 +285,11 @@ def as_dict(plan: Plan, changes: tuple[RunChange, ...] = ()) -> dict[str, Any]:
         "data_query": c.data_query,
         "total_runs": len(plan.runs),
         "steps": steps,
+        **({"sites": [{"name": n, "site": c.site_profile(n).site, "wms": c.site_profile(n).wms,
+                       "butler_repo": c.repo_at(n), "central": n == c.central} for n in c.sites],
+            "transfers": [{"key": t.key, "step": t.step, "destination": t.destination, "requires": t.requires,
+                           "source": t.source, "dataset_types": list(t.dataset_types), "where": t.where}
+                          for t in plan.transfers]} if c.multisite else {}),
         **({"against_ledger": {c.value: n for c, n in counts(changes).items()},
             "orphaned": [{"key": rc.key, "recorded_state": rc.state.value if rc.state else None}
                          for rc in changes if rc.change == Change.ORPHANED]} if changes else {}),

@@ -245,6 +245,46 @@ def _site(campaign: Campaign) -> str:
     return campaign.profile.site if campaign.profile.site in SITES else "other"
 
 
+def _facility(campaign: Campaign, site: str) -> str:
+    """The data facility (a page of sites/) of a site profile of the campaign."""
+    try:
+        name = campaign.site_profile(site).site
+    except KeyError:
+        return _site(campaign)
+    return name if name in SITES else "other"
+
+
+def run_site(campaign: Campaign, record: RunRecord) -> str:
+    """The site (profile name) a run went to; the central site for a run its spec no longer names."""
+    try:
+        return campaign.step_site(campaign.step(record.step), record.group)
+    except KeyError:
+        return campaign.central
+
+
+def _facilities(campaign: Campaign) -> set[str]:
+    return {_facility(campaign, site) for site in campaign.sites} if campaign.multisite else {_site(campaign)}
+
+
+def _at(view: CampaignView, record: RunRecord, facility: str) -> bool:
+    return not view.campaign.multisite or _facility(view.campaign, run_site(view.campaign, record)) == facility
+
+
+def transfers_table(view: CampaignView) -> list[str]:
+    """The campaign's transfer stages as the ledger holds them."""
+    records = view.ledger.transfers
+    if not records:
+        return []
+    out = ["## Transfers between sites", "",
+           "| transfer | from → to | dataset types | state | datasets arrived/sent | MB | attempt | since | note |",
+           "|---|---|---|---|---:|---:|---:|---|---|"]
+    for t in records:
+        out.append(f"| `{_cell(t.key)}` | {t.source} → {t.destination} | {_cell(', '.join(t.dataset_types))} | "
+                   f"{t.state.value} | {t.arrived}/{t.datasets} | {t.bytes / 1e6:.1f} | {t.attempt} | "
+                   f"{_when(t.ended_at or t.started_at)} | {_cell(t.message[:200])} |")
+    return [*out, ""]
+
+
 def _task_counts(attempt: Attempt) -> list[str]:
     lines = ["| task | succeeded | failed | running | pending | other |", "|---|---:|---:|---:|---:|---:|"]
     for t in attempt.tasks:
@@ -364,7 +404,8 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
            "| | |", "|---|---|",
            f"| state | {_cell(view.state)} |",
            f"| last change | {_when(view.last_change)} |",
-           f"| site | {p.site} (profile `{p.name}`, WMS {p.wms}) |",
+           f"| site | {p.site} (profile `{p.name}`, WMS {p.wms}) |" if not c.multisite else
+           f"| sites | {', '.join(f'{n} ({c.site_profile(n).site})' for n in c.sites)}; central {c.central} |",
            f"| operator | {_cell(c.operator)} |",
            f"| stack | `{_cell(c.stack_text())}` |",
            f"| Butler | `{_cell(c.butler_repo)}` → `{_cell(c.output)}` |"]
@@ -381,6 +422,7 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
     out += ["", "## Steps", "", *_pictures(view, CHART_FILE if chart else None), *STEP_HEADER]
     out += [_step_row(s, " ⏸ waiting for approval") for s in view.steps]
     out.append("")
+    out += transfers_table(view)
     out += profile_markdown(view.profile)
     records = sorted((r for r in view.ledger.runs if r.attempts),
                      key=lambda r: (view._step_order(r.step), r.group))
@@ -388,14 +430,16 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
     if not records:
         out += ["Nothing submitted yet.", ""]
         return "\n".join(out)
-    out += ["| run | state | attempt | kind | submitted | state since | output run | issue |",
-            "|---|---|---:|---|---|---|---|---|"]
+    site_col = ("site | ", "---|") if c.multisite else ("", "")
+    out += [f"| run | {site_col[0]}state | attempt | kind | submitted | state since | output run | issue |",
+            f"|---|{site_col[1]}---|---:|---|---|---|---|---|"]
     for r in records:
         a = r.current
         assert a is not None
         since = a.transitions[-1].at if a.transitions else ""
         note = decision_note(r)
-        out.append(f"| [`{r.key}`](#{_anchor(r)}) | {a.state.value}{f' ({_cell(note)})' if note else ''} | "
+        at = f"{run_site(c, r)} | " if c.multisite else ""
+        out.append(f"| [`{r.key}`](#{_anchor(r)}) | {at}{a.state.value}{f' ({_cell(note)})' if note else ''} | "
                    f"{a.number} | {a.kind} | "
                    f"{_when(a.submitted_at)} | {_when(since)} | `{_cell(a.output_run)}` | "
                    f"{_issue_link(f'{c.name}/{r.key}', open_issues)} |")
@@ -447,7 +491,7 @@ def site_page(site: str) -> str:
 
 def site_view(site: str, views: list[CampaignView], *, open_issues: dict[str, str]) -> str:
     """One data facility's page for its site managers: its campaigns, their active runs and failing runs."""
-    here = [v for v in views if _site(v.campaign) == site]
+    here = [v for v in views if site in _facilities(v.campaign)]
     out = [f"# {site}: campaign runs", "",
            (f"Campaigns that run at {site}, their active runs and their failing runs, with the WMS monitor's "
             f"pages. Back to [all campaigns](../{PAGE}). Written by `campaign status`; do not edit by hand."), ""]
@@ -456,6 +500,14 @@ def site_view(site: str, views: list[CampaignView], *, open_issues: dict[str, st
     out += ["| campaign | profile | state | runs succeeded | failed | active |", "|---|---|---|---:|---:|---:|"]
     for v in here:
         c = v.campaign
+        if c.multisite:  # only this site's runs of a campaign that runs at several
+            mine = [r for r in v.ledger.runs if r.attempts and _at(v, r, site)]
+            names = ", ".join(n for n in c.sites if _facility(c, n) == site)
+            out.append(f"| [{c.name}](../campaigns/{c.name}/{PAGE}) | {names} | {_cell(v.state)} | "
+                       f"{sum(r.state == RunState.SUCCEEDED for r in mine)}/{len(mine)} submitted | "
+                       f"{sum(r.state == RunState.FAILED for r in mine)} | "
+                       f"{sum(r.state in (*IN_PROGRESS, RunState.HELD) for r in mine)} |")
+            continue
         out.append(f"| [{c.name}](../campaigns/{c.name}/{PAGE}) | {c.profile.name} | {_cell(v.state)} | "
                    f"{sum(s.succeeded for s in v.steps)}/{sum(s.total or 0 for s in v.steps)} | "
                    f"{sum(s.failed for s in v.steps)} | {sum(s.running + s.held for s in v.steps)} |")
@@ -463,7 +515,8 @@ def site_view(site: str, views: list[CampaignView], *, open_issues: dict[str, st
     for title, states in (("Failing runs", (RunState.FAILED, RunState.HELD)), ("Active runs", IN_PROGRESS)):
         rows = []
         for v in here:
-            for r in sorted(v.runs_in(*states), key=lambda r: (v._step_order(r.step), r.group)):
+            for r in sorted((r for r in v.runs_in(*states) if _at(v, r, site)),
+                            key=lambda r: (v._step_order(r.step), r.group)):
                 a = r.current
                 assert a is not None
                 what = (a.failed_jobs[0].summary if a.failed_jobs else a.errors[0] if a.errors
@@ -527,7 +580,7 @@ def write_pages(root: Path, now: datetime, *, recent_days: int = 14,
     text = root_page(views, invalid, now, recent_days=recent_days, open_issues=issues, charts=frozenset(charts))
     if _write(root / PAGE, text, now):
         changed.append(root / PAGE)
-    for site in sorted({_site(v.campaign) for v in views}):
+    for site in sorted({f for v in views for f in _facilities(v.campaign)}):
         page = root / site_page(site)
         if _write(page, site_view(site, views, open_issues=issues), now):
             changed.append(page)

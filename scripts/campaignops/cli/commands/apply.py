@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...engine import controls, setup_stage, submit
+from ...engine import controls, setup_stage, submit, transfers
 from ...planning.advance import Verdict
 from ...views import summary
 from ...workspace import open_campaign
@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     ledger = controls.from_spec(ctx, ws.plan, ws.ledger, by=spec_author(ws.campaign, root))
     if not ledger.hold:
         ledger = setup_stage.ensure(ctx, ledger)
+        ledger, moved = transfers.advance(ctx, ws.plan, ledger, start=not args.dry_run)
+        for line in moved:
+            ctx.say(f"  {line}")
     _, decisions = submit.apply(ctx, ws.plan, ledger)
     submitted = sum(d.verdict == Verdict.SUBMIT for d in decisions)
     recorded = sum(d.verdict == Verdict.RECORDED for d in decisions)

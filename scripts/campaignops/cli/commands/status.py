@@ -16,7 +16,7 @@ from pathlib import Path
 from ...adapters.panda.wms import PandaWms
 from ...domain.errors import CampaignError
 from ...domain.states import RunState
-from ...engine import autopilot, controls, observe, setup_stage, submit
+from ...engine import autopilot, controls, observe, setup_stage, submit, transfers
 from ...planning.advance import Decision, decide
 from ...views import status_page, summary
 from ...workspace import Workspace, open_campaign
@@ -51,6 +51,9 @@ def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print
     ws.ledger = controls.from_spec(ws.ctx, ws.plan, ws.ledger, by=spec_author(ws.campaign, ws.ctx.root))
     for change in changes:
         say(f"  {ws.campaign.name}: {change}")
+    ws.ledger, moved = transfers.advance(ws.ctx, ws.plan, ws.ledger, start=advance and ws.ledger.hold is None)
+    for line in moved:
+        say(f"  {ws.campaign.name}: {line}")
     decisions: list[Decision]
     if advance:
         # Failure rules act before new runs are submitted: an accepted failure lets the next step start now.

@@ -1,0 +1,1 @@
+"""Transfer adapters: datasets moved between sites' Butlers, Butler-to-Butler or through Rucio."""
