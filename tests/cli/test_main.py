@@ -76,6 +76,6 @@ def test_a_plain_install_validates_from_inside_a_campaign_repository(tmp_path: P
     assert proc.stdout.startswith(str(target)), proc.stdout + proc.stderr
     ok = campaign("validate", cwd=repo / "campaigns" / "demo", env=env)
     # 9 specs and campaigns/rules.yaml
-    assert ok.returncode == 0 and ok.stdout.startswith("OK: 10 files checked"), ok.stdout + ok.stderr
+    assert ok.returncode == 0 and ok.stdout.startswith("OK: 15 files checked"), ok.stdout + ok.stderr
     bad = campaign("validate", "broken.yaml", cwd=repo / "campaigns" / "demo", env=env)
     assert bad.returncode == 1 and "missing required key 'description'" in bad.stdout, bad.stdout

@@ -58,3 +58,13 @@ def test_bad_input_is_a_clear_error(repo: Path, capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit):
         main(["--root", str(repo), "retention", "plan", "--now", "yesterday"])
     assert "not an ISO 8601 time: 'yesterday'" in capsys.readouterr().err
+
+
+def test_all_plans_every_campaign_as_the_scheduled_housekeeping_asks(repo: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--root", str(repo), "retention", "plan", "--now", "2026-12-15T00:00:00Z"]) == 0
+    every = capsys.readouterr().out
+    assert main(["--root", str(repo), "retention", "plan", "--all", "--now", "2026-12-15T00:00:00Z"]) == 0
+    assert capsys.readouterr().out == every and NAME in every
+    assert main(["--root", str(repo), "retention", "plan", "--all", NAME]) == 1
+    assert "names or --all, not both" in capsys.readouterr().err

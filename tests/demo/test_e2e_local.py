@@ -69,18 +69,22 @@ def launches(workdir: Path) -> list[Path]:
     return sorted(p for p in workdir.rglob("submit") if p.is_dir())
 
 
-def test_make_demo_runs_every_step_to_success_after_one_retry(tmp_path: Path) -> None:
+def test_make_demo_runs_every_step_to_success_after_the_failure_rules_retry_its_two_failures(tmp_path: Path) -> None:
     assert run_demo(ROOT, tmp_path / "demo", poll=1.0) == 0
     control = tmp_path / "demo" / "control"
     ledger = store.load(control / "campaigns" / "demo", "demo")
     assert ledger.runs and all(r.state == RunState.SUCCEEDED for r in ledger.runs)
-    restarted = [r for r in ledger.runs if len(r.attempts) > 1]
-    assert len(restarted) == 1, "the demo shows exactly one injected failure and its retry"
-    first = restarted[0].attempts[0]
-    assert first.state == RunState.FAILED and first.errors, "the failure keeps its first error lines"
-    assert restarted[0].attempts[-1].kind == "restart"
+    retried = {r.step: r for r in ledger.runs if len(r.attempts) > 1}
+    assert set(retried) == {"step1", "step2"}, "the demo shows two injected failures, each retried by a rule"
+    for record in retried.values():
+        first = record.attempts[0]
+        assert first.state == RunState.FAILED and first.errors, "the failure keeps its first error lines"
+        assert first.decision is not None and first.decision.acted_at, "decided and acted on, no command typed"
+    assert [a.kind for a in retried["step1"].attempts] == ["submit", "restart"]
+    assert [a.kind for a in retried["step2"].attempts] == ["submit", "retry-memory"]
+    assert retried["step2"].attempts[1].memory == (("consolidateVisitDemo", 4096),)
     issue_files = list((control / "issues").glob("*.md"))
-    assert len(issue_files) == 1 and "closed" in issue_files[0].read_text().lower()
+    assert len(issue_files) == 2 and all("state: closed" in p.read_text() for p in issue_files)
     # plain `bps report` works on a local run
     report = subprocess.run(["bps", "report", "--wms-service-class", "campaignops.bps_plugins.local.LocalParslService",
                              "--id", ledger.runs[0].current.submit_dir],  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ from typing import Any
 from campaignops.adapters.memory_wms import InMemoryWms
 from campaignops.domain.model import Campaign, Plan, Profile
 from campaignops.domain.states import RunState
-from campaignops.engine import observe, submit
+from campaignops.engine import autopilot, observe, submit
 from campaignops.engine.context import Context
 from campaignops.ledger import store
 from campaignops.ledger.records import Ledger
@@ -61,6 +61,14 @@ class Site:
         """`campaign status`: observe, then submit what became ready."""
         ctx = self.job()
         ledger, _ = observe.refresh(ctx, self.ledger())
+        ledger, _ = submit.apply(ctx, self.plan, ledger)
+        return ledger
+
+    def reconcile(self) -> Ledger:
+        """`campaign reconcile`: observe, apply the failure rules (campaigns/rules.yaml), submit what became ready."""
+        ctx = self.job()
+        ledger, _ = observe.refresh(ctx, self.ledger())
+        ledger = autopilot.apply_rules(ctx, self.plan, ledger)
         ledger, _ = submit.apply(ctx, self.plan, ledger)
         return ledger
 

@@ -4,6 +4,7 @@ matching rule decides with its bound, memory and wait, and `campaign explain` sa
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,9 +59,17 @@ def test_the_shared_rules_decide_memory_for_the_failed_task_alone_then_stop_at_t
     assert decision.text == "matched rule `out-of-memory`: retried with calibrate 8 GB, attempt 2 of 4"
     assert [c.rule.name for c in checks] == ["out-of-memory"]
 
-    third = run_of(failed(errors=oom), failed(2, "retry-memory", errors=oom), failed(3, "retry-memory", errors=oom))
+    # Each attempt records the memory it asked: the next one grows from there, never above the rule's cap
+    # nor the profile's largest queue (render puts each task on the queue that holds it).
+    second = replace(failed(2, "retry-memory", errors=oom), memory=(("calibrate", 8192),))
+    third = run_of(failed(errors=oom), second, replace(failed(3, "retry-memory", errors=oom),
+                                                         memory=(("calibrate", 18432),)))
     decision, _ = decide(rules, Failure.of(third.attempts[-1]), third, campaign)
-    assert decision.text == "matched rule `out-of-memory`: retried with calibrate 32 GB, attempt 4 of 4"
+    assert decision.memory == {"calibrate": 36864}
+    assert decision.text == "matched rule `out-of-memory`: retried with calibrate 36 GB, attempt 4 of 4"
+    at_cap = run_of(failed(errors=oom), replace(failed(2, "retry-memory", errors=oom), memory=(("calibrate", 225280),)))
+    decision, _ = decide(rules, Failure.of(at_cap.attempts[-1]), at_cap, campaign)
+    assert decision.action == "review" and "memory is at the limit (220 GB)" in decision.text
     fourth = run_of(*third.attempts, failed(4, "retry-memory", errors=oom))
     decision, _ = decide(rules, Failure.of(fourth.attempts[-1]), fourth, campaign)
     assert decision.action == "review" and "already made 4 of 4 attempts" in decision.text

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 ACTIONS = ROOT / ".github" / "actions"
 BIN = Path(sys.executable).parent
-NAMES = ("validate", "submit", "status", "weekly-ci-hsc", "tests", "retry")
-SELF_HOSTED = ("submit", "status", "weekly-ci-hsc", "retry")
+NAMES = ("validate", "submit", "status", "weekly-ci-hsc", "tests", "retry", "housekeeping")
+SELF_HOSTED = ("submit", "status", "weekly-ci-hsc", "retry", "housekeeping")
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -161,7 +161,7 @@ def test_no_checkout_keeps_credentials_and_only_publish_gets_the_write_token() -
                 if "app-token" in token:  # the token that may bypass protection: campaign publish only
                     assert step["run"].startswith("campaign publish"), f"{name}.{job_name}: {step}"
                 if any(c in step.get("run", "") for c in ("campaign apply", "campaign reconcile", "campaign retry",
-                                                          "campaign new")):
+                                                          "campaign new", "campaign retention")):
                     assert not token, f"{name}.{job_name}: bps and site code run here: {step['run']}"
 
 
@@ -309,6 +309,18 @@ def test_status_runs_every_15_minutes_off_the_hour_one_at_a_time_never_cancelled
     assert doctor["continue-on-error"] is True
 
 
+def test_housekeeping_removes_expired_runs_weekly_and_commits_the_removals() -> None:
+    on = triggers("housekeeping")
+    [schedule] = on["schedule"]
+    minute, _hour, dom, month, dow = schedule["cron"].split()
+    assert (dom, month) == ("*", "*") and dow.isdigit() and minute.isdigit() and minute != "0"
+    assert "workflow_dispatch" in on
+    [job] = jobs("housekeeping").values()
+    assert job["runs-on"] == ["self-hosted", "usdf"] and job["permissions"] == {"contents": "write"}
+    assert [s["run"] for s in job["steps"] if "run" in s] == [
+        "campaign publish --pull", "campaign retention apply --all", "campaign publish"]
+
+
 def test_weekly_ci_hsc_runs_weekly_and_takes_an_optional_stack_tag() -> None:
     on = triggers("weekly-ci-hsc")
     [schedule] = on["schedule"]
@@ -328,7 +340,7 @@ def test_tests_run_on_pull_requests_and_pushes_to_main() -> None:
 
 
 def test_each_workflow_step_is_one_campaign_command_or_a_tiny_shell_glue() -> None:
-    for name in ("submit", "status", "weekly-ci-hsc", "retry"):
+    for name in ("submit", "status", "weekly-ci-hsc", "retry", "housekeeping"):
         for job in jobs(name).values():
             for step in job["steps"]:
                 if "run" in step:

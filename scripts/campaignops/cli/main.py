@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("render", "write one BPS submit YAML per run into a directory"),
     "apply": ("apply", "submit every run whose prerequisites are met and that the ledger does not hold"),
     "status": ("status", "look: refresh run states from the WMS and record them; starts nothing"),
-    "reconcile": ("reconcile", "the runner's status job: refresh, launch interrupted submissions, advance steps"),
+    "reconcile": ("reconcile", "the runner's status job: refresh, relaunch, apply the failure rules, advance steps"),
     "retry": ("retry", "restart a failed run (bps restart) or resubmit it with more memory"),
     "rescue": ("rescue", "re-run only what failed of a run, into a new output run"),
     "resubmit": ("operate", "a fresh attempt of an ended run (new output run, config from today's spec)"),

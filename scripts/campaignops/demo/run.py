@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 from ..adapters.folder_tracker import FolderTracker
 from ..adapters.profile import ButlerUsage, output_runs, write_record
 from ..domain.states import RunState
-from ..engine import observe, submit
+from ..engine import autopilot, observe, submit
 from ..engine.notify import sync
 from ..planning.advance import step_progress
 from ..planning.profile import profiles, to_records
@@ -40,6 +40,7 @@ def make_control_repo(source_root: Path, control: Path, butler_repo: Path) -> Pa
         shutil.rmtree(control)
     (control / "campaigns").mkdir(parents=True)
     shutil.copytree(source_root / "campaigns" / "profiles", control / "campaigns" / "profiles")
+    shutil.copy2(source_root / "campaigns" / "rules.yaml", control / "campaigns" / "rules.yaml")  # failure rules
     shutil.copytree(source_root / "campaigns" / DEMO, control / "campaigns" / DEMO,
                     ignore=shutil.ignore_patterns("ledger.yaml", "ledger", "STATUS.md"))
     spec_file = control / "campaigns" / DEMO / "campaign.yaml"
@@ -95,9 +96,9 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     _say(f"== 2/4 control repository {control} (a git repo, like this one); launch dirs in {workdir}")
     ws = open_campaign(control, DEMO, workdir=workdir, say=lambda m: _say(m))
     _say(f"   {len(ws.plan.runs)} runs over {len(ws.campaign.steps)} steps")
-    _say("== 3/4 campaign apply, then campaign reconcile every few seconds (advances steps, retries the failure)")
+    _say("== 3/4 campaign apply, then campaign reconcile every few seconds (advances steps; the failure rules "
+         "retry the failure, no command typed)")
     ws.ledger, _ = submit.apply(ws.ctx, ws.plan, ws.ledger)
-    retried: set[str] = set()
     last = ""
     while time.monotonic() - started < timeout:
         ws.ledger, changes = observe.refresh(ws.ctx, ws.ledger)
@@ -105,15 +106,15 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
             _say(f"   {change}")
         for record in ws.ledger.runs:
             cur = record.current
-            if cur is not None and cur.state == RunState.FAILED and record.key not in retried:
+            if cur is not None and cur.state == RunState.FAILED and cur.decision is None:
                 _say(f"   !! {record.key} FAILED (attempt {cur.number}); first error lines:")
                 for line in cur.errors[:4] or (cur.message,):
                     _say(f"      | {line}")
-                for action in _notify(ws, issues_dir):
-                    _say(f"   issue: {action}")
-                _say(f"   -> campaign retry {DEMO} {record.key}   (bps restart: re-runs only what failed)")
-                ws.ledger = submit.retry(ws.ctx, ws.plan, ws.ledger, record.key)
-                retried.add(record.key)
+        # What `campaign reconcile` does next: the failure rules (campaigns/demo/rules.yaml, then the shared
+        # campaigns/rules.yaml) decide, the decision goes into the ledger, and the engine acts on it.
+        ws.ledger = autopilot.apply_rules(ws.ctx, ws.plan, ws.ledger)
+        for action in _notify(ws, issues_dir):
+            _say(f"   issue: {action}")
         ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
         line = _progress_line(ws, started)
         if line.split("] ", 1)[1] != last:

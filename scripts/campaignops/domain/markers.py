@@ -26,6 +26,11 @@ def attempt_marker(number: int, state: RunState = RunState.FAILED) -> str:
     return f"<!-- campaignops:attempt {number}{suffix} -->"
 
 
+def acted_marker(number: int) -> str:
+    """Marks that the failure rules' action on this failed attempt (a restart, more memory…) was reported."""
+    return f"<!-- campaignops:acted {number} -->"
+
+
 def success_marker(number: int) -> str:
     return f"<!-- campaignops:succeeded {number} -->"
 

@@ -234,6 +234,7 @@ class Campaign:
     butler_setup: tuple[str, ...] = ()  # commands that build a fresh repository before step 1 (butler.setup)
     stack_packages: tuple[str, ...] = ()  # ticket branches set up on top of the base (developer stack)
     site_profiles: tuple[Profile, ...] = ()  # multi-site: every site's profile, the central one included
+    autopilot: bool = True  # campaign reconcile applies the failure rules (false: people retry by hand)
 
     @property
     def central(self) -> str:
@@ -367,6 +368,7 @@ class Campaign:
             path=path,
             hold=data.get("hold"),
             butler_setup=tuple((butler.get("setup") or {}).get("commands") or ()),
+            autopilot=bool(data.get("autopilot", True)),
             site_profiles=(profile, *(p for p in site_profiles if p.name != profile.name)) if site_profiles else (),
         )
 

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..domain.markers import LABEL, attempt_marker, duplicate_marker, run_key, success_marker
+from ..domain.markers import LABEL, acted_marker, attempt_marker, duplicate_marker, run_key, success_marker
 from ..domain.model import Campaign
 from ..domain.states import RunState, TransferState
 from ..ledger.records import Ledger
 from ..ports import Issue, Tracker
 from ..views import transfer_issue
-from ..views.issue import DEFAULT_RETRY_HINT, comment_body, issue_body, title_for
+from ..views.issue import (
+    DEFAULT_RETRY_HINT,
+    acted,
+    acted_comment,
+    comment_body,
+    issue_body,
+    reported_attempt,
+    title_for,
+)
 
 
 def _reported(tracker: Tracker, issue: Issue, marker: str) -> bool:
@@ -25,16 +33,20 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
          retry_hint: str = DEFAULT_RETRY_HINT) -> list[str]:
     """Bring the campaign's failure issues in line with its ledger; returns what was done, for people.
 
-    FAILED or HELD current attempt: open an issue, or comment once per attempt on the open one.
+    FAILED or HELD current attempt, or a failed attempt the failure rules retried: open an issue, or comment
+    once per attempt on the open one.
     SUCCEEDED with an open issue: comment and close. Anything else (running, UNKNOWN, …): nothing.
     Safe to run any number of times: markers in bodies and comments make every action happen once.
     """
     actions: list[str] = []
     known = tracker.issues(campaign.name)
     for record in sorted(ledger.runs, key=lambda r: (r.step, r.group)):
-        attempt = record.current
-        if attempt is None:
+        current = record.current
+        if current is None:
             continue
+        # The failed attempt the failure rules retried is reported while its successor runs (the issue shows
+        # what the rules did); otherwise the current attempt.
+        attempt = reported_attempt(record) or current
         key = run_key(campaign.name, record.step, record.group)
         mine = [i for i in known if i.key == key]
         open_issues = [i for i in mine if i.open]
@@ -57,6 +69,10 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
             if open_issues:
                 issue = open_issues[0]
                 if _reported(tracker, issue, marker):
+                    if acted(attempt) and not _reported(tracker, issue, acted_marker(attempt.number)):
+                        tracker.comment(issue, acted_comment(record, attempt))
+                        actions.append(f"{where}: commented on {issue.name} (failure rules acted on attempt "
+                                       f"{attempt.number}) {issue.url}")
                     continue
                 tracker.comment(issue, comment_body(campaign, record, attempt, retry_hint=retry_hint))
                 actions.append(f"{where}: commented on {issue.name} (attempt {attempt.number} {what}) {issue.url}")

@@ -17,9 +17,9 @@ from .context import Context
 
 
 def _render(ctx: Context, run: PlannedRun, attempt: int, *, memory_multiplier: float = 1.0,
-            rescue_from: tuple[str, ...] = ()) -> tuple[str, str]:
+            rescue_from: tuple[str, ...] = (), memory: tuple[tuple[str, int], ...] = ()) -> tuple[str, str]:
     text = render.render_run(ctx.campaign, run, attempt, root=ctx.root, memory_multiplier=memory_multiplier,
-                             rescue_from=rescue_from)
+                             rescue_from=rescue_from, memory=dict(memory))
     return text, render.output_run(ctx.campaign, run, attempt)
 
 
@@ -36,17 +36,22 @@ def _adopt_existing_launch(ctx: Context, launch_dir: Path) -> Submission | bool 
 
 
 def launch_attempt(ctx: Context, ledger: Ledger, run: PlannedRun, number: int, kind: str, *,
-                   memory_multiplier: float = 1.0, rescue_from: tuple[str, ...] = ()) -> Ledger:
-    """Record the intent, launch bps detached, record the launch. Returns the new ledger."""
+                   memory_multiplier: float = 1.0, rescue_from: tuple[str, ...] = (),
+                   memory: tuple[tuple[str, int], ...] = ()) -> Ledger:
+    """Record the intent, launch bps detached, record the launch. Returns the new ledger.
+
+    `memory`: per-task requestMemory (MB) overrides, recorded on the attempt so a later retry keeps them."""
     launch_dir = ctx.launch_dir(run.key, number)
-    text, output_run = _render(ctx, run, number, memory_multiplier=memory_multiplier, rescue_from=rescue_from)
+    text, output_run = _render(ctx, run, number, memory_multiplier=memory_multiplier, rescue_from=rescue_from,
+                               memory=memory)
     config_path = launch_dir / f"{run.step}__{run.group}.yaml"
     record = ledger.run(run.key) or RunRecord(run.step, run.group, run.data_query)
     record = replace(record, data_query=run.data_query)  # what this attempt is rendered with
     now = ctx.now()
     attempt = Attempt(number=number, kind=kind, output_run=output_run, config_hash=render.config_hash(text),
                       spec_hash=render.spec_fingerprint(ctx.campaign, run),
-                      config_path=str(config_path), launch_dir=str(launch_dir), memory_multiplier=memory_multiplier)
+                      config_path=str(config_path), launch_dir=str(launch_dir), memory_multiplier=memory_multiplier,
+                      memory=memory)
     if ctx.dry_run:
         ctx.say(f"  would submit {run.key} attempt {number} ({kind}) -> {output_run}")
         return ledger
@@ -137,15 +142,18 @@ def retry(ctx: Context, plan: Plan, ledger: Ledger, key: str, memory_multiplier:
     if memory_multiplier is not None:
         if memory_multiplier <= 1:
             raise SubmitError("--memory-multiplier must be above 1 (e.g. 2 doubles every memory request)")
+        # Overrides from a failure rule are final values: they grow with the multiplier too.
         return launch_attempt(ctx, ledger, run, number, "retry-memory",
-                              memory_multiplier=current.memory_multiplier * memory_multiplier)
+                              memory_multiplier=current.memory_multiplier * memory_multiplier,
+                              memory=tuple((label, round(mb * memory_multiplier)) for label, mb in current.memory))
     if not current.submit_dir:
         raise SubmitError(f"{key} attempt {current.number} never reached the WMS (no submit directory): "
                         f"use `campaign rescue {ctx.campaign.name} {key}` to submit it again")
     # bps restart re-runs only what failed, in the same submit directory and output run, from the
     # same working directory (parsl keeps its checkpoints in ./runinfo there).
     attempt = replace(current, number=number, kind="restart", state=RunState.SUBMITTING, tasks=(), errors=(),
-                      exit_codes=(), message="", transitions=(), submitted_at="", last_checked="")
+                      exit_codes=(), message="", transitions=(), submitted_at="", last_checked="",
+                      decision=None)
     if ctx.dry_run:
         ctx.say(f"  would restart {key} as attempt {number} (bps restart --id {current.wms_id or current.submit_dir})")
         return ledger
@@ -169,4 +177,4 @@ def rescue(ctx: Context, plan: Plan, ledger: Ledger, key: str) -> Ledger:
     # Only runs that hold outputs: --skip-existing-in a collection that was never made fails for good.
     earlier = tuple(dict.fromkeys(a.output_run for a in reversed(record.attempts) if a.wrote_outputs))
     return launch_attempt(ctx, ledger, run, current.number + 1, "rescue",
-                          memory_multiplier=current.memory_multiplier, rescue_from=earlier)
+                          memory_multiplier=current.memory_multiplier, rescue_from=earlier, memory=current.memory)

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..domain.states import FailedJob, RunState, TaskCounts, TransferState, Transition
 from ..spec.schema import schema
-from .records import Attempt, Control, RunRecord, SetupRecord, TransferRecord
+from .records import Attempt, Control, RuleDecision, RunRecord, SetupRecord, TransferRecord
 
 SCHEMA_VERSION = 1
 
@@ -42,6 +42,25 @@ def _job_from_dict(d: dict[str, Any]) -> FailedJob:
                      exit_code=int(d.get("exit_code", 0)), errors=tuple(str(e) for e in d.get("errors") or ()),
                      maxpss_mb=int(d.get("maxpss_mb", 0)), request_mb=int(d.get("request_mb", 0)),
                      log_url=str(d.get("log_url", "")))
+
+
+_DECISION_KEYS = ("at", "action", "rule", "flavor", "text", "due_at", "acted_at", "note")
+
+
+def decision_to_dict(d: RuleDecision) -> dict[str, Any]:
+    """Only what is set (a line per key in the ledger file)."""
+    out: dict[str, Any] = {k: v for k in _DECISION_KEYS if (v := getattr(d, k))}
+    if d.memory:
+        out["memory"] = dict(d.memory)
+    return out
+
+
+def decision_from_dict(d: dict[str, Any]) -> RuleDecision:
+    return RuleDecision(at=str(d.get("at", "")), action=str(d["action"]), text=str(d.get("text", "")),
+                        rule=str(d.get("rule", "")), flavor=str(d.get("flavor", "unknown")),
+                        due_at=str(d.get("due_at", "")), acted_at=str(d.get("acted_at", "")),
+                        note=str(d.get("note", "")),
+                        memory=tuple((str(k), int(v)) for k, v in sorted((d.get("memory") or {}).items())))
 
 
 def attempt_to_dict(a: Attempt) -> dict[str, Any]:
@@ -73,6 +92,10 @@ def attempt_to_dict(a: Attempt) -> dict[str, Any]:
         out["links"] = dict(a.links)
     if a.failed_jobs:
         out["failed_jobs"] = [_job_to_dict(j) for j in a.failed_jobs]
+    if a.memory:
+        out["memory"] = dict(a.memory)
+    if a.decision is not None:
+        out["decision"] = decision_to_dict(a.decision)
     out["transitions"] = [{"at": t.at, "state": t.state.value, **({"note": t.note} if t.note else {})}
                           for t in a.transitions]
     return out
@@ -101,6 +124,8 @@ def attempt_from_dict(d: dict[str, Any]) -> Attempt:
         spec_hash=str(d.get("spec_hash") or ""),
         links=tuple((str(k), str(v)) for k, v in (d.get("links") or {}).items()),
         failed_jobs=tuple(_job_from_dict(j) for j in d.get("failed_jobs") or ()),
+        memory=tuple((str(k), int(v)) for k, v in sorted((d.get("memory") or {}).items())),
+        decision=decision_from_dict(d["decision"]) if d.get("decision") else None,
         transitions=tuple(Transition(t["at"], RunState(t["state"]), t.get("note", ""))
                           for t in d.get("transitions") or ()),
     )

@@ -83,10 +83,12 @@ def commit_message(changes: Sequence[Change], message: str | None = None,
     return subject + ("\n\n" + "\n".join(body) if body else "") + "\n"
 
 
-def _attempt_rank(a: Attempt) -> tuple[int, str]:
+def _attempt_rank(a: Attempt) -> tuple[int, int, str]:
     # Transitions are only ever appended, and last_checked only moves forward: the attempt that
-    # has seen more (then more recently) is the later record of the same submission.
-    return len(a.transitions), a.last_checked
+    # has seen more (then more recently) is the later record of the same submission. A failure rules'
+    # decision is only ever added to a failed attempt, then marked acted: recorded, then acted, wins.
+    decided = 0 if a.decision is None else 1 + a.decision.done
+    return len(a.transitions), decided, a.last_checked
 
 
 def _merge_runs(ours: RunRecord, theirs: RunRecord) -> RunRecord:

@@ -10,6 +10,29 @@ from ..domain.states import HANGING, FailedJob, RunState, TaskCounts, TransferSt
 
 
 @dataclass(frozen=True)
+class RuleDecision:
+    """What the failure rules decided for a failed attempt (`engine/autopilot.py` records and applies it).
+
+    Recorded before the engine acts, so a job killed in between acts once on the next cycle: a restart,
+    more memory or a rescue is done once a later attempt exists; accept, hold and review when `acted_at`
+    is set (in the same save as their effect)."""
+
+    at: str  # when it was decided
+    action: str  # retry | more-memory | rescue | accept | review | hold
+    text: str  # what the failure issue and STATUS.md say
+    rule: str = ""  # "" when no rule matched
+    flavor: str = "unknown"
+    due_at: str = ""  # retry, more-memory, rescue: not before this time (backoff after the failure)
+    acted_at: str = ""  # "" while the action waits (for its time, or for a hold to be lifted)
+    note: str = ""  # why it did not act (yet), or why it could not
+    memory: tuple[tuple[str, int], ...] = ()  # more-memory: task label -> the new requestMemory (MB)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.acted_at)
+
+
+@dataclass(frozen=True)
 class Attempt:
     """One submission of a run: its own output RUN collection and submit directory."""
 
@@ -33,6 +56,8 @@ class Attempt:
     spec_hash: str = ""  # fingerprint of what the spec said of the run when this attempt was made
     links: tuple[tuple[str, str], ...] = ()  # (what, URL) in the WMS's monitor: workflow, tasks, failed jobs
     failed_jobs: tuple[FailedJob, ...] = ()  # failed WMS jobs as the monitor describes them
+    memory: tuple[tuple[str, int], ...] = ()  # task label -> requestMemory (MB) this attempt was rendered with
+    decision: RuleDecision | None = None  # what the failure rules decided when this attempt failed
 
     def failed_tasks(self) -> tuple[tuple[str, int], ...]:
         """(label, failed quanta) of every task with failures, in label order."""
@@ -246,5 +271,5 @@ def with_state(attempt: Attempt, state: RunState, at: str, note: str = "", **cha
     return replace(attempt, state=state, transitions=transitions, **changes)
 
 
-__all__ = ["CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "Removal", "RunRecord", "SetupRecord",
-           "TransferRecord", "with_state"]
+__all__ = ["CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "Removal", "RuleDecision", "RunRecord",
+           "SetupRecord", "TransferRecord", "with_state"]

@@ -2,13 +2,16 @@
 exit codes, WMS codes, error text) and why, and the action with its bound, memory and wait. The first
 matching rule decides; an unmatched failure, or a rule whose bound is spent, goes to review.
 
-Nothing here acts: the engine is to apply the decision (not wired yet); `campaign explain` prints it."""
+Nothing here acts: `engine/autopilot.py` records the decision in the ledger and applies it (the reconcile
+job); `campaign explain` prints it."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
 from ..domain.model import Campaign
@@ -29,10 +32,22 @@ class Failure:
     total: int = 0
 
     @classmethod
-    def of(cls, attempt: Attempt, wms_codes: Sequence[str] = ()) -> Failure:
+    def of(cls, attempt: Attempt, wms_codes: Sequence[str] | None = None) -> Failure:
+        """The symptoms of `attempt`; WMS codes default to those its failed jobs' errors name."""
         codes = sorted({c for _, cs in attempt.exit_codes for c in cs})
+        found = wms_codes_of(attempt) if wms_codes is None else tuple(wms_codes)
         return cls(tuple(label for label, _ in attempt.failed_tasks()), tuple(codes), attempt.errors,
-                   tuple(wms_codes), attempt.failed_quanta(), attempt.total_quanta())
+                   found, attempt.failed_quanta(), attempt.total_quanta())
+
+
+# A failed job's error lines are "<kind> <code>: <diagnostic>" (domain/states.FailedJob).
+_WMS_CODE = re.compile(r"^(pilot|exe|ddm|sup|brokerage|taskbuffer|jobdispatcher|hold)[ :](-?\d+)\b")
+
+
+def wms_codes_of(attempt: Attempt) -> tuple[str, ...]:
+    """'<kind>:<code>' of every error line of the attempt's failed jobs (PanDA, HTCondor), in order, once each."""
+    found = (m for job in attempt.failed_jobs for line in job.errors if (m := _WMS_CODE.match(line.strip())))
+    return tuple(dict.fromkeys(f"{m[1]}:{m[2]}" for m in found))
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,12 @@ def _act(rule: Rule, c: Check, failure: Failure, record: RunRecord, campaign: Ca
         nxt = attempts + 1
         wait = rule.backoff_minutes * 2 ** (attempts - 1)
         after = f" after {wait:g} min" if wait else ""
+        current = record.current
+        if rule.action == "retry" and current is not None and not current.reached_wms:
+            # `bps restart` needs the run bps created; a submission that never reached the WMS starts afresh.
+            return Decision("rescue", rule.flavor, rule.name, f"{name}: bps never created the run, so a new attempt "
+                            f"instead of a restart{after}, attempt {nxt} of {rule.max_attempts}", nxt,
+                            rule.max_attempts, wait_minutes=wait)
         if rule.action == "retry":
             return Decision("retry", rule.flavor, rule.name, f"{name}: restarted{after}, attempt {nxt} of "
                             f"{rule.max_attempts}", nxt, rule.max_attempts, wait_minutes=wait)
@@ -127,23 +148,72 @@ def _act(rule: Rule, c: Check, failure: Failure, record: RunRecord, campaign: Ca
     return _review(rule.flavor, rule.name, f"{name}: sent to review (an issue, nothing automatic)")
 
 
+def task_memory(campaign: Campaign, step: str, label: str, attempt: Attempt) -> int:
+    """The requestMemory (MB) `attempt` asked for task `label`: its recorded override, else the spec's request
+    times the attempt's memory multiplier."""
+    override = dict(attempt.memory).get(label)
+    if override is not None:
+        return override
+    return round(requested_memory(campaign, step, label) * attempt.memory_multiplier)
+
+
+def memory_limit(rule: Rule, campaign: Campaign) -> int:
+    """The largest request more-memory makes: the rule's cap, and no more than the profile's largest queue."""
+    assert rule.cap_mb is not None
+    queues = campaign.profile.memory_queues_mb
+    return min(rule.cap_mb, queues[-1]) if queues else rule.cap_mb
+
+
+def raised_memory(current_mb: int, factor: float, limit: int) -> int:
+    """`current_mb` × `factor`, never above `limit` (render then puts the task on the queue that holds it)."""
+    return min(limit, math.ceil(current_mb * factor))
+
+
+def _megabytes(mb: int) -> str:
+    return f"{mb // 1024} GB" if mb % 1024 == 0 else f"{mb} MB"
+
+
 def _more_memory(rule: Rule, c: Check, record: RunRecord, campaign: Campaign, nxt: int) -> Decision:
-    assert rule.cap_mb is not None and rule.max_attempts is not None
+    assert rule.cap_mb is not None and rule.max_attempts is not None and record.current is not None
     name = f"matched rule `{rule.name}`"
-    raised = sum(1 for a in record.attempts if a.kind == "retry-memory")
+    limit = memory_limit(rule, campaign)
     memory: dict[str, int] = {}
-    grew = False
     for label in c.tasks:
-        base = requested_memory(campaign, record.step, label)
-        before = min(rule.cap_mb, round(base * rule.factor ** raised)) if raised else base
-        memory[label] = min(rule.cap_mb, round(base * rule.factor ** (raised + 1)))
-        grew |= memory[label] > before
-    if not grew:
-        return _review(rule.flavor, rule.name, f"{name}, but memory is at the cap ({rule.cap_mb} MB): sent to review")
-    said = ", ".join(f"{label} {mb // 1024} GB" if mb % 1024 == 0 else f"{label} {mb} MB"
-                     for label, mb in sorted(memory.items()))
+        now = task_memory(campaign, record.step, label, record.current)
+        raised = raised_memory(now, rule.factor, limit)
+        if raised > now:
+            memory[label] = raised
+    if not memory:
+        why = "no failed task is recorded" if not c.tasks else f"memory is at the limit ({_megabytes(limit)})"
+        return _review(rule.flavor, rule.name, f"{name}, but {why}: sent to review")
+    said = ", ".join(f"{label} {_megabytes(mb)}" for label, mb in sorted(memory.items()))
     return Decision("more-memory", rule.flavor, rule.name, f"{name}: retried with {said}, attempt {nxt} of "
                     f"{rule.max_attempts}", nxt, rule.max_attempts, memory)
 
 
-__all__ = ["Check", "Decision", "Failure", "check", "decide"]
+def _time(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def failed_at(attempt: Attempt) -> str:
+    """When the attempt last entered FAILED ("" when its transitions do not say)."""
+    return next((t.at for t in reversed(attempt.transitions) if t.state.value == "FAILED"), "")
+
+
+def due_at(decision: Decision, failed: str, now: str) -> str:
+    """When the decision may be acted on: `wait_minutes` after the failure (`failed`, else `now`), in the form of
+    `now` (the engine's clock)."""
+    if not decision.wait_minutes:
+        return ""
+    start = failed or now
+    due = _time(start) + timedelta(minutes=decision.wait_minutes)
+    text = due.isoformat()
+    return text.replace("+00:00", "Z") if now.endswith("Z") else text
+
+
+def is_due(due: str, now: str) -> bool:
+    return not due or _time(now) >= _time(due)
+
+
+__all__ = ["Check", "Decision", "Failure", "check", "decide", "due_at", "failed_at", "is_due", "memory_limit",
+           "raised_memory", "task_memory", "wms_codes_of"]

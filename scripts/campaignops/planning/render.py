@@ -172,9 +172,23 @@ def queue_keys(campaign: Campaign, queues: QueueMap, resources: Resources,
     return out
 
 
+def with_task_memory(resources: Resources, memory: Mapping[str, int]) -> Resources:
+    """`resources` with the requestMemory of the tasks in `memory` replaced (a failure rule's more-memory,
+    recorded on the attempt); every other task and key untouched."""
+    if not memory:
+        return resources
+    tasks = {label: dict(values) for label, values in resources.tasks}
+    for label, mb in memory.items():
+        tasks[label] = tasks.get(label, {}) | {"requestMemory": int(mb)}
+    return Resources(resources.values, tuple((label, tuple((k, tasks[label][k]) for k in RESOURCE_KEYS
+                                                             if k in tasks[label])) for label in sorted(tasks)))
+
+
 def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Path | None = None,
-                  memory_multiplier: float = 1.0, rescue_from: Iterable[str] = ()) -> dict[str, Any]:
-    """The submit config of one attempt of `run`, as a mapping in output order."""
+                  memory_multiplier: float = 1.0, rescue_from: Iterable[str] = (),
+                  memory: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The submit config of one attempt of `run`, as a mapping in output order. `memory`: per task label, the
+    requestMemory (MB) the attempt asks instead (after the multiplier; the attempt's recorded overrides)."""
     where = f"campaign {campaign.name}, run {run.key}"
     if run.pending:
         raise RenderError(f"{where}: the step's groups are decided by a Butler query at first apply; "
@@ -230,6 +244,7 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
     resources = run.resources
     if memory_multiplier != 1.0:
         resources = resources.scaled_memory(memory_multiplier)
+    resources = with_task_memory(resources, memory or {})
     generated |= dict(resources.values)
     for label, _ in resources.tasks:
         _assert(where, "task label", rules.label_problem(label))
@@ -256,10 +271,11 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
 
 
 def render_run(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Path | None = None,
-               memory_multiplier: float = 1.0, rescue_from: Iterable[str] = ()) -> str:
+               memory_multiplier: float = 1.0, rescue_from: Iterable[str] = (),
+               memory: Mapping[str, int] | None = None) -> str:
     """The BPS submit YAML text of one attempt of `run`."""
     config = submit_config(campaign, run, attempt, root=root, memory_multiplier=memory_multiplier,
-                           rescue_from=rescue_from)
+                           rescue_from=rescue_from, memory=memory)
     header = (f"# BPS submit config of campaign {campaign.name}, run {run.key}, attempt {attempt}.\n"
               f"# Written by `campaign render` from campaigns/{campaign.name}/campaign.yaml: "
               "change that file, not this one.\n")

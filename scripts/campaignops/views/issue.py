@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..domain.logtext import logs_named
-from ..domain.markers import attempt_marker, run_key, run_marker
+from ..domain.markers import acted_marker, attempt_marker, run_key, run_marker
 from ..domain.model import Campaign
 from ..domain.states import RunState
-from ..ledger.records import Attempt, RunRecord
+from ..ledger.records import Attempt, RuleDecision, RunRecord
 from .markdown import cell as _cell
 from .markdown import fence as _fence
 
@@ -25,6 +25,90 @@ def failing_labels(attempt: Attempt) -> list[str]:
     if not labels:
         labels = [label for label, codes in attempt.exit_codes if any(codes)]
     return labels
+
+
+LAUNCHING = ("retry", "more-memory", "rescue")
+
+
+def decision_text(decision: RuleDecision) -> str:
+    """The failure rules' decision and where it stands: done, waiting (and why, or until when), or not done."""
+    if decision.note:
+        return f"{decision.text} ({decision.note})"
+    if decision.action in LAUNCHING:
+        if decision.done:
+            return f"{decision.text} (done {decision.acted_at})"
+        return f"{decision.text} ({f'due {decision.due_at}' if decision.due_at else 'at the next reconcile'})"
+    return decision.text
+
+
+def reported_attempt(record: RunRecord) -> Attempt | None:
+    """The attempt a failure issue is about: the current one when it failed or is blocked, else the failed one
+    the failure rules just retried (the new attempt still runs), so the issue shows what the rules did."""
+    current = record.current
+    if current is None:
+        return None
+    if current.state in (RunState.FAILED, RunState.HELD) or current.hanging:
+        return current
+    if current.state.finished or len(record.attempts) < 2:
+        return None
+    previous = record.attempts[-2]
+    return previous if previous.state == RunState.FAILED and acted(previous) else None
+    return None
+
+
+def decision_note(record: RunRecord) -> str:
+    """A short note for a run's row in STATUS.md and `campaign status`: what the failure rules decided of its
+    failed current attempt, or of the failure its current attempt retries ("" when nothing)."""
+    current = record.current
+    if current is None:
+        return ""
+    if current.decision is not None:
+        return decision_text(current.decision)
+    previous = record.attempts[-2].decision if len(record.attempts) > 1 else None
+    if previous is not None and previous.done and previous.action in LAUNCHING:
+        return previous.text
+    return ""
+
+
+def _acted(attempt: Attempt) -> str:
+    """The marker of an action the failure rules took on this attempt, when they did (so it is said once)."""
+    return f"{acted_marker(attempt.number)}\n" if acted(attempt) else ""
+
+
+def acted(attempt: Attempt) -> bool:
+    """The failure rules launched a new attempt for this failed one."""
+    decision = attempt.decision
+    return decision is not None and decision.done and decision.action in LAUNCHING
+
+
+def acted_comment(record: RunRecord, attempt: Attempt) -> str:
+    """The comment on a failure issue once the failure rules acted on a failure the issue already reported."""
+    assert attempt.decision is not None
+    return (f"{acted_marker(attempt.number)}\n**Failure rules**: {_cell(attempt.decision.text)} — done by "
+            f"`campaign reconcile` at {attempt.decision.acted_at} for the failure of attempt {attempt.number} of "
+            f"`{record.key}`, with no command typed. This issue is closed when the run succeeds.\n")
+
+
+def decision_lines(attempt: Attempt) -> list[str]:
+    """The failure rules' section of an issue body or comment."""
+    decision = attempt.decision
+    if decision is None:
+        return []
+    lines = ["### Failure rules", "", f"**{_cell(decision_text(decision))}**", ""]
+    if decision.action in LAUNCHING and decision.done:
+        lines += [f"`campaign reconcile` acted on it at {decision.acted_at}, with no command typed; this issue is "
+                  "closed when the run succeeds, and says so here if the new attempt fails too.", ""]
+    elif decision.action in LAUNCHING:
+        lines += ["`campaign reconcile` acts on it when it is due (nothing to type); the commands below act now.", ""]
+    elif decision.action == "accept" and decision.done:
+        lines += ["The run is accepted as it ended (recorded as a control by the rule); `campaign reopen` undoes it.",
+                  ""]
+    elif decision.action == "hold" and decision.done:
+        lines += ["The campaign is on hold: nothing new is launched until someone runs `campaign resume`.", ""]
+    else:
+        lines += ["Nothing is done automatically: a person decides (see below). `campaign explain` shows every rule "
+                  "tried and why.", ""]
+    return lines
 
 
 def title_for(campaign: str, record: RunRecord, attempt: Attempt) -> str:
@@ -132,6 +216,7 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
         ("run", f"step `{record.step}`, group `{record.group}`"),
         ("attempt", f"{attempt.number} ({attempt.kind}"
                     + (f", memory ×{attempt.memory_multiplier:g}" if attempt.memory_multiplier != 1 else "")
+                    + "".join(f", {label} {mb} MB" for label, mb in attempt.memory)
                     + ")"),
         ("state", attempt.state.value + (f" since {attempt.transitions[-1].at}" if attempt.transitions else "")),
         ("output run", f"`{attempt.output_run}`"),
@@ -152,18 +237,23 @@ def describe(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry_h
         lines += ["Monitor: " + " · ".join(f"[{what}]({url})" for what, url in attempt.links), ""]
     if attempt.message:
         lines += [f"> {_cell(attempt.message)}", ""]
+    lines += decision_lines(attempt)
     lines += failed_jobs_table(attempt)
     lines += [f"### Quanta per task (attempt {attempt.number})", "", *_task_table(attempt), ""]
     if attempt.exit_codes:
         lines += ["### Exit codes", "", "| task | exit codes |", "|---|---|"]
         lines += [f"| `{_cell(label)}` | {', '.join(str(c) for c in codes)} |" for label, codes in attempt.exit_codes]
         lines.append("")
-    commands = retry_commands(name, record)
-    tail = ["### What to do", "",
-            "Read the errors above and the logs; then, depending on the cause:", "",
-            "```bash",
-            *(f"{command}    # {why}" for command, why in commands),
-            "```", "", retry_hint, ""]
+    if acted(attempt) and record.current is not attempt:
+        tail = ["### What to do", "", f"Nothing for now: the failure rules started attempt {attempt.number + 1}. If it "
+                "fails too, it is reported here with the commands that fit.", ""]
+    else:
+        commands = retry_commands(name, record)
+        tail = ["### What to do", "",
+                "Read the errors above and the logs; then, depending on the cause:", "",
+                "```bash",
+                *(f"{command}    # {why}" for command, why in commands),
+                "```", "", retry_hint, ""]
     head = "\n".join(lines) + "\n"
     budget = BODY_BUDGET - len(head) - len("\n".join(tail))
     errors = _error_block(attempt, budget)
@@ -179,7 +269,7 @@ def issue_body(campaign: Campaign, record: RunRecord, attempt: Attempt, *, retry
             "is blocked: `bps submit` hangs" if attempt.hanging else "failed")
     heading = (f"Run `{record.key}` of campaign `{campaign.name}` {what} on attempt {attempt.number}. "
                "This issue is updated by `campaign notify` and closed when the run succeeds.")
-    markers = f"{run_marker(key)}\n{attempt_marker(attempt.number, attempt.state)}\n"
+    markers = f"{run_marker(key)}\n{attempt_marker(attempt.number, attempt.state)}\n{_acted(attempt)}"
     return markers + describe(campaign, record, attempt, retry_hint=retry_hint, heading=heading)
 
 
@@ -187,5 +277,5 @@ def comment_body(campaign: Campaign, record: RunRecord, attempt: Attempt, *, ret
     what = ("is blocked (jobs held)" if attempt.state == RunState.HELD else
             "is blocked (bps submit hangs)" if attempt.hanging else "failed")
     heading = f"## Attempt {attempt.number} {what}"
-    return (f"{attempt_marker(attempt.number, attempt.state)}\n"
+    return (f"{attempt_marker(attempt.number, attempt.state)}\n{_acted(attempt)}"
             + describe(campaign, record, attempt, retry_hint=retry_hint, heading=heading))

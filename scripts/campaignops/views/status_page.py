@@ -20,7 +20,7 @@ from ..planning.plan import make_plan
 from ..planning.profile import TaskProfile, from_records
 from ..spec import load as spec
 from .chart import CHART_FILE, drawn_digest, progress_svg, series_digest
-from .issue import failed_jobs_table
+from .issue import decision_note, failed_jobs_table
 from .markdown import cell as _cell
 from .markdown import fence as _fence
 from .pictures import bar, flowchart, legend, progress_series
@@ -437,8 +437,10 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
         a = r.current
         assert a is not None
         since = a.transitions[-1].at if a.transitions else ""
+        note = decision_note(r)
         at = f"{run_site(c, r)} | " if c.multisite else ""
-        out.append(f"| [`{r.key}`](#{_anchor(r)}) | {at}{a.state.value} | {a.number} | {a.kind} | "
+        out.append(f"| [`{r.key}`](#{_anchor(r)}) | {at}{a.state.value}{f' ({_cell(note)})' if note else ''} | "
+                   f"{a.number} | {a.kind} | "
                    f"{_when(a.submitted_at)} | {_when(since)} | `{_cell(a.output_run)}` | "
                    f"{_issue_link(f'{c.name}/{r.key}', open_issues)} |")
     out += ["", "## Run details", ""]
@@ -452,6 +454,11 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
             out.append(f"- monitor: {_links(a)}")
         if a.message:
             out.append(f"- message: {_cell(a.message)}")
+        if a.memory:
+            out.append("- memory asked: " + ", ".join(f"`{_cell(label)}` {mb} MB" for label, mb in a.memory))
+        note = decision_note(r)
+        if note:
+            out.append(f"- failure rules: {_cell(note)}")
         out.append("")
         detail: list[str] = failed_jobs_table(a, limit=MAX_ERROR_LINES, heading="") if a.state != RunState.SUCCEEDED else []
         if a.tasks:

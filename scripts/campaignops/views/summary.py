@@ -6,6 +6,7 @@ from ..domain.model import Plan
 from ..domain.states import RunState
 from ..ledger.records import Attempt, Ledger
 from ..planning.advance import Decision, Verdict, step_progress
+from .issue import decision_note, decision_text, reported_attempt
 
 TASK_COLUMNS = ("SUCCEEDED", "FAILED", "RUNNING", "PENDING")
 
@@ -73,11 +74,16 @@ def failures(ledger: Ledger, campaign: str, max_lines: int = 6) -> str:
     out = []
     for r in ledger.runs:
         a = r.current
+        if a is not None and reported_attempt(r) not in (None, a):
+            out.append(f"{r.key} attempt {a.number} {a.state}: {decision_note(r)}")  # a failure the rules retried
+            continue
         if a is None or (a.state not in (RunState.FAILED, RunState.HELD) and not a.hanging):
             continue
         out.append(f"{r.key} attempt {a.number} {a.state}: {a.message.splitlines()[0] if a.message else ''}".rstrip())
         for line in a.errors[:max_lines]:
             out.append(f"    | {line}")
+        if a.decision is not None:
+            out.append(f"    failure rules: {decision_text(a.decision)}")
         if a.reached_wms:
             out.append(f"    retry:  campaign retry {campaign} {r.key}   "
                        f"(more memory: --memory-multiplier 2; only failures, new output run: campaign rescue)")

@@ -1,5 +1,6 @@
 """`campaign explain CAMPAIGN STEP/GROUP`: which failure rule matches the run's current failure and why,
-and what the rule would decide. Looks only: nothing is retried (the engine does not apply rules yet)."""
+and what the rule would decide, and what the reconcile job recorded and did. Looks only: nothing is retried
+(`campaign reconcile` applies the rules, engine/autopilot.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ...ledger import store
 from ...planning.failures import Failure, decide
 from ...spec.failure_rules import load_rules
 from ...spec.load import campaign_path, load_campaign
+from ...views.issue import decision_text
 from ..common import root_of
 
 
@@ -52,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
         for reason in c.reasons:
             print(f"          {reason}")
     print(f"\ndecision: {decision.action} ({decision.flavor}): {decision.text}")
-    print("  (not applied: the reconcile job does not act on rules yet; "
-          f"`campaign retry {campaign.name} {record.key}` does it by hand)")
+    if current.decision is not None:
+        print(f"recorded by reconcile at {current.decision.at}: {decision_text(current.decision)}")
+    elif not campaign.autopilot:
+        print(f"  (autopilot: false in the spec: the rules do not act; `campaign retry {campaign.name} {record.key}` "
+              "does it by hand)")
+    else:
+        print("  (not applied yet: the runner's `campaign reconcile` records and applies it)")
     return 0

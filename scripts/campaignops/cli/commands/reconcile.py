@@ -1,5 +1,6 @@
 """`campaign reconcile`: the runner's status job. Refresh every run, launch submissions a crash
-interrupted, submit the runs whose prerequisites are now met, and rewrite the status pages."""
+interrupted, apply the failure rules to failed runs (engine/autopilot.py), submit the runs whose
+prerequisites are now met, and rewrite the status pages."""
 
 from __future__ import annotations
 

@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("campaigns", nargs="*", metavar="CAMPAIGN",
                        help="campaign names (default: every campaign; instances of one template are "
                        "always read together for keep_last)")
+        p.add_argument("--all", action="store_true",
+                       help="every campaign under campaigns/ (as with no name; what the scheduled housekeeping says)")
         p.add_argument("--now", type=_time, default=None,
                        help="the time to plan for, ISO 8601 (default: now); e.g. to see next month's removals")
     plan.add_argument("--format", choices=("text", "markdown", "json"), default="text",
@@ -98,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     root = root_of(args)
     now = args.now or datetime.now(UTC)
     instances = read_instances(root)
-    names = args.campaigns or None
+    if args.all and args.campaigns:
+        raise CampaignError("give campaign names or --all, not both")
+    names = None if args.all else (args.campaigns or None)
     if names:
         _check_names(names, instances)
     plan = plan_retention(instances, now)

@@ -16,7 +16,7 @@ from pathlib import Path
 from ...adapters.panda.wms import PandaWms
 from ...domain.errors import CampaignError
 from ...domain.states import RunState
-from ...engine import controls, observe, setup_stage, submit, transfers
+from ...engine import autopilot, controls, observe, setup_stage, submit, transfers
 from ...planning.advance import Decision, decide
 from ...views import status_page, summary
 from ...workspace import Workspace, open_campaign
@@ -56,6 +56,8 @@ def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print
         say(f"  {ws.campaign.name}: {line}")
     decisions: list[Decision]
     if advance:
+        # Failure rules act before new runs are submitted: an accepted failure lets the next step start now.
+        ws.ledger = autopilot.apply_rules(ws.ctx, ws.plan, ws.ledger)
         ws.ledger = setup_stage.ensure(ws.ctx, ws.ledger)
         ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
     else:
