@@ -17,14 +17,17 @@ def parse_mermaid(text: str) -> dict[str, object]:
     edges: list[tuple[str, str]] = []
     class_defs: dict[str, dict[str, str]] = {}
     classes: dict[str, str] = {}
+    labels: dict[tuple[str, str], str] = {}
     for line in lines[1:]:
         line = line.strip()
         if m := re.fullmatch(rf'({_ID})\["([^"]*)"\]', line):
             assert m[1] not in _RESERVED and m[1] not in nodes, line
             nodes[m[1]] = m[2]
-        elif m := re.fullmatch(rf"({_ID}) --> ({_ID})", line):
-            assert m[1] in nodes and m[2] in nodes, f"edge to an undefined node: {line}"
-            edges.append((m[1], m[2]))
+        elif m := re.fullmatch(rf'({_ID}) -->(?:\|"([^"]*)"\|)? ({_ID})', line):
+            assert m[1] in nodes and m[3] in nodes, f"edge to an undefined node: {line}"
+            edges.append((m[1], m[3]))
+            if m[2] is not None:
+                labels[(m[1], m[3])] = m[2]
         elif m := re.fullmatch(rf"classDef ({_ID}) ([a-z-]+:[#\w]+(?:,[a-z-]+:[#\w]+)*)", line):
             class_defs[m[1]] = dict(kv.split(":") for kv in m[2].split(","))
         elif m := re.fullmatch(rf"class ({_ID}(?:,{_ID})*) ({_ID})", line):
@@ -37,4 +40,4 @@ def parse_mermaid(text: str) -> dict[str, object]:
     for label in nodes.values():
         # entity codes (#quot; #lt; #35;) are fine; a raw < or > outside <br/> would be HTML
         assert "<" not in label.replace("<br/>", "") and ">" not in label.replace("<br/>", ""), label
-    return {"nodes": nodes, "edges": edges, "class_defs": class_defs, "classes": classes}
+    return {"nodes": nodes, "edges": edges, "class_defs": class_defs, "classes": classes, "labels": labels}

@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 from ..adapters.folder_tracker import FolderTracker
 from ..adapters.transfer.inventory import count_at
 from ..domain.states import RunState, TransferState
-from ..engine import observe, submit, transfers
+from ..engine import autopilot, observe, submit, transfers
 from ..engine.notify import sync
 from ..planning.advance import step_progress
 from ..views import status_page, summary
@@ -36,6 +36,7 @@ def make_control_repo(source_root: Path, control: Path, sites_root: Path) -> Pat
         shutil.rmtree(control)
     (control / "campaigns").mkdir(parents=True)
     shutil.copytree(source_root / "campaigns" / "profiles", control / "campaigns" / "profiles")
+    shutil.copy2(source_root / "campaigns" / "rules.yaml", control / "campaigns" / "rules.yaml")  # failure rules
     shutil.copytree(source_root / "campaigns" / CAMPAIGN, control / "campaigns" / CAMPAIGN,
                     ignore=shutil.ignore_patterns("ledger", "STATUS.md", "*.svg"))
     yaml = YAML()
@@ -66,22 +67,25 @@ def _progress(ws: Workspace, started: float) -> str:
     return f"[{time.monotonic() - started:5.0f}s] " + " | ".join(parts)
 
 
-def cycle(ws: Workspace, retried: set[str], say: Callable[[str], None]) -> bool:
-    """One status job (refresh, transfers, retry a failure once, submit what is ready); True while work remains."""
+def cycle(ws: Workspace, seen: set[tuple[str, int]], say: Callable[[str], None]) -> bool:
+    """One `campaign reconcile`: refresh every site's runs, move what a step needs, let the failure rules act
+    on a failure, submit what is ready. True while work remains."""
     ws.ledger, changes = observe.refresh(ws.ctx, ws.ledger)
     for change in changes:
         say(f"   {change}")
     ws.ledger, moved = transfers.advance(ws.ctx, ws.plan, ws.ledger, start=True)
     for line in moved:
         say(f"   {line}")
+    site = {run.key: run.site for run in ws.plan.runs}
     for record in ws.ledger.runs:
         current = record.current
-        if current is not None and current.state == RunState.FAILED and record.key not in retried:
-            say(f"   !! {record.key} FAILED at its site (attempt {current.number}): "
+        if current is not None and current.state == RunState.FAILED and (record.key, current.number) not in seen:
+            seen.add((record.key, current.number))
+            say(f"   !! {record.key} FAILED at {site.get(record.key, '?')} (attempt {current.number}): "
                 f"{(current.errors or (current.message,))[0]}")
-            say(f"   -> campaign retry {CAMPAIGN} {record.key}   (bps restart at that site)")
-            ws.ledger = submit.retry(ws.ctx, ws.plan, ws.ledger, record.key)
-            retried.add(record.key)
+    # What `campaign reconcile` does next: the failure rules (campaigns/demo-3x3/rules.yaml, then the shared
+    # campaigns/rules.yaml) decide, the decision goes into the ledger, and the engine acts on it at that site.
+    ws.ledger = autopilot.apply_rules(ws.ctx, ws.plan, ws.ledger)
     ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
     active = any(r.current is not None and not r.current.state.finished for r in ws.ledger.runs)
     moving = any(not t.state.finished for t in ws.ledger.transfers)
@@ -115,10 +119,10 @@ def run_multisite(source_root: Path, demo_dir: Path, *, registry: str | None = N
     for line in transfer_lines(ws.plan):
         say(f"   transfer {line}")
     say("== 3/4 campaign reconcile every few seconds: per-site steps, transfers, the global step, the fan-out back")
-    retried: set[str] = set()
+    seen: set[tuple[str, int]] = set()
     last = ""
     while time.monotonic() - started < timeout:
-        working = cycle(ws, retried, say)
+        working = cycle(ws, seen, say)
         line = _progress(ws, started)
         if line.split("] ", 1)[1] != last:
             say(line)

@@ -74,9 +74,12 @@ def _label(text: str) -> str:
             .replace("\n", " "))
 
 
-def flowchart(steps: Sequence[StepLike], requires: dict[str, tuple[str, ...]]) -> str:
+def flowchart(steps: Sequence[StepLike], requires: dict[str, tuple[str, ...]], *,
+              sites: dict[str, str] | None = None, moves: dict[tuple[str, str], str] | None = None) -> str:
     """Mermaid flowchart text (without the fence): one node per step, an edge per prerequisite,
-    each node in the class of its state. `requires` maps a step to the steps it waits for."""
+    each node in the class of its state. `requires` maps a step to the steps it waits for; for a
+    multi-site campaign `sites` says where each step runs and `moves` labels an edge (before, step)
+    with its transfers between sites."""
     ids = {s.name: f"s{i}" for i, s in enumerate(steps)}
     out = ["flowchart LR"]
     for s in steps:
@@ -85,11 +88,14 @@ def flowchart(steps: Sequence[StepLike], requires: dict[str, tuple[str, ...]]) -
         if s.waiting_at_gate:
             extra.append("waits for approval")
         text = " · ".join([groups, *extra])
-        out.append(f'    {ids[s.name]}["{_label(s.name)}<br/>{_label(text)}"]')
+        where = f"<br/>{_label((sites or {})[s.name])}" if s.name in (sites or {}) else ""
+        out.append(f'    {ids[s.name]}["{_label(s.name)}<br/>{_label(text)}{where}"]')
     for s in steps:
         for before in requires.get(s.name, ()):
             if before in ids:
-                out.append(f"    {ids[before]} --> {ids[s.name]}")
+                label = (moves or {}).get((before, s.name))
+                arrow = f'-->|"{_label(label)}"|' if label else "-->"
+                out.append(f"    {ids[before]} {arrow} {ids[s.name]}")
     used: dict[str, list[str]] = {}
     for s in steps:
         used.setdefault(step_state(s), []).append(ids[s.name])

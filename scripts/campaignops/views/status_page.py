@@ -306,8 +306,20 @@ def _step_row(s: StepView, waiting_mark: str) -> str:
 
 def _pictures(view: CampaignView, chart: str | None) -> list[str]:
     """The steps as a Mermaid flowchart coloured by state, and the progress chart when one was drawn."""
-    requires = {s.name: s.requires for s in view.campaign.steps}
-    out = ["```mermaid", flowchart(view.steps, requires), "```", "", legend(view.steps), ""]
+    c = view.campaign
+    requires = {s.name: s.requires for s in c.steps}
+    sites: dict[str, str] = {}
+    moves: dict[tuple[str, str], str] = {}
+    if c.multisite:
+        sites = {s.name: "at each site" if s.placed_by_data else f"at {s.site or c.central}" for s in c.steps}
+        edges: dict[tuple[str, str], list[str]] = {}
+        for t in view.ledger.transfers:
+            step, _, rest = t.key.partition("@")
+            required = rest.partition("<")[2].partition("@")[0]
+            edges.setdefault((required, step), []).append(t.state.value)
+        moves = {edge: f"{len(states)} transfer(s), {states.count('DONE')} done"
+                 for edge, states in edges.items()}
+    out = ["```mermaid", flowchart(view.steps, requires, sites=sites, moves=moves), "```", "", legend(view.steps), ""]
     if chart:
         out += [f"![quanta done over time: {view.campaign.name}]({chart})", ""]
     return out
@@ -415,10 +427,6 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
         out.append(f"| repository set-up | {_cell(setup_text(view.ledger))} |")
     if view.ledger.hold is not None:
         out.append(f"| **on hold** | {_cell(view.ledger.hold.describe())} |")
-    out += ["", "## Steps", "",
-            "| step | gate | groups succeeded/total | failed | running | held |", "|---|---|---:|---:|---:|---:|"]
-    out += [f"| {s.name}{' ⏸ waiting for approval' if s.waiting_at_gate else ''} | {_cell(s.gate)} | "
-            f"{_groups(s)} | {s.failed} | {s.running} | {s.held} |" for s in view.steps]
     out += ["", "## Steps", "", *_pictures(view, CHART_FILE if chart else None), *STEP_HEADER]
     out += [_step_row(s, " ⏸ waiting for approval") for s in view.steps]
     out.append("")
