@@ -75,7 +75,11 @@ def test_a_plain_install_validates_from_inside_a_campaign_repository(tmp_path: P
                           cwd=repo, capture_output=True, text=True, env={**os.environ, **env}, check=False)
     assert proc.stdout.startswith(str(target)), proc.stdout + proc.stderr
     ok = campaign("validate", cwd=repo / "campaigns" / "demo", env=env)
-    # 9 specs and campaigns/rules.yaml
-    assert ok.returncode == 0 and ok.stdout.startswith("OK: 15 files checked"), ok.stdout + ok.stderr
+    # every campaign, profile and template, and the failure rules files (shared and per campaign)
+    specs = [*repo.glob("campaigns/*/campaign.yaml"), *repo.glob("campaigns/profiles/*.yaml"),
+             *repo.glob("campaigns/templates/*.yaml"), *repo.glob("campaigns/rules.yaml"),
+             *repo.glob("campaigns/*/rules.yaml")]
+    assert len(specs) >= 16
+    assert ok.returncode == 0 and ok.stdout.startswith(f"OK: {len(specs)} files checked"), ok.stdout + ok.stderr
     bad = campaign("validate", "broken.yaml", cwd=repo / "campaigns" / "demo", env=env)
     assert bad.returncode == 1 and "missing required key 'description'" in bad.stdout, bad.stdout
