@@ -72,3 +72,13 @@ def test_a_single_site_campaign_has_no_sites_and_no_transfers() -> None:
     frozen = {"step1": (("all", "", 0),), "step2": (("all", "", 0),), "step3": (("all", "", 0),)}
     plan = make_plan(c, frozen=frozen, moved=MOVED)
     assert plan.transfers == () and {r.site for r in plan.runs} == {""}
+
+
+def test_before_the_first_apply_the_plan_already_shows_every_site_and_transfer() -> None:
+    plan = make_plan(campaign(), moved=MOVED)  # no Butler asked yet: a pull request's plan
+    step1 = plan.runs_of("step1")
+    assert [(r.group, r.site, r.pending) for r in step1] == [
+        ("pending-query.local-usdf", "local-usdf", True), ("pending-query.local-frdf", "local-frdf", True),
+        ("pending-query.local-ukdf", "local-ukdf", True)]
+    assert len(plan.transfers) == 6 and {t.source for t in plan.transfers if t.step == "step2c"} == {
+        "local-frdf", "local-ukdf"}

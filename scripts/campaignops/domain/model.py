@@ -12,6 +12,15 @@ SplitKind = Literal["none", "values", "count", "query", "residency"]
 # The one group a query-split step has before its Butler query ran: the plan shows it, apply resolves it.
 PENDING_QUERY = "pending-query"
 
+
+def pending_at(site: str) -> str:
+    """The group a residency split has at `site` before that site's Butler was asked (never submitted)."""
+    return f"{PENDING_QUERY}.{site}"
+
+
+def is_pending(group: str) -> bool:
+    return group == PENDING_QUERY or group.startswith(PENDING_QUERY + ".")
+
 RESOURCE_KEYS = (
     "requestMemory",
     "requestCpus",
@@ -268,7 +277,7 @@ class Campaign:
     def step_site(self, step: Step, group: str) -> str:
         """Where a run of `step` goes: its residency group's site, the step's site, or the central site."""
         if step.placed_by_data:
-            return group
+            return group.removeprefix(PENDING_QUERY + ".")
         return step.site or self.central
 
     @property
@@ -393,7 +402,7 @@ class Group:
     @property
     def pending(self) -> bool:
         """True for the placeholder of a query split whose Butler query has not run yet."""
-        return self.name == PENDING_QUERY
+        return is_pending(self.name)
 
 
 @dataclass(frozen=True)
@@ -419,7 +428,7 @@ class PlannedRun:
     @property
     def pending(self) -> bool:
         """True while the step's groups wait for the Butler query of the first apply."""
-        return self.group == PENDING_QUERY
+        return is_pending(self.group)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from ..domain.errors import PlanError
-from ..domain.model import PENDING_QUERY, Campaign, Group, Split, Step
+from ..domain.model import PENDING_QUERY, Campaign, Group, Split, Step, pending_at
 from ..ports import DataIdSource
 
 ALL = "all"
@@ -175,8 +175,8 @@ def _by_residency(campaign: Campaign, step: Step, frozen: FrozenGroups | None,
     Butler; recorded at first apply like a query split, so data never moves between sites afterwards."""
     if frozen:
         return tuple(Group(name, query, size) for name, query, size in frozen)
-    if ids_source is None:
-        return (Group(PENDING_QUERY, "", None),)
+    if ids_source is None:  # the plan before the first apply: one group per site, its values still to ask
+        return tuple(Group(pending_at(site), "", None) for site in campaign.sites) or (Group(PENDING_QUERY, "", None),)
     if not campaign.multisite:
         raise PlanError(f"{where}: split by residency places one group at each site: list the sites "
                         "in the campaign's 'sites'")

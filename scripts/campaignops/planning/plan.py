@@ -56,6 +56,7 @@ def make_plan(campaign: Campaign, *, frozen: Mapping[str, FrozenGroups] | None =
                 gate_open=step.gate_open,
                 resources=resources,
                 size=group.size,
-                site=campaign.step_site(step, group.name) if campaign.multisite and not group.pending else "",
+                site=campaign.step_site(step, group.name) if campaign.multisite and (
+                    not group.pending or step.placed_by_data) else "",
             ))
     return Plan(campaign, tuple(runs), plan_transfers(campaign, tuple(runs), moved or {}))

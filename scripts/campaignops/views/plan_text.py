@@ -122,12 +122,17 @@ def as_text(plan: Plan, changes: tuple[RunChange, ...] = ()) -> str:
         lines.append(f"  resources: {_resources_text(runs[0].resources)}")
         if queues := _queues_text(plan, step, runs[0]):
             lines.append(f"  queues: {queues}")
-        if _pending(runs):
+        if _pending(runs) and step.placed_by_data:
+            held = f" with {', '.join(step.split.datasets)}" if step.split.datasets else ""
+            lines.append(f"  one group per site: the {step.split.dimension} values{held} its Butler holds, "
+                         "asked at first apply")
+        elif _pending(runs):
             lines.append(f"  groups are decided by a Butler query at first apply "
                          f"(max {step.split.max_size} {step.split.dimension} per group)")
         for r in runs:
             if r.pending:
-                lines.append(f"  {r.key}: split of {r.data_query or 'all data'} decided at first apply")
+                at = f" @ {r.site}" if r.site else ""
+                lines.append(f"  {r.key}{at}: split of {r.data_query or 'all data'} decided at first apply")
                 continue
             size = f" ({r.size} ID{'' if r.size == 1 else 's'})" if r.size else ""
             at = f" @ {r.site}" if r.site else ""
