@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+import time
+from collections.abc import Sequence
 from pathlib import Path
+
+from ..planning.advance import step_progress
+from ..workspace import Workspace
 
 
 def say(msg: str = "") -> None:
@@ -18,3 +23,13 @@ def commit(control: Path, message: str) -> None:
     """Everything in `control` committed as the demo's bot."""
     git(control, "add", "-A")
     git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost", "commit", "-qm", message)
+
+
+def progress_line(ws: Workspace, started: float, extra: Sequence[str] = ()) -> str:
+    """`[  42s] step1 3/3 | step2 1/3 (2 active) | …`: each step's groups done, then `extra`."""
+    parts = []
+    for step in ws.campaign.steps:
+        p = step_progress(ws.plan, ws.ledger, step)
+        parts.append(f"{step.name} {p.succeeded}/{p.total}" + (f" ({p.active} active)" if p.active else "")
+                     + (f" ({p.failed} FAILED)" if p.failed else ""))
+    return f"[{time.monotonic() - started:5.0f}s] " + " | ".join([*parts, *extra])

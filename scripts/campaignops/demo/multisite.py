@@ -16,11 +16,10 @@ from ..adapters.transfer.inventory import count_at
 from ..domain.states import RunState, TransferState
 from ..engine import autopilot, observe, submit, transfers
 from ..engine.notify import sync
-from ..planning.advance import step_progress
 from ..views import status_page, summary
 from ..views.plan_text import transfer_lines
 from ..workspace import Workspace, open_campaign
-from .control import commit, git
+from .control import commit, git, progress_line
 from .control import say as _say
 from .sites import SITE_PATCHES, SITES, build_sites
 
@@ -57,14 +56,8 @@ def make_control_repo(source_root: Path, control: Path, sites_root: Path) -> Pat
 
 
 def _progress(ws: Workspace, started: float) -> str:
-    parts = []
-    for step in ws.campaign.steps:
-        p = step_progress(ws.plan, ws.ledger, step)
-        parts.append(f"{step.name} {p.succeeded}/{p.total}" + (f" ({p.active} active)" if p.active else "")
-                     + (f" ({p.failed} FAILED)" if p.failed else ""))
     moved = sum(t.state == TransferState.DONE for t in ws.ledger.transfers)
-    parts.append(f"transfers {moved}/{len(ws.plan.transfers)}")
-    return f"[{time.monotonic() - started:5.0f}s] " + " | ".join(parts)
+    return progress_line(ws, started, [f"transfers {moved}/{len(ws.plan.transfers)}"])
 
 
 def cycle(ws: Workspace, seen: set[tuple[str, int]], say: Callable[[str], None]) -> bool:

@@ -16,7 +16,6 @@ from ..adapters.profile import ButlerUsage, output_runs, write_record
 from ..domain.states import RunState
 from ..engine import autopilot, observe, submit
 from ..engine.notify import sync
-from ..planning.advance import step_progress
 from ..planning.profile import profiles, to_records
 from ..spec.load import root_from
 from ..spec.rules import rooted
@@ -24,7 +23,7 @@ from ..views import status_page, summary
 from ..views.profile import as_text
 from ..workspace import Workspace, open_campaign
 from . import repo as demo_repo
-from .control import commit
+from .control import commit, progress_line
 from .control import git as _git
 from .control import say as _say
 
@@ -55,15 +54,6 @@ def make_control_repo(source_root: Path, control: Path, butler_repo: Path) -> Pa
     _git(control, "init", "-q", "-b", "main")
     commit(control, "demo campaign")
     return control
-
-
-def _progress_line(ws: Workspace, started: float) -> str:
-    parts = []
-    for step in ws.campaign.steps:
-        p = step_progress(ws.plan, ws.ledger, step)
-        parts.append(f"{step.name} {p.succeeded}/{p.total}" + (f" ({p.active} active)" if p.active else "")
-                     + (f" ({p.failed} FAILED)" if p.failed else ""))
-    return f"[{time.monotonic() - started:5.0f}s] " + " | ".join(parts)
 
 
 def _notify(ws: Workspace, issues_dir: Path) -> list[str]:
@@ -116,7 +106,7 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
         for action in _notify(ws, issues_dir):
             _say(f"   issue: {action}")
         ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
-        line = _progress_line(ws, started)
+        line = progress_line(ws, started)
         if line.split("] ", 1)[1] != last:
             _say(line)
             last = line.split("] ", 1)[1]
