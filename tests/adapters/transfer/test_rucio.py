@@ -242,11 +242,12 @@ def test_a_where_sends_only_the_visits_it_selects(sites: Sites) -> None:
     assert others.datasets == 1 + len(DETECTORS) and others.handle != progress.handle
 
 
-def test_nothing_to_send_is_done_without_a_rule(sites: Sites) -> None:
+def test_nothing_to_send_fails_without_a_rule_as_between_butlers(sites: Sites) -> None:
     request = sites.request(unique_run())  # a RUN the source does not have
     progress = sites.adapter().start(request)
-    assert progress.state == TransferState.DONE and progress.datasets == 0 and progress.handle == ""
-    assert sites.adapter().poll(request, "").state == TransferState.DONE
+    assert progress.state == TransferState.FAILED and progress.datasets == 0 and progress.handle == ""
+    assert "nothing to send" in progress.message
+    assert sites.adapter().poll(request, "").state == TransferState.FAILED
 
 
 def test_a_rule_is_never_done_when_the_source_selection_comes_back_empty(sites: Sites) -> None:

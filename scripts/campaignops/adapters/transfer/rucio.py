@@ -130,9 +130,9 @@ class RucioTransfer:
         try:
             source, destination = self._site(request.source_site), self._site(request.destination_site)
             files = self._source_files(request)
-            if not files:
-                return TransferProgress(TransferState.DONE, message=f"nothing to send: {self._what(request)} "
-                                        "holds no datasets")
+            if not files:  # as the Butler-to-Butler adapter: the runs it moves should have written some
+                return TransferProgress(TransferState.FAILED, message=f"nothing to send: {self._what(request)} "
+                                        "holds no datasets (did the runs it moves succeed?)")
             client = self._client()
             root = self._root(client, source)
             dids, size, datasets = self._dids(files, root, source.scope)
@@ -154,7 +154,8 @@ class RucioTransfer:
             sent = self._count(request.source_repo, request, "source")
             if not handle:
                 if sent == 0:
-                    return TransferProgress(TransferState.DONE, message="nothing to send")
+                    return TransferProgress(TransferState.FAILED, message="nothing to send: the source holds "
+                                            "none of these datasets")
                 return TransferProgress(TransferState.FAILED, datasets=sent,
                                         message=f"no Rucio rule is recorded for transfer {request.key}: "
                                                 "start it again")
