@@ -41,11 +41,14 @@ def demo_butler(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def small_control(tmp_path: Path, butler: Path, steps: int = 1, group: list[int] | None = None) -> Path:
-    """The demo campaign cut down to its first `steps` steps and (optionally) one visit group."""
+    """The demo campaign cut down to its first `steps` steps and (optionally) one visit group, with the failure
+    rules off (`autopilot: false`): these tests drive retry, rescue and controls by hand, as an operator would
+    (tests/demo/test_autopilot_real.py lets the rules act)."""
     control = make_control_repo(ROOT, tmp_path / "control", butler)
     spec_file = control / "campaigns" / "demo" / "campaign.yaml"
     ry = YAML()
     data = ry.load(spec_file)
+    data["autopilot"] = False
     del data["steps"][steps:]
     if group is not None:
         data["steps"][0]["split"] = {"by": "values", "dimension": "visit", "values": [group]}
