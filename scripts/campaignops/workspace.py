@@ -21,7 +21,7 @@ from .adapters.panda.monitor import DEFAULT_TIMEOUT, BigPandaMonitor
 from .adapters.panda.token import read_token
 from .adapters.panda.wms import PandaWms
 from .adapters.pipeline_graph import moved_types
-from .domain.errors import LedgerError
+from .domain.errors import ButlerQueryError, LedgerError
 from .domain.model import Campaign, Plan
 from .domain.problems import Problem
 from .domain.states import RunState
@@ -78,7 +78,7 @@ def make_wms(campaign: Campaign, workdir: Path | None = None, env: Mapping[str, 
 
 def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable[[str], None] = print,
                   workdir: Path | None = None, wms: Wms | None = None,
-                  query_groups: bool = True) -> Workspace:
+                  query_groups: bool = True, strict_groups: bool = True) -> Workspace:
     campaign = load_campaign(campaign_path(name, root), root)
     assert campaign.path is not None
     workdir = workdir_for(root, workdir)
@@ -93,7 +93,15 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
         # later plans are stable even when the repository gains data.
         source = ButlerDataIds.for_campaign(campaign, root)
         for step in needs_query:
-            found = groups_for(campaign, step, ids_source=source)
+            try:
+                found = groups_for(campaign, step, ids_source=source)
+            except ButlerQueryError as exc:
+                if strict_groups:
+                    raise
+                # A look or the status job goes on with the other campaigns and steps: the groups stay
+                # pending (nothing of the step is submitted) until a Butler answers.
+                say(f"warning: {campaign.name} {step.name}: its groups stay pending, the Butler query failed: {exc}")
+                continue
             frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in found)
             ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
     for step in campaign.steps:

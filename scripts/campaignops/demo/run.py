@@ -39,7 +39,8 @@ def make_control_repo(source_root: Path, control: Path, butler_repo: Path) -> Pa
         shutil.rmtree(control)
     (control / "campaigns").mkdir(parents=True)
     shutil.copytree(source_root / "campaigns" / "profiles", control / "campaigns" / "profiles")
-    shutil.copy2(source_root / "campaigns" / "rules.yaml", control / "campaigns" / "rules.yaml")  # failure rules
+    if (source_root / "campaigns" / "rules.yaml").exists():  # the shared failure rules
+        shutil.copy2(source_root / "campaigns" / "rules.yaml", control / "campaigns" / "rules.yaml")
     shutil.copytree(source_root / "campaigns" / DEMO, control / "campaigns" / DEMO,
                     ignore=shutil.ignore_patterns("ledger.yaml", "ledger", "STATUS.md"))
     spec_file = control / "campaigns" / DEMO / "campaign.yaml"
