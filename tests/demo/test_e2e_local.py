@@ -50,6 +50,8 @@ def small_control(tmp_path: Path, butler: Path, steps: int = 1, group: list[int]
     data = ry.load(spec_file)
     data["autopilot"] = False
     del data["steps"][steps:]
+    if steps > 1:
+        data["steps"][1].pop("bps", None)  # step2's injected MemoryError is the autopilot test's
     if group is not None:
         data["steps"][0]["split"] = {"by": "values", "dimension": "visit", "values": [group]}
     ry.dump(data, spec_file)

@@ -57,7 +57,8 @@ def test_profile_reports_real_usage_and_writes_a_right_sized_request(tmp_path: P
     memory, cpu, wall = task["memory_mb"], task["cpu_s"], task["wall_s"]
     # a pipetask process with the middleware imported: tens to hundreds of MB, never zero or absurd
     assert 30 < memory["p50"] <= memory["p95"] <= memory["max"] < 4096
-    assert cpu["max"] > 0 and 0 < wall["p50"] <= wall["max"] < 300
+    # the demo's quanta use a few ms of CPU: on an idle machine the metadata may round that to 0
+    assert 0 <= cpu["p50"] <= cpu["p95"] <= cpu["max"] < 300 and 0 < wall["p50"] <= wall["max"] < 300
     assert task["requested_mb"] == 2048  # the demo asks for nothing: the BPS default
     assert task["suggested_mb"] >= memory["p99"] * 1.2 and task["suggested_mb"] % 256 == 0
     assert report["suggested"] == {"step1": {"calibrateDemo": task["suggested_mb"]}}
