@@ -326,3 +326,33 @@ def test_two_weekly_instances_get_two_fresh_repositories_built_by_the_setup_stag
         time.sleep(2)
     assert ledger.setup is not None and ledger.setup.state == RunState.SUCCEEDED
     assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED], "step1 ran on its own fresh repository"
+
+
+def test_rescue_of_a_later_step_reruns_its_failed_quanta(tmp_path: Path) -> None:
+    """Step 2 reads step 1 through the output chain: its rescue must still be a valid pipetask call (the
+    inputs a contiguous part of that chain) and re-run only the quantum that failed."""
+    from campaignops.demo.repo import build
+
+    build(tmp_path / "repo")
+    control = small_control(tmp_path, tmp_path / "repo", steps=2, group=[1003, 1004])
+    spec_file = control / "campaigns" / "demo" / "campaign.yaml"
+    ry = YAML()
+    data = ry.load(spec_file)
+    data["steps"][0].pop("bps", None)  # step 1 runs clean
+    data["steps"][1]["bps"] = {"extraQgraphOptions": (
+        '-c "consolidateVisitDemo:fail_once_where=visit IN (1003)" '
+        '-c "consolidateVisitDemo:fail_message=simulated MemoryError" '
+        '-c "consolidateVisitDemo:marker_dir=../demo-markers"')}
+    ry.dump(data, spec_file)
+    workdir = tmp_path / "work"
+    campaign_cli(control, workdir, "apply", "demo")
+    ledger = wait_done(control, workdir)
+    while len(ledger.runs) < 2:
+        ledger = wait_done(control, workdir)
+    step2 = ledger.run("step2/all")
+    assert step2 is not None and step2.current is not None and step2.current.state == RunState.FAILED
+    campaign_cli(control, workdir, "rescue", "demo", "step2/all")
+    ledger = wait_done(control, workdir)
+    rescue = ledger.run("step2/all").attempts[-1]  # type: ignore[union-attr]
+    assert (rescue.kind, rescue.state) == ("rescue", RunState.SUCCEEDED), rescue.message
+    assert rescue.total_quanta() == 1, "only the visit that failed ran again"

@@ -235,7 +235,10 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
         "payload": {
             "payloadName": f"{campaign.name}-{run.step}-{run.group}",
             "butlerConfig": butler,
-            "inCollection": ",".join(dict.fromkeys((*rescue, *campaign.inputs))),
+            # Not the rescued runs: they are already in the output chain (pipetask put them there), and
+            # pipetask wants the inputs to be a contiguous part of that chain ([a01 of step2, step1's runs …,
+            # inputs] is not); `--skip-existing-in` (below) is what makes the rescue skip their quanta.
+            "inCollection": ",".join(campaign.inputs),
             "dataQuery": run.data_query,
             "output": campaign.output,
             "outputRun": out_run,
