@@ -221,7 +221,7 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
         _assert(where, "step", rules.reserved_problem(key))
 
     generated: dict[str, Any] = {}
-    if profile.wms == "panda" and "LSST_VERSION" not in profile_bps:
+    if profile.wms.stack_from_env and "LSST_VERSION" not in profile_bps:
         # The PanDA site configs (bps_usdf.yaml …) set the job's stack up from LSST_VERSION, then run
         # custom_lsst_setup: a developer stack's ticket branches go there, so every job sets them up too.
         generated["LSST_VERSION"] = campaign.stack_base
