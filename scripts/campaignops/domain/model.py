@@ -62,16 +62,6 @@ class Resources:
                   for label in sorted(tasks)),
         )
 
-    def scaled_memory(self, factor: float) -> Resources:
-        """Memory requests multiplied by `factor` (a retry with more memory)."""
-        def scale(pairs: tuple[tuple[str, int | float], ...]) -> tuple[tuple[str, int | float], ...]:
-            return tuple((k, round(v * factor) if k in ("requestMemory", "requestMemoryMax") else v)
-                         for k, v in pairs)
-        values = dict(self.values)
-        values.setdefault("requestMemory", 2048)  # BPS default, so the multiplier always bites
-        base = tuple((k, values[k]) for k in RESOURCE_KEYS if k in values)
-        return Resources(scale(base), tuple((label, scale(v)) for label, v in self.tasks))
-
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.values)
         if self.tasks:
