@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 
 # The message of a submission that has run too long without a run id (the state stays PENDING).
@@ -48,15 +47,6 @@ class Transition:
     at: str
     state: RunState
     note: str = ""
-
-
-def parse_utc(text: str) -> datetime | None:
-    """A recorded ISO time ('Z' or an offset; naive read as UTC), None when it is not one."""
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..domain.actions import LAUNCHING
 from ..domain.errors import CampaignError
 from ..domain.model import Plan, PlannedRun
 from ..domain.states import RunState
@@ -21,8 +22,6 @@ from ..planning import failures
 from ..spec.failure_rules import Rule, load_rules
 from . import submit
 from .context import Context
-
-LAUNCHING = ("retry", "more-memory", "rescue")
 
 
 def decided_by(rule: str) -> str:

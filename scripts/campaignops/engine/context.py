@@ -5,18 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
+from ..domain.clock import utcnow
 from ..domain.errors import SubmitError
 from ..domain.model import Campaign
 from ..ledger import store
 from ..ledger.records import Ledger
 from ..ports import Transfer, Wms
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def workdir_for(root: Path, given: Path | None = None, env: Mapping[str, str] = os.environ) -> Path:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
+from ..domain.clock import parse_utc
 from ..domain.errors import WmsError, WmsUnreachable
 from ..domain.states import HANGING, RunState
 from ..ledger.records import Attempt, Ledger, RunRecord, with_state
@@ -30,13 +31,6 @@ class Change:
         return f"{self.run_key} a{self.attempt:02d} {self.old}→{self.new}" + (f" ({self.detail})" if self.detail else "")
 
 
-def _parse(ts: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def failure_detail(attempt: Attempt) -> str:
     failed = attempt.failed_tasks()
     if failed:
@@ -51,8 +45,8 @@ def _merge(attempt: Attempt, obs: Observation, now: str) -> Attempt:
                or (not unknown and (obs.tasks != attempt.tasks or obs.errors != attempt.errors
                                     or obs.exit_codes != attempt.exit_codes
                                     or obs.failed_jobs != attempt.failed_jobs)))
-    last = _parse(attempt.last_checked) if attempt.last_checked else None
-    stale = last is None or (_parse(now) or last) - last >= HEARTBEAT
+    last = parse_utc(attempt.last_checked) if attempt.last_checked else None
+    stale = last is None or (parse_utc(now) or last) - last >= HEARTBEAT
     if not changed and not stale:
         return attempt
     if unknown:
@@ -116,7 +110,7 @@ def observe_attempt(ctx: Context, attempt: Attempt, known: Mapping[str, Observat
 
 def _hang_check(ctx: Context, attempt: Attempt, obs: Observation, now: str) -> Observation:
     """A submission still without a run id past the limit says so (a stable message: no write per pass)."""
-    started, at = _parse(attempt.submitted_at), _parse(now)
+    started, at = parse_utc(attempt.submitted_at), parse_utc(now)
     if obs.state != RunState.PENDING or attempt.wms_id or started is None or at is None:
         return obs
     if at - started < ctx.submit_hang:

@@ -11,9 +11,10 @@ import os
 from dataclasses import replace
 from datetime import timedelta
 
+from ..domain.clock import parse_utc
 from ..domain.errors import CampaignError
 from ..domain.model import Plan, PlannedTransfer
-from ..domain.states import TransferState, parse_utc
+from ..domain.states import TransferState
 from ..ledger.records import Ledger, TransferRecord
 from ..planning.advance import attempt_accepted
 from ..ports import Transfer, TransferProgress, TransferRequest

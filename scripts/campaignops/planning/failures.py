@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
+from ..domain.actions import LAUNCHING
+from ..domain.clock import parse_utc
 from ..domain.model import Campaign
 from ..ledger.records import Attempt, RunRecord
 from ..spec.failure_rules import Rule
@@ -114,7 +116,7 @@ def decide(rules: Sequence[Rule], failure: Failure, record: RunRecord, campaign:
 def _act(rule: Rule, c: Check, failure: Failure, record: RunRecord, campaign: Campaign) -> Decision:
     name = f"matched rule `{rule.name}`"
     attempts = len(record.attempts)
-    if rule.action in ("retry", "more-memory", "rescue"):
+    if rule.action in LAUNCHING:
         assert rule.max_attempts is not None  # validation refuses an automatic action without a bound
         if attempts >= rule.max_attempts:
             return _review(rule.flavor, rule.name, f"{name}, but the run already made {attempts} of "
@@ -189,10 +191,6 @@ def _more_memory(rule: Rule, c: Check, record: RunRecord, campaign: Campaign, nx
                     f"{rule.max_attempts}", nxt, rule.max_attempts, memory)
 
 
-def _time(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-
-
 def failed_at(attempt: Attempt) -> str:
     """When the attempt last entered FAILED ("" when its transitions do not say)."""
     return next((t.at for t in reversed(attempt.transitions) if t.state.value == "FAILED"), "")
@@ -204,13 +202,20 @@ def due_at(decision: Decision, failed: str, now: str) -> str:
     if not decision.wait_minutes:
         return ""
     start = failed or now
-    due = _time(start) + timedelta(minutes=decision.wait_minutes)
+    due = _when(start) + timedelta(minutes=decision.wait_minutes)
     text = due.isoformat()
     return text.replace("+00:00", "Z") if now.endswith("Z") else text
 
 
+def _when(text: str) -> datetime:
+    when = parse_utc(text)
+    if when is None:  # the engine's own clock and the ledger's recorded times: always ISO
+        raise ValueError(f"not a recorded time: {text!r}")
+    return when
+
+
 def is_due(due: str, now: str) -> bool:
-    return not due or _time(now) >= _time(due)
+    return not due or _when(now) >= _when(due)
 
 
 __all__ = ["Check", "Decision", "Failure", "check", "decide", "due_at", "failed_at", "is_due", "memory_limit",

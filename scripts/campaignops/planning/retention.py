@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..domain.clock import parse_utc
 from ..domain.model import Campaign
-from ..domain.states import parse_utc
 from ..ledger.records import Attempt, Ledger, RunRecord
 
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..domain.actions import LAUNCHING, RunAction
 from ..domain.errors import SpecError
 from ..domain.problems import Problem
 from . import source
 from .schema import check_schema
 
 RULES_FILE = "rules.yaml"
-AUTOMATIC = ("retry", "more-memory", "rescue")  # actions that submit again: each needs max_attempts
+AUTOMATIC = LAUNCHING  # actions that submit again: each needs max_attempts
 DEFAULT_FACTOR = 2.0
 
 
@@ -81,13 +82,13 @@ def _meaning(doc: source.Document) -> Iterator[Problem]:
                               "remove it, or choose the action it belongs to")
 
 
-_USED: dict[str, set[str]] = {
-    "retry": {"max_attempts", "backoff_minutes"},
-    "more-memory": {"max_attempts", "factor", "cap_mb"},
-    "rescue": {"max_attempts", "backoff_minutes"},
-    "accept": {"max_failed_fraction"},
-    "review": set(),
-    "hold": set(),
+_USED: dict[RunAction, set[str]] = {
+    RunAction.RETRY: {"max_attempts", "backoff_minutes"},
+    RunAction.MORE_MEMORY: {"max_attempts", "factor", "cap_mb"},
+    RunAction.RESCUE: {"max_attempts", "backoff_minutes"},
+    RunAction.ACCEPT: {"max_failed_fraction"},
+    RunAction.REVIEW: set(),
+    RunAction.HOLD: set(),
 }
 
 

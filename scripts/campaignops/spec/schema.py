@@ -11,6 +11,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from ..domain.actions import RunAction
 from ..domain.problems import JsonPath, Problem, did_you_mean
 from ..domain.wms import WmsKind
 from .source import Document
@@ -21,9 +22,25 @@ def schema(name: str) -> dict[str, Any]:
     """The schema `name` (campaign, profile, ledger) as shipped inside the package."""
     text = resources.files(__package__).joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
-    if name == "profile":  # the WMS words are the domain's list (domain/wms.py), kept in one place
-        data["properties"]["wms"]["enum"] = [kind.value for kind in WmsKind]
+    _fill_vocabularies(data)
     return data
+
+
+# The vocabularies of the domain, kept in one place each: a schema names one with `x-vocabulary` (a keyword
+# other JSON Schema tools ignore) and gets its words as the enum, so a new WMS kind or rule action is added
+# in domain/ alone.
+VOCABULARIES: dict[str, list[str]] = {"WmsKind": [k.value for k in WmsKind], "RunAction": [a.value for a in RunAction]}
+
+
+def _fill_vocabularies(node: Any) -> None:
+    if isinstance(node, dict):
+        if "x-vocabulary" in node:
+            node["enum"] = VOCABULARIES[node["x-vocabulary"]]
+        for value in node.values():
+            _fill_vocabularies(value)
+    elif isinstance(node, list):
+        for value in node:
+            _fill_vocabularies(value)
 
 
 @cache

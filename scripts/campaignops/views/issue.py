@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..domain.actions import LAUNCHING
 from ..domain.logtext import logs_named
 from ..domain.markers import acted_marker, attempt_marker, run_key, run_marker
 from ..domain.model import Campaign
@@ -27,7 +28,6 @@ def failing_labels(attempt: Attempt) -> list[str]:
     return labels
 
 
-LAUNCHING = ("retry", "more-memory", "rescue")
 
 
 def decision_text(decision: RuleDecision) -> str:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ..domain.states import RunState, parse_utc
+from ..domain.clock import parse_utc
+from ..domain.states import RunState
 from ..ledger.records import Attempt, Ledger, RunRecord
 
 # Task labels that are bookkeeping jobs of bps, not quanta of the pipeline.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from ..domain.clock import parse_utc
 from ..domain.errors import CampaignError
 from ..domain.model import Campaign, Step
 from ..domain.states import RunState, StateCounts
@@ -127,14 +128,6 @@ def _last_change(ledger: Ledger) -> str:
     return max(times, default="")
 
 
-def _parse_time(text: str) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 def _planned(campaign: Campaign, ledger: Ledger) -> tuple[dict[str, int | None], set[str]]:
     """Planned groups per step and the steps waiting at a manual gate, from plan.py when it works."""
     try:
@@ -225,7 +218,7 @@ def read_campaigns(root: Path, load: Loader | None = None) -> tuple[list[Campaig
 # ---- writing markdown --------------------------------------------------------------------------------
 
 def _when(text: str) -> str:
-    when = _parse_time(text) if text else None
+    when = parse_utc(text) if text else None
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when else (text or "—")
 
 
@@ -331,7 +324,7 @@ def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: da
     since = now - timedelta(days=recent_days)
 
     def recent(v: CampaignView) -> bool:
-        when = _parse_time(v.last_change) if v.last_change else None
+        when = parse_utc(v.last_change) if v.last_change else None
         return when is not None and when >= since
 
     shown = [v for v in views if v.active or recent(v)]

@@ -13,10 +13,11 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from ...domain.clock import parse_utc, utc_text
 from ...domain.markers import LABEL, key_of
 from ...ports import Issue
 from .client import GitHubClient, GitHubError
@@ -38,8 +39,8 @@ def state_path_for(workdir: Path, repo: str) -> Path:
 
 
 def _iso_minus(stamp: str, delta: timedelta) -> str:
-    when = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - delta
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = parse_utc(stamp)
+    return utc_text(when - delta) if when is not None else stamp
 
 
 class GitHubTracker:

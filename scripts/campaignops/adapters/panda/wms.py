@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ...domain.clock import parse_utc
 from ...domain.errors import WmsUnreachable
 from ...domain.states import FailedJob, RunState
 from ...ports import Observation, Submission
@@ -77,14 +78,6 @@ def failed_job(job: dict[str, Any], label: str, monitor: BigPandaMonitor) -> Fai
                      log_url=log_url(job, monitor))
 
 
-def _parse_time(text: str) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 class PandaWms(BpsWms):
     """bps launches and restarts; the BigPanDA monitor observes, in bulk. `username` narrows the bulk query
     to the runs' PanDA user (without it every user's workflows of the window are listed)."""
@@ -118,7 +111,7 @@ class PandaWms(BpsWms):
             self._served.clear()
         self._served.update(ids)
         now = self.now()
-        oldest = min((t for s, _ in runs if (t := _parse_time(s.since)) is not None), default=None)
+        oldest = min((t for s, _ in runs if (t := parse_utc(s.since)) is not None), default=None)
         days = window_days(oldest, now)
         try:
             workflows = {w.request_id: w for w in self.monitor.workflows(username=self.username, days=days)}

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 
+from ...domain.actions import LAUNCHING
 from ...domain.errors import SubmitError
 from . import operate, retry
 
-RETRIES = ("retry", "more-memory", "rescue")
+RETRIES = LAUNCHING
 CONTROLS = ("resubmit", "cancel", "skip", "accept", "reopen", "hold", "resume")
 
 

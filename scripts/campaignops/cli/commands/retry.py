@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ...domain.actions import LAUNCHING
 from ...engine import submit
 from ...workspace import open_campaign
 from ..common import root_of
@@ -15,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-multiplier", type=float, default=None, metavar="F",
                         help="resubmit as a new attempt (new output run) with every memory request times F; "
                         "without it, `bps restart` re-runs only the failed jobs in place")
-    parser.add_argument("--action", choices=("retry", "more-memory", "rescue"), default=None,
+    parser.add_argument("--action", choices=LAUNCHING, default=None,
                         help="say what to do explicitly (the retry workflow does): retry = bps restart, "
                         "more-memory = new attempt with --memory-multiplier (default 2), rescue = as "
                         "`campaign rescue`. Default: more-memory when --memory-multiplier is given, else retry")
