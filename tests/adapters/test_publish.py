@@ -18,6 +18,7 @@ from campaignops.adapters.git.publish import (
     publish,
     publish_records,
     push_auth_env,
+    unpushed,
 )
 from campaignops.adapters.git.repo import Git
 from campaignops.cli.commands import publish as publish_cmd
@@ -334,6 +335,81 @@ def test_publish_to_a_record_branch_lands_while_main_is_protected(remote: Path, 
     # the checkout's index and HEAD stay main's
     assert git(work, "status", "--porcelain", "--untracked-files=no").splitlines() == [
         f" M campaigns/{CAMPAIGN}/ledger/index.yaml", f" M campaigns/{CAMPAIGN}/ledger/step1.000.yaml"]
+
+
+def checkout_again(work: Path) -> None:
+    """What actions/checkout does to a reused checkout before the next job (src/git-directory-helper.ts):
+    detach, delete every local branch and remote-tracking ref, clean, then check out the remote's main."""
+    git(work, "checkout", "-q", "--detach")
+    for ref in git(work, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes").split():
+        git(work, "update-ref", "-d", ref)
+    git(work, "clean", "-qffdx")
+    git(work, "reset", "-q", "--hard")
+    git(work, "fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*")
+    git(work, "checkout", "-q", "-B", "main", "refs/remotes/origin/main")
+
+
+def test_after_a_refused_push_the_record_branch_gets_the_commit_that_holds_the_record(
+        remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 18.2: the message recommends `--branch records`; doing exactly that must publish the record
+    from campaignops.cli.main import main
+    protect(remote)
+    work = clone(remote, tmp_path / "w", "w")
+    failed_run(work)
+    assert main(["--root", str(work), "publish"]) == 1
+    err = capsys.readouterr().err
+    assert "campaign publish --branch records" in err and "APP_CLIENT_ID" in err and "APP_ID " not in err
+    [kept] = unpushed(Git(work))
+    assert kept[:12] in err, "the refusal names the record commit it keeps"
+
+    assert main(["--root", str(work), "publish", "--branch", "records"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing changed" not in out and "pushed" in out
+    assert remote_ledger_at(remote, "records").run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]
+    assert unpushed(Git(work)) == [], "landed: no longer reported"
+    assert main(["--root", str(work), "publish", "--branch", "records"]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+
+
+def test_a_record_commit_not_pushed_fails_every_later_publish_naming_it_until_it_lands(
+        remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from campaignops.cli.main import main
+    protect(remote)
+    work = clone(remote, tmp_path / "w", "w")
+    failed_run(work)
+    assert main(["--root", str(work), "publish"]) == 1
+    [kept] = unpushed(Git(work))
+    capsys.readouterr()
+
+    checkout_again(work)  # the next job: the local main with the record commit is gone
+    assert (store.load(work / "campaigns" / CAMPAIGN, CAMPAIGN).run("step1/g0001")
+            .state == RunState.RUNNING)  # type: ignore[union-attr]
+    assert main(["--root", str(work), "publish"]) == 1, "never `nothing changed` while a record is unpushed"
+    assert kept[:12] in capsys.readouterr().err
+    checkout_again(work)
+    assert main(["--root", str(work), "publish"]) == 1, "on every later run"
+    assert kept[:12] in capsys.readouterr().err
+
+    (remote / "hooks" / "pre-receive").unlink()  # the fix: an app on the bypass list, say
+    checkout_again(work)
+    assert main(["--root", str(work), "publish"]) == 0
+    assert remote_ledger(remote).run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]
+    assert unpushed(Git(work)) == []
+    assert main(["--root", str(work), "publish"]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+
+
+def test_a_record_commit_whose_ledger_cannot_be_carried_keeps_publish_failing(
+        remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    work = clone(remote, tmp_path / "w", "w")
+    index = work / "campaigns" / CAMPAIGN / "ledger" / "index.yaml"
+    index.write_text("not: [a ledger\n")  # damaged in the commit the refused push kept
+    git(work, "commit", "-qam", "damaged")
+    bad = git(work, "rev-parse", "HEAD").strip()
+    git(work, "update-ref", f"refs/campaignops/unpushed/{bad}", bad)
+    git(work, "reset", "-q", "--hard", "origin/main")
+    assert _cli(work) == 1
+    assert bad[:12] in capsys.readouterr().err
 
 
 def remote_ledger_at(bare: Path, rev: str) -> Ledger:
