@@ -283,7 +283,7 @@ def test_a_site_butler_that_cannot_be_opened_makes_the_transfer_unknown_and_spen
     ctx.transfer_for = lambda source, destination: real
     ledger, _ = observe.refresh(ctx, sites.ledger())
     for _ in range(2):  # two cycles: asked again each time, never FAILED, never a second attempt
-        ledger, changes = transfers.advance(ctx, sites.plan, ledger, start=True)
+        ledger, _ = transfers.advance(ctx, sites.plan, ledger, start=True)
         record = ledger.transfer("step2@local-usdf<step1@local-frdf")
         assert record is not None and record.state == TransferState.UNKNOWN and record.attempt == 1
         assert "cannot open the source local-frdf (/sites/frdf)" in record.message and not record.next_try_at

@@ -20,6 +20,7 @@ STEP_STYLES: dict[str, tuple[str, str]] = {
     "running": ("blue: running", "fill:#0969da,stroke:#0550ae,color:#ffffff"),
     "failed": ("red: a run failed", "fill:#cf222e,stroke:#a40e26,color:#ffffff"),
     "held": ("amber: a run is held", "fill:#bf8700,stroke:#9a6700,color:#ffffff"),
+    "cancelled": ("dark grey: a run was cancelled (resubmit or skip it)", "fill:#57606a,stroke:#424a53,color:#ffffff"),
     "gate": ("purple: waits at a manual gate", "fill:#8250df,stroke:#6639ba,color:#ffffff"),
     "waiting": ("grey: not started", "fill:#f6f8fa,stroke:#8c959f,color:#24292f"),
 }
@@ -42,6 +43,10 @@ class StepLike(Protocol):
     @property
     def held(self) -> int: ...
     @property
+    def cancelled(self) -> int: ...
+    @property
+    def done(self) -> int: ...  # succeeded, accepted or skipped
+    @property
     def waiting_at_gate(self) -> bool: ...
 
 
@@ -51,9 +56,11 @@ def step_state(step: StepLike) -> str:
         return "failed"
     if step.held:
         return "held"
+    if step.cancelled:
+        return "cancelled"
     if step.running:
         return "running"
-    if step.total and step.succeeded >= step.total:
+    if step.total and step.done >= step.total:
         return "done"
     if step.waiting_at_gate:
         return "gate"

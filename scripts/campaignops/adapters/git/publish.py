@@ -22,20 +22,18 @@ from ...domain.errors import LedgerError, PublishError
 from ...ledger import store
 from ...ledger.merge import Change, commit_message, diff_ledgers, merge_ledgers
 from ...ledger.records import Ledger
+from .. import pages, profile
+from ..globs import matches, matches_any
+from . import ledgers as ledger_files
 from .ledgers import STAGED, campaign_of, read
 from .ledgers import paths as ledger_paths
 from .repo import Git
 
 # What the bot writes, as globs from the repository root (`*` stays inside one folder, `**` crosses
-# folders): THE one list of bot-written paths, for committing and for the record-branch overlay.
-BOT_PATHS = (
-    "campaigns/*/ledger.yaml",  # the single-file ledger of older campaigns (removed when moved)
-    "campaigns/*/ledger/*.yaml",
-    "campaigns/*/STATUS.md",
-    "campaigns/*/progress.svg",  # the progress chart beside the page
-    "campaigns/*/profile.yaml",  # what tasks used (`campaign profile --record`)
-    "STATUS.md",
-)
+# folders), from each writer's own declaration: the ledgers, the status pages (adapters/pages.py refuses a
+# page it does not declare) and the profile record. THE one list of bot-written paths, for committing and
+# for the record-branch overlay.
+BOT_PATHS = (*ledger_files.FILES, *pages.FILES, *profile.FILES)
 DEFAULT_PATHSPECS = tuple(f":(glob){p}" for p in BOT_PATHS)
 # New campaign folders (from `campaign new`) are added separately, and only when untracked: a
 # reviewed campaign.yaml is never changed behind a pull request's back.
@@ -64,14 +62,8 @@ class Published:
     merged: tuple[str, ...] = ()  # ledger files merged after a raced push
 
 
-def matches(path: str, glob: str) -> bool:
-    """Does the repository path match one of the globs of BOT_PATHS (`*` within a folder, `**` across)?"""
-    pattern = re.escape(glob).replace(r"\*\*", "\0").replace(r"\*", "[^/]*").replace("\0", ".*")
-    return re.fullmatch(pattern, path) is not None
-
-
 def is_bot_path(path: str) -> bool:
-    return any(matches(path, glob) for glob in BOT_PATHS)
+    return matches_any(path, BOT_PATHS)
 
 
 def protection_refusal(output: str) -> bool:
@@ -214,10 +206,9 @@ def _resolve_conflicts(git: Git) -> list[str]:
         if campaign_of(path) is not None:
             merged.append(path)
             continue
-        name = Path(path).name
         # During a rebase stage 2 is the upstream side, stage 3 the commit being replayed (ours).
         upstream, ours = git.show(f":2:{path}"), git.show(f":3:{path}")
-        if name in ("STATUS.md", "progress.svg"):
+        if pages.is_page(path):
             # A status page is a rendering of the ledgers: the next `campaign status` rewrites it.
             text = ours if ours is not None else (upstream or "")
         else:

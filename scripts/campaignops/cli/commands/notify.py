@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ...adapters.folder_tracker import FolderTracker
@@ -16,8 +15,8 @@ from ...engine.notify import open_issue_urls, sync
 from ...ledger import store
 from ...ports import Tracker
 from ...spec import load as spec
-from ...views import status_page
-from ..common import root_of
+from ...views import pages
+from ..common import root_of, write_pages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"notify: {where}")
     status = 0
     synced: list[str] = []
+    held: list[pages.Held] = []
     for path in paths:
         try:
             campaign = spec.load_campaign(path, root)
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             status = 1
             continue
         synced.append(campaign.name)
+        held.append(pages.Held(campaign, ledger))
         for action in actions:
             print(f"  {action}")
         if not actions:
@@ -89,16 +90,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"notify: {sum(v for k, v in counts.items() if k != '304')} requests "
               f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
     if args.pages:
-        _write_pages(root, tracker, synced)
+        _write_pages(root, tracker, held)
     return status
 
 
-def _write_pages(root: Path, tracker: Tracker, campaigns: list[str]) -> None:
+def _write_pages(root: Path, tracker: Tracker, held: list[pages.Held]) -> None:
     urls = {}
-    for key, url in open_issue_urls(tracker, campaigns).items():
+    for key, url in open_issue_urls(tracker, [h.campaign.name for h in held]).items():
         path = Path(url)
         # Folder issues: "/path" is relative to the repository root on GitHub, from any page's folder.
         inside = path.is_absolute() and path.is_relative_to(root)
         urls[key] = "/" + path.relative_to(root).as_posix() if inside else url
-    for page in status_page.write_pages(root, datetime.now(UTC), open_issues=urls):
-        print(f"  wrote {page.relative_to(root) if page.is_relative_to(root) else page}")
+    write_pages(root, held, open_issues=urls)
