@@ -90,8 +90,10 @@ def flowchart(steps: Sequence[StepLike], requires: dict[str, tuple[str, ...]], *
     ids = {s.name: f"s{i}" for i, s in enumerate(steps)}
     out = ["flowchart LR"]
     for s in steps:
-        groups = f"{s.succeeded}/{s.total if s.total is not None else '?'} groups"
-        extra = [f"{n} {word}" for n, word in ((s.failed, "failed"), (s.held, "held"), (s.running, "running")) if n]
+        groups = f"{s.done}/{s.total if s.total is not None else '?'} groups"
+        extra = [f"{n} {word}" for n, word in ((s.done - s.succeeded, "accepted or skipped"), (s.failed, "failed"),
+                                               (s.held, "held"), (s.cancelled, "cancelled"), (s.running, "running"))
+                 if n]
         if s.waiting_at_gate:
             extra.append("waits for approval")
         text = " · ".join([groups, *extra])
