@@ -527,3 +527,69 @@ def test_pull_keeps_runs_only_the_checkout_recorded(remote: Path, tmp_path: Path
     ledger = store.load(job / "campaigns" / CAMPAIGN, CAMPAIGN)
     assert sorted(r.key for r in ledger.runs) == ["step1/g0001", "step1/g0009"]
     assert ledger.run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]
+
+
+# ---- what the writers declare is what publish commits ---------------------------------------------------
+
+def test_bot_paths_are_the_writers_declarations() -> None:
+    from campaignops.adapters import pages, profile
+    from campaignops.adapters.git import ledgers
+
+    assert BOT_PATHS == (*ledgers.FILES, *pages.FILES, *profile.FILES)
+    assert is_bot_path("sites/USDF.md") and is_bot_path(f"campaigns/{CAMPAIGN}/progress.svg")
+    assert not is_bot_path("sites/x/y.md") and not is_bot_path("README.md")
+
+
+def test_the_page_writer_refuses_a_page_it_does_not_declare(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from campaignops.adapters import pages
+
+    with pytest.raises(ValueError, match=r"not declared in adapters/pages.FILES: campaigns/x/extra.md"):
+        pages.write(tmp_path, {"STATUS.md": "# s\n", "campaigns/x/extra.md": "# x\n"}, datetime.now(UTC))
+    assert not (tmp_path / "STATUS.md").exists(), "nothing is written when one page is undeclared"
+
+
+def test_after_publish_on_the_demo_control_repository_git_status_is_clean(
+        remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 17.4: site pages and SVGs used to stay untracked (`?? sites/`) after `campaign publish`
+    from datetime import UTC, datetime
+
+    from campaignops.adapters import pages as page_files
+    from campaignops.cli.main import main
+    from campaignops.demo.multisite import CAMPAIGN as DEMO
+    from campaignops.demo.multisite import make_control_repo
+    from campaignops.domain.states import TaskCounts, Transition
+    from campaignops.ledger.records import Attempt
+    from campaignops.views import pages
+
+    source = Path(__file__).resolve().parents[2]
+    control = make_control_repo(source, tmp_path / "control", tmp_path / "sites")
+    bare = tmp_path / "control.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(control, "remote", "add", "origin", str(bare))
+    git(control, "push", "-q", "origin", "main")
+    git(control, "fetch", "-q", "origin")
+
+    def ran(site: str, state: RunState, done: int) -> RunRecord:
+        at = "2026-12-01T10:00:00+00:00"
+        return RunRecord("step1", f"local-{site}", "", (Attempt(
+            number=1, kind="submit", output_run=f"demo/{site}/a01", config_hash="h", config_path="c.yaml",
+            launch_dir="/l", submit_dir="/s", wms_id="1", submitted_at=at, state=state, last_checked=at,
+            tasks=(TaskCounts("isrDemo", (("FAILED", 4 - done), ("SUCCEEDED", done))),),
+            transitions=(Transition(at, state),)),))
+
+    folder = control / "campaigns" / DEMO
+    store.save(folder, Ledger(DEMO, (ran("usdf", RunState.SUCCEEDED, 4), ran("frdf", RunState.FAILED, 3),
+                                     ran("ukdf", RunState.RUNNING, 2))))
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    written = page_files.write(control, pages.render_all(pages.read_model(control, now)), now)
+    names = sorted(p.relative_to(control).as_posix() for p in written)
+    assert {"STATUS.md", f"campaigns/{DEMO}/STATUS.md", f"campaigns/{DEMO}/progress.svg", "sites/FrDF.md",
+            "sites/UKDF.md", "sites/USDF.md"} <= set(names)
+
+    assert main(["--root", str(control), "publish"]) == 0
+    assert "pushed" in capsys.readouterr().out
+    assert git(control, "status", "--porcelain", "--untracked-files=all") == ""
+    landed = set(git(bare, "ls-tree", "-r", "--name-only", "main").split())
+    assert set(names) <= landed, "every file the writer wrote is on the remote"
