@@ -18,6 +18,7 @@ from campaignops.domain.states import RunState
 from campaignops.engine import controls
 from campaignops.engine.notify import open_issue_urls, sync
 from campaignops.ledger.records import Ledger
+from campaignops.planning.advance import decide
 from campaignops.views import pages, summary
 from campaignops.views.reading import Standing, read_run
 from fakes.engine_site import Site, make_site
@@ -114,6 +115,8 @@ def test_a_cancelled_run_reads_cancelled_says_what_comes_next_and_its_issue_says
     assert step1[header.index("failed") + 2] == "0" and step1[header.index("cancelled") + 2] == "1"
     hints = summary.failures(site.campaign, ledger)
     assert f"campaign resubmit camp {FAILING}" in hints and "campaign skip" in hints and "alice" in hints
+    [waiting] = summary.waiting_notes(decide(site.plan, ledger))
+    assert "step1 ended with 1 cancelled group(s)" in waiting and "failed" not in waiting.split(":")[1]
     line = row(page["campaigns/camp/STATUS.md"], FAILING)
     assert "CANCELLED (cancelled by alice at" in line and "wrong config" in line
     assert "1 run(s) cancelled: resubmit or skip them" in page["STATUS.md"]
