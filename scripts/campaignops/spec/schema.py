@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from ..domain.problems import JsonPath, Problem, did_you_mean
+from ..domain.wms import WmsKind
 from .source import Document
 
 
@@ -20,6 +21,8 @@ def schema(name: str) -> dict[str, Any]:
     """The schema `name` (campaign, profile, ledger) as shipped inside the package."""
     text = resources.files(__package__).joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
+    if name == "profile":  # the WMS words are the domain's list (domain/wms.py), kept in one place
+        data["properties"]["wms"]["enum"] = [kind.value for kind in WmsKind]
     return data
 
 
