@@ -535,7 +535,7 @@ def test_bot_paths_are_the_writers_declarations() -> None:
     from campaignops.adapters import pages, profile
     from campaignops.adapters.git import ledgers
 
-    assert BOT_PATHS == (*ledgers.FILES, *pages.FILES, *profile.FILES)
+    assert (*ledgers.FILES, *pages.FILES, *profile.FILES) == BOT_PATHS
     assert is_bot_path("sites/USDF.md") and is_bot_path(f"campaigns/{CAMPAIGN}/progress.svg")
     assert not is_bot_path("sites/x/y.md") and not is_bot_path("README.md")
 
