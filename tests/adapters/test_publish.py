@@ -349,14 +349,21 @@ def checkout_again(work: Path) -> None:
     git(work, "checkout", "-q", "-B", "main", "refs/remotes/origin/main")
 
 
-def test_after_a_refused_push_the_record_branch_gets_the_commit_that_holds_the_record(
-        remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # issue 18.2: the message recommends `--branch records`; doing exactly that must publish the record
+def refused(remote: Path, tmp_path: Path) -> Path:
+    """A checkout whose `campaign publish` of a failed run was refused by a protected main (exit 1)."""
     from campaignops.cli.main import main
     protect(remote)
     work = clone(remote, tmp_path / "w", "w")
     failed_run(work)
     assert main(["--root", str(work), "publish"]) == 1
+    return work
+
+
+def test_after_a_refused_push_the_record_branch_gets_the_commit_that_holds_the_record(
+        remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 18.2: the message recommends `--branch records`; doing exactly that must publish the record
+    from campaignops.cli.main import main
+    work = refused(remote, tmp_path)
     err = capsys.readouterr().err
     assert "campaign publish --branch records" in err and "APP_CLIENT_ID" in err and "APP_ID " not in err
     [kept] = unpushed(Git(work))
@@ -374,10 +381,7 @@ def test_after_a_refused_push_the_record_branch_gets_the_commit_that_holds_the_r
 def test_a_record_commit_not_pushed_fails_every_later_publish_naming_it_until_it_lands(
         remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from campaignops.cli.main import main
-    protect(remote)
-    work = clone(remote, tmp_path / "w", "w")
-    failed_run(work)
-    assert main(["--root", str(work), "publish"]) == 1
+    work = refused(remote, tmp_path)
     [kept] = unpushed(Git(work))
     capsys.readouterr()
 
