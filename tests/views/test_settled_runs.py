@@ -7,6 +7,7 @@ built from what the cycle holds and written by the one writer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -136,14 +137,16 @@ def test_a_cancelled_run_reads_cancelled_says_what_comes_next_and_its_issue_says
 def test_one_function_decides_how_a_run_reads(site: Site, tmp_path: Path) -> None:
     tracker = FolderTracker(tmp_path / "issues")
     ledger = failed_review(site, tracker)
-    step1 = site.campaign.step("step1")
-    review = read_run("camp", FAILING, ledger.run(FAILING), ledger, step1)
+    review = read_run(site.campaign, FAILING, ledger.run(FAILING), ledger)
     assert (review.label, review.standing, review.failed) == ("FAILED", Standing.FAILED, True)
     assert "sent to review" in review.note and review.hint.startswith(f"campaign retry camp {FAILING}")
-    ok = read_run("camp", "step1/visit1", ledger.run("step1/visit1"), ledger, step1)
+    ok = read_run(site.campaign, "step1/visit1", ledger.run("step1/visit1"), ledger)
     assert (ok.label, ok.standing, ok.hint) == ("SUCCEEDED", Standing.SUCCEEDED, "")
     # a failure within the step's tolerance reads accepted, as planning/advance lets the next step start
-    tolerant = step1.__class__(**{**step1.__dict__, "max_failed_fraction": 0.5})
-    within = read_run("camp", FAILING, ledger.run(FAILING), ledger, tolerant)
+    tolerant = replace(site.campaign, steps=tuple(replace(s, max_failed_fraction=0.5) if s.name == "step1" else s
+                                                  for s in site.campaign.steps))
+    within = read_run(tolerant, FAILING, ledger.run(FAILING), ledger)
     assert within.label == "ACCEPTED" and within.settled and "within the step's tolerance" in within.note
-    assert read_run("camp", "step2/all", None, ledger).standing == Standing.UNSUBMITTED
+    assert read_run(site.campaign, "step2/all", None, ledger).standing == Standing.UNSUBMITTED
+    # a step the spec no longer has: read from the ledger alone
+    assert read_run(site.campaign, "gone/x", ledger.run(FAILING), ledger).standing == Standing.FAILED

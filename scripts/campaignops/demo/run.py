@@ -119,7 +119,7 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     _say("== 4/4 result")
     _say(summary.step_table(ws.plan, ws.ledger))
     _say("")
-    _say(summary.run_table(ws.ledger))
+    _say(summary.run_table(ws.campaign, ws.ledger))
     _say("")
     _say(summary.task_table(ws.ledger))
     _say("")

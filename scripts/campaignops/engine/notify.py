@@ -14,7 +14,7 @@ from ..domain.markers import (
     settled_marker,
     success_marker,
 )
-from ..domain.model import Campaign, Step
+from ..domain.model import Campaign
 from ..domain.states import RunState, TransferState
 from ..ledger.records import Ledger, RunRecord
 from ..ports import Issue, Tracker
@@ -74,7 +74,7 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
             tracker.close(extra)
             actions.append(f"{where}: closed {extra.name} as a duplicate of {original.name} {original.url}")
         open_issues = open_issues[:1]
-        reading = read_run(campaign.name, record.key, record, ledger, _step(campaign, record.step))
+        reading = read_run(campaign, record.key, record, ledger)
         if reading.control is not None and reading.standing in (Standing.SETTLED, Standing.CANCELLED):
             actions += _settled(tracker, open_issues, record, reading, where)
             continue
@@ -110,13 +110,6 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
                 tracker.close(issue)
                 actions.append(f"{where}: closed {issue.name} (succeeded on attempt {attempt.number}) {issue.url}")
     return actions + (sync_transfers(campaign, ledger, tracker) if ledger.transfers else [])
-
-
-def _step(campaign: Campaign, name: str) -> Step | None:
-    try:
-        return campaign.step(name)
-    except KeyError:
-        return None
 
 
 def _settled(tracker: Tracker, open_issues: list[Issue], record: RunRecord, reading: RunReading,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..domain.model import Step
+from ..domain.model import Campaign, Step
 from ..domain.states import RunState
 from ..ledger.records import Control, Ledger, RunRecord
 from ..planning.advance import attempt_accepted
@@ -71,10 +71,18 @@ def _supersede_of(ledger: Ledger, key: str) -> Control | None:
     return next((c for c in reversed(ledger.controls) if c.action == "supersede" and c.target == key), None)
 
 
-def read_run(campaign: str, key: str, record: RunRecord | None, ledger: Ledger,
-             step: Step | None = None) -> RunReading:
-    """How run `key` of `campaign` reads now. `step` (when the spec still has it) lets a failure within the
-    step's `max_failed_fraction` read as accepted, the way `planning/advance` lets the next step start."""
+def step_of(campaign: Campaign, name: str) -> Step | None:
+    """The step of the spec, None for a step since removed from it."""
+    try:
+        return campaign.step(name)
+    except KeyError:
+        return None
+
+
+def read_run(spec: Campaign, key: str, record: RunRecord | None, ledger: Ledger) -> RunReading:
+    """How run `key` of the campaign reads now. A failure within its step's `max_failed_fraction` reads as
+    accepted, the way `planning/advance` lets the next step start."""
+    campaign, step = spec.name, step_of(spec, key.partition("/")[0])
     current = record.current if record is not None else None
     settled = ledger.disposition(key)
     if current is None:

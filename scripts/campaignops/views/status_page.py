@@ -20,7 +20,7 @@ from .markdown import cell as _cell
 from .markdown import fence as _fence
 from .pictures import bar, flowchart, legend
 from .profile import as_markdown as profile_markdown
-from .reading import RunReading, Standing, read_run
+from .reading import RunReading, Standing, read_run, step_of
 
 PAGE = "STATUS.md"
 PROFILE_FILE = "profile.yaml"  # written by `campaign profile --record`
@@ -73,8 +73,7 @@ class CampaignView:
 
     def reading(self, record: RunRecord) -> RunReading:
         found = self.readings.get(record.key)
-        return found if found is not None else read_run(self.campaign.name, record.key, record, self.ledger,
-                                                        _step_or_none(self.campaign, record.step))
+        return found if found is not None else read_run(self.campaign, record.key, record, self.ledger)
 
     def runs_reading(self, *standings: Standing) -> list[RunRecord]:
         return [r for r in self.ledger.runs if r.attempts and self.reading(r).standing in standings]
@@ -129,20 +128,12 @@ class CampaignView:
         return names.index(name) if name in names else len(names)
 
 
-def _step_or_none(campaign: Campaign, name: str) -> Step | None:
-    try:
-        return campaign.step(name)
-    except KeyError:
-        return None
-
-
 def readings_of(campaign: Campaign, ledger: Ledger, plan: Plan | None = None) -> dict[str, RunReading]:
     """How every recorded run (and every planned one an operator skipped) reads."""
     keys = [r.key for r in ledger.runs]
     if plan is not None:
         keys += [r.key for r in plan.runs if ledger.run(r.key) is None and ledger.disposition(r.key) is not None]
-    return {key: read_run(campaign.name, key, ledger.run(key), ledger,
-                          _step_or_none(campaign, key.partition("/")[0])) for key in keys}
+    return {key: read_run(campaign, key, ledger.run(key), ledger) for key in keys}
 
 
 # ---- reading ---------------------------------------------------------------------------------------
@@ -197,7 +188,7 @@ def step_views(campaign: Campaign, ledger: Ledger, plan: Plan | None = None,
     done: set[str] = set()
     for name in names:
         records = [r for r in ledger.runs if r.step == name and r.attempts]
-        step = _step_or_none(campaign, name)
+        step = step_of(campaign, name)
         if step is None:
             gate = "not in the spec any more"
         else:

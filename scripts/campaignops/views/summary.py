@@ -41,10 +41,9 @@ def _step_state(readings: list[RunReading], waiting: Decision | None) -> str:
 def step_table(plan: Plan, ledger: Ledger, decisions: list[Decision] | None = None) -> str:
     waiting = {d.run.step: d for d in decisions or [] if d.verdict not in (Verdict.SUBMIT, Verdict.RECORDED)}
     rows = []
-    name = plan.campaign.name
     for step in plan.campaign.steps:
         runs = plan.runs_of(step.name)
-        readings = [read_run(name, r.key, ledger.run(r.key), ledger, step) for r in runs]
+        readings = [read_run(plan.campaign, r.key, ledger.run(r.key), ledger) for r in runs]
         count = {s: sum(r.standing == s for r in readings) for s in Standing}
         rows.append([step.name, ",".join(step.subsets), _step_state(readings, waiting.get(step.name)),
                      f"{count[Standing.SUCCEEDED] + count[Standing.SETTLED]}/{len(runs)}", str(count[Standing.FAILED]),
@@ -61,14 +60,15 @@ def task_rows(attempt: Attempt) -> list[list[str]]:
     return rows
 
 
-def run_table(ledger: Ledger) -> str:
+def run_table(campaign: Campaign, ledger: Ledger) -> str:
     rows = []
     for r in ledger.runs:
         a = r.current
         if a is None:
             continue
         failed = a.failed_quanta()
-        rows.append([r.key, f"a{a.number:02d}", a.kind, str(a.state), f"{a.total_quanta() - failed}/{a.total_quanta()}",
+        reading = read_run(campaign, r.key, r, ledger)
+        rows.append([r.key, f"a{a.number:02d}", a.kind, reading.label, f"{a.total_quanta() - failed}/{a.total_quanta()}",
                      str(failed), a.output_run])
     return _table(["run", "attempt", "kind", "state", "quanta ok", "failed", "output run"], rows)
 
@@ -92,11 +92,7 @@ def failures(campaign: Campaign, ledger: Ledger, max_lines: int = 6) -> str:
         a = r.current
         if a is None:
             continue
-        try:
-            step = campaign.step(r.step)
-        except KeyError:
-            step = None
-        reading = read_run(campaign.name, r.key, r, ledger, step)
+        reading = read_run(campaign, r.key, r, ledger)
         if reading.settled and reading.control is not None:
             out.append(f"{r.key} attempt {a.number} {reading.text}")
             continue

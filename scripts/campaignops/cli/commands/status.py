@@ -103,7 +103,7 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
                 print(f"error: {ws.campaign.name}: {exc}", file=sys.stderr)
                 continue
             if args.tasks:
-                print(summary.run_table(ws.ledger))
+                print(summary.run_table(ws.campaign, ws.ledger))
                 print(summary.task_table(ws.ledger))
             fails = summary.failures(ws.campaign, ws.ledger)
             if fails:
