@@ -18,6 +18,7 @@ from campaignops.adapters.git.publish import (
     publish,
     publish_records,
     push_auth_env,
+    unpushed,
 )
 from campaignops.adapters.git.repo import Git
 from campaignops.cli.commands import publish as publish_cmd
@@ -336,6 +337,85 @@ def test_publish_to_a_record_branch_lands_while_main_is_protected(remote: Path, 
         f" M campaigns/{CAMPAIGN}/ledger/index.yaml", f" M campaigns/{CAMPAIGN}/ledger/step1.000.yaml"]
 
 
+def checkout_again(work: Path) -> None:
+    """What actions/checkout does to a reused checkout before the next job (src/git-directory-helper.ts):
+    detach, delete every local branch and remote-tracking ref, clean, then check out the remote's main."""
+    git(work, "checkout", "-q", "--detach")
+    for ref in git(work, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes").split():
+        git(work, "update-ref", "-d", ref)
+    git(work, "clean", "-qffdx")
+    git(work, "reset", "-q", "--hard")
+    git(work, "fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*")
+    git(work, "checkout", "-q", "-B", "main", "refs/remotes/origin/main")
+
+
+def refused(remote: Path, tmp_path: Path) -> Path:
+    """A checkout whose `campaign publish` of a failed run was refused by a protected main (exit 1)."""
+    from campaignops.cli.main import main
+    protect(remote)
+    work = clone(remote, tmp_path / "w", "w")
+    failed_run(work)
+    assert main(["--root", str(work), "publish"]) == 1
+    return work
+
+
+def test_after_a_refused_push_the_record_branch_gets_the_commit_that_holds_the_record(
+        remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 18.2: the message recommends `--branch records`; doing exactly that must publish the record
+    from campaignops.cli.main import main
+    work = refused(remote, tmp_path)
+    err = capsys.readouterr().err
+    assert "campaign publish --branch records" in err and "APP_CLIENT_ID" in err and "APP_ID " not in err
+    [kept] = unpushed(Git(work))
+    assert kept[:12] in err, "the refusal names the record commit it keeps"
+
+    assert main(["--root", str(work), "publish", "--branch", "records"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing changed" not in out and "pushed" in out
+    assert remote_ledger_at(remote, "records").run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]
+    assert unpushed(Git(work)) == [], "landed: no longer reported"
+    assert main(["--root", str(work), "publish", "--branch", "records"]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+
+
+def test_a_record_commit_not_pushed_fails_every_later_publish_naming_it_until_it_lands(
+        remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from campaignops.cli.main import main
+    work = refused(remote, tmp_path)
+    [kept] = unpushed(Git(work))
+    capsys.readouterr()
+
+    checkout_again(work)  # the next job: the local main with the record commit is gone
+    assert (store.load(work / "campaigns" / CAMPAIGN, CAMPAIGN).run("step1/g0001")
+            .state == RunState.RUNNING)  # type: ignore[union-attr]
+    assert main(["--root", str(work), "publish"]) == 1, "never `nothing changed` while a record is unpushed"
+    assert kept[:12] in capsys.readouterr().err
+    checkout_again(work)
+    assert main(["--root", str(work), "publish"]) == 1, "on every later run"
+    assert kept[:12] in capsys.readouterr().err
+
+    (remote / "hooks" / "pre-receive").unlink()  # the fix: an app on the bypass list, say
+    checkout_again(work)
+    assert main(["--root", str(work), "publish"]) == 0
+    assert remote_ledger(remote).run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]
+    assert unpushed(Git(work)) == []
+    assert main(["--root", str(work), "publish"]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+
+
+def test_a_record_commit_whose_ledger_cannot_be_carried_keeps_publish_failing(
+        remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    work = clone(remote, tmp_path / "w", "w")
+    index = work / "campaigns" / CAMPAIGN / "ledger" / "index.yaml"
+    index.write_text("not: [a ledger\n")  # damaged in the commit the refused push kept
+    git(work, "commit", "-qam", "damaged")
+    bad = git(work, "rev-parse", "HEAD").strip()
+    git(work, "update-ref", f"refs/campaignops/unpushed/{bad}", bad)
+    git(work, "reset", "-q", "--hard", "origin/main")
+    assert _cli(work) == 1
+    assert bad[:12] in capsys.readouterr().err
+
+
 def remote_ledger_at(bare: Path, rev: str) -> Ledger:
     ledger = read(Git(bare), rev, f"campaigns/{CAMPAIGN}")
     assert ledger is not None, f"no readable ledger on {rev}"
@@ -451,3 +531,69 @@ def test_pull_keeps_runs_only_the_checkout_recorded(remote: Path, tmp_path: Path
     ledger = store.load(job / "campaigns" / CAMPAIGN, CAMPAIGN)
     assert sorted(r.key for r in ledger.runs) == ["step1/g0001", "step1/g0009"]
     assert ledger.run("step1/g0001").state == RunState.FAILED  # type: ignore[union-attr]
+
+
+# ---- what the writers declare is what publish commits ---------------------------------------------------
+
+def test_bot_paths_are_the_writers_declarations() -> None:
+    from campaignops.adapters import pages, profile
+    from campaignops.adapters.git import ledgers
+
+    assert (*ledgers.FILES, *pages.FILES, *profile.FILES) == BOT_PATHS
+    assert is_bot_path("sites/USDF.md") and is_bot_path(f"campaigns/{CAMPAIGN}/progress.svg")
+    assert not is_bot_path("sites/x/y.md") and not is_bot_path("README.md")
+
+
+def test_the_page_writer_refuses_a_page_it_does_not_declare(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from campaignops.adapters import pages
+
+    with pytest.raises(ValueError, match=r"not declared in adapters/pages.FILES: campaigns/x/extra.md"):
+        pages.write(tmp_path, {"STATUS.md": "# s\n", "campaigns/x/extra.md": "# x\n"}, datetime.now(UTC))
+    assert not (tmp_path / "STATUS.md").exists(), "nothing is written when one page is undeclared"
+
+
+def test_after_publish_on_the_demo_control_repository_git_status_is_clean(
+        remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 17.4: site pages and SVGs used to stay untracked (`?? sites/`) after `campaign publish`
+    from datetime import UTC, datetime
+
+    from campaignops.adapters import pages as page_files
+    from campaignops.cli.main import main
+    from campaignops.demo.multisite import CAMPAIGN as DEMO
+    from campaignops.demo.multisite import make_control_repo
+    from campaignops.domain.states import TaskCounts, Transition
+    from campaignops.ledger.records import Attempt
+    from campaignops.views import pages
+
+    source = Path(__file__).resolve().parents[2]
+    control = make_control_repo(source, tmp_path / "control", tmp_path / "sites")
+    bare = tmp_path / "control.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(control, "remote", "add", "origin", str(bare))
+    git(control, "push", "-q", "origin", "main")
+    git(control, "fetch", "-q", "origin")
+
+    def ran(site: str, state: RunState, done: int) -> RunRecord:
+        at = "2026-12-01T10:00:00+00:00"
+        return RunRecord("step1", f"local-{site}", "", (Attempt(
+            number=1, kind="submit", output_run=f"demo/{site}/a01", config_hash="h", config_path="c.yaml",
+            launch_dir="/l", submit_dir="/s", wms_id="1", submitted_at=at, state=state, last_checked=at,
+            tasks=(TaskCounts("isrDemo", (("FAILED", 4 - done), ("SUCCEEDED", done))),),
+            transitions=(Transition(at, state),)),))
+
+    folder = control / "campaigns" / DEMO
+    store.save(folder, Ledger(DEMO, (ran("usdf", RunState.SUCCEEDED, 4), ran("frdf", RunState.FAILED, 3),
+                                     ran("ukdf", RunState.RUNNING, 2))))
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    written = page_files.write(control, pages.render_all(pages.read_model(control, now)), now)
+    names = sorted(p.relative_to(control).as_posix() for p in written)
+    assert {"STATUS.md", f"campaigns/{DEMO}/STATUS.md", f"campaigns/{DEMO}/progress.svg", "sites/FrDF.md",
+            "sites/UKDF.md", "sites/USDF.md"} <= set(names)
+
+    assert main(["--root", str(control), "publish"]) == 0
+    assert "pushed" in capsys.readouterr().out
+    assert git(control, "status", "--porcelain", "--untracked-files=all") == ""
+    landed = set(git(bare, "ls-tree", "-r", "--name-only", "main").split())
+    assert set(names) <= landed, "every file the writer wrote is on the remote"

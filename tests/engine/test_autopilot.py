@@ -291,7 +291,7 @@ def test_the_decision_is_in_the_issue_and_the_status_page_and_the_issue_closes_o
     assert "with no command typed" in body
     assert sync(site.campaign, site.ledger(), tracker) == [], "said once"
     ledger = site.ledger()
-    view = status_page.CampaignView(site.campaign, ledger, status_page.step_views(site.campaign, ledger), "")
+    view = status_page.campaign_view(site.campaign, ledger, site.plan)
     page = status_page.campaign_page(view, open_issues={})
     assert "retried with calibrate 4 GB, attempt 2 of 4" in page
     site.wms.finish(KEY, RunState.SUCCEEDED, attempt=2)

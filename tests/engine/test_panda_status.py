@@ -19,8 +19,8 @@ from campaignops.engine.notify import sync
 from campaignops.engine.observe import refresh
 from campaignops.ledger import store
 from campaignops.registry import make_wms
-from campaignops.views import status_page
 from fakes.bigpanda import FakeBigPanda, html, panda_campaign, running_ledger, status
+from fakes.pages import write_pages
 
 N = 40
 
@@ -108,7 +108,7 @@ def test_a_status_cycle_over_many_runs_costs_two_requests_plus_one_per_failing_t
 
     # the site's page lists the failing and active runs with their monitor links
     (tmp_path / "campaigns" / "drp" / "campaign.yaml").write_text("name: drp\n")
-    status_page.write_pages(tmp_path, datetime(2026, 11, 30, 12, tzinfo=UTC), load=lambda p, r: ctx.campaign)
+    write_pages(tmp_path, datetime(2026, 11, 30, 12, tzinfo=UTC), load=lambda p, r: ctx.campaign)
     site = (tmp_path / "sites" / "USDF.md").read_text()
     failing = site.split("## Failing runs")[1].split("## Active runs")[0]
     assert "`step1/visit38` | FAILED" in failing and "`step1/visit40` | HELD" in failing

@@ -270,3 +270,23 @@ def test_a_transfer_that_gave_up_opens_one_issue_naming_what_moved_and_closes_it
     actions = sync(sites.campaign, ledger.with_transfer(done), tracker)
     assert len(actions) == 1 and "closed" in actions[0]
     assert not tracker.issues("camp")[0].open
+
+
+def test_a_site_butler_that_cannot_be_opened_makes_the_transfer_unknown_and_spends_no_attempt(
+        sites: MultiSite) -> None:
+    # issue 18.7, with the real Butler-to-Butler adapter: /sites/frdf and /sites/usdf do not exist here
+    from campaignops.adapters.transfer.butler import ButlerTransfer
+
+    real = ButlerTransfer()
+    sites.step1_succeeds()
+    ctx = sites.job()
+    ctx.transfer_for = lambda source, destination: real
+    ledger, _ = observe.refresh(ctx, sites.ledger())
+    for _ in range(2):  # two cycles: asked again each time, never FAILED, never a second attempt
+        ledger, _ = transfers.advance(ctx, sites.plan, ledger, start=True)
+        record = ledger.transfer("step2@local-usdf<step1@local-frdf")
+        assert record is not None and record.state == TransferState.UNKNOWN and record.attempt == 1
+        assert "cannot open the source local-frdf (/sites/frdf)" in record.message and not record.next_try_at
+    assert sites.ledger().transfer("step2@local-usdf<step1@local-frdf") == record, "recorded as it is"
+    [step2] = [d for d in decide(sites.plan, ledger) if d.run.key == "step2/all"]
+    assert step2.verdict == Verdict.WAITING and "UNKNOWN" in step2.reason

@@ -14,8 +14,8 @@ from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TransferState, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord, TransferRecord
-from campaignops.views import status_page
 from fakes.mermaid import parse_mermaid
+from fakes.pages import write_pages
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 USDF = Profile("local-usdf", "d", "USDF", "parsl", "", (("wmsServiceClass", "x.S"),), butler_repo="/s/usdf")
@@ -55,7 +55,7 @@ def pages(tmp_path: Path) -> Path:
     def load(path: Path, root: Path) -> Campaign:
         return Campaign.from_dict(SPEC, USDF, path=path, site_profiles=(USDF, FRDF, UKDF))
 
-    status_page.write_pages(tmp_path, NOW, load=load)
+    write_pages(tmp_path, NOW, load=load)
     return tmp_path
 
 

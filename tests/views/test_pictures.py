@@ -28,6 +28,12 @@ class Step:
     running: int = 0
     held: int = 0
     waiting_at_gate: bool = False
+    settled: int = 0
+    cancelled: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.settled
 
 
 def test_flowchart_parses_with_one_node_per_step_edges_per_prerequisite_and_a_colour_per_state() -> None:

@@ -14,8 +14,9 @@ from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.ledger import records, store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.spec import load as spec
-from campaignops.views import status_page
+from campaignops.views import pages
 from fakes.mermaid import parse_mermaid
+from fakes.pages import write_pages
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -75,7 +76,7 @@ class Repo:
         return Campaign.from_dict(data, profile(site), path=path)
 
     def write(self, now: datetime = NOW, **kwargs: Any) -> list[Path]:
-        return status_page.write_pages(self.root, now, load=self.load, **kwargs)
+        return write_pages(self.root, now, load=self.load, **kwargs)
 
     def page(self, name: str | None = None) -> str:
         path = self.root / "STATUS.md" if name is None else self.root / "campaigns" / name / "STATUS.md"
@@ -91,7 +92,7 @@ def repo(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
         def no_plan(*args: Any, **kwargs: Any) -> Any:
             raise PlanError("no Butler here")
 
-        monkeypatch.setattr(status_page, "make_plan", no_plan)
+        monkeypatch.setattr(pages, "make_plan", no_plan)
     return Repo(tmp_path)
 
 
@@ -244,7 +245,7 @@ def test_an_approved_gate_is_not_waiting(repo: Repo) -> None:
 
 def test_an_empty_repository_gets_a_short_page(tmp_path: Path) -> None:
     (tmp_path / "campaigns").mkdir()
-    status_page.write_pages(tmp_path, NOW)
+    write_pages(tmp_path, NOW)
     assert "No campaign is running or changed recently." in (tmp_path / "STATUS.md").read_text()
 
 
@@ -261,7 +262,7 @@ def test_pages_show_a_flowchart_bars_and_the_chart_of_campaigns_that_run_or_fail
     assert parsed["classes"] == {"s0": "running", "s1": "waiting"}
     assert parsed["edges"] == [("s0", "s1")]
     assert "![quanta done over time: running-usdf](progress.svg)" in page
-    assert "| step1 | auto | 1/2 | 0 | 1 | 0 | █████░░░░░ 1/2 |" in page
+    assert "| step1 | auto | 1/2 | 0 | 1 | 0 | 0 | 0 | █████░░░░░ 1/2 |" in page
     assert "progress.svg" not in repo.page("old-finished")
 
     root = repo.page()

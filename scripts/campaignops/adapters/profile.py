@@ -55,6 +55,9 @@ def output_runs(ledger: Ledger) -> list[tuple[str, str]]:
             if (a.reached_wms or a.tasks) and a.output_run not in gone]
 
 
+FILES = ("campaigns/*/profile.yaml",)  # what `write_record` writes (`campaign profile --record`), from the root
+
+
 def write_record(path: Path, campaign: str, records: list[dict[str, Any]]) -> bool:
     """Keep the profile table beside the ledger for the status page; False when it did not change."""
     text = (f"# Resource use per task of {campaign}: written by `campaign profile --record`.\n"
@@ -65,4 +68,4 @@ def write_record(path: Path, campaign: str, records: list[dict[str, Any]]) -> bo
     return True
 
 
-__all__ = ["ButlerUsage", "output_runs", "write_record"]
+__all__ = ["FILES", "ButlerUsage", "output_runs", "write_record"]

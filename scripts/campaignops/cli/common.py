@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
+from ..adapters import pages as page_files
 from ..adapters.git.repo import Git
 from ..domain.model import Campaign
 from ..spec.load import all_campaign_paths, root_from
+from ..views import pages
 
 
 def root_of(args: argparse.Namespace) -> Path:
@@ -42,3 +46,12 @@ def spec_author(campaign: Campaign, root: Path) -> str:
     except (ValueError, OSError):
         author = None
     return author or f"an uncommitted edit of {campaign.path.name}"
+
+
+def write_pages(root: Path, held: Iterable[pages.Held] = (), open_issues: Mapping[str, str] | None = None) -> None:
+    """Render the status pages once from what the command holds (the rest read from disk), write the changed
+    ones through the one writer, and say which."""
+    now = datetime.now(UTC)
+    model = pages.read_model(root, now, held=held, open_issues=open_issues)
+    for path in page_files.write(root, pages.render_all(model), now):
+        print(f"  wrote {path.relative_to(root) if path.is_relative_to(root) else path}")

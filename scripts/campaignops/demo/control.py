@@ -5,14 +5,24 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
+from ..adapters import pages as page_files
 from ..planning.advance import step_progress
+from ..views import pages
 from ..workspace import Workspace
 
 
 def say(msg: str = "") -> None:
     print(msg, flush=True)
+
+
+def write_pages(control: Path, ws: Workspace) -> list[Path]:
+    """The status pages of the control repository, from the demo's workspace, through the one writer."""
+    now = datetime.now(UTC)
+    return page_files.write(control, pages.render_all(pages.read_model(
+        control, now, held=[pages.Held(ws.campaign, ws.ledger, ws.plan)])), now)
 
 
 def git(control: Path, *args: str) -> str:

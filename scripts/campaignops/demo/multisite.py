@@ -3,7 +3,6 @@ every site, transfer stages between the sites' Butlers, final coadds of all six 
 
 from __future__ import annotations
 
-import datetime
 import shutil
 import time
 from collections.abc import Callable
@@ -16,10 +15,10 @@ from ..adapters.transfer.inventory import count_at
 from ..domain.states import RunState, TransferState
 from ..engine import autopilot, observe, submit, transfers
 from ..engine.notify import sync
-from ..views import status_page, summary
+from ..views import summary
 from ..views.plan_text import transfer_lines
 from ..workspace import Workspace, open_campaign
-from .control import commit, git, progress_line
+from .control import commit, git, progress_line, write_pages
 from .control import say as _say
 from .sites import SITE_PATCHES, SITES, build_sites
 
@@ -132,7 +131,7 @@ def run_multisite(source_root: Path, demo_dir: Path, *, registry: str | None = N
     counts = final_counts(ws)
     for site, n in counts.items():
         say(f"   {FINAL} at the central site for {site}'s patches {SITE_PATCHES[site]}: {n}")
-    status_page.write_pages(control, datetime.datetime.now(datetime.UTC))
+    write_pages(control, ws)
     commit(control, "3x3 demo: ledger and status after the run")
     runs_done = all(r.state == RunState.SUCCEEDED for r in ws.ledger.runs) and len(ws.ledger.runs) == len(ws.plan.runs)
     moved = len(ws.ledger.transfers) == len(ws.plan.transfers) and all(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import shutil
 import sys
 import time
@@ -23,7 +22,7 @@ from ..views import status_page, summary
 from ..views.profile import as_text
 from ..workspace import Workspace, open_campaign
 from . import repo as demo_repo
-from .control import commit, progress_line
+from .control import commit, progress_line, write_pages
 from .control import git as _git
 from .control import say as _say
 
@@ -120,12 +119,12 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     _say("== 4/4 result")
     _say(summary.step_table(ws.plan, ws.ledger))
     _say("")
-    _say(summary.run_table(ws.ledger))
+    _say(summary.run_table(ws.campaign, ws.ledger))
     _say("")
     _say(summary.task_table(ws.ledger))
     _say("")
     _say(_profile(ws, control).rstrip())
-    status_page.write_pages(control, datetime.datetime.now(datetime.UTC))
+    write_pages(control, ws)
     commit(control, "demo: ledger and status after the run")
     ledger_file = control / "campaigns" / DEMO / "ledger"
     done = all(r.state == RunState.SUCCEEDED for r in ws.ledger.runs) and len(ws.ledger.runs) == len(ws.plan.runs)

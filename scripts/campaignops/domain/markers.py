@@ -35,6 +35,15 @@ def success_marker(number: int) -> str:
     return f"<!-- campaignops:succeeded {number} -->"
 
 
+def settled_marker(action: str, at: str) -> str:
+    """Marks that an operator's accept or skip of the run (recorded at `at`) was reported, and the issue closed."""
+    return f"<!-- campaignops:{action} {at} -->"
+
+
+def cancelled_marker(number: int) -> str:
+    return f"<!-- campaignops:cancelled {number} -->"
+
+
 def duplicate_marker(original: str) -> str:
     """Marks an issue closed as a duplicate of `original` (a POST GitHub applied after its timeout)."""
     return f"<!-- campaignops:duplicate-of {original} -->"

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..domain.markers import LABEL, acted_marker, attempt_marker, duplicate_marker, run_key, success_marker
+from ..domain.markers import (
+    LABEL,
+    acted_marker,
+    attempt_marker,
+    cancelled_marker,
+    duplicate_marker,
+    run_key,
+    settled_marker,
+    success_marker,
+)
 from ..domain.model import Campaign
 from ..domain.states import RunState, TransferState
-from ..ledger.records import Ledger
+from ..ledger.records import Ledger, RunRecord
 from ..ports import Issue, Tracker
 from ..views import transfer_issue
 from ..views.issue import (
@@ -19,6 +28,7 @@ from ..views.issue import (
     reported_attempt,
     title_for,
 )
+from ..views.reading import RunReading, Standing, read_run
 
 
 def _reported(tracker: Tracker, issue: Issue, marker: str) -> bool:
@@ -35,7 +45,9 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
 
     FAILED or HELD current attempt, or a failed attempt the failure rules retried: open an issue, or comment
     once per attempt on the open one.
-    SUCCEEDED with an open issue: comment and close. Anything else (running, UNKNOWN, …): nothing.
+    SUCCEEDED with an open issue: comment and close. Accepted or skipped by an operator (or a failure rule): the
+    open issue is closed with who and why, and none is opened. Cancelled: the open issue says so (and what comes
+    next) and stays open. Anything else (running, UNKNOWN, …): nothing.
     Safe to run any number of times: markers in bodies and comments make every action happen once.
     """
     actions: list[str] = []
@@ -62,6 +74,10 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
             tracker.close(extra)
             actions.append(f"{where}: closed {extra.name} as a duplicate of {original.name} {original.url}")
         open_issues = open_issues[:1]
+        reading = read_run(campaign, record.key, record, ledger)
+        if reading.control is not None and reading.standing in (Standing.SETTLED, Standing.CANCELLED):
+            actions += _settled(tracker, open_issues, record, reading, where)
+            continue
         if attempt.state in (RunState.FAILED, RunState.HELD) or attempt.hanging:
             marker = attempt_marker(attempt.number, attempt.state)
             what = ("blocked (held)" if attempt.state == RunState.HELD else
@@ -94,6 +110,32 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
                 tracker.close(issue)
                 actions.append(f"{where}: closed {issue.name} (succeeded on attempt {attempt.number}) {issue.url}")
     return actions + (sync_transfers(campaign, ledger, tracker) if ledger.transfers else [])
+
+
+def _settled(tracker: Tracker, open_issues: list[Issue], record: RunRecord, reading: RunReading,
+             where: str) -> list[str]:
+    """The open issue of a run an operator accepted or skipped: say who and why, once, and close it; of a
+    cancelled run: say so and what comes next, once, and leave it open (the run still waits for a person)."""
+    control = reading.control
+    assert control is not None and record.current is not None
+    actions = []
+    for issue in open_issues:
+        if reading.standing == Standing.CANCELLED:
+            marker = cancelled_marker(record.current.number)
+            if not _reported(tracker, issue, marker):
+                tracker.comment(issue, f"{marker}\nAttempt {record.current.number} of `{record.key}` was "
+                                       f"{reading.note}.\n\n```bash\n{reading.hint}\n```\n\nThis issue stays open "
+                                       "until the run succeeds, or is accepted or skipped.\n")
+                actions.append(f"{where}: commented on {issue.name} (cancelled by {control.by}) {issue.url}")
+            continue
+        marker = settled_marker(control.action, control.at)
+        if not _reported(tracker, issue, marker):
+            tracker.comment(issue, f"{marker}\nRun `{record.key}` was {reading.note}. Later steps no longer wait "
+                                   "for it; `campaign reopen` undoes it. Closing.\n")
+        tracker.close(issue)
+        actions.append(f"{where}: closed {issue.name} ({reading.label.lower()} by {control.by}: {control.reason}) "
+                       f"{issue.url}")
+    return actions
 
 
 def sync_transfers(campaign: Campaign, ledger: Ledger, tracker: Tracker) -> list[str]:

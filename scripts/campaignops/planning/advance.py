@@ -33,10 +33,11 @@ class StepProgress:
     step: str
     total: int
     succeeded: int
-    failed: int
+    failed: int  # ended badly and not settled (accepted or skipped runs are not failed ones)
     active: int
     unsubmitted: int
     accepted: bool
+    cancelled: int = 0
 
 
 def attempt_accepted(attempt: Attempt | None, step: Step) -> bool:
@@ -57,10 +58,17 @@ def step_progress(plan: Plan, ledger: Ledger, step: Step) -> StepProgress:
     currents = [record.current if record else None for record in (ledger.run(run.key) for run in runs)]
     counts = StateCounts.of(a.state if a else None for a in currents)
     # A run an operator skipped or accepted (ledger.disposition) no longer holds its step back.
-    accepted = bool(runs) and all(attempt_accepted(a, step) or ledger.disposition(run.key) is not None
-                                  for run, a in zip(runs, currents, strict=True))
-    return StepProgress(step.name, len(runs), counts.succeeded, counts.failed + counts.cancelled, counts.active,
-                        counts.unsubmitted, accepted)
+    settled = [attempt_accepted(a, step) or ledger.disposition(run.key) is not None
+               for run, a in zip(runs, currents, strict=True)]
+    open_ = [a.state for a, done in zip(currents, settled, strict=True) if a is not None and not done]
+    return StepProgress(step.name, len(runs), counts.succeeded, open_.count(RunState.FAILED), counts.active,
+                        counts.unsubmitted, bool(runs) and all(settled), open_.count(RunState.CANCELLED))
+
+
+def _ended(progress: StepProgress) -> str:
+    parts = [f"{n} {what} group(s)" for n, what in ((progress.failed, "failed"), (progress.cancelled, "cancelled"))
+             if n]
+    return " and ".join(parts) or "groups not done"
 
 
 def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
@@ -89,7 +97,7 @@ def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
             blocked = [p for p in not_done if progress[p].unsubmitted == 0 and progress[p].active == 0]
             if blocked:
                 decisions.append(Decision(run, Verdict.BLOCKED, "; ".join(
-                    f"{p} ended with {progress[p].failed} failed group(s): retry them (`campaign retry "
+                    f"{p} ended with {_ended(progress[p])}: retry them (`campaign retry "
                     f"{campaign.name} {p}/GROUP`), or resubmit, skip or accept them (`campaign resubmit|skip|accept "
                     f"{campaign.name} {p}/GROUP --reason ...`)"
                     for p in blocked)))

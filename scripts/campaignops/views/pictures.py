@@ -21,6 +21,7 @@ STEP_STYLES: dict[str, tuple[str, str]] = {
     "running": ("blue: running", "fill:#0969da,stroke:#0550ae,color:#ffffff"),
     "failed": ("red: a run failed", "fill:#cf222e,stroke:#a40e26,color:#ffffff"),
     "held": ("amber: a run is held", "fill:#bf8700,stroke:#9a6700,color:#ffffff"),
+    "cancelled": ("dark grey: a run was cancelled (resubmit or skip it)", "fill:#57606a,stroke:#424a53,color:#ffffff"),
     "gate": ("purple: waits at a manual gate", "fill:#8250df,stroke:#6639ba,color:#ffffff"),
     "waiting": ("grey: not started", "fill:#f6f8fa,stroke:#8c959f,color:#24292f"),
 }
@@ -43,6 +44,10 @@ class StepLike(Protocol):
     @property
     def held(self) -> int: ...
     @property
+    def cancelled(self) -> int: ...
+    @property
+    def done(self) -> int: ...  # succeeded, accepted or skipped
+    @property
     def waiting_at_gate(self) -> bool: ...
 
 
@@ -52,9 +57,11 @@ def step_state(step: StepLike) -> str:
         return "failed"
     if step.held:
         return "held"
+    if step.cancelled:
+        return "cancelled"
     if step.running:
         return "running"
-    if step.total and step.succeeded >= step.total:
+    if step.total and step.done >= step.total:
         return "done"
     if step.waiting_at_gate:
         return "gate"
@@ -84,8 +91,10 @@ def flowchart(steps: Sequence[StepLike], requires: dict[str, tuple[str, ...]], *
     ids = {s.name: f"s{i}" for i, s in enumerate(steps)}
     out = ["flowchart LR"]
     for s in steps:
-        groups = f"{s.succeeded}/{s.total if s.total is not None else '?'} groups"
-        extra = [f"{n} {word}" for n, word in ((s.failed, "failed"), (s.held, "held"), (s.running, "running")) if n]
+        groups = f"{s.done}/{s.total if s.total is not None else '?'} groups"
+        extra = [f"{n} {word}" for n, word in ((s.done - s.succeeded, "accepted or skipped"), (s.failed, "failed"),
+                                               (s.held, "held"), (s.cancelled, "cancelled"), (s.running, "running"))
+                 if n]
         if s.waiting_at_gate:
             extra.append("waits for approval")
         text = " · ".join([groups, *extra])

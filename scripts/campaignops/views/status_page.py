@@ -1,41 +1,34 @@
-"""STATUS.md pages: active and recent campaigns, per-site views, and one page per campaign."""
+"""STATUS.md pages: active and recent campaigns, per-site views, and one page per campaign (pure renderers of
+the campaigns' views; `views/pages.py` builds them once per cycle and names the files)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import yaml
 
 from ..domain.clock import parse_utc
 from ..domain.errors import CampaignError
-from ..domain.model import Campaign, Step
-from ..domain.states import RunState, StateCounts
-from ..ledger import store
+from ..domain.model import Campaign, Plan, Step
+from ..domain.states import RunState
 from ..ledger.records import Attempt, Ledger, RunRecord
 from ..planning.advance import Verdict, decide
-from ..planning.plan import make_plan
-from ..planning.profile import TaskProfile, from_records
-from ..spec import load as spec
-from .chart import CHART_FILE, drawn_digest, progress_svg, series_digest
-from .issue import decision_note, failed_jobs_table
+from ..planning.profile import TaskProfile
+from .chart import CHART_FILE
+from .issue import failed_jobs_table
 from .markdown import cell as _cell
 from .markdown import fence as _fence
-from .pictures import bar, flowchart, legend, progress_series
+from .pictures import bar, flowchart, legend
 from .profile import as_markdown as profile_markdown
+from .reading import RunReading, Standing, read_run, step_of
 
 PAGE = "STATUS.md"
 PROFILE_FILE = "profile.yaml"  # written by `campaign profile --record`
 SITES = ("USDF", "FrDF", "UKDF", "local", "other")
-IN_PROGRESS = (RunState.SUBMITTING, RunState.PENDING, RunState.RUNNING, RunState.UNKNOWN)
 PENDING_TASK_STATES = ("PENDING", "READY", "UNREADY")
 MAX_ERROR_LINES = 20
-_STAMP = re.compile(r"^_Page last changed: .*_\n\n?", re.MULTILINE)
-
-Loader = Callable[[Path, Path], Campaign]
+IN_PROGRESS = (Standing.ACTIVE, Standing.RETRYING)
 
 
 def setup_text(ledger: Ledger) -> str:
@@ -58,10 +51,16 @@ class StepView:
     running: int
     held: int
     waiting_at_gate: bool
+    settled: int = 0  # accepted or skipped: no longer holds the step back
+    cancelled: int = 0  # stopped by a person: the step waits for a resubmit or a skip
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.settled
 
     @property
     def complete(self) -> bool:
-        return bool(self.total) and self.succeeded == self.total
+        return bool(self.total) and self.done == self.total
 
 
 @dataclass(frozen=True)
@@ -71,9 +70,14 @@ class CampaignView:
     steps: tuple[StepView, ...]
     last_change: str  # ISO time of the newest recorded state change, "" when none
     profile: tuple[TaskProfile, ...] = ()  # recorded by `campaign profile --record` (profile.yaml)
+    readings: Mapping[str, RunReading] = field(default_factory=dict)  # run key -> how it reads (views/reading)
 
-    def runs_in(self, *states: RunState) -> list[RunRecord]:
-        return [r for r in self.ledger.runs if r.state in states]
+    def reading(self, record: RunRecord) -> RunReading:
+        found = self.readings.get(record.key)
+        return found if found is not None else read_run(self.campaign, record.key, record, self.ledger)
+
+    def runs_reading(self, *standings: Standing) -> list[RunRecord]:
+        return [r for r in self.ledger.runs if r.attempts and self.reading(r).standing in standings]
 
     @property
     def gated(self) -> list[str]:
@@ -86,20 +90,25 @@ class CampaignView:
     @property
     def active(self) -> bool:
         """Something runs, is held, or waits for a person at a gate or for the next apply."""
-        if self.runs_in(*IN_PROGRESS, RunState.HELD) or self.gated:
+        if self.runs_reading(*IN_PROGRESS, Standing.HELD) or self.gated:
             return True
         started = any(r.attempts for r in self.ledger.runs)
-        return started and not self.finished and not self.runs_in(RunState.FAILED, RunState.CANCELLED)
+        return started and not self.finished and not self.runs_reading(Standing.FAILED, Standing.CANCELLED)
 
     @property
     def state(self) -> str:
         parts = []
-        held, failed = self.runs_in(RunState.HELD), self.runs_in(RunState.FAILED)
-        running = self.runs_in(*IN_PROGRESS)
+        held, failed = self.runs_reading(Standing.HELD), self.runs_reading(Standing.FAILED)
+        cancelled, retrying = self.runs_reading(Standing.CANCELLED), self.runs_reading(Standing.RETRYING)
+        running = self.runs_reading(Standing.ACTIVE)
         if held:
             parts.append(f"blocked: {len(held)} run(s) held")
         if failed:
             parts.append(f"{len(failed)} run(s) failed")
+        if cancelled:
+            parts.append(f"{len(cancelled)} run(s) cancelled: resubmit or skip them")
+        if retrying:
+            parts.append(f"{len(retrying)} failed run(s) retried by the failure rules")
         if running:
             steps = sorted({r.step for r in running}, key=self._step_order)
             parts.append(f"running {', '.join(steps)}")
@@ -120,6 +129,14 @@ class CampaignView:
         return names.index(name) if name in names else len(names)
 
 
+def readings_of(campaign: Campaign, ledger: Ledger, plan: Plan | None = None) -> dict[str, RunReading]:
+    """How every recorded run (and every planned one an operator skipped) reads."""
+    keys = [r.key for r in ledger.runs]
+    if plan is not None:
+        keys += [r.key for r in plan.runs if ledger.run(r.key) is None and ledger.disposition(r.key) is not None]
+    return {key: read_run(campaign, key, ledger.run(key), ledger) for key in keys}
+
+
 # ---- reading ---------------------------------------------------------------------------------------
 
 def _last_change(ledger: Ledger) -> str:
@@ -128,15 +145,16 @@ def _last_change(ledger: Ledger) -> str:
     return max(times, default="")
 
 
-def _planned(campaign: Campaign, ledger: Ledger) -> tuple[dict[str, int | None], set[str]]:
-    """Planned groups per step and the steps waiting at a manual gate, from plan.py when it works."""
+def _planned(plan: Plan | None, ledger: Ledger) -> tuple[dict[str, int | None], set[str]]:
+    """Planned groups per step and the steps waiting at a manual gate, from the caller's plan when it has one."""
+    if plan is None:
+        return {}, set()
     try:
-        plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
         decisions = decide(plan, ledger)
-    except CampaignError:  # cannot plan here (e.g. a split source gone): the ledger alone decides
+    except CampaignError:  # a plan the ledger contradicts: the ledger alone decides
         return {}, set()
     totals: dict[str, int | None] = {}
-    for step in campaign.steps:
+    for step in plan.campaign.steps:
         runs = plan.runs_of(step.name)
         totals[step.name] = None if any(r.pending for r in runs) else len(runs)
     gated = {d.run.step for d in decisions if d.verdict == Verdict.GATED}
@@ -157,20 +175,22 @@ def _known_groups(step: Step | None, ledger: Ledger) -> int | None:
     return None
 
 
-def step_views(campaign: Campaign, ledger: Ledger) -> tuple[StepView, ...]:
-    totals, gated = _planned(campaign, ledger)
+def step_views(campaign: Campaign, ledger: Ledger, plan: Plan | None = None,
+               readings: Mapping[str, RunReading] | None = None) -> tuple[StepView, ...]:
+    totals, gated = _planned(plan, ledger)
+    readings = readings if readings is not None else readings_of(campaign, ledger, plan)
     names = [s.name for s in campaign.steps]
     names += sorted({r.step for r in ledger.runs} - set(names))  # steps since removed from the spec
     views: list[StepView] = []
     done: set[str] = set()
     for name in names:
         records = [r for r in ledger.runs if r.step == name and r.attempts]
-        try:
-            step = campaign.step(name)
+        step = step_of(campaign, name)
+        if step is None:
+            gate = "not in the spec any more"
+        else:
             gate = ("auto" if step.gate == "auto" else
                     f"manual, approved by {step.approved_by}" if step.approved_by else "manual: needs approval")
-        except KeyError:
-            step, gate = None, "not in the spec any more"
         planned = totals.get(name) if totals else _known_groups(step, ledger)
         total = max(planned, len(records)) if planned is not None else (len(records) or None)
         if totals:
@@ -178,41 +198,24 @@ def step_views(campaign: Campaign, ledger: Ledger) -> tuple[StepView, ...]:
         else:  # without a plan: a closed gate with nothing submitted and every prerequisite done
             waiting = (step is not None and not step.gate_open and not records
                        and all(r in done for r in step.requires))
-        counts = StateCounts.of(r.state for r in records)
-        view = StepView(name=name, gate=gate, total=total, succeeded=counts.succeeded, failed=counts.failed,
-                        running=counts.in_progress, held=counts.held, waiting_at_gate=waiting)
+        mine = [r for k, r in readings.items() if k.partition("/")[0] == name]
+        count = {s: sum(r.standing == s for r in mine) for s in Standing}
+        view = StepView(name=name, gate=gate, total=total, succeeded=count[Standing.SUCCEEDED],
+                        failed=count[Standing.FAILED], running=count[Standing.ACTIVE] + count[Standing.RETRYING],
+                        held=count[Standing.HELD], waiting_at_gate=waiting, settled=count[Standing.SETTLED],
+                        cancelled=count[Standing.CANCELLED])
         if view.complete:
             done.add(name)
         views.append(view)
     return tuple(views)
 
 
-def _recorded_profile(path: Path) -> tuple[TaskProfile, ...]:
-    """The table `campaign profile --record` left beside the ledger; none when absent or unreadable."""
-    if not path.exists():
-        return ()
-    try:
-        return from_records(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValueError):
-        return ()  # a damaged record only loses the table; `campaign profile --record` rewrites it
-
-
-def read_campaigns(root: Path, load: Loader | None = None) -> tuple[list[CampaignView], list[tuple[str, str]]]:
-    """Every campaign under root/campaigns with its ledger, and (path, problem) for unreadable ones."""
-    loader: Loader = load or (lambda path, r: spec.load_campaign(path, r))
-    views, invalid = [], []
-    for path in spec.all_campaign_paths(root):
-        rel = path.relative_to(root).as_posix()
-        try:
-            campaign = loader(path, root)
-            ledger = store.load(path.parent, campaign.name)
-        except Exception as exc:  # noqa: BLE001  one bad campaign must not hide the others
-            message = str(exc).replace(f"{root.resolve()}/", "").replace(f"{root}/", "")
-            invalid.append((rel, message.splitlines()[0] if message else type(exc).__name__))
-            continue
-        views.append(CampaignView(campaign, ledger, step_views(campaign, ledger), _last_change(ledger),
-                                  _recorded_profile(path.parent / PROFILE_FILE)))
-    return views, invalid
+def campaign_view(campaign: Campaign, ledger: Ledger, plan: Plan | None = None,
+                  profile: tuple[TaskProfile, ...] = ()) -> CampaignView:
+    """A campaign as the pages show it, from what the caller holds (no file is read, nothing is planned)."""
+    readings = readings_of(campaign, ledger, plan)
+    return CampaignView(campaign, ledger, step_views(campaign, ledger, plan, readings), _last_change(ledger),
+                        profile, readings)
 
 
 # ---- writing markdown --------------------------------------------------------------------------------
@@ -255,7 +258,7 @@ def run_site(campaign: Campaign, record: RunRecord) -> str:
         return campaign.central
 
 
-def _facilities(campaign: Campaign) -> set[str]:
+def facilities(campaign: Campaign) -> set[str]:
     return {_facility(campaign, site) for site in campaign.sites} if campaign.multisite else {_site(campaign)}
 
 
@@ -288,13 +291,14 @@ def _task_counts(attempt: Attempt) -> list[str]:
     return lines
 
 
-STEP_HEADER = ("| step | gate | groups succeeded/total | failed | running | held | progress |",
-               "|---|---|---:|---:|---:|---:|---|")
+STEP_HEADER = ("| step | gate | groups succeeded/total | failed | running | held | accepted or skipped | cancelled "
+               "| progress |",
+               "|---|---|---:|---:|---:|---:|---:|---:|---|")
 
 
 def _step_row(s: StepView, waiting_mark: str) -> str:
     return (f"| {s.name}{waiting_mark if s.waiting_at_gate else ''} | {_cell(s.gate)} | {_groups(s)} | "
-            f"{s.failed} | {s.running} | {s.held} | {bar(s.succeeded, s.total)} |")
+            f"{s.failed} | {s.running} | {s.held} | {s.settled} | {s.cancelled} | {bar(s.done, s.total)} |")
 
 
 def _pictures(view: CampaignView, chart: str | None) -> list[str]:
@@ -364,7 +368,8 @@ def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: da
 
     if shown:
         out += ["## By site", "",
-                "Runs that are not (yet) succeeded, per data facility, for the campaigns above.", ""]
+                "Runs that have not (yet) succeeded and nobody accepted or skipped, per data facility, for the "
+                "campaigns above.", ""]
     for site in SITES:
         at_site = [v for v in shown if _site(v.campaign) == site]
         if not at_site:
@@ -374,10 +379,11 @@ def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: da
         for v in at_site:
             for r in sorted(v.ledger.runs, key=lambda r: (v._step_order(r.step), r.group)):
                 a = r.current
-                if a is None or a.state == RunState.SUCCEEDED:
+                reading = v.reading(r)
+                if a is None or reading.standing in (Standing.SUCCEEDED, Standing.SETTLED):
                     continue
                 key = f"{v.campaign.name}/{r.key}"
-                rows.append(f"| {v.campaign.name} | `{r.key}` | {a.state.value} | {a.number} | "
+                rows.append(f"| {v.campaign.name} | `{r.key}` | {_cell(reading.text)} | {a.number} | "
                             f"`{_cell(a.output_run)}` | {_issue_link(key, open_issues)} |")
         out.append(f"Campaigns: {', '.join(f'[{v.campaign.name}](campaigns/{v.campaign.name}/{PAGE})' for v in at_site)}.")
         out.append("")
@@ -438,9 +444,8 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
         a = r.current
         assert a is not None
         since = a.transitions[-1].at if a.transitions else ""
-        note = decision_note(r)
         at = f"{run_site(c, r)} | " if c.multisite else ""
-        out.append(f"| [`{r.key}`](#{_anchor(r)}) | {at}{a.state.value}{f' ({_cell(note)})' if note else ''} | "
+        out.append(f"| [`{r.key}`](#{_anchor(r)}) | {at}{_cell(view.reading(r).text)} | "
                    f"{a.number} | {a.kind} | "
                    f"{_when(a.submitted_at)} | {_when(since)} | `{_cell(a.output_run)}` | "
                    f"{_issue_link(f'{c.name}/{r.key}', open_issues)} |")
@@ -448,7 +453,9 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
     for r in records:
         a = r.current
         assert a is not None
-        out += [f"### {r.key}", "", f"Attempt {a.number} ({a.kind}): **{a.state.value}**.", ""]
+        reading = view.reading(r)
+        reads = f" The run reads **{reading.label}**." if reading.label != a.state.value else ""
+        out += [f"### {r.key}", "", f"Attempt {a.number} ({a.kind}): **{a.state.value}**.{reads}", ""]
         facts = [("output run", a.output_run), ("logs (submit directory)", a.submit_dir), ("WMS id", a.wms_id)]
         out += [f"- {k}: `{_cell(v)}`" for k, v in facts if v]
         if a.links:
@@ -457,9 +464,10 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
             out.append(f"- message: {_cell(a.message)}")
         if a.memory:
             out.append("- memory asked: " + ", ".join(f"`{_cell(label)}` {mb} MB" for label, mb in a.memory))
-        note = decision_note(r)
-        if note:
-            out.append(f"- failure rules: {_cell(note)}")
+        if reading.note:
+            out.append(f"- {'why' if reading.control is not None else 'note'}: {_cell(reading.note)}")
+        if reading.hint:
+            out.append(f"- next: `{_cell(reading.hint)}`")
         out.append("")
         detail: list[str] = failed_jobs_table(a, limit=MAX_ERROR_LINES, heading="") if a.state != RunState.SUCCEEDED else []
         if a.tasks:
@@ -492,7 +500,7 @@ def site_page(site: str) -> str:
 
 def site_view(site: str, views: list[CampaignView], *, open_issues: dict[str, str]) -> str:
     """One data facility's page for its site managers: its campaigns, their active runs and failing runs."""
-    here = [v for v in views if site in _facilities(v.campaign)]
+    here = [v for v in views if site in facilities(v.campaign)]
     out = [f"# {site}: campaign runs", "",
            (f"Campaigns that run at {site}, their active runs and their failing runs, with the WMS monitor's "
             f"pages. Back to [all campaigns](../{PAGE}). Written by `campaign status`; do not edit by hand."), ""]
@@ -504,25 +512,29 @@ def site_view(site: str, views: list[CampaignView], *, open_issues: dict[str, st
         if c.multisite:  # only this site's runs of a campaign that runs at several
             mine = [r for r in v.ledger.runs if r.attempts and _at(v, r, site)]
             names = ", ".join(n for n in c.sites if _facility(c, n) == site)
+            standings = [v.reading(r).standing for r in mine]
             out.append(f"| [{c.name}](../campaigns/{c.name}/{PAGE}) | {names} | {_cell(v.state)} | "
-                       f"{sum(r.state == RunState.SUCCEEDED for r in mine)}/{len(mine)} submitted | "
-                       f"{sum(r.state == RunState.FAILED for r in mine)} | "
-                       f"{sum(r.state in (*IN_PROGRESS, RunState.HELD) for r in mine)} |")
+                       f"{standings.count(Standing.SUCCEEDED)}/{len(mine)} submitted | "
+                       f"{standings.count(Standing.FAILED)} | "
+                       f"{sum(s in (*IN_PROGRESS, Standing.HELD) for s in standings)} |")
             continue
         out.append(f"| [{c.name}](../campaigns/{c.name}/{PAGE}) | {c.profile.name} | {_cell(v.state)} | "
                    f"{sum(s.succeeded for s in v.steps)}/{sum(s.total or 0 for s in v.steps)} | "
                    f"{sum(s.failed for s in v.steps)} | {sum(s.running + s.held for s in v.steps)} |")
     out.append("")
-    for title, states in (("Failing runs", (RunState.FAILED, RunState.HELD)), ("Active runs", IN_PROGRESS)):
+    waiting = (Standing.FAILED, Standing.HELD, Standing.CANCELLED)
+    for title, states in (("Failing runs", waiting), ("Active runs", IN_PROGRESS)):
         rows = []
         for v in here:
-            for r in sorted((r for r in v.runs_in(*states) if _at(v, r, site)),
+            for r in sorted((r for r in v.runs_reading(*states) if _at(v, r, site)),
                             key=lambda r: (v._step_order(r.step), r.group)):
                 a = r.current
                 assert a is not None
-                what = (a.failed_jobs[0].summary if a.failed_jobs else a.errors[0] if a.errors
+                reading = v.reading(r)
+                what = (reading.note if reading.control is not None else
+                        a.failed_jobs[0].summary if a.failed_jobs else a.errors[0] if a.errors
                         else a.message.splitlines()[0] if a.message else "")
-                rows.append(f"| {v.campaign.name} | `{r.key}` | {a.state.value} | {a.number} | "
+                rows.append(f"| {v.campaign.name} | `{r.key}` | {_cell(v.reading(r).label)} | {a.number} | "
                             f"{_when(a.transitions[-1].at if a.transitions else a.submitted_at)} | "
                             f"{_cell(what[:200])} | {_links(a)} | "
                             f"{_issue_link(f'{v.campaign.name}/{r.key}', open_issues)} |")
@@ -539,74 +551,3 @@ def site_view(site: str, views: list[CampaignView], *, open_issues: dict[str, st
 def _anchor(record: RunRecord) -> str:
     # GitHub's heading anchors: lower case, spaces to '-', punctuation except '-' and '_' dropped.
     return re.sub(r"[^\w\- ]", "", record.key.lower()).replace(" ", "-")
-
-
-def _write(path: Path, text: str, now: datetime) -> bool:
-    """Write `text` (stamped with `now`) only when it differs from the page, stamp aside."""
-    old = path.read_text(encoding="utf-8") if path.exists() else None
-    if old is not None and _STAMP.sub("", old) == text:
-        return False
-    stamp = f"_Page last changed: {now.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}_\n\n"
-    first, _, rest = text.partition("\n\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(f"{first}\n\n{stamp}{rest}" if rest else text, encoding="utf-8")
-    tmp.replace(path)
-    return True
-
-
-def write_pages(root: Path, now: datetime, *, recent_days: int = 14,
-                open_issues: dict[str, str] | None = None, load: Loader | None = None) -> list[Path]:
-    """Write STATUS.md, sites/<site>.md and campaigns/<name>/STATUS.md; returns the files changed (none when
-    unchanged).
-
-    `now` decides what "recent" means and stamps a page only when its content changed, so a status
-    job that finds nothing new leaves git clean. `open_issues` maps campaign/step/group to an issue URL.
-    """
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    issues = dict(open_issues or {})
-    views, invalid = read_campaigns(root, load)
-    changed: list[Path] = []
-    charts: set[str] = set()
-    folders = {v.campaign.name: (v.campaign.path.parent if v.campaign.path is not None
-                                 else root / "campaigns" / v.campaign.name) for v in views}
-    for view in views:
-        path = folders[view.campaign.name] / CHART_FILE
-        wanted = view.active or view.runs_in(RunState.FAILED, RunState.HELD) or path.exists()
-        if wanted and _write_chart(path, view):
-            changed.append(path)
-        if path.exists():
-            charts.add(view.campaign.name)
-    text = root_page(views, invalid, now, recent_days=recent_days, open_issues=issues, charts=frozenset(charts))
-    if _write(root / PAGE, text, now):
-        changed.append(root / PAGE)
-    for site in sorted({f for v in views for f in _facilities(v.campaign)}):
-        page = root / site_page(site)
-        if _write(page, site_view(site, views, open_issues=issues), now):
-            changed.append(page)
-    for view in views:
-        page = folders[view.campaign.name] / PAGE
-        if _write(page, campaign_page(view, open_issues=issues, chart=view.campaign.name in charts), now):
-            changed.append(page)
-    return changed
-
-
-def _write_chart(path: Path, view: CampaignView) -> bool:
-    """Draw the campaign's progress chart when its series changed; True when the file was written.
-    Drawn for campaigns that run or wait for someone, and brought up to date once they finish (the last
-    point); one with no task counts yet gets none."""
-    series = progress_series(view.ledger)
-    if not series:
-        return False
-    title = f"{view.campaign.name}: quanta done"
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if old and drawn_digest(old) == series_digest(series, title):
-        return False  # nothing new: matplotlib is not even imported
-    svg = progress_svg(series, title)
-    if svg == old:
-        return False
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(svg, encoding="utf-8")
-    tmp.replace(path)
-    return True

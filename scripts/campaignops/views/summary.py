@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..domain.model import Plan
-from ..domain.states import RunState
+from ..domain.model import Campaign, Plan
 from ..ledger.records import Attempt, Ledger
-from ..planning.advance import Decision, Verdict, step_progress
-from .issue import decision_note, decision_text, reported_attempt
+from ..planning.advance import Decision, Verdict
+from .issue import decision_note, reported_attempt
+from .reading import RunReading, Standing, read_run
 
 TASK_COLUMNS = ("SUCCEEDED", "FAILED", "RUNNING", "PENDING")
 
@@ -19,24 +19,37 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(s.rstrip() for s in out)
 
 
+def _step_state(readings: list[RunReading], waiting: Decision | None) -> str:
+    """One word (and what comes next) for a step, from how its runs read."""
+    count = {s: sum(r.standing == s for r in readings) for s in Standing}
+    settled, succeeded = count[Standing.SETTLED], count[Standing.SUCCEEDED]
+    if readings and settled + succeeded == len(readings):
+        return "SUCCEEDED" if not settled else f"DONE ({settled} accepted or skipped)"
+    if count[Standing.HELD]:
+        return "HELD"
+    if count[Standing.ACTIVE] or count[Standing.RETRYING]:
+        return "RUNNING" if count[Standing.ACTIVE] else "RETRYING (failure rules)"
+    if count[Standing.FAILED] and not count[Standing.UNSUBMITTED]:
+        return "FAILED"
+    if count[Standing.CANCELLED]:
+        return "CANCELLED: resubmit or skip"
+    if waiting is not None:
+        return waiting.verdict.value.upper()
+    return "NOT SUBMITTED"
+
+
 def step_table(plan: Plan, ledger: Ledger, decisions: list[Decision] | None = None) -> str:
     waiting = {d.run.step: d for d in decisions or [] if d.verdict not in (Verdict.SUBMIT, Verdict.RECORDED)}
     rows = []
     for step in plan.campaign.steps:
-        p = step_progress(plan, ledger, step)
-        if p.accepted:
-            state = "SUCCEEDED" if p.succeeded == p.total else "ACCEPTED"
-        elif p.failed and not p.active and not p.unsubmitted:
-            state = "FAILED"
-        elif p.active:
-            state = "RUNNING"
-        elif step.name in waiting:
-            state = waiting[step.name].verdict.value.upper()
-        else:
-            state = "NOT SUBMITTED"
-        rows.append([step.name, ",".join(step.subsets), state, f"{p.succeeded}/{p.total}", str(p.failed),
-                     str(p.active), step.gate + ("" if step.gate_open else " (closed)")])
-    return _table(["step", "subsets", "state", "groups ok", "failed", "active", "gate"], rows)
+        runs = plan.runs_of(step.name)
+        readings = [read_run(plan.campaign, r.key, ledger.run(r.key), ledger) for r in runs]
+        count = {s: sum(r.standing == s for r in readings) for s in Standing}
+        rows.append([step.name, ",".join(step.subsets), _step_state(readings, waiting.get(step.name)),
+                     f"{count[Standing.SUCCEEDED] + count[Standing.SETTLED]}/{len(runs)}", str(count[Standing.FAILED]),
+                     str(count[Standing.ACTIVE] + count[Standing.RETRYING] + count[Standing.HELD]),
+                     str(count[Standing.CANCELLED]), step.gate + ("" if step.gate_open else " (closed)")])
+    return _table(["step", "subsets", "state", "groups done", "failed", "active", "cancelled", "gate"], rows)
 
 
 def task_rows(attempt: Attempt) -> list[list[str]]:
@@ -47,14 +60,15 @@ def task_rows(attempt: Attempt) -> list[list[str]]:
     return rows
 
 
-def run_table(ledger: Ledger) -> str:
+def run_table(campaign: Campaign, ledger: Ledger) -> str:
     rows = []
     for r in ledger.runs:
         a = r.current
         if a is None:
             continue
         failed = a.failed_quanta()
-        rows.append([r.key, f"a{a.number:02d}", a.kind, str(a.state), f"{a.total_quanta() - failed}/{a.total_quanta()}",
+        reading = read_run(campaign, r.key, r, ledger)
+        rows.append([r.key, f"a{a.number:02d}", a.kind, reading.label, f"{a.total_quanta() - failed}/{a.total_quanta()}",
                      str(failed), a.output_run])
     return _table(["run", "attempt", "kind", "state", "quanta ok", "failed", "output run"], rows)
 
@@ -70,26 +84,31 @@ def task_table(ledger: Ledger) -> str:
     return "\n\n".join(blocks)
 
 
-def failures(ledger: Ledger, campaign: str, max_lines: int = 6) -> str:
+def failures(campaign: Campaign, ledger: Ledger, max_lines: int = 6) -> str:
+    """The runs that need a person (or that the failure rules retry), each with what to type next; accepted
+    and skipped runs are listed as settled, with who and why, and no command."""
     out = []
     for r in ledger.runs:
         a = r.current
-        if a is not None and reported_attempt(r) not in (None, a):
+        if a is None:
+            continue
+        reading = read_run(campaign, r.key, r, ledger)
+        if reading.settled and reading.control is not None:
+            out.append(f"{r.key} attempt {a.number} {reading.text}")
+            continue
+        if reported_attempt(r) not in (None, a):
             out.append(f"{r.key} attempt {a.number} {a.state}: {decision_note(r)}")  # a failure the rules retried
             continue
-        if a is None or (a.state not in (RunState.FAILED, RunState.HELD) and not a.hanging):
+        if not (reading.needs_a_person or reading.standing == Standing.RETRYING or a.hanging):
             continue
-        out.append(f"{r.key} attempt {a.number} {a.state}: {a.message.splitlines()[0] if a.message else ''}".rstrip())
+        out.append(f"{r.key} attempt {a.number} {reading.label}: "
+                   f"{a.message.splitlines()[0] if a.message else ''}".rstrip())
         for line in a.errors[:max_lines]:
             out.append(f"    | {line}")
-        if a.decision is not None:
-            out.append(f"    failure rules: {decision_text(a.decision)}")
-        if a.reached_wms:
-            out.append(f"    retry:  campaign retry {campaign} {r.key}   "
-                       f"(more memory: --memory-multiplier 2; only failures, new output run: campaign rescue)")
-        else:
-            out.append(f"    bps never created the run: fix the cause (in the spec: add `supersede:` for it in the same "
-                       f"change), else  campaign resubmit {campaign} {r.key} --reason ...")
+        if reading.note:
+            out.append(f"    {'failure rules' if a.decision is not None else 'why'}: {reading.note}")
+        if reading.hint:
+            out.append(f"    next:  {reading.hint}")
     return "\n".join(out)
 
 

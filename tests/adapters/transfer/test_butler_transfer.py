@@ -204,14 +204,29 @@ def test_an_unknown_collection_or_dataset_type_or_an_empty_selection_fails_sayin
     assert count_at(str(sites / "usdf" / "repo"), [SUMMARY], ["demo/frdf/step2"], "") == 0
 
 
-def test_a_missing_repository_fails_naming_it(sites: Path) -> None:
+def test_a_destination_that_does_not_exist_is_unknown_naming_it_never_failed(sites: Path) -> None:
+    # issue 18.7: a site whose Butler cannot be opened cannot be asked; the README promises UNKNOWN
     request = _request(sites, "frdf", "usdf", ("demo/frdf/step2",), (SUMMARY,))
     shutil.rmtree(sites / "usdf")
     progress = ButlerTransfer().start(request)
-    assert progress.state == TransferState.FAILED
+    assert progress.state == TransferState.UNKNOWN
     assert f"cannot open the destination usdf ({sites / 'usdf' / 'repo'})" in progress.message
+    assert "check the site's butler repo in its profile" in progress.message and "will ask again" in progress.message
     with pytest.raises(ButlerQueryError, match="cannot open Butler repository"):
         count_at(str(sites / "usdf" / "repo"), [SUMMARY], ["demo/frdf/step2"], "")
+
+
+def test_an_unreadable_source_is_unknown_and_the_transfer_goes_through_once_it_reads_again(sites: Path) -> None:
+    request = _request(sites, "frdf", "usdf", ("demo/frdf/step2",), (SUMMARY,))
+    config = sites / "frdf" / "repo" / "butler.yaml"
+    kept = config.read_bytes()
+    config.write_bytes(b"\xff\xfe: [unclosed\n")  # a damaged (unreadable) repository configuration
+    progress = ButlerTransfer().start(request)
+    assert progress.state == TransferState.UNKNOWN
+    assert f"cannot open the source frdf ({sites / 'frdf' / 'repo'})" in progress.message
+    assert count_at(str(sites / "usdf" / "repo"), [SUMMARY], ["demo/frdf/step2"], "") == 0, "nothing was copied"
+    config.write_bytes(kept)
+    assert ButlerTransfer().start(request).state == TransferState.DONE
 
 
 @pytest.fixture

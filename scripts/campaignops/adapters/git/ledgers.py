@@ -12,6 +12,10 @@ from .repo import Git
 STAGED = ":"  # the staging area, for `files_at`
 
 
+# The ledger files `ledger/store.save` writes, as repository globs (the single file of older campaigns too).
+FILES = (f"campaigns/*/{store.LEDGER_FILE}", f"campaigns/*/{store.LEDGER_DIR}/*.yaml")
+
+
 def paths(campaign_dir: str) -> tuple[str, str]:
     """(the single file, the folder) of a campaign folder such as `campaigns/demo`."""
     return f"{campaign_dir}/{store.LEDGER_FILE}", f"{campaign_dir}/{store.LEDGER_DIR}"

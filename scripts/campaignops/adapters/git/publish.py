@@ -22,20 +22,18 @@ from ...domain.errors import LedgerError, PublishError
 from ...ledger import store
 from ...ledger.merge import Change, commit_message, diff_ledgers, merge_ledgers
 from ...ledger.records import Ledger
+from .. import pages, profile
+from ..globs import matches, matches_any
+from . import ledgers as ledger_files
 from .ledgers import STAGED, campaign_of, read
 from .ledgers import paths as ledger_paths
 from .repo import Git
 
 # What the bot writes, as globs from the repository root (`*` stays inside one folder, `**` crosses
-# folders): THE one list of bot-written paths, for committing and for the record-branch overlay.
-BOT_PATHS = (
-    "campaigns/*/ledger.yaml",  # the single-file ledger of older campaigns (removed when moved)
-    "campaigns/*/ledger/*.yaml",
-    "campaigns/*/STATUS.md",
-    "campaigns/*/progress.svg",  # the progress chart beside the page
-    "campaigns/*/profile.yaml",  # what tasks used (`campaign profile --record`)
-    "STATUS.md",
-)
+# folders), from each writer's own declaration: the ledgers, the status pages (adapters/pages.py refuses a
+# page it does not declare) and the profile record. THE one list of bot-written paths, for committing and
+# for the record-branch overlay.
+BOT_PATHS = (*ledger_files.FILES, *pages.FILES, *profile.FILES)
 DEFAULT_PATHSPECS = tuple(f":(glob){p}" for p in BOT_PATHS)
 # New campaign folders (from `campaign new`) are added separately, and only when untracked: a
 # reviewed campaign.yaml is never changed behind a pull request's back.
@@ -45,6 +43,11 @@ NEW_CAMPAIGN_PATHSPEC = f":(glob){NEW_CAMPAIGN}"
 PROTECTION_REFUSAL = re.compile(
     r"GH006|GH013|protected branch|required signatures|verified signatures|refusing to allow"
     r"|repository rule violations", re.IGNORECASE)
+# A record commit whose push failed is kept under this ref until its ledgers land. actions/checkout deletes
+# every refs/heads/* and refs/remotes/origin/* of a reused checkout and cleans the working tree
+# (actions/checkout, src/git-directory-helper.ts, prepareExistingDirectory), so a commit left on the local
+# main is lost to the next job; a ref outside those stays, and every later publish carries its ledgers.
+UNPUSHED = "refs/campaignops/unpushed/"
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 
@@ -59,14 +62,8 @@ class Published:
     merged: tuple[str, ...] = ()  # ledger files merged after a raced push
 
 
-def matches(path: str, glob: str) -> bool:
-    """Does the repository path match one of the globs of BOT_PATHS (`*` within a folder, `**` across)?"""
-    pattern = re.escape(glob).replace(r"\*\*", "\0").replace(r"\*", "[^/]*").replace("\0", ".*")
-    return re.fullmatch(pattern, path) is not None
-
-
 def is_bot_path(path: str) -> bool:
-    return any(matches(path, glob) for glob in BOT_PATHS)
+    return matches_any(path, BOT_PATHS)
 
 
 def protection_refusal(output: str) -> bool:
@@ -94,9 +91,50 @@ def _refused(remote: str, branch: str, output: str, kept: str) -> PublishError:
         f"the push to {remote} {branch} was refused by branch protection ({first}); the record did not land "
         f"and pushing again cannot help. {kept} Fix it one of two ways: (1) push with a GitHub App installation "
         f"token whose app is on the bypass list of {branch}'s ruleset (README: \"Ledgers on a protected "
-        f"main\": repository secrets APP_ID and APP_PRIVATE_KEY), or (2) publish to an unprotected record "
+        f"main\": repository variable APP_CLIENT_ID and secret APP_PRIVATE_KEY), or (2) publish to an unprotected "
+        f"record "
         f"branch: `campaign publish --branch records`, and set the repository variable "
         f"CAMPAIGNOPS_RECORD_BRANCH=records so the jobs read the ledgers from it.")
+
+
+def unpushed(git: Git) -> list[str]:
+    """The record commits whose push failed and whose ledgers have not landed since, oldest first."""
+    out = git.out("for-each-ref", "--sort=committerdate", "--format=%(objectname)", UNPUSHED)
+    return [line for line in out.split() if line]
+
+
+def _keep_unpushed(git: Git, commit: str) -> None:
+    git.run("update-ref", f"{UNPUSHED}{commit}", commit)
+
+
+def _landed(git: Git, commits: Iterable[str]) -> None:
+    for commit in commits:
+        git.run("update-ref", "-d", f"{UNPUSHED}{commit}", check=False)
+
+
+def describe_unpushed(commits: Sequence[str]) -> str:
+    return ", ".join(f"{c[:12]} ({UNPUSHED}{c})" for c in commits)
+
+
+def _take_unpushed(git: Git) -> list[str]:
+    """Merge the ledgers of every unpushed record commit into the working tree, so this publish carries them
+    (wherever the commit sits: the local main a refused push left, or nowhere but its ref after a new
+    checkout). Returns the commits taken whole; one with a ledger that cannot be read stays unpushed."""
+    taken = []
+    for commit in unpushed(git):
+        whole = True
+        for campaign_dir in sorted({c for c in (campaign_of(p) for p in _tree_files(git, commit)) if c is not None}):
+            theirs = read(git, commit, campaign_dir)
+            if theirs is None:
+                whole = False
+                continue
+            ours = _working_ledger(git, campaign_dir)
+            both = merge_ledgers(theirs, ours) if ours is not None else theirs
+            if both != ours:
+                _write_ledger(git, campaign_dir, both)
+        if whole:
+            taken.append(commit)
+    return taken
 
 
 def _identity(git: Git) -> list[str]:
@@ -168,10 +206,9 @@ def _resolve_conflicts(git: Git) -> list[str]:
         if campaign_of(path) is not None:
             merged.append(path)
             continue
-        name = Path(path).name
         # During a rebase stage 2 is the upstream side, stage 3 the commit being replayed (ours).
         upstream, ours = git.show(f":2:{path}"), git.show(f":3:{path}")
-        if name in ("STATUS.md", "progress.svg"):
+        if pages.is_page(path):
             # A status page is a rendering of the ledgers: the next `campaign status` rewrites it.
             text = ours if ours is not None else (upstream or "")
         else:
@@ -217,7 +254,9 @@ def publish(git: Git, message: str | None = None, paths: Sequence[str] = (), rem
             sleep: Callable[[float], None] = time.sleep) -> Published:
     """Commit what the bot wrote and push it to `remote`/`branch`; on a raced push fetch, rebase
     (merging ledgers) and try again, up to `max_tries` pushes. Raises PublishError after that,
-    leaving the commit in place so a re-run pushes it."""
+    leaving the commit in place so a re-run pushes it, and kept as an unpushed record commit (`unpushed`)
+    that every later publish carries until it lands."""
+    taken = _take_unpushed(git)
     staged = stage(git, paths)
     changes: list[Change] = []
     if staged:
@@ -231,12 +270,14 @@ def publish(git: Git, message: str | None = None, paths: Sequence[str] = (), rem
     for attempt in range(1, max_tries + 1):
         push = git.run("push", "--porcelain", remote, f"HEAD:refs/heads/{branch}", check=False)
         if push.returncode == 0:
+            _landed(git, taken)
             return Published(git.out("rev-parse", "HEAD").strip(), tuple(changes), attempt, tuple(merged))
         last_error = (push.stderr or push.stdout).strip()
         if protection_refusal(f"{push.stderr}\n{push.stdout}"):
-            head = git.out("rev-parse", "--short", "HEAD").strip()
+            _keep_unpushed(git, git.out("rev-parse", "HEAD").strip())
             raise _refused(remote, branch, f"{push.stderr}\n{push.stdout}",
-                           f"The commit {head} is kept in this checkout.")
+                           f"Record commit(s) not pushed: {describe_unpushed(unpushed(git))}; every later "
+                           "`campaign publish` carries them and fails until they land.")
         if attempt == max_tries:
             break
         sleep(backoff * 2 ** (attempt - 1))
@@ -246,10 +287,12 @@ def publish(git: Git, message: str | None = None, paths: Sequence[str] = (), rem
             continue  # the remote may be briefly unreachable: try again after the next wait
         merged += rebase_onto(git, "FETCH_HEAD")
     head = git.out("rev-parse", "--short", "HEAD").strip()
+    _keep_unpushed(git, git.out("rev-parse", "HEAD").strip())
     last_error = " ".join(line.strip() for line in last_error.splitlines() if line.strip())
     raise PublishError(
         f"could not push to {remote} {branch} after {max_tries} tries (last error: {last_error}). "
-        f"The commit {head} is kept in this checkout: run `campaign publish` again to push it, "
+        f"The commit {head} is kept in this checkout and as {UNPUSHED}{head}...: run `campaign publish` again to "
+        "push it, "
         f"or `git pull --rebase {remote} {branch} && git push {remote} HEAD:{branch}` by hand.")
 
 
@@ -364,8 +407,14 @@ def publish_records(git: Git, message: str | None = None, paths: Sequence[str] =
                     sleep: Callable[[float], None] = time.sleep) -> Published:
     """Commit the bot's files on top of the record branch `branch` and push it (no force): the tree is
     the checkout's (the specs of main) with the working tree's ledgers, each merged with the branch's
-    own version. A raced push fetches, merges again and retries; a protection refusal fails at once."""
+    own version. A raced push fetches, merges again and retries; a protection refusal fails at once.
+
+    The ledgers of unpushed record commits (a push to a protected main refused) are merged in first; when
+    the record branch does not exist yet and the checkout's commit itself is not on the remote (it holds
+    the refused record), that commit is what the new branch gets."""
     base = git.out("rev-parse", "HEAD").strip()
+    taken = _take_unpushed(git)
+    base_unpushed = bool(taken) or _ahead(git, remote, source_branch(git))
     merged: list[str] = []
     last_error = ""
     for attempt in range(1, max_tries + 1):
@@ -374,7 +423,9 @@ def publish_records(git: Git, message: str | None = None, paths: Sequence[str] =
             merged += [p for p in _merge_with_tip(git, tip, _tree_files(git, tip)) if p not in merged]
         parent = tip or base
         tree, staged = _record_tree(git, base, paths)
-        if tree == git.out("rev-parse", f"{parent}^{{tree}}").strip():
+        unchanged = tree == git.out("rev-parse", f"{parent}^{{tree}}").strip()
+        if unchanged and not (tip is None and base_unpushed):
+            _landed(git, taken)  # the record branch already holds them
             return Published(None, tries=attempt - 1, merged=tuple(merged))
         changes: list[Change] = []
         added: list[str] = []
@@ -386,18 +437,23 @@ def publish_records(git: Git, message: str | None = None, paths: Sequence[str] =
             parts = path.split("/")
             if len(parts) == 3 and parts[2] == "campaign.yaml" and git.show(f"{parent}:{path}") is None:
                 added.append(parts[1])
-        commit = git.run(*_identity(git), "commit-tree", tree, "-p", parent, "-F", "-",
-                         stdin=commit_message(changes, message, added)).stdout.strip()
+        commit = base if unchanged else git.run(
+            *_identity(git), "commit-tree", tree, "-p", parent, "-F", "-",
+            stdin=commit_message(changes, message, added)).stdout.strip()
         push = git.run("push", "--porcelain", remote, f"{commit}:refs/heads/{branch}", check=False)
         if push.returncode == 0:
             git.run("update-ref", f"refs/remotes/{remote}/{branch}", commit, check=False)
+            _landed(git, taken)
             return Published(commit, tuple(changes), attempt, tuple(merged))
         output = f"{push.stderr}\n{push.stdout}"
         if protection_refusal(output):
-            raise _refused(remote, branch, output, "The ledgers are kept in this working tree.")
+            _keep_unpushed(git, commit)
+            raise _refused(remote, branch, output, f"The ledgers are kept in this working tree and as record "
+                                                   f"commit(s) {describe_unpushed(unpushed(git))}.")
         last_error = " ".join(line.strip() for line in output.splitlines() if line.strip())
         if attempt < max_tries:
             sleep(backoff * 2 ** (attempt - 1))
+    _keep_unpushed(git, commit)
     raise PublishError(
         f"could not push to the record branch {remote} {branch} after {max_tries} tries (last error: "
         f"{last_error}). The ledgers are kept in this working tree: run `campaign publish --branch {branch}` "

@@ -8,10 +8,12 @@ the moved runs go to the front of the request's `chain` at the destination (when
 synchronous, so `poll` only verifies again. Starting again never duplicates: datasets already at the
 destination (same id) are skipped by the Butler, and a transfer already complete copies nothing.
 
-A repository that cannot be opened (a missing path, a wrong URL), an unknown collection or dataset type
-at the source, a `where` the Butler cannot read, or nothing selected are FAILED (configuration to fix);
-a database that cannot be asked now ("database is locked" in SQLite, a PostgreSQL server that does not
-answer) is UNKNOWN — the engine asks again later.
+A repository that cannot be opened (a missing or unreadable path, a wrong URL, a database that does not
+answer) is UNKNOWN, as a WMS that cannot be asked: the site cannot be asked now, the engine asks again on
+its next cycle and no attempt is spent (the message names the repository and says to check the site's
+profile if it stays so). An unknown collection or dataset type at the source, a `where` the Butler cannot
+read, or nothing selected are FAILED (configuration to fix); a database that cannot be asked now
+("database is locked" in SQLite, a PostgreSQL server that does not answer) is UNKNOWN too.
 """
 
 from __future__ import annotations
@@ -117,10 +119,12 @@ class ButlerTransfer:
         try:
             return open_butler(repo, writeable=writeable)
         except ButlerQueryError as exc:
+            # A site whose Butler cannot be opened cannot be asked: UNKNOWN (README, "multi-site"), asked
+            # again next cycle without spending an attempt, never FAILED.
             cause = exc.__cause__ or exc
-            hint = "" if _unreachable(cause) else " (check the site's butler repo in its profile)"
-            raise _Outcome(self._refused(request, f"cannot open the {self._where(request, end)}: "
-                                                  f"{cause}{hint}", cause)) from exc
+            hint = "" if _unreachable(cause) else "; if it stays so, check the site's butler repo in its profile"
+            raise _Outcome(TransferProgress(TransferState.UNKNOWN, message=(
+                f"cannot open the {self._where(request, end)}: {cause}{hint} — will ask again"))) from exc
 
     def _select(self, request: TransferRequest, source: Butler) -> list[DatasetRef]:
         from lsst.daf.butler import MissingDatasetTypeError

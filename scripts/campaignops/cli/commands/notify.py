@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ...domain.errors import CampaignError, ServiceError
@@ -13,8 +12,8 @@ from ...ledger import store
 from ...ports import Tracker
 from ...registry import tracker_for
 from ...spec import load as spec
-from ...views import status_page
-from ..common import root_of
+from ...views import pages
+from ..common import root_of, write_pages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"notify: {where}")
     status = 0
     synced: list[str] = []
+    held: list[pages.Held] = []
     for path in paths:
         try:
             campaign = spec.load_campaign(path, root)
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             status = 1
             continue
         synced.append(campaign.name)
+        held.append(pages.Held(campaign, ledger))
         for action in actions:
             print(f"  {action}")
         if not actions:
@@ -67,16 +68,15 @@ def run(args: argparse.Namespace) -> int:
     if tracker.describe():
         print(f"notify: {tracker.describe()}")
     if args.pages:
-        _write_pages(root, tracker, synced)
+        _write_pages(root, tracker, held)
     return status
 
 
-def _write_pages(root: Path, tracker: Tracker, campaigns: list[str]) -> None:
+def _write_pages(root: Path, tracker: Tracker, held: list[pages.Held]) -> None:
     urls = {}
-    for key, url in open_issue_urls(tracker, campaigns).items():
+    for key, url in open_issue_urls(tracker, [h.campaign.name for h in held]).items():
         path = Path(url)
         # Folder issues: "/path" is relative to the repository root on GitHub, from any page's folder.
         inside = path.is_absolute() and path.is_relative_to(root)
         urls[key] = "/" + path.relative_to(root).as_posix() if inside else url
-    for page in status_page.write_pages(root, datetime.now(UTC), open_issues=urls):
-        print(f"  wrote {page.relative_to(root) if page.is_relative_to(root) else page}")
+    write_pages(root, held, open_issues=urls)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from ...adapters.git.publish import (
     BOT_PATHS,
+    describe_unpushed,
     is_record_branch,
     publish,
     publish_records,
     pull_records,
     push_auth_env,
+    unpushed,
 )
 from ...adapters.git.repo import Git
 from ..common import root_of
@@ -60,11 +63,16 @@ def run(args: argparse.Namespace) -> int:
     result = publish_to(git, args.message, args.paths, args.remote, branch, max(1, args.max_tries))
     if result.commit is None:
         print("nothing changed")
-        return 0
-    print(f"pushed {result.commit[:12]} to {args.remote} {branch}{' (record branch)' if record else ''}"
-          f"{f' after {result.tries} tries' if result.tries > 1 else ''}")
+    else:
+        print(f"pushed {result.commit[:12]} to {args.remote} {branch}{' (record branch)' if record else ''}"
+              f"{f' after {result.tries} tries' if result.tries > 1 else ''}")
     for path in result.merged:
         print(f"  merged concurrent updates of {path}")
     for change in result.changes:
         print(f"  {change}")
+    left = unpushed(git)
+    if left:  # a record commit whose ledgers could not be carried: the record has not landed
+        print(f"error: record commit(s) not pushed: {describe_unpushed(left)}; their ledgers could not be read "
+              "to carry them (`git show` them, repair, then `campaign publish` again)", file=sys.stderr)
+        return 1
     return 0

@@ -10,16 +10,15 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ...domain.errors import CampaignError
 from ...domain.states import RunState
 from ...engine import autopilot, controls, observe, setup_stage, submit, transfers
 from ...planning.advance import Decision, decide
-from ...views import status_page, summary
+from ...views import pages, status_page, summary
 from ...workspace import Workspace, open_campaign
-from ..common import campaign_names, root_of, spec_author
+from ..common import campaign_names, root_of, spec_author, write_pages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,13 +103,13 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
                 print(f"error: {ws.campaign.name}: {exc}", file=sys.stderr)
                 continue
             if args.tasks:
-                print(summary.run_table(ws.ledger))
+                print(summary.run_table(ws.campaign, ws.ledger))
                 print(summary.task_table(ws.ledger))
-            fails = summary.failures(ws.ledger, ws.campaign.name)
+            fails = summary.failures(ws.campaign, ws.ledger)
             if fails:
                 print(fails)
         if not args.no_pages:
-            _write_pages(root)
+            write_pages(root, [pages.Held(ws.campaign, ws.ledger, ws.plan) for ws in spaces])
         if not args.watch or not any(_active(ws) for ws in spaces):
             break
         time.sleep(args.watch)
@@ -130,7 +129,3 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
 def run(args: argparse.Namespace) -> int:
     return follow(args, advance=args.advance)
 
-
-def _write_pages(root: Path) -> None:
-    for path in status_page.write_pages(root, datetime.now(UTC)):
-        print(f"  wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
