@@ -13,15 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campaignops.domain.errors import RenderError
-from campaignops.domain.model import Campaign, PlannedRun, Profile
+from campaignops.domain.model import Campaign, PlannedRun
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import config_hash, output_run, render_plan, render_run
 from campaignops.spec import load as spec
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 EXAMPLES = ("hsc-rc2-w_2026_47", "dc2-test-med-1-w_2026_47")
-PROFILE = Profile.from_dict({
+PROFILE = profile_from_dict({
     "name": "usdf-panda", "description": "test", "site": "USDF", "wms": "panda",
     "bps": {"wmsServiceClass": "lsst.ctrl.bps.panda.PanDAService", "computeSite": "SLAC",
             "finalJob": {"queue": "SLAC_Rubin_Merge", "requestMemory": 4096}}})
@@ -37,7 +38,7 @@ def campaign(step: dict[str, Any] | None = None, **top: Any) -> Campaign:
             "steps": [step or {"name": "step3", "subsets": ["step3", "step3b"],
                                "split": {"by": "values", "dimension": "tract", "values": [9615, 9697]}}],
             **top}
-    return Campaign.from_dict(data, PROFILE)
+    return campaign_from_dict(data, PROFILE)
 
 
 def first_run(c: Campaign) -> PlannedRun:
@@ -52,7 +53,7 @@ def rendered(c: Campaign, attempt: int = 1, **kwargs: Any) -> dict[str, Any]:
 def example(name: str) -> Campaign:
     path = ROOT / "campaigns" / name / "campaign.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return Campaign.from_dict(data, spec.load_profile(data["profile"], ROOT), path=path)
+    return campaign_from_dict(data, spec.load_profile(data["profile"], ROOT), path=path)
 
 
 def test_output_run_is_unique_per_attempt_and_has_no_timestamp() -> None:
@@ -223,7 +224,7 @@ def test_any_accepted_query_round_trips_through_render_and_yaml(query: str) -> N
 # ---- render_plan and the golden files ---------------------------------------------------------------
 
 def test_render_plan_writes_one_file_per_run_and_skips_pending_query_steps(tmp_path: Path) -> None:
-    c = Campaign.from_dict({
+    c = campaign_from_dict({
         "name": "test-campaign", "description": "d", "operator": "op", "profile": "p",
         "stack": {"tag": "local"}, "butler": {"repo": "/r", "inputs": ["in"], "output": "out"},
         "pipeline": "p.yaml",

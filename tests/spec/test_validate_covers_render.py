@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaignops.domain.errors import RenderError
-from campaignops.domain.model import Campaign
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
 from campaignops.spec import load as spec
 from campaignops.spec import validate
+from campaignops.spec.parse import campaign_from_dict
 
 TESTS = Path(__file__).resolve().parents[1]
 VALID = TESTS / "fixtures" / "valid"
@@ -41,7 +41,7 @@ def repo(tmp_path: Path) -> Path:
 
 def render_all(data: dict[str, Any], path: Path, root: Path) -> None:
     """Render every run of the spec without validating it first (what render alone would do)."""
-    campaign = Campaign.from_dict(data, spec.load_profile(data["profile"], root), path=path)
+    campaign = campaign_from_dict(data, spec.load_profile(data["profile"], root), path=path)
     for run in make_plan(campaign).runs:
         if not run.pending:
             render_run(campaign, run, 1, root=root)

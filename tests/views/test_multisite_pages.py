@@ -14,6 +14,7 @@ from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TransferState, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord, TransferRecord
+from campaignops.spec.parse import campaign_from_dict
 from campaignops.views import status_page
 from fakes.mermaid import parse_mermaid
 
@@ -53,7 +54,7 @@ def pages(tmp_path: Path) -> Path:
     store.save(folder, ledger)
 
     def load(path: Path, root: Path) -> Campaign:
-        return Campaign.from_dict(SPEC, USDF, path=path, site_profiles=(USDF, FRDF, UKDF))
+        return campaign_from_dict(SPEC, USDF, path=path, site_profiles=(USDF, FRDF, UKDF))
 
     status_page.write_pages(tmp_path, NOW, load=load)
     return tmp_path

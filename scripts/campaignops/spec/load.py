@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..domain.errors import SpecError
 from ..domain.model import Campaign, Profile
+from .parse import campaign_from_dict, profile_from_dict
 from .validate import CAMPAIGN_FILE, check_file
 
 
@@ -54,7 +55,7 @@ def load_profile(name: str, root: Path) -> Profile:
         raise SpecError(f"{path}: invalid profile: {problems[0].message}; run `campaign validate {path}`",
                         problems)
     assert data is not None
-    return Profile.from_dict(data)
+    return profile_from_dict(data)
 
 
 def load_campaign(path: Path, root: Path | None = None) -> Campaign:
@@ -65,4 +66,4 @@ def load_campaign(path: Path, root: Path | None = None) -> Campaign:
         raise SpecError(f"{path}: {len(problems)} problem(s); run `campaign validate {path}`", problems)
     assert data is not None
     sites = tuple(load_profile(name, root) for name in data.get("sites") or ())
-    return Campaign.from_dict(data, load_profile(data["profile"], root), path=path.resolve(), site_profiles=sites)
+    return campaign_from_dict(data, load_profile(data["profile"], root), path=path.resolve(), site_profiles=sites)

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import dataquery
-from ..domain.model import DEVELOPER_SEPARATOR, REPO_PLACEHOLDERS, QueueMap, repo_for
+from ..domain.model import DEVELOPER_SEPARATOR, REPO_PLACEHOLDERS, repo_for
 from ..domain.problems import FORMATTERS, JsonPath, Problem, did_you_mean
 from . import rules, source
 from .cron import check_cron
 from .failure_rules import RULES_FILE, check_rules_file
+from .parse import queues_from_dict
 from .pipeline import pipeline_labels
 from .schema import check_schema
 from .source import Document
@@ -277,7 +278,7 @@ def _memory_requests(data: dict[str, Any]) -> Iterator[tuple[JsonPath, int]]:
 
 def _check_memory(doc: Document, profile: dict[str, Any] | None) -> Iterator[Problem]:
     """Every memory request fits a queue of the profile (when the profile maps memory to queues)."""
-    queues = QueueMap.from_dict((profile or {}).get("queues"))
+    queues = queues_from_dict((profile or {}).get("queues"))
     if queues is None:
         return
     largest, limit = queues.largest
