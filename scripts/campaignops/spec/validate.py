@@ -30,7 +30,7 @@ _INTEGER = re.compile(r"^-?[0-9]+$")
 OUTPUT_PLACEHOLDERS = ("campaign", "stack", "ticket", "operator")
 NAME_PLACEHOLDERS = ("stack", "date")
 
-__all__ = ["CAMPAIGN_FILE", "FORMATTERS", "Problem", "check_cron", "check_file", "check_paths", "default_paths",
+__all__ = ["CAMPAIGN_FILE", "FORMATTERS", "Problem", "check_cron", "check_document", "check_file", "check_paths", "default_paths",
            "expand", "pipeline_labels"]
 
 
@@ -97,23 +97,51 @@ def check_paths(paths: list[Path], root: Path) -> list[Problem]:
 
 def check_file(path: Path, root: Path) -> tuple[list[Problem], dict[str, Any] | None]:
     """Problems of one spec file and its plain data (None when it did not parse to a mapping)."""
+    problems, doc = check_document(path, root)
+    return problems, doc.data if doc is not None else None
+
+
+def check_document(path: Path, root: Path) -> tuple[list[Problem], Document | None]:
+    """Problems of one spec file and its parsed document: one read, one parse, one schema check.
+
+    A profile is checked once per process (and again only when its file changes): 500 campaigns
+    naming it share the result.
+    """
+    try:
+        stat = path.stat()
+        key: tuple[str, str, int, int] | None = (str(path), str(root), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _PROFILES:
+        found, doc = _PROFILES[key]
+        return list(found), doc
+    result = _check_document(path, root)
+    if key is not None and result[1] is not None and kind_of(result[1].file) == "profile":
+        _PROFILES[key] = result
+    return list(result[0]), result[1]
+
+
+_PROFILES: dict[tuple[str, str, int, int], tuple[list[Problem], Document | None]] = {}
+
+
+def _check_document(path: Path, root: Path) -> tuple[list[Problem], Document | None]:
     doc, problems = source.read(path, root)
     if doc is None:
         return problems, None
     if problems:  # keys that are not text, custom tags: the data is not what the author meant
-        return sorted(problems), doc.data
+        return sorted(problems), doc
     kind = kind_of(doc.file)
     if kind == "rules":
-        return check_rules_file(path, root)[0], doc.data
+        return check_rules_file(path, root)[0], doc
     schema_problems = check_schema(doc, "profile" if kind == "profile" else "campaign")
     if schema_problems:
         # The meaning checks assume the shapes the schema promises; fix the shape first.
-        return schema_problems, doc.data
+        return schema_problems, doc
     if kind == "profile":
         found = _profile_semantics(doc, path)
     else:
         found = list(_campaign_semantics(doc, path, root, template=kind == "template"))
-    return sorted(set(found)), doc.data
+    return sorted(set(found)), doc
 
 
 # --- meaning -------------------------------------------------------------------------------------
@@ -181,10 +209,9 @@ def _campaign_semantics(doc: Document, path: Path, root: Path, template: bool) -
 
 def _check_profile_ref(doc: Document, root: Path) -> Iterator[Problem]:
     profile = doc.data["profile"]
-    folder = root / "campaigns" / "profiles"
-    if (folder / f"{profile}.yaml").is_file():
+    known = known_profiles(root)
+    if profile in known:
         return
-    known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
     yield doc.problem(("profile",), f"unknown profile '{profile}'{did_you_mean(profile, known)}",
                       f"known profiles (campaigns/profiles/): {', '.join(known)}" if known
                       else "add campaigns/profiles/<name>.yaml first; there is no profile yet")
@@ -193,8 +220,7 @@ def _check_profile_ref(doc: Document, root: Path) -> Iterator[Problem]:
 def _check_sites(doc: Document, root: Path) -> Iterator[Problem]:
     """Multi-site: every listed site is a profile; a step's site is one of them; residency needs sites."""
     data = doc.data
-    folder = root / "campaigns" / "profiles"
-    known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    known = known_profiles(root)
     listed = list(data.get("sites") or ())
     for i, site in enumerate(listed):
         if site not in known:
@@ -224,20 +250,29 @@ def _check_sites(doc: Document, root: Path) -> Iterator[Problem]:
                                   "also place it", "remove 'site' (or split the step another way)")
 
 
+def known_profiles(root: Path) -> list[str]:
+    """The profile names of the repository (campaigns/profiles/*.yaml), listed once per process while the
+    folder does not change."""
+    folder = root / "campaigns" / "profiles"
+    try:
+        key = (str(folder), folder.stat().st_mtime_ns)
+    except OSError:
+        return []
+    if key not in _KNOWN_PROFILES:
+        _KNOWN_PROFILES[key] = sorted(p.stem for p in folder.glob("*.yaml") if p.is_file())
+    return _KNOWN_PROFILES[key]
+
+
+_KNOWN_PROFILES: dict[tuple[str, int], list[str]] = {}
+
+
 def _profile_data(doc: Document, root: Path) -> dict[str, Any] | None:
     """The campaign's profile as plain data, when it exists and passes its own checks (else reported there)."""
-    path = root / "campaigns" / "profiles" / f"{doc.data['profile']}.yaml"
-    try:
-        key = (str(path.resolve()), path.stat().st_mtime_ns)
-    except OSError:
+    if doc.data["profile"] not in known_profiles(root):
         return None
-    if key not in _PROFILES:  # validating 500 campaigns reads each profile once
-        problems, data = check_file(path, root)
-        _PROFILES[key] = data if not problems and isinstance(data, dict) else None
-    return _PROFILES[key]
-
-
-_PROFILES: dict[tuple[str, int], dict[str, Any] | None] = {}
+    path = root / "campaigns" / "profiles" / f"{doc.data['profile']}.yaml"
+    problems, profile = check_document(path, root)
+    return profile.data if not problems and profile is not None and isinstance(profile.data, dict) else None
 
 
 def _check_stack(doc: Document, profile: dict[str, Any] | None) -> Iterator[Problem]:
