@@ -150,6 +150,8 @@ def _profile_semantics(doc: Document, path: Path) -> list[Problem]:
     name = doc.data["name"]
     found = [doc.problem(at, message, "rename the key; nest sections as mappings instead of dotted names")
              for at, message in rules.key_problems(doc.data["bps"], ("bps",))]
+    found += [doc.problem(at, message, rules.SHELL_FIX) for at, message in rules.shell_problems(doc.data["bps"],
+                                                                                               ("bps",))]
     if name != path.stem:
         found.append(doc.problem(("name",), f"profile name '{name}' differs from its file name "
                                  f"'{path.stem}.yaml'", f"set name: {path.stem}, or rename the file to {name}.yaml"))
@@ -200,10 +202,10 @@ def _campaign_semantics(doc: Document, path: Path, root: Path, template: bool) -
                               "e.g. '0 6 * * 1' (Mondays at 06:00)")
     yield from _check_query(doc, ("data_query",))
     yield from _check_command_line(doc, root)
-    yield from _check_task_labels(doc, ("resources",))
     labels, pipeline_problem = pipeline_labels(data["pipeline"], root)
     if pipeline_problem:
         yield doc.problem(("pipeline",), pipeline_problem[0], pipeline_problem[1])
+    yield from _check_task_labels(doc, ("resources",), labels)
     yield from _check_steps(doc, path, root, labels, data["pipeline"])
 
 
@@ -388,16 +390,27 @@ def _check_command_line(doc: Document, root: Path) -> Iterator[Problem]:
                               "use letters, digits, '_', '.', '/' and '-' around the placeholders")
 
 
-def _check_task_labels(doc: Document, at: JsonPath) -> Iterator[Problem]:
+def _check_task_labels(doc: Document, at: JsonPath, labels: set[str] | None) -> Iterator[Problem]:
+    """Each label of `resources.tasks` is an identifier and, when the pipeline can be read here, one of its
+    task labels (a misspelt label would silently set nothing)."""
     node: Any = doc.data
-    for part in at:
-        node = node.get(part) if isinstance(node, dict) else None
+    for part in at:  # a step's resources sit in the steps list: index it (a .get on it found nothing)
+        if isinstance(node, dict):
+            node = node.get(part)
+        else:
+            node = node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None
     tasks = node.get("tasks") if isinstance(node, dict) else None
     for label in tasks or {}:
         bad = rules.label_problem(label)
         if bad:
             yield doc.problem((*at, "tasks", label), f"task label {bad}",
                               "use the label of the task in the pipeline (pipetask.<label>.requestMemory)")
+        elif labels is not None and label not in labels:
+            known = sorted(labels)
+            shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+            yield doc.problem((*at, "tasks", label), f"task label '{label}' is not in the pipeline "
+                              f"{doc.data['pipeline']}{did_you_mean(label, known)}: its resources would "
+                              "apply to nothing", f"labels the pipeline defines: {shown}")
 
 
 def _check_step_bps(doc: Document, i: int, step: dict[str, Any]) -> Iterator[Problem]:
@@ -409,6 +422,8 @@ def _check_step_bps(doc: Document, i: int, step: dict[str, Any]) -> Iterator[Pro
     bps = step.get("bps") or {}
     for at, message in rules.key_problems(bps, ("steps", i, "bps")):
         yield doc.problem(at, message, "nest sections as mappings instead of dotted names")
+    for at, message in rules.shell_problems(bps, ("steps", i, "bps")):
+        yield doc.problem(at, message, rules.SHELL_FIX)
     for key in bps:
         bad = rules.reserved_problem(key)
         if bad:
@@ -439,7 +454,7 @@ def _check_steps(doc: Document, path: Path, root: Path, labels: set[str] | None,
                               "approved_by only means something with gate: manual",
                               "remove approved_by, or set gate: manual")
         yield from _check_query(doc, ("steps", i, "data_query"))
-        yield from _check_task_labels(doc, ("steps", i, "resources"))
+        yield from _check_task_labels(doc, ("steps", i, "resources"), labels)
         yield from _check_step_bps(doc, i, step)
         if labels is not None:
             for j, subset in enumerate(step["subsets"]):
