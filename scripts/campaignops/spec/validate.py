@@ -135,7 +135,10 @@ def _check_document(path: Path, root: Path) -> tuple[list[Problem], Document | N
         return check_rules_file(path, root)[0], doc
     schema_problems = check_schema(doc, "profile" if kind == "profile" else "campaign")
     if schema_problems:
-        # The meaning checks assume the shapes the schema promises; fix the shape first.
+        # The meaning checks assume the shapes the schema promises; the reference checks whose part of the
+        # file has the right shape still run, so one round shows every mistake (issue 22).
+        if kind in ("campaign", "template"):
+            schema_problems = sorted({*schema_problems, *_references(doc, root, schema_problems)})
         return schema_problems, doc
     if kind == "profile":
         found = _profile_semantics(doc, path)
@@ -145,6 +148,54 @@ def _check_document(path: Path, root: Path) -> tuple[list[Problem], Document | N
 
 
 # --- meaning -------------------------------------------------------------------------------------
+
+def _references(doc: Document, root: Path, schema_problems: list[Problem]) -> Iterator[Problem]:
+    """The checks of what a campaign names elsewhere (its profile, sites, the pipeline's labels, its steps)
+    on a file with schema errors: each runs only when the part it reads has the shape it needs and no
+    schema error of its own."""
+    data = doc.data
+    broken = {p.path for p in schema_problems}
+
+    def sound(*parts: str) -> bool:
+        return not any(b == part or b.startswith((part + ".", part + "[")) for b in broken for part in parts)
+
+    def texts(value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    if isinstance(data.get("profile"), str) and sound("profile"):
+        yield from _check_profile_ref(doc, root)
+    steps = data.get("steps")
+    if not (isinstance(steps, list) and all(isinstance(s, dict) for s in steps)):
+        return
+    if isinstance(data.get("profile"), str) and texts(data.get("sites", [])) and sound("sites", "profile"):
+        yield from _check_sites(doc, root)
+    pipeline = data.get("pipeline")
+    labels = pipeline_labels(pipeline, root)[0] if isinstance(pipeline, str) and sound("pipeline") else None
+    names = [s["name"] for s in steps if isinstance(s.get("name"), str)]
+    for i, step in enumerate(steps):
+        if labels is not None and texts(step.get("subsets")) and sound(f"steps[{i}].subsets"):
+            yield from _unknown_subsets(doc, i, step, labels, str(pipeline))
+        if texts(step.get("requires")) and sound(f"steps[{i}].requires"):
+            yield from _unknown_requires(doc, i, step, names)
+
+
+def _unknown_subsets(doc: Document, i: int, step: dict[str, Any], labels: set[str],
+                     pipeline: str) -> Iterator[Problem]:
+    for j, subset in enumerate(step["subsets"]):
+        if subset not in labels:
+            known = sorted(labels)
+            shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+            yield doc.problem(("steps", i, "subsets", j),
+                              f"subset '{subset}' is not in the pipeline {pipeline}{did_you_mean(subset, known)}",
+                              f"subsets and task labels it defines: {shown}")
+
+
+def _unknown_requires(doc: Document, i: int, step: dict[str, Any], names: list[str]) -> Iterator[Problem]:
+    for j, req in enumerate(step.get("requires", ())):
+        if req not in names:
+            yield doc.problem(("steps", i, "requires", j), f"requires unknown step '{req}'{did_you_mean(req, names)}",
+                              f"steps in this campaign: {', '.join(names)}")
+
 
 def _profile_semantics(doc: Document, path: Path) -> list[Problem]:
     name = doc.data["name"]
@@ -444,11 +495,7 @@ def _check_steps(doc: Document, path: Path, root: Path, labels: set[str] | None,
             first[name] = i
     names = list(first)
     for i, step in enumerate(steps):
-        for j, req in enumerate(step.get("requires", ())):
-            if req not in first:
-                yield doc.problem(("steps", i, "requires", j),
-                                  f"requires unknown step '{req}'{did_you_mean(req, names)}",
-                                  f"steps in this campaign: {', '.join(names)}")
+        yield from _unknown_requires(doc, i, step, names)
         if step.get("gate", "auto") == "auto" and "approved_by" in step:
             yield doc.problem(("steps", i, "approved_by"),
                               "approved_by only means something with gate: manual",
@@ -457,14 +504,7 @@ def _check_steps(doc: Document, path: Path, root: Path, labels: set[str] | None,
         yield from _check_task_labels(doc, ("steps", i, "resources"), labels)
         yield from _check_step_bps(doc, i, step)
         if labels is not None:
-            for j, subset in enumerate(step["subsets"]):
-                if subset not in labels:
-                    known = sorted(labels)
-                    shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
-                    yield doc.problem(("steps", i, "subsets", j),
-                                      f"subset '{subset}' is not in the pipeline {pipeline}"
-                                      f"{did_you_mean(subset, known)}",
-                                      f"subsets and task labels it defines: {shown}")
+            yield from _unknown_subsets(doc, i, step, labels, pipeline)
         split = step.get("split")
         if split and split["by"] == "values":
             yield from _check_values_split(doc, ("steps", i, "split"), split)
