@@ -26,10 +26,13 @@ ALLOWED: dict[str, set[str]] = {
     "engine": {"domain", "spec", "ledger", "ports", "planning", "views"},
     "adapters": BELOW_ENGINE,
     "bps_plugins": {"domain", "adapters.processes"},
-    "workspace": {"domain", "spec", "ledger", "ports", "planning", "engine", "adapters"},
-    "demo": {"domain", "spec", "ledger", "ports", "planning", "views", "engine", "adapters", "workspace"},
-    "cli": {"domain", "spec", "ledger", "ports", "planning", "views", "engine", "adapters", "workspace",
-            "demo"},
+    # The composition root: the registries (words of profiles → adapters), then the workspace that opens a campaign.
+    "registry": {"domain", "ports", "adapters"},
+    "workspace": {"domain", "spec", "ledger", "ports", "planning", "engine", "adapters", "registry"},
+    "demo": {"domain", "spec", "ledger", "ports", "planning", "views", "engine", "adapters", "registry",
+             "workspace"},
+    "cli": {"domain", "spec", "ledger", "ports", "planning", "views", "engine", "adapters", "registry",
+            "workspace", "demo"},
 }
 
 
@@ -78,7 +81,7 @@ def test_the_package_has_one_folder_per_stage() -> None:
     top = {p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith("__")}
     assert top == {"domain", "spec", "planning", "ledger", "engine", "views", "adapters", "bps_plugins",
                    "demo", "cli"}
-    assert {p.name for p in PACKAGE.glob("*.py")} == {"__init__.py", "ports.py", "workspace.py"}
+    assert {p.name for p in PACKAGE.glob("*.py")} == {"__init__.py", "ports.py", "registry.py", "workspace.py"}
 
 
 @pytest.mark.parametrize("module", sorted(m for m in GRAPH if layer(m)))

@@ -76,6 +76,11 @@ class Wms(Protocol):
         Raises WmsError when it could not be stopped (the run is then not recorded as cancelled)."""
         ...
 
+    def describe(self) -> str:
+        """One line on what this WMS cost the command (requests to a monitor, its budget), or "" when there
+        is nothing to say; `campaign status` prints it once per distinct WMS."""
+        ...
+
 
 class BulkWms(Wms, Protocol):
     """A WMS that observes many runs at once (a monitor answering for all of them in a few requests).
@@ -198,6 +203,15 @@ class Tracker(Protocol):
         ...
 
     def close(self, issue: Issue) -> None:
+        ...
+
+    def finish(self) -> None:
+        """After a sync: whatever makes the next one cheap (GitHub lists once more, so a quiet sync costs
+        only conditional requests)."""
+        ...
+
+    def describe(self) -> str:
+        """One line on what the tracker cost this command (requests by status), or ""."""
         ...
 
 

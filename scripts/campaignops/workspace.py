@@ -6,20 +6,13 @@ the campaign lock). The CLI and the demo start here.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from .adapters.bps.launcher import BpsWms
 from .adapters.butler import ButlerDataIds
 from .adapters.lock import lock_campaign
-from .adapters.panda.budget import DEFAULT_PER_HOUR, RequestBudget
-from .adapters.panda.monitor import DEFAULT_TIMEOUT, BigPandaMonitor
-from .adapters.panda.token import read_token
-from .adapters.panda.wms import PandaWms
 from .adapters.pipeline_graph import moved_types
 from .domain.errors import ButlerQueryError, LedgerError
 from .domain.model import Campaign, Plan
@@ -33,7 +26,8 @@ from .planning.controls import drift_problems
 from .planning.grouping import groups_for
 from .planning.plan import make_plan
 from .planning.render import spec_fingerprint
-from .ports import Transfer, Wms
+from .ports import Wms
+from .registry import make_wms, transfers_of
 from .spec.load import campaign_of, campaign_path, load_campaign
 from .spec.source import Document, display_name
 
@@ -47,32 +41,6 @@ class Workspace:
     @property
     def campaign(self) -> Campaign:
         return self.ctx.campaign
-
-
-_MONITORS: dict[tuple[str, ...], PandaWms] = {}
-
-
-def make_wms(campaign: Campaign, workdir: Path | None = None, env: Mapping[str, str] = os.environ) -> Wms:
-    """bps for every plugin; for PanDA with a BigPanDA monitor (profile `monitor.url` or $PANDAMON_URL),
-    runs are observed in bulk through the monitor, one client per monitor shared by the process's campaigns."""
-    service = dict(campaign.profile.bps)["wmsServiceClass"]
-    monitor = dict(campaign.profile.monitor)
-    url = env.get("PANDAMON_URL") or str(monitor.get("url") or "")
-    if campaign.profile.wms != "panda" or not url:
-        return BpsWms(service)
-    username = env.get("PANDAMON_USERNAME") or str(monitor.get("username") or "")
-    per_hour = int(env.get("PANDAMON_REQUESTS_PER_HOUR") or monitor.get("requests_per_hour") or DEFAULT_PER_HOUR)
-    token = env.get("PANDAMON_TOKEN", "")
-    if not token and monitor.get("send_token"):
-        found = read_token(env)
-        token = found.value if found else ""
-    where = (workdir or Path(".work")).resolve() / "panda-monitor" / f"budget-{urlsplit(url).netloc or 'monitor'}.json"
-    key = (url, username, str(per_hour), token, str(where), service)
-    if key not in _MONITORS:
-        client = BigPandaMonitor(url, RequestBudget(where, per_hour), token=token,
-                                 timeout=float(monitor.get("timeout") or DEFAULT_TIMEOUT))
-        _MONITORS[key] = PandaWms(client, username=username, wms_service_class=service)
-    return _MONITORS[key]
 
 
 def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable[[str], None] = print,
@@ -110,10 +78,10 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
             frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in groups_for(campaign, step))
             ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
     plan = make_plan(campaign, frozen=frozen, moved=moved_of(campaign, root))
-    ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign, workdir),
-                  workdir=workdir, say=say, dry_run=dry_run, transfer_for=transfers_of(campaign, root),
+    ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign.profile, workdir),
+                  workdir=workdir, say=say, dry_run=dry_run, transfer_for=transfers_of(campaign),
                   site_wms={} if wms is not None or not campaign.multisite else
-                  {site: make_wms(replace(campaign, profile=campaign.site_profile(site)), workdir)
+                  {site: make_wms(campaign.site_profile(site), workdir)
                    for site in campaign.sites})
     return Workspace(ctx, plan, ledger)
 
@@ -124,23 +92,6 @@ def moved_of(campaign: Campaign, root: Path) -> dict[tuple[str, str], tuple[str,
     if not campaign.multisite or all(s.transfer_types for s in campaign.steps if s.requires):
         return {}
     return moved_types(campaign, root)
-
-
-def transfers_of(campaign: Campaign, root: Path) -> Callable[[str, str], Transfer] | None:
-    """The transfer adapter between two sites: Rucio when both sites' profiles say `transfer: {kind: rucio}`,
-    else Butler-to-Butler (the embedded default)."""
-    if not campaign.multisite:
-        return None
-    # the middleware (and rucio-clients) only for multi-site campaigns
-    from .adapters.transfer.butler import ButlerTransfer
-    from .adapters.transfer.rucio import RucioTransfer
-
-    butler = ButlerTransfer()
-    through_rucio = {p.name for p in campaign.site_profiles if p.transfer is not None and p.transfer.kind == "rucio"}
-    if not through_rucio:
-        return lambda source, destination: butler
-    rucio = RucioTransfer.for_profiles(campaign.site_profiles)
-    return lambda source, destination: rucio if {source, destination} <= through_rucio else butler
 
 
 def recorded_drift(doc: Document, path: Path, root: Path) -> list[Problem]:
@@ -181,4 +132,4 @@ def read_plan_and_ledger(root: Path, name: str) -> tuple[Plan, Ledger]:
     return make_plan(campaign, frozen=dict(ledger.frozen_groups), moved=moved_of(campaign, root)), ledger
 
 
-__all__ = ["Workspace", "make_wms", "open_campaign", "read_plan", "read_plan_and_ledger", "recorded_drift"]
+__all__ = ["Workspace", "open_campaign", "read_plan", "read_plan_and_ledger", "recorded_drift"]

@@ -18,8 +18,8 @@ from campaignops.engine.context import Context
 from campaignops.engine.notify import sync
 from campaignops.engine.observe import refresh
 from campaignops.ledger import store
+from campaignops.registry import make_wms
 from campaignops.views import status_page
-from campaignops.workspace import make_wms
 from fakes.bigpanda import FakeBigPanda, html, panda_campaign, running_ledger, status
 
 N = 40
@@ -64,7 +64,7 @@ def populate(fake: FakeBigPanda) -> dict[str, int]:
 def context(tmp_path: Path, fake: FakeBigPanda) -> Context:
     campaign = panda_campaign(tmp_path, N)
     env = {"PANDAMON_URL": fake.url, "PANDAMON_USERNAME": "lsstsvc1", "PANDAMON_REQUESTS_PER_HOUR": "50"}
-    wms = make_wms(campaign, tmp_path / "work", env=env)
+    wms = make_wms(campaign.profile, tmp_path / "work", env=env)
     assert isinstance(wms, PandaWms)
     return Context(root=tmp_path, campaign=campaign, wms=wms, workdir=tmp_path / "work", say=lambda _: None,
                    may_launch=False, now=lambda: "2026-11-30T12:00:00Z")
@@ -138,12 +138,12 @@ def test_a_throttled_or_html_monitor_leaves_runs_unknown_and_the_next_cycle_reco
 
 def test_without_a_monitor_panda_runs_are_observed_through_bps_report(tmp_path: Path) -> None:
     campaign = panda_campaign(tmp_path, 1)
-    assert type(make_wms(campaign, tmp_path, env={})) is BpsWms
+    assert type(make_wms(campaign.profile, tmp_path, env={})) is BpsWms
     with_profile = panda_campaign(tmp_path, 1, monitor_url="https://bigmon.example.org/")
-    wms = make_wms(with_profile, tmp_path, env={})
+    wms = make_wms(with_profile.profile, tmp_path, env={})
     assert isinstance(wms, PandaWms) and wms.monitor.base_url == "https://bigmon.example.org/"
-    assert make_wms(with_profile, tmp_path, env={}) is wms  # campaigns of one process share the client
-    overridden = make_wms(with_profile, tmp_path, env={"PANDAMON_URL": "http://127.0.0.1:9/"})
+    assert make_wms(with_profile.profile, tmp_path, env={}) is wms  # campaigns of one process share the client
+    overridden = make_wms(with_profile.profile, tmp_path, env={"PANDAMON_URL": "http://127.0.0.1:9/"})
     assert isinstance(overridden, PandaWms) and overridden.monitor.base_url == "http://127.0.0.1:9/"
 
 

@@ -77,6 +77,12 @@ class FolderTracker:
         fresh = self._read(self.dir / issue.ref)
         return list(fresh.comments or ()) if fresh else []
 
+    def finish(self) -> None:
+        pass  # files: nothing to list again
+
+    def describe(self) -> str:
+        return ""
+
     def create(self, key: str, title: str, body: str, labels: Iterable[str], assignees: Iterable[str]) -> Issue:
         stem = key.replace("/", "__")
         path = self.dir / f"{stem}.md"

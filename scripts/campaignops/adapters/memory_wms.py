@@ -100,6 +100,9 @@ class InMemoryWms:
         self.log.append(("restart", launch_dir))
         return Launch(launch_dir, 4243)
 
+    def describe(self) -> str:
+        return ""  # nothing metered
+
     def cancel(self, submission: Submission | None, launch_dir: Path, setup: str) -> str:
         if self.unreachable:
             raise WmsUnreachable("the in-memory monitor is down")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .wms import WmsKind
+
 Gate = Literal["auto", "manual"]
 SplitKind = Literal["none", "values", "count", "query", "residency"]
 
@@ -49,16 +51,6 @@ class Resources:
             tuple((label, tuple((k, tasks[label][k]) for k in RESOURCE_KEYS if k in tasks[label]))
                   for label in sorted(tasks)),
         )
-
-    def scaled_memory(self, factor: float) -> Resources:
-        """Memory requests multiplied by `factor` (a retry with more memory)."""
-        def scale(pairs: tuple[tuple[str, int | float], ...]) -> tuple[tuple[str, int | float], ...]:
-            return tuple((k, round(v * factor) if k in ("requestMemory", "requestMemoryMax") else v)
-                         for k, v in pairs)
-        values = dict(self.values)
-        values.setdefault("requestMemory", 2048)  # BPS default, so the multiplier always bites
-        base = tuple((k, values[k]) for k in RESOURCE_KEYS if k in values)
-        return Resources(scale(base), tuple((label, scale(v)) for label, v in self.tasks))
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.values)
@@ -152,13 +144,17 @@ class Profile:
     name: str
     description: str
     site: str
-    wms: str
+    wms: WmsKind
     stack_setup: str
     bps: tuple[tuple[str, Any], ...]
     monitor: tuple[tuple[str, Any], ...] = ()  # the WMS's monitor (BigPanDA): url, username, requests_per_hour
     queues: QueueMap | None = None
     butler_repo: str = ""  # the site's own Butler (multi-site); "" means the campaign's
     transfer: TransferConfig | None = None  # how transfers reach this site; None: Butler-to-Butler
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.wms, WmsKind):  # a profile built in code with the word of its YAML
+            object.__setattr__(self, "wms", WmsKind(self.wms))
 
     @property
     def memory_queues_mb(self) -> tuple[int, ...]:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from ..domain.markers import LABEL, run_key, run_marker
 from ..domain.model import Profile
+from ..domain.wms import WmsKind
 from ..ports import Tracker
 
 WARN_BEFORE = timedelta(hours=float(os.environ.get("CAMPAIGNOPS_TOKEN_WARN_HOURS") or 24))
@@ -61,14 +62,14 @@ def check_token(expires_at: datetime | None, now: datetime, *, site: str, source
 
 def panda_setup_problems(profiles: Iterable[Profile], env: Mapping[str, str]) -> list[str]:
     """What a runner submitting PanDA profiles lacks: PANDA_URL for bps, a monitor URL for bulk status."""
-    panda = sorted({p.name for p in profiles if p.wms == "panda"})
+    panda = sorted({p.name for p in profiles if p.wms is WmsKind.PANDA})
     if not panda:
         return []
     problems = []
     if not env.get("PANDA_URL"):
         problems.append(f"PANDA_URL is not set, but profiles {', '.join(panda)} submit to PanDA: set it (and "
                         "PANDA_URL_SSL, PANDA_AUTH=oidc, PANDA_AUTH_VO=Rubin) in the runner's environment")
-    no_monitor = sorted(p.name for p in profiles if p.wms == "panda" and not dict(p.monitor).get("url"))
+    no_monitor = sorted(p.name for p in profiles if p.wms is WmsKind.PANDA and not dict(p.monitor).get("url"))
     if no_monitor and not env.get("PANDAMON_URL"):
         problems.append(f"no BigPanDA monitor for {', '.join(no_monitor)} (no monitor.url in the profile, "
                         "PANDAMON_URL unset): each run's status costs a `bps report` through iDDS; set one")

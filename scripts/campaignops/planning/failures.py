@@ -17,7 +17,7 @@ from fnmatch import fnmatchcase
 from ..domain.model import Campaign
 from ..ledger.records import Attempt, RunRecord
 from ..spec.failure_rules import Rule
-from .profile import requested_memory
+from .memory import effective_memory
 
 
 @dataclass(frozen=True)
@@ -151,10 +151,8 @@ def _act(rule: Rule, c: Check, failure: Failure, record: RunRecord, campaign: Ca
 def task_memory(campaign: Campaign, step: str, label: str, attempt: Attempt) -> int:
     """The requestMemory (MB) `attempt` asked for task `label`: its recorded override, else the spec's request
     times the attempt's memory multiplier."""
-    override = dict(attempt.memory).get(label)
-    if override is not None:
-        return override
-    return round(requested_memory(campaign, step, label) * attempt.memory_multiplier)
+    return effective_memory(campaign, step, label, multiplier=attempt.memory_multiplier,
+                            overrides=dict(attempt.memory))
 
 
 def memory_limit(rule: Rule, campaign: Campaign) -> int:

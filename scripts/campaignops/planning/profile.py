@@ -11,8 +11,8 @@ from typing import Any
 
 from ..domain.model import Campaign
 from ..domain.usage import QuantumUsage
+from .memory import effective_memory
 
-DEFAULT_REQUEST_MB = 2048  # ctrl_bps bps_defaults.yaml requestMemory
 MARGIN = 0.2  # suggested = p99 x (1 + MARGIN), rounded up
 ROUND_MB = 256
 MIN_MB = 512
@@ -64,13 +64,7 @@ class TaskProfile:
 def requested_memory(campaign: Campaign, step: str, label: str) -> int:
     """The requestMemory bps uses for `label` in `step`: the task's, else the step's, else the campaign's,
     else the BPS default."""
-    try:
-        resources = campaign.step(step).resources.over(campaign.resources)
-    except KeyError:  # a step since removed from the spec
-        resources = campaign.resources
-    task = dict(dict(resources.tasks).get(label, ()))
-    value = task.get("requestMemory", dict(resources.values).get("requestMemory", DEFAULT_REQUEST_MB))
-    return int(value)
+    return effective_memory(campaign, step, label)
 
 
 def suggest_mb(p99_mb: float, margin: float = MARGIN, queues_mb: Sequence[int] = ()) -> int:

@@ -11,16 +11,15 @@ import yaml
 
 from ..domain.errors import RenderError
 from ..domain.model import (
-    BPS_DEFAULT_MEMORY,
     RESOURCE_KEYS,
     Campaign,
     Plan,
     PlannedRun,
     QueueMap,
-    Resources,
     developer_setup,
 )
 from ..spec import rules
+from .memory import MemoryRequests, memory_requests
 
 DIMENSION_CLUSTERING = "lsst.ctrl.bps.quantum_clustering_funcs.dimension_clustering"
 
@@ -131,16 +130,16 @@ def _ordered(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: data[k] for k in [*first, *sorted(k for k in data if k not in _KEY_ORDER)]}
 
 
-def queue_keys(campaign: Campaign, queues: QueueMap, resources: Resources,
+def queue_keys(campaign: Campaign, queues: QueueMap, requests: MemoryRequests, labels: Iterable[str],
                clustering: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], memory_multiplier: float = 1.0,
                where: str = "", site: str = "") -> dict[str, Any]:
     """BPS `queue` keys putting every job on the smallest queue of the profile that holds its memory
-    (`resources` already scaled by `memory_multiplier`, which only words the refusal)."""
+    (`requests` already scaled by `memory_multiplier`, which only words the refusal); `labels`: the tasks
+    with resources of their own in the spec, each given its queue."""
     where = where or f"campaign {campaign.name}"
     profile = campaign.site_profile(site)
-    profile_bps = dict(profile.bps)
-    default = dict(resources.values).get("requestMemory", profile_bps.get("requestMemory", BPS_DEFAULT_MEMORY))
-    memory = {label: dict(values).get("requestMemory", default) for label, values in resources.tasks}
+    default = requests.default
+    memory = {label: requests.of(label) for label in sorted({*labels, *requests.tasks})}
 
     def fitting(what: str, mb: float) -> str:
         queue = queues.queue_for(mb)
@@ -170,18 +169,6 @@ def queue_keys(campaign: Campaign, queues: QueueMap, resources: Resources,
     if queues.final:
         out["finalJob"] = {"queue": queues.final}
     return out
-
-
-def with_task_memory(resources: Resources, memory: Mapping[str, int]) -> Resources:
-    """`resources` with the requestMemory of the tasks in `memory` replaced (a failure rule's more-memory,
-    recorded on the attempt); every other task and key untouched."""
-    if not memory:
-        return resources
-    tasks = {label: dict(values) for label, values in resources.tasks}
-    for label, mb in memory.items():
-        tasks[label] = tasks.get(label, {}) | {"requestMemory": int(mb)}
-    return Resources(resources.values, tuple((label, tuple((k, tasks[label][k]) for k in RESOURCE_KEYS
-                                                             if k in tasks[label])) for label in sorted(tasks)))
 
 
 def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Path | None = None,
@@ -222,7 +209,7 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
         _assert(where, "step", rules.reserved_problem(key))
 
     generated: dict[str, Any] = {}
-    if profile.wms == "panda" and "LSST_VERSION" not in profile_bps:
+    if profile.wms.stack_from_env and "LSST_VERSION" not in profile_bps:
         # The PanDA site configs (bps_usdf.yaml …) set the job's stack up from LSST_VERSION, then run
         # custom_lsst_setup: a developer stack's ticket branches go there, so every job sets them up too.
         generated["LSST_VERSION"] = campaign.stack_base
@@ -246,14 +233,25 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
         },
     }
     resources = run.resources
-    if memory_multiplier != 1.0:
-        resources = resources.scaled_memory(memory_multiplier)
-    resources = with_task_memory(resources, memory or {})
+    requests = memory_requests(campaign, run.step, run.site, multiplier=memory_multiplier, overrides=memory)
     generated |= dict(resources.values)
-    for label, _ in resources.tasks:
+    pipetask = {label: dict(values) for label, values in resources.tasks}
+    scaled = memory_multiplier != 1.0
+    if scaled or "requestMemory" in generated:
+        generated["requestMemory"] = requests.default
+    if scaled and "requestMemoryMax" in generated:
+        generated["requestMemoryMax"] = round(generated["requestMemoryMax"] * memory_multiplier)
+    for label, mb in requests.tasks.items():
+        # The tasks the spec sizes, those a failure rule raised, and — when the attempt scales memory —
+        # those the profile sizes (else they would keep the profile's unscaled value).
+        if scaled or label in (memory or {}) or "requestMemory" in pipetask.get(label, {}):
+            pipetask.setdefault(label, {})["requestMemory"] = mb
+        if scaled and "requestMemoryMax" in pipetask.get(label, {}):
+            pipetask[label]["requestMemoryMax"] = round(pipetask[label]["requestMemoryMax"] * memory_multiplier)
+    for label in pipetask:
         _assert(where, "task label", rules.label_problem(label))
-    if resources.tasks:
-        generated["pipetask"] = {label: dict(values) for label, values in resources.tasks}
+    if pipetask:
+        generated["pipetask"] = {label: pipetask[label] for label in sorted(pipetask)}
     if step.clustering:
         for name, _ in step.clustering:
             _assert(where, "cluster name", rules.label_problem(name))
@@ -262,8 +260,8 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
 
     queues = profile.queues
     if queues is not None:
-        generated = _merge(generated, queue_keys(campaign, queues, resources, step.clustering, memory_multiplier,
-                                                 where, run.site))
+        generated = _merge(generated, queue_keys(campaign, queues, requests, [label for label, _ in resources.tasks],
+                                                 step.clustering, memory_multiplier, where, run.site))
 
     config = _merge(_merge(profile_bps, generated), step_bps)
     if rescue:

@@ -16,6 +16,7 @@ from ..domain.model import (
     TransferConfig,
     repo_for,
 )
+from ..domain.wms import WmsKind
 
 
 def resources_from_dict(data: dict[str, Any] | None) -> Resources:
@@ -54,7 +55,7 @@ def transfer_from_dict(data: dict[str, Any] | None) -> TransferConfig | None:
 
 def profile_from_dict(data: dict[str, Any]) -> Profile:
     """A profile from its YAML data (already validated)."""
-    return Profile(data["name"], data["description"], data["site"], data["wms"],
+    return Profile(data["name"], data["description"], data["site"], WmsKind(data["wms"]),
                    data.get("stack_setup", ""), tuple(sorted(data["bps"].items())),
                    monitor=tuple(sorted((data.get("monitor") or {}).items())),
                    queues=queues_from_dict(data.get("queues")),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from ..domain.problems import JsonPath, Problem, did_you_mean
+from ..domain.wms import WmsKind
 from .source import Document
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ def schema(name: str) -> dict[str, Any]:
     """The schema `name` (campaign, profile, ledger) as shipped inside the package."""
     text = resources.files(__package__).joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
+    if name == "profile":  # the WMS words are the domain's list (domain/wms.py), kept in one place
+        data["properties"]["wms"]["enum"] = [kind.value for kind in WmsKind]
     return data
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..domain.model import Plan, PlannedRun, Resources, Step
 from ..planning.changes import Change, RunChange, counts
+from ..planning.memory import memory_requests
 from ..planning.render import queue_keys
 from .markdown import cell, code
 
@@ -39,7 +40,8 @@ def _queues_text(plan: Plan, step: Step, run: PlannedRun) -> str:
     queues = plan.campaign.profile.queues
     if queues is None:
         return ""
-    keys = queue_keys(plan.campaign, queues, run.resources, step.clustering)
+    keys = queue_keys(plan.campaign, queues, memory_requests(plan.campaign, run.step),
+                      [label for label, _ in run.resources.tasks], step.clustering)
     special = [f"{label} {v['queue']}" for label, v in (keys.get("pipetask") or {}).items()
                if v["queue"] != keys["queue"]]
     special += [f"cluster {name} {v['queue']}" for name, v in (keys.get("cluster") or {}).items()
@@ -270,7 +272,8 @@ def as_dict(plan: Plan, changes: tuple[RunChange, ...] = ()) -> dict[str, Any]:
             "split": step.split.by,
             "groups_pending_query": _pending(runs),
             "resources": runs[0].resources.as_dict(),
-            "queues": (queue_keys(c, c.profile.queues, runs[0].resources, step.clustering)
+            "queues": (queue_keys(c, c.profile.queues, memory_requests(c, step.name),
+                                  [label for label, _ in runs[0].resources.tasks], step.clustering)
                        if c.profile.queues is not None else None),
             "runs": [run_dict(r) for r in runs],
         })

@@ -176,6 +176,9 @@ class BpsWms:
 
     # ---- stopping ------------------------------------------------------------------------------
 
+    def describe(self) -> str:
+        return ""  # each `bps report` is a local process: nothing metered
+
     def cancel(self, submission: Submission | None, launch_dir: Path, setup: str) -> str:
         """Stop the run: the launch's bps process (still submitting, or a local run it executes) and its
         jobs, or, once bps has handed the run to its WMS, `bps cancel --id` (PanDA, HTCondor)."""

@@ -144,6 +144,11 @@ class GitHubTracker:
                 self.comments(Issue(ref, "", "", "", ""))
             self._commented.clear()
 
+    def describe(self) -> str:
+        counts = self.client.counts
+        return (f"{sum(v for k, v in counts.items() if k != '304')} requests "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
+
     # ---- the Tracker port -----------------------------------------------------------------------
 
     def issues(self, campaign: str) -> list[Issue]:

@@ -97,6 +97,11 @@ class PandaWms(BpsWms):
         self.now = now
         self._served: set[str] = set()  # runs answered from the monitor's current (cached) answers
 
+    def describe(self) -> str:
+        budget = self.monitor.budget
+        return (f"PanDA monitor {self.monitor.base_url}: {self.monitor.sent} request(s) by this command; "
+                f"{budget.used()} of {budget.per_hour} in the last hour on this runner")
+
     def observe(self, submission: Submission, launch_dir: Path, setup: str) -> Observation:
         if not submission.wms_id:  # bps has not printed the run id yet: its launch dir says how it goes
             return super().observe(submission, launch_dir, setup)

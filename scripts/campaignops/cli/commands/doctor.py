@@ -16,6 +16,7 @@ from ...adapters.github.client import GitHubClient, GitHubError, token_from_env
 from ...adapters.panda.token import read_token
 from ...domain.errors import CampaignError
 from ...domain.model import Profile
+from ...domain.wms import WmsKind
 from ...engine.doctor import Facts, Level, RunnerGroup, run_checks, worst
 from ...engine.doctor_panda import (
     ISSUE_BEFORE,
@@ -24,9 +25,9 @@ from ...engine.doctor_panda import (
     panda_setup_problems,
     sync_token_issue,
 )
+from ...registry import tracker_for
 from ...spec import load as spec
 from ..common import root_of
-from .notify import tracker_for
 
 ADMIN_TOKEN = "CAMPAIGNOPS_DOCTOR_TOKEN"  # optional: a token that may read the organisation's runner groups
 
@@ -119,7 +120,7 @@ def _profiles_in_use(args: argparse.Namespace) -> list[Profile]:
 
 def _panda_checks(args: argparse.Namespace) -> int:
     profiles = _profiles_in_use(args)
-    panda = [p for p in profiles if p.wms == "panda"]
+    panda = [p for p in profiles if p.wms is WmsKind.PANDA]
     sites = sorted({p.site for p in panda})
     site = args.site or os.environ.get("CAMPAIGNOPS_SITE") or (sites[0] if len(sites) == 1 else "this")
     status = 0

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ...adapters.folder_tracker import FolderTracker
-from ...adapters.github.client import GitHubClient, token_from_env
-from ...adapters.github.tracker import GitHubTracker, state_path_for
 from ...domain.errors import CampaignError, ServiceError
 from ...engine.notify import open_issue_urls, sync
 from ...ledger import store
 from ...ports import Tracker
+from ...registry import tracker_for
 from ...spec import load as spec
 from ...views import status_page
 from ..common import root_of
@@ -31,23 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pages", action="store_true",
                         help="then rewrite the STATUS.md pages with links to the open failure issues "
                              "(use with `campaign reconcile --no-pages` so the pages are written once)")
-
-
-def tracker_for(root: Path, repo: str | None, folder: str | None) -> tuple[Tracker, str]:
-    """GitHub when a token is set (and no --folder), else a folder; with a sentence saying which."""
-    if folder is None and token_from_env():
-        repo = repo or os.environ.get("GITHUB_REPOSITORY")
-        if not repo:
-            raise ServiceError("GITHUB_TOKEN is set but no repository is known: pass --repo OWNER/NAME "
-                                 "or set GITHUB_REPOSITORY (Actions sets it)")
-        client = GitHubClient()
-        workdir = Path(os.environ.get("CAMPAIGNOPS_WORKDIR") or root / ".work")
-        trusted = [t.strip() for t in os.environ.get("CAMPAIGNOPS_TRUSTED_LOGINS", "").split(",") if t.strip()]
-        tracker = GitHubTracker(client, repo, state_path=state_path_for(workdir, repo), trusted=trusted)
-        return tracker, f"issues in {repo} ({client.base_url})"
-    directory = Path(folder) if folder else root / ".demo" / "issues"
-    why = "" if folder else " (no GITHUB_TOKEN / GH_TOKEN set)"
-    return FolderTracker(directory), f"issues as files in {directory}{why}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,14 +60,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {action}")
         if not actions:
             print(f"  {campaign.name}: issues up to date")
-    if isinstance(tracker, GitHubTracker):
-        try:
-            tracker.finish()  # list once more after writing: the next quiet sync costs only 304s
-        except ServiceError as exc:
-            print(f"  warning: {exc}", file=sys.stderr)
-        counts = tracker.client.counts
-        print(f"notify: {sum(v for k, v in counts.items() if k != '304')} requests "
-              f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
+    try:
+        tracker.finish()  # GitHub lists once more after writing: the next quiet sync costs only 304s
+    except ServiceError as exc:
+        print(f"  warning: {exc}", file=sys.stderr)
+    if tracker.describe():
+        print(f"notify: {tracker.describe()}")
     if args.pages:
         _write_pages(root, tracker, synced)
     return status

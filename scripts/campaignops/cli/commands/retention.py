@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ...adapters.lock import lock_campaign
-from ...adapters.retention import ButlerRetention
 from ...domain.errors import CampaignError
 from ...engine.context import workdir_for
 from ...ledger import store
@@ -18,6 +17,7 @@ from ...ledger.records import Removal
 from ...planning.advance import Verdict, decide
 from ...planning.plan import make_plan
 from ...planning.retention import Instance, RetentionPlan, plan_retention
+from ...registry import retention_backend
 from ...spec.load import all_campaign_paths, load_campaign
 from ...spec.rules import rooted
 from ...spec.template import template_of
@@ -129,7 +129,7 @@ def _apply(root: Path, args: argparse.Namespace, instances: list[Instance], plan
         # Under the lock: the ledger as it is now (a status job may have recorded a new attempt).
         fresh = replace(inst, ledger=store.load(inst.campaign.path.parent, name))
         expired = plan_retention([fresh if i.campaign.name == name else i for i in instances], now).of(name)
-        butler = ButlerRetention(rooted(inst.campaign.butler_repo, root))
+        butler = retention_backend(rooted(inst.campaign.butler_repo, root))
         try:
             outcomes = butler.apply(expired, dry_run=args.dry_run)
         finally:

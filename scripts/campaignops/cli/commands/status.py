@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ...adapters.panda.wms import PandaWms
 from ...domain.errors import CampaignError
 from ...domain.states import RunState
 from ...engine import autopilot, controls, observe, setup_stage, submit, transfers
@@ -115,10 +114,9 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
         if not args.watch or not any(_active(ws) for ws in spaces):
             break
         time.sleep(args.watch)
-    for wms in {id(ws.ctx.wms): ws.ctx.wms for ws in spaces if isinstance(ws.ctx.wms, PandaWms)}.values():
-        budget = wms.monitor.budget
-        print(f"PanDA monitor {wms.monitor.base_url}: {wms.monitor.sent} request(s) by this command; "
-              f"{budget.used()} of {budget.per_hour} in the last hour on this runner")
+    seen = {id(w): w for ws in spaces for w in (ws.ctx.wms, *ws.ctx.site_wms.values())}
+    for line in filter(None, (w.describe() for w in seen.values())):
+        print(line)
     unknown = any(r.state == RunState.UNKNOWN for ws in spaces for r in ws.ledger.runs)
     if unknown:
         print("note: some runs are UNKNOWN (the WMS could not be asked); they are re-checked next time")
