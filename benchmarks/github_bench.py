@@ -20,10 +20,11 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from pytest_httpserver import HTTPServer  # noqa: E402
 
 from campaignops.adapters.github.tracker import GitHubTracker, state_path_for  # noqa: E402
-from campaignops.domain.model import Campaign, Profile  # noqa: E402
+from campaignops.domain.model import Campaign  # noqa: E402
 from campaignops.domain.states import RunState  # noqa: E402
 from campaignops.engine.notify import sync  # noqa: E402
 from campaignops.ledger.records import Ledger  # noqa: E402
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict  # noqa: E402
 from fakes.github_api import REPO, FakeGitHub, Sleeps, make_client  # noqa: E402
 from fakes.ledgers import CAMPAIGN, attempt, run  # noqa: E402
 
@@ -32,9 +33,9 @@ RUNS = 30
 
 
 def campaign() -> Campaign:
-    profile = Profile.from_dict({"name": "local", "description": "local", "site": "local", "wms": "panda",
+    profile = profile_from_dict({"name": "local", "description": "local", "site": "local", "wms": "panda",
                                  "bps": {}})
-    return Campaign.from_dict({
+    return campaign_from_dict({
         "name": CAMPAIGN, "description": "RC2", "operator": "pilot", "profile": "local",
         "stack": {"tag": "w_2026_47"}, "pipeline": "$DRP_PIPE_DIR/pipelines/HSC/DRP-RC2.yaml",
         "butler": {"repo": "/repo/main", "inputs": ["HSC/RC2/defaults"], "output": "HSC/runs/{campaign}"},

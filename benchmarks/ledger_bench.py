@@ -28,6 +28,7 @@ from campaignops.engine.observe import refresh
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.ports import Launch, Observation, Submission
+from campaignops.spec.parse import campaign_from_dict
 
 TASKS = 30
 ACTIVE_EVERY = 10  # 1 run in 10 is active
@@ -98,7 +99,7 @@ def timed[T](fn: Callable[[], T]) -> tuple[T, float, float]:
 
 def context(root: Path, cdir: Path, wms: BenchWms) -> Context:
     profile = Profile("p", "d", "USDF", "panda", "", (("wmsServiceClass", "x"),))
-    campaign = Campaign.from_dict({
+    campaign = campaign_from_dict({
         "name": "big", "description": "d", "operator": "o", "profile": "p", "stack": {"tag": "w_2026_47"},
         "butler": {"repo": "/r", "inputs": ["i"], "output": "o"}, "pipeline": "p",
         "steps": [{"name": "step1", "subsets": ["step1"]}]}, profile)

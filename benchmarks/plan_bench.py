@@ -16,6 +16,7 @@ from campaignops.domain.model import Campaign  # noqa: E402
 from campaignops.planning.plan import make_plan  # noqa: E402
 from campaignops.planning.render import render_plan  # noqa: E402
 from campaignops.spec import load as spec  # noqa: E402
+from campaignops.spec.parse import campaign_from_dict  # noqa: E402
 from campaignops.views.plan_text import as_markdown  # noqa: E402
 
 
@@ -32,7 +33,7 @@ def build(folder: Path, visits: int, group: int, steps: int) -> Campaign:
         "resources": {"requestMemory": 4096, "tasks": {"makeWarp": {"requestMemory": 8192}}},
         "steps": [{"name": f"step{i}", "subsets": [f"step{i}"], "split": split} for i in range(1, steps + 1)],
     }
-    return Campaign.from_dict(data, spec.load_profile("usdf-panda", ROOT), path=folder / "campaign.yaml")
+    return campaign_from_dict(data, spec.load_profile("usdf-panda", ROOT), path=folder / "campaign.yaml")
 
 
 def main() -> int:

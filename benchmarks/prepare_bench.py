@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from campaignops.spec.parse import campaign_from_dict
+
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ("usdf-panda", "frdf-panda", "ukdf-panda", "htcondor")
 
@@ -30,7 +32,6 @@ def _cpu() -> float:
 def main() -> None:
     from campaignops.adapters.bps.prepare import prepare
     from campaignops.demo.repo import build
-    from campaignops.domain.model import Campaign
     from campaignops.planning.plan import make_plan
     from campaignops.planning.render import render_run
     from campaignops.spec import load as spec
@@ -45,7 +46,7 @@ def main() -> None:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
             data |= {"profile": profile, "stack": {"tag": "w_2026_47"}, "steps": data["steps"][:1]}
             data["butler"] |= {"repo": str(tmp / "repo"), "output": f"bench/{profile}"}
-            campaign = Campaign.from_dict(data, spec.load_profile(profile, ROOT), path=path)
+            campaign = campaign_from_dict(data, spec.load_profile(profile, ROOT), path=path)
             config = tmp / f"{profile}.yaml"
             config.write_text(render_run(campaign, make_plan(campaign).runs[0], 1, root=ROOT), encoding="utf-8")
             start, cpu = time.monotonic(), _cpu()

@@ -19,6 +19,7 @@ from campaignops.engine.observe import refresh
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.ports import Launch, Observation, Submission
+from campaignops.spec.parse import campaign_from_dict
 
 
 class CountingWms:
@@ -59,7 +60,7 @@ def make_ledger(n: int = 500, finished: int = 490) -> Ledger:
 
 def main() -> None:
     profile = Profile("p", "d", "USDF", "panda", "", (("wmsServiceClass", "x"),))
-    campaign = Campaign.from_dict({
+    campaign = campaign_from_dict({
         "name": "bench", "description": "d", "operator": "o", "profile": "p", "stack": {"tag": "w_2026_47"},
         "butler": {"repo": "/r", "inputs": ["i"], "output": "o"}, "pipeline": "p",
         "steps": [{"name": "step1", "subsets": ["step1"]}]}, profile)

@@ -10,11 +10,12 @@ from campaignops.adapters.panda.wms import PandaWms
 from campaignops.domain.model import Profile
 from campaignops.domain.wms import WmsKind
 from campaignops.registry import WMS_KINDS, make_wms
+from campaignops.spec.parse import profile_from_dict
 from campaignops.spec.schema import schema
 
 
 def profile(wms: str, **extra: object) -> Profile:
-    return Profile.from_dict({"name": f"p-{wms}", "description": "d", "site": "s", "wms": wms,
+    return profile_from_dict({"name": f"p-{wms}", "description": "d", "site": "s", "wms": wms,
                               "bps": {"wmsServiceClass": "some.Service"}, **extra})
 
 

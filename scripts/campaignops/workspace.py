@@ -28,9 +28,8 @@ from .planning.plan import make_plan
 from .planning.render import spec_fingerprint
 from .ports import Wms
 from .registry import make_wms, transfers_of
-from .spec import source
-from .spec.load import campaign_path, load_campaign
-from .spec.source import display_name
+from .spec.load import campaign_of, campaign_path, load_campaign
+from .spec.source import Document, display_name
 
 
 @dataclass
@@ -95,17 +94,17 @@ def moved_of(campaign: Campaign, root: Path) -> dict[tuple[str, str], tuple[str,
     return moved_types(campaign, root)
 
 
-def recorded_drift(path: Path, root: Path) -> list[Problem]:
+def recorded_drift(doc: Document, path: Path, root: Path) -> list[Problem]:
     """What `campaign validate` refuses of a campaign that has a ledger: changes to submitted runs without
-    `supersede`, re-splits that orphan recorded runs, and a damaged ledger (located in its file)."""
-    doc, _ = source.read(path, root)
-    campaign = load_campaign(path, root)
-    assert campaign.path is not None
-    single, folder = store.ledger_path(campaign.path.parent), store.ledger_dir(campaign.path.parent)
-    if not (single.exists() or folder.is_dir()) or doc is None:
+    `supersede`, re-splits that orphan recorded runs, and a damaged ledger (located in its file).
+    `doc` is the campaign file as `check_document` read it (no problems): it is not read again."""
+    folder_of = path.resolve().parent
+    single, folder = store.ledger_path(folder_of), store.ledger_dir(folder_of)
+    if not (single.exists() or folder.is_dir()):
         return []
+    campaign = campaign_of(doc, path, root)
     try:
-        ledger = store.load(campaign.path.parent, campaign.name)
+        ledger = store.load(folder_of, campaign.name)
     except LedgerError as exc:
         where = display_name(folder if folder.is_dir() else single, root)
         return [Problem(where, 1, 1, "", str(exc), f"restore it: `git log -p -- {where}`")]

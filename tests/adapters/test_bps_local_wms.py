@@ -15,11 +15,12 @@ import yaml
 from campaignops.adapters.bps.launcher import PID_FILE, SUBMIT_LOG, BpsWms
 from campaignops.demo.repo import build
 from campaignops.domain.logtext import logs_named
-from campaignops.domain.model import Campaign, Profile
+from campaignops.domain.model import Campaign
 from campaignops.domain.states import RunState
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
 from campaignops.ports import Observation, Submission, WmsUnreachable
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 pytestmark = [pytest.mark.lsst, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +33,8 @@ def demo_campaign(repo: Path) -> Campaign:
     data = yaml.safe_load((ROOT / "campaigns" / "demo" / "campaign.yaml").read_text())
     data["butler"]["repo"] = str(repo)
     data["pipeline"] = str(ROOT / data["pipeline"])
-    profile = Profile.from_dict(yaml.safe_load((ROOT / "campaigns" / "profiles" / "local-parsl.yaml").read_text()))
-    return Campaign.from_dict(data, profile)
+    profile = profile_from_dict(yaml.safe_load((ROOT / "campaigns" / "profiles" / "local-parsl.yaml").read_text()))
+    return campaign_from_dict(data, profile)
 
 
 def write_config(campaign: Campaign, key: str, directory: Path) -> Path:

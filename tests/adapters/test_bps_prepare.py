@@ -19,6 +19,7 @@ from campaignops.domain.model import Campaign
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
 from campaignops.spec import load as spec
+from campaignops.spec.parse import campaign_from_dict
 
 pytestmark = [pytest.mark.lsst, pytest.mark.slow]
 
@@ -53,7 +54,7 @@ def demo(profile: str, butler: Path, stack: dict[str, Any] | None = None) -> Cam
     data["butler"] |= {"repo": str(butler), "output": f"prepare/{profile}"}  # one output per prepare
     data["resources"] = {"numberOfRetries": 3, "tasks": {"calibrateDemo": {"requestMemory": 6000}}}
     data["steps"] = data["steps"][:1]
-    return Campaign.from_dict(data, spec.load_profile(profile, ROOT), path=path)
+    return campaign_from_dict(data, spec.load_profile(profile, ROOT), path=path)
 
 
 def prepared(campaign: Campaign, tmp: Path, attempt: int = 1, multiplier: float = 1.0) -> PreparedRun:

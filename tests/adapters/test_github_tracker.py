@@ -17,10 +17,11 @@ from pytest_httpserver import HTTPServer
 
 from campaignops.adapters.github.tracker import GitHubTracker, state_path_for
 from campaignops.domain.markers import attempt_marker, run_marker
-from campaignops.domain.model import Campaign, Profile
+from campaignops.domain.model import Campaign
 from campaignops.domain.states import RunState
 from campaignops.engine.notify import sync
 from campaignops.ledger.records import Ledger
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 from fakes.github_api import REPO, STRANGER, FakeGitHub, Sleeps, make_client
 from fakes.ledgers import CAMPAIGN, attempt, run
 
@@ -31,9 +32,9 @@ FAILED = (RunState.SUBMITTING, RunState.RUNNING, RunState.FAILED)
 
 
 def make_campaign() -> Campaign:
-    profile = Profile.from_dict({"name": "local", "description": "local", "site": "local", "wms": "panda",
+    profile = profile_from_dict({"name": "local", "description": "local", "site": "local", "wms": "panda",
                                  "bps": {}})
-    return Campaign.from_dict({
+    return campaign_from_dict({
         "name": CAMPAIGN, "description": "RC2", "operator": "pilot", "profile": "local",
         "stack": {"tag": "w_2026_47"}, "pipeline": "$DRP_PIPE_DIR/pipelines/HSC/DRP-RC2.yaml",
         "butler": {"repo": "/repo/main", "inputs": ["HSC/RC2/defaults"], "output": "HSC/runs/{campaign}"},

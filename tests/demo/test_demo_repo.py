@@ -11,7 +11,8 @@ import yaml
 from campaignops.adapters.butler import ButlerDataIds, ButlerQueryError
 from campaignops.demo import DEFAULTS_COLLECTION, INPUT_DATASET_TYPE, INSTRUMENT, SKYMAP
 from campaignops.demo.repo import MARKER_FILE, DemoRepoError, build, read_marker
-from campaignops.domain.model import Campaign, Profile
+from campaignops.domain.model import Campaign
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 pytestmark = pytest.mark.lsst
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,8 +101,8 @@ def test_demo_init_on_an_unreachable_postgresql_says_so_and_leaves_no_butler_yam
 def _demo_campaign(repo: Path) -> Campaign:
     data = yaml.safe_load((ROOT / "campaigns" / "demo" / "campaign.yaml").read_text())
     data["butler"]["repo"] = str(repo)
-    profile = Profile.from_dict(yaml.safe_load((ROOT / "campaigns" / "profiles" / "local-parsl.yaml").read_text()))
-    return Campaign.from_dict(data, profile)
+    profile = profile_from_dict(yaml.safe_load((ROOT / "campaigns" / "profiles" / "local-parsl.yaml").read_text()))
+    return campaign_from_dict(data, profile)
 
 
 def test_butler_data_ids_lists_the_split_dimension_values_under_the_campaign_and_step_queries(

@@ -13,12 +13,13 @@ from pytest_httpserver import HTTPServer
 
 from campaignops.adapters.folder_tracker import FolderTracker
 from campaignops.adapters.github.tracker import GitHubTracker
-from campaignops.domain.model import Campaign, Profile
+from campaignops.domain.model import Campaign
 from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.engine import notify as issues_mod
 from campaignops.engine.notify import sync
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.ports import Tracker
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 from fakes.github_api import REPO, TOKEN, FakeGitHub, Sleeps, TimesOut, make_client
 
 pytest_plugins = ["fakes.github_api"]  # the fake GitHub and its fixtures
@@ -40,7 +41,7 @@ def campaign_dict(name: str = "hsc-rc2-w47", **extra: Any) -> dict[str, Any]:
 
 
 def make_campaign(name: str = "hsc-rc2-w47") -> Campaign:
-    return Campaign.from_dict(campaign_dict(name), Profile.from_dict(PROFILE))
+    return campaign_from_dict(campaign_dict(name), profile_from_dict(PROFILE))
 
 
 def attempt(number: int, state: RunState, *, errors: tuple[str, ...] = (), failed: int = 2) -> Attempt:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from campaignops.adapters.memory_wms import InMemoryWms
-from campaignops.domain.model import Campaign, Plan
+from campaignops.domain.model import Plan
 from campaignops.domain.states import RunState, TransferState
 from campaignops.engine import observe, submit, transfers
 from campaignops.engine.context import Context
@@ -19,6 +19,7 @@ from campaignops.ledger.records import Ledger
 from campaignops.planning.advance import Verdict, decide
 from campaignops.planning.plan import make_plan
 from campaignops.ports import TransferProgress
+from campaignops.spec.parse import campaign_from_dict
 from fakes.engine_site import PROFILE, Clock
 from fakes.memory_transfer import Crash, MemoryTransfer
 
@@ -46,7 +47,7 @@ class MultiSite:
         path = root / "campaigns" / "camp" / "campaign.yaml"
         path.parent.mkdir(parents=True)
         self.root = root
-        self.campaign = Campaign.from_dict(data, USDF, path=path, site_profiles=(USDF, FRDF))
+        self.campaign = campaign_from_dict(data, USDF, path=path, site_profiles=(USDF, FRDF))
         self.wms = InMemoryWms()
         self.clock = Clock()
         self.service = MemoryTransfer()
@@ -223,7 +224,7 @@ def test_a_site_whose_wms_is_unreachable_makes_only_its_runs_unknown(tmp_path: P
     }
     path = tmp_path / "campaigns" / "camp" / "campaign.yaml"
     path.parent.mkdir(parents=True)
-    campaign = Campaign.from_dict(data, USDF, path=path, site_profiles=(USDF, FRDF))
+    campaign = campaign_from_dict(data, USDF, path=path, site_profiles=(USDF, FRDF))
     us, fr = InMemoryWms(), InMemoryWms()
 
     def cycle() -> Ledger:

@@ -26,6 +26,8 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from campaignops.spec.parse import campaign_from_dict
+
 LOGIN_PAGE = ("<!DOCTYPE html><html><head><title>BigPanDA monitor: login</title></head><body>"
               "<form action='/oauth/login/cilogon/'><button>Sign in with CILogon</button></form></body></html>")
 _TIME = "%Y-%m-%d %H:%M:%S"
@@ -227,7 +229,7 @@ def _pct(part: int, whole: int) -> float:
 
 def panda_campaign(root: Any, n_groups: int, monitor_url: str = "", name: str = "drp") -> Any:
     """A campaign on a USDF PanDA profile whose step1 has `n_groups` groups (visits 1..n)."""
-    from campaignops.domain.model import Campaign, Profile
+    from campaignops.domain.model import Profile
 
     profile = Profile("usdf-panda", "test", "USDF", "panda", "", (("wmsServiceClass", "lsst.ctrl.bps.panda.PanDAService"),),
                       monitor=(("url", monitor_url),) if monitor_url else ())
@@ -239,7 +241,7 @@ def panda_campaign(root: Any, n_groups: int, monitor_url: str = "", name: str = 
                        "acceptance": {"max_failed_fraction": 0.0}}]}
     path = root / "campaigns" / name / "campaign.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    return Campaign.from_dict(data, profile, path=path)
+    return campaign_from_dict(data, profile, path=path)
 
 
 def running_ledger(campaign: Any, request_ids: list[int], submitted: str = "2026-11-30T08:00:00Z") -> Any:

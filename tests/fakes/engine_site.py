@@ -15,6 +15,7 @@ from campaignops.engine.context import Context
 from campaignops.ledger import store
 from campaignops.ledger.records import Ledger
 from campaignops.planning.plan import make_plan
+from campaignops.spec.parse import campaign_from_dict
 
 PROFILE = Profile("local-parsl", "test", "local", "parsl", "", (("wmsServiceClass", "x.Service"),))
 
@@ -91,6 +92,6 @@ def make_site(tmp_path: Path, campaign_extra: dict[str, Any] | None = None, **st
     }
     path = tmp_path / "campaigns" / "camp" / "campaign.yaml"
     path.parent.mkdir(parents=True)
-    return Site(tmp_path, Campaign.from_dict(data, PROFILE, path=path), InMemoryWms(), Clock())
+    return Site(tmp_path, campaign_from_dict(data, PROFILE, path=path), InMemoryWms(), Clock())
 
 

@@ -6,6 +6,7 @@ from campaignops.domain.model import Campaign, Plan, PlannedRun, Profile, Resour
 from campaignops.domain.states import RunState, TaskCounts
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.planning.advance import Verdict, decide
+from campaignops.spec.parse import campaign_from_dict
 
 PROFILE = Profile("local-parsl", "test", "local", "parsl", "", (("wmsServiceClass", "x.Y"),))
 
@@ -21,7 +22,7 @@ def campaign(**step3: object) -> Campaign:
             {"name": "step3", "subsets": ["step3"], **step3},
         ],
     }
-    return Campaign.from_dict(data, PROFILE)
+    return campaign_from_dict(data, PROFILE)
 
 
 def plan_of(c: Campaign, groups: dict[str, list[str]]) -> Plan:
@@ -91,7 +92,7 @@ def test_manual_gate_waits_for_approval_recorded_in_the_spec() -> None:
 
 
 def test_tolerated_failure_fraction_accepts_a_mostly_good_step() -> None:
-    c = Campaign.from_dict({
+    c = campaign_from_dict({
         "name": "camp", "description": "d", "operator": "op", "profile": "local-parsl",
         "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/r", "inputs": ["in"], "output": "o"},
         "pipeline": "p.yaml",

@@ -14,6 +14,7 @@ from campaignops.domain.model import Campaign, PlannedRun
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import file_name, render_plan, render_run
 from campaignops.spec import load as spec
+from campaignops.spec.parse import campaign_from_dict
 
 pytestmark = pytest.mark.lsst
 
@@ -41,7 +42,7 @@ def load_bps(path: Path) -> Any:
 def example(name: str, profile: str | None = None) -> Campaign:
     path = ROOT / "campaigns" / name / "campaign.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return Campaign.from_dict(data, spec.load_profile(profile or data["profile"], ROOT), path=path)
+    return campaign_from_dict(data, spec.load_profile(profile or data["profile"], ROOT), path=path)
 
 
 def qgraph_argv(config: Any) -> list[str]:

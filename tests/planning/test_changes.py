@@ -21,6 +21,7 @@ from campaignops.ledger.records import Ledger
 from campaignops.planning.changes import Change, compare
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import spec_fingerprint
+from campaignops.spec.parse import campaign_from_dict
 from campaignops.views.plan_text import as_dict, as_markdown, as_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ def campaign(tmp_path: Path, values: list[Any], **step: Any) -> Campaign:
         "steps": [{"name": "step1", "subsets": ["step1"],
                    "split": {"by": "values", "dimension": "visit", "values": values}, **step}],
     }
-    return Campaign.from_dict(data, PROFILE, path=tmp_path / "campaigns" / "camp" / "campaign.yaml")
+    return campaign_from_dict(data, PROFILE, path=tmp_path / "campaigns" / "camp" / "campaign.yaml")
 
 
 def submitted(tmp_path: Path, c: Campaign) -> Ledger:

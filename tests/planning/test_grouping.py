@@ -11,8 +11,9 @@ import pytest
 from campaignops.domain.errors import PlanError
 from campaignops.domain.model import PENDING_QUERY, Campaign, Group, Profile, Step
 from campaignops.planning.grouping import groups_for
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
-PROFILE = Profile.from_dict({"name": "htcondor", "description": "test", "site": "other", "wms": "htcondor",
+PROFILE = profile_from_dict({"name": "htcondor", "description": "test", "site": "other", "wms": "htcondor",
                              "bps": {"wmsServiceClass": "lsst.ctrl.bps.htcondor.HTCondorService"}})
 
 
@@ -20,7 +21,7 @@ def campaign(split: dict[str, Any] | None, path: Path | None = None) -> Campaign
     step: dict[str, Any] = {"name": "step1", "subsets": ["step1"]}
     if split is not None:
         step["split"] = split
-    return Campaign.from_dict({
+    return campaign_from_dict({
         "name": "test-campaign", "description": "d", "operator": "lsstsvc1", "profile": "htcondor",
         "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/repo/main", "inputs": ["HSC/defaults"],
                                                   "output": "u/{operator}/{campaign}"},
@@ -201,7 +202,7 @@ def test_a_residency_split_gives_each_site_one_group_of_what_its_butler_holds_an
             "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/r", "inputs": ["in"], "output": "o"},
             "pipeline": "p.yaml",
             "steps": [{"name": "step1", "subsets": ["step1"], "split": {"by": "residency", "dimension": "visit"}}]}
-    campaign = Campaign.from_dict(data, central, site_profiles=(central, fr, uk))
+    campaign = campaign_from_dict(data, central, site_profiles=(central, fr, uk))
     resident = {"usdf": [1002, 1001], "frdf": [1003, 1004, 1003], "ukdf": []}
 
     class Sites:

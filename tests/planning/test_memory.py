@@ -8,18 +8,19 @@ from typing import Any
 import pytest
 import yaml
 
-from campaignops.domain.model import Campaign, Profile
+from campaignops.domain.model import Campaign
 from campaignops.domain.states import RunState
 from campaignops.ledger.records import Attempt
 from campaignops.planning.failures import task_memory
 from campaignops.planning.memory import effective_memory, memory_requests
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 
 def campaign(*, profile_bps: dict[str, Any] | None = None, campaign_resources: dict[str, Any] | None = None,
              step_resources: dict[str, Any] | None = None) -> Campaign:
-    profile = Profile.from_dict({"name": "p", "description": "d", "site": "S", "wms": "parsl",
+    profile = profile_from_dict({"name": "p", "description": "d", "site": "S", "wms": "parsl",
                                  "bps": {"wmsServiceClass": "x.Service", **(profile_bps or {})}})
     step: dict[str, Any] = {"name": "step1", "subsets": ["step1"],
                             "split": {"by": "values", "dimension": "visit", "values": [1]}}
@@ -31,7 +32,7 @@ def campaign(*, profile_bps: dict[str, Any] | None = None, campaign_resources: d
                             "pipeline": "/p.yaml", "data_query": "instrument='HSC'", "steps": [step]}
     if campaign_resources:
         data["resources"] = campaign_resources
-    return Campaign.from_dict(data, profile)
+    return campaign_from_dict(data, profile)
 
 
 LEVELS = {

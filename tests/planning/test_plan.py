@@ -10,13 +10,14 @@ import pytest
 import yaml
 
 from campaignops.domain.errors import PlanError
-from campaignops.domain.model import Campaign, Profile
+from campaignops.domain.model import Campaign
 from campaignops.planning.plan import make_plan, ordered_steps
 from campaignops.spec import load as spec
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.views.plan_text import as_json, as_markdown, as_text
 
 ROOT = Path(__file__).resolve().parents[2]
-PROFILE = Profile.from_dict({"name": "htcondor", "description": "test", "site": "other", "wms": "htcondor",
+PROFILE = profile_from_dict({"name": "htcondor", "description": "test", "site": "other", "wms": "htcondor",
                              "bps": {"wmsServiceClass": "lsst.ctrl.bps.htcondor.HTCondorService"}})
 
 
@@ -25,13 +26,13 @@ def campaign(steps: list[dict[str, Any]], path: Path | None = None, **top: Any) 
             "stack": {"tag": "w_2026_47"},
             "butler": {"repo": "/repo/main", "inputs": ["HSC/defaults"], "output": "u/{operator}/{campaign}"},
             "pipeline": "p.yaml", "steps": steps, **top}
-    return Campaign.from_dict(data, PROFILE, path=path)
+    return campaign_from_dict(data, PROFILE, path=path)
 
 
 def example(name: str) -> Campaign:
     path = ROOT / "campaigns" / name / "campaign.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return Campaign.from_dict(data, spec.load_profile(data["profile"], ROOT), path=path)
+    return campaign_from_dict(data, spec.load_profile(data["profile"], ROOT), path=path)
 
 
 def test_steps_keep_spec_order_when_it_respects_dependencies() -> None:

@@ -15,6 +15,7 @@ from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
 from campaignops.spec import load as spec
 from campaignops.spec import validate
+from campaignops.spec.parse import campaign_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = ROOT / "tests" / "fixtures" / "valid"
@@ -32,7 +33,7 @@ def campaign(resources: dict[str, Any] | None = None, profile: Profile = USDF, c
             "stack": stack or {"tag": "w_2026_47"},
             "butler": {"repo": "/repo/main", "inputs": ["HSC/RC2/defaults"], "output": "HSC/runs/{stack}/{campaign}"},
             "pipeline": "/pipelines/DRP.yaml", "data_query": "instrument='HSC'", "steps": [step]}
-    return Campaign.from_dict(data, profile)
+    return campaign_from_dict(data, profile)
 
 
 def rendered(c: Campaign, **kwargs: Any) -> dict[str, Any]:

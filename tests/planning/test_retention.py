@@ -5,20 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from campaignops.domain.model import Campaign, Profile
+from campaignops.domain.model import Campaign
 from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.ledger import store
 from campaignops.ledger.merge import merge_ledgers
 from campaignops.ledger.records import Attempt, Ledger, Removal, RunRecord
 from campaignops.planning.retention import Instance, Policy, final_runs, plan_retention
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 NOW = datetime(2026, 12, 31, tzinfo=UTC)
-PROFILE = Profile.from_dict({"name": "local-parsl", "description": "d", "site": "local", "wms": "parsl",
+PROFILE = profile_from_dict({"name": "local-parsl", "description": "d", "site": "local", "wms": "parsl",
                              "bps": {"computeSite": "local"}})
 
 
 def campaign(name: str, **retention: Any) -> Campaign:
-    return Campaign.from_dict({
+    return campaign_from_dict({
         "name": name, "description": "d", "operator": "op", "profile": "local-parsl", "stack": {"tag": "w"},
         "butler": {"repo": "repo", "inputs": ["in"], "output": "out/{campaign}"}, "pipeline": "p.yaml",
         "steps": [{"name": "step1", "subsets": ["step1"]}], "retention": retention}, PROFILE)

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from campaignops.domain.model import Campaign, Profile
 from campaignops.planning.plan import make_plan
+from campaignops.spec.parse import campaign_from_dict
 
 USDF = Profile("local-usdf", "d", "USDF", "parsl", "", (("wmsServiceClass", "x.S"),), butler_repo="/s/usdf")
 FRDF = replace(USDF, name="local-frdf", site="FrDF", butler_repo="/s/frdf")
@@ -27,7 +28,7 @@ def campaign() -> Campaign:
                       {"name": "step3", "subsets": ["step3"], "data_query": "skymap='sky'",
                        "split": {**residency, "dimension": "patch"}},
                       {"name": "step4", "subsets": ["step4"], "data_query": "skymap='sky'"}]}
-    return Campaign.from_dict(data, USDF, site_profiles=(USDF, FRDF, UKDF))
+    return campaign_from_dict(data, USDF, site_profiles=(USDF, FRDF, UKDF))
 
 
 FROZEN = {

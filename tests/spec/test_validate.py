@@ -347,3 +347,48 @@ def test_problem_text_form() -> None:
     p = validate.Problem("campaigns/x/campaign.yaml", 3, 5, "steps[2].split.ranges[0].max", "bad", "do this")
     assert str(p) == "campaigns/x/campaign.yaml:3:5: steps[2].split.ranges[0].max: bad (fix: do this)"
     assert str(validate.Problem("f.yaml", 1, 1, "", "empty")) == "f.yaml:1:1: empty"
+
+
+def test_reference_errors_come_in_the_same_round_as_schema_errors(repo: Path) -> None:
+    path = repo / "campaigns" / "example" / "campaign.yaml"
+    edit(path, "profile: test-site", "profile: test-sight")
+    edit(path, "    gate: manual", "    gate: manaul")
+    edit(path, "requires: [step3, step1]", "requires: [step3, stepp1]")
+    problems, _ = validate.check_file(path, repo)
+    messages = [p.message for p in problems]
+    assert any("'manaul' is not one of" in m for m in messages), messages
+    assert any("unknown profile 'test-sight'" in m and "did you mean 'test-site'" in m for m in messages), messages
+    assert any("requires unknown step 'stepp1'" in m for m in messages), messages
+
+
+def test_a_reference_check_is_skipped_only_where_the_schema_error_makes_it_meaningless(repo: Path) -> None:
+    path = repo / "campaigns" / "example" / "campaign.yaml"
+    edit(path, "profile: test-site", "profile: [test-site]")
+    edit(path, "requires: [step3, step1]", "requires: step3")
+    problems, _ = validate.check_file(path, repo)
+    assert sorted(p.path for p in problems) == ["profile", "steps[3].requires"], problems
+    assert not any("unknown" in p.message for p in problems), problems
+
+
+def test_campaign_validate_reads_and_schema_checks_each_file_once(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from collections import Counter
+
+    from campaignops.cli.main import main
+    from campaignops.spec import schema, source
+
+    for i in range(3):  # three campaigns naming the same profile
+        copy = repo / "campaigns" / f"copy{i}"
+        shutil.copytree(repo / "campaigns" / "example", copy)
+        edit(copy / "campaign.yaml", "name: example", f"name: copy{i}")
+    reads: Counter[str] = Counter()
+    checks: Counter[str] = Counter()
+    real_read, real_check = source.read, schema.check_schema
+    monkeypatch.setattr(source, "read", lambda path, root: reads.update([str(path.resolve())]) or real_read(path, root))
+    monkeypatch.setattr(validate, "check_schema",
+                        lambda doc, name: checks.update([doc.file]) or real_check(doc, name))
+    validate._PROFILES.clear()
+    assert main(["--root", str(repo), "validate"]) == 0, capsys.readouterr()
+    assert reads and max(reads.values()) == 1, reads
+    assert checks and max(checks.values()) == 1, checks
+    assert checks["campaigns/profiles/test-site.yaml"] == 1

@@ -7,6 +7,7 @@ puts on a command line live in spec/rules.py, validation reports them, render on
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaignops.domain.errors import RenderError
-from campaignops.domain.model import Campaign
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
 from campaignops.spec import load as spec
 from campaignops.spec import validate
+from campaignops.spec.parse import campaign_from_dict
 
 TESTS = Path(__file__).resolve().parents[1]
 VALID = TESTS / "fixtures" / "valid"
@@ -41,7 +42,7 @@ def repo(tmp_path: Path) -> Path:
 
 def render_all(data: dict[str, Any], path: Path, root: Path) -> None:
     """Render every run of the spec without validating it first (what render alone would do)."""
-    campaign = Campaign.from_dict(data, spec.load_profile(data["profile"], root), path=path)
+    campaign = campaign_from_dict(data, spec.load_profile(data["profile"], root), path=path)
     for run in make_plan(campaign).runs:
         if not run.pending:
             render_run(campaign, run, 1, root=root)
@@ -74,7 +75,8 @@ def test_a_repository_checked_out_under_a_path_with_a_space_is_refused_for_relat
 
 # Characters that a hand-edited spec can hold and that mean something to a shell, to str.format,
 # to os.path.expandvars or to BPS's dotted keys.
-_TRICKY = st.sampled_from(list("ab_-./ '\"\\{}$#`;&|<>:=()*,") + ["${X}", "$X", "visit", " AND "])
+_PIECES = list("ab_-./ '\"\\{}$#`;&|<>:=()*,") + ["${X}", "$X", "visit", " AND "]
+_TRICKY = st.sampled_from(_PIECES)
 _TEXT = st.lists(_TRICKY, min_size=1, max_size=6).map("".join)
 
 
@@ -116,3 +118,38 @@ def test_a_spec_that_validates_always_renders(repo: Path, where: str, value: str
         return
     assert checked is not None
     render_all(checked, path, repo)  # must not raise: validation passed
+
+
+# bps values reach the job's command line: `bps` folds extraRunQuantumOptions into runQuantumCommand
+# (lsst/ctrl_bps etc/bps_defaults.yaml), which ctrl_bps_parsl runs with shell=True. Braces are left out:
+# {placeholders} are bps's own feature (tests/planning/test_bpsconfig.py).
+_OPTION = st.lists(st.sampled_from([c for c in _PIECES if "{" not in c and "}" not in c]
+                                   + ["$(touch canary)", "`id`", "--no-versions", "$(", "$HOME"]),
+                   min_size=1, max_size=6).map("".join)
+
+
+@pytest.mark.lsst
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_OPTION)
+def test_a_bps_option_that_validates_reaches_the_job_command_as_written_and_runs_nothing(
+        repo: Path, value: str) -> None:
+    bps = pytest.importorskip("lsst.ctrl.bps")
+    path = repo / "campaigns" / "example" / "campaign.yaml"
+    data = yaml.safe_load((VALID / "campaigns" / "example" / "campaign.yaml").read_text())
+    data["steps"][0]["bps"] = {"extraRunQuantumOptions": value}
+    path.write_text(json.dumps(data))
+    problems, checked = validate.check_file(path, repo)
+    if problems:
+        assert any(p.path == "steps[0].bps.extraRunQuantumOptions" for p in problems), problems
+        return
+    assert checked is not None
+    campaign = campaign_from_dict(checked, spec.load_profile(checked["profile"], repo), path=path)
+    run = make_plan(campaign).runs_of(campaign.steps[0].name)[0]
+    submit = repo / "submit.yaml"
+    submit.write_text(render_run(campaign, run, 1, root=repo))
+    config = bps.BpsConfig(str(submit), search_order=bps.BPS_SEARCH_ORDER, defaults=bps.BPS_DEFAULTS)
+    found, command = config.search("runQuantumCommand", opt={"curvals": {"qgraphFile": "r.qg",
+                                                                         "qgraphNodeId": "1"}})
+    assert found and command.endswith(value), (command, value)  # read as written
+    assert not any(bad in command for bad in ("$(", "`")), command
+    assert not re.search(r"\$[{A-Za-z_]", command.removeprefix("pipetask")), command

@@ -14,6 +14,7 @@ from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TransferState, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord, TransferRecord
+from campaignops.spec.parse import campaign_from_dict
 from fakes.mermaid import parse_mermaid
 from fakes.pages import write_pages
 
@@ -53,7 +54,7 @@ def pages(tmp_path: Path) -> Path:
     store.save(folder, ledger)
 
     def load(path: Path, root: Path) -> Campaign:
-        return Campaign.from_dict(SPEC, USDF, path=path, site_profiles=(USDF, FRDF, UKDF))
+        return campaign_from_dict(SPEC, USDF, path=path, site_profiles=(USDF, FRDF, UKDF))
 
     write_pages(tmp_path, NOW, load=load)
     return tmp_path

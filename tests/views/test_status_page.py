@@ -14,6 +14,7 @@ from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.ledger import records, store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.spec import load as spec
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.views import pages
 from fakes.mermaid import parse_mermaid
 from fakes.pages import write_pages
@@ -22,7 +23,7 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 def profile(site: str) -> Profile:
-    return Profile.from_dict({"name": f"{site.lower()}-test", "description": f"{site} test profile",
+    return profile_from_dict({"name": f"{site.lower()}-test", "description": f"{site} test profile",
                               "site": site, "wms": "panda", "bps": {"computeSite": site}})
 
 
@@ -73,7 +74,7 @@ class Repo:
         if name not in self.specs:
             raise spec.SpecError(f"{path}: 2 problem(s); run `campaign validate {path}`")
         data, site = self.specs[name]
-        return Campaign.from_dict(data, profile(site), path=path)
+        return campaign_from_dict(data, profile(site), path=path)
 
     def write(self, now: datetime = NOW, **kwargs: Any) -> list[Path]:
         return write_pages(self.root, now, load=self.load, **kwargs)

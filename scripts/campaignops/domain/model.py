@@ -1,4 +1,4 @@
-"""The campaign domain model: immutable values read from a validated spec and its profile."""
+"""The campaign domain model: immutable values (spec/parse.py builds them from a validated spec and its profile)."""
 
 from __future__ import annotations
 
@@ -40,16 +40,6 @@ class Resources:
     values: tuple[tuple[str, int | float], ...] = ()
     tasks: tuple[tuple[str, tuple[tuple[str, int | float], ...]], ...] = ()
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Resources:
-        data = data or {}
-        values = tuple((k, data[k]) for k in RESOURCE_KEYS if k in data)
-        tasks = tuple(
-            (label, tuple((k, spec[k]) for k in RESOURCE_KEYS if k in spec))
-            for label, spec in sorted((data.get("tasks") or {}).items())
-        )
-        return cls(values, tasks)
-
     def over(self, base: Resources) -> Resources:
         """These resources with `base` filling what they leave unset."""
         merged = dict(base.values) | dict(self.values)
@@ -81,14 +71,6 @@ class Split:
     source: str | None = None
     datasets: tuple[str, ...] = ()  # residency: values count where these dataset types exist
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Split:
-        if not data or data.get("by", "none") == "none":
-            return cls()
-        values = tuple(tuple(v) if isinstance(v, list) else (v,) for v in data.get("values") or ())
-        ranges = tuple((r["min"], r["max"], r.get("name")) for r in data.get("ranges") or ())
-        return cls(data["by"], data.get("dimension"), values, ranges, data.get("max_size"), data.get("source"),
-                   tuple(data.get("datasets") or ()))
 
 
 @dataclass(frozen=True)
@@ -135,14 +117,6 @@ class QueueMap:
     by_memory: tuple[tuple[str, int], ...]
     final: str | None = None  # the final job's queue (brokered off: it must be named)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> QueueMap | None:
-        if not data:
-            return None
-        rows = tuple(sorted(((q["queue"], int(q["max_memory"])) for q in data["by_memory"]),
-                            key=lambda row: row[1]))
-        return cls(rows, data.get("final"))
-
     @property
     def largest(self) -> tuple[str, int]:
         return self.by_memory[-1]
@@ -163,12 +137,6 @@ class TransferConfig:
     rucio_config: str = ""  # rucio.cfg of the client; empty: $RUCIO_CONFIG
     root: str = ""  # local directory of the RSE's files; empty: the prefix of the RSE's file protocol
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> TransferConfig | None:
-        if not data:
-            return None
-        return cls(data.get("kind", "butler"), data.get("rse", ""), data.get("scope", ""),
-                   data.get("rucio_config", ""), data.get("root", ""))
 
 
 @dataclass(frozen=True)
@@ -193,14 +161,6 @@ class Profile:
         """The memory limits of the site's queues, ascending (`campaign profile` rounds up to them)."""
         return tuple(limit for _, limit in self.queues.by_memory) if self.queues else ()
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Profile:
-        return cls(data["name"], data["description"], data["site"], WmsKind(data["wms"]),
-                   data.get("stack_setup", ""), tuple(sorted(data["bps"].items())),
-                   monitor=tuple(sorted((data.get("monitor") or {}).items())),
-                   queues=QueueMap.from_dict(data.get("queues")),
-                   butler_repo=(data.get("butler") or {}).get("repo", ""),
-                   transfer=TransferConfig.from_dict(data.get("transfer")))
 
 
 # A developer stack's tag: a release, weekly or daily base, then '+' and the tickets set up on top.
@@ -314,68 +274,6 @@ class Campaign:
             command = f"{command} && {extra}" if command.strip() else extra
         return command
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], profile: Profile, path: Path | None = None,
-                  site_profiles: tuple[Profile, ...] = ()) -> Campaign:
-        """Build from a spec that already passed validation."""
-        steps = []
-        previous: str | None = None
-        for raw in data["steps"]:
-            requires = tuple(raw["requires"]) if "requires" in raw else ((previous,) if previous else ())
-            clustering = tuple(
-                (name, tuple(sorted((k, str(v)) for k, v in spec.items())))
-                for name, spec in sorted((raw.get("clustering") or {}).items()))
-            steps.append(Step(
-                name=raw["name"],
-                subsets=tuple(raw["subsets"]),
-                requires=requires,
-                data_query=raw.get("data_query", ""),
-                split=Split.from_dict(raw.get("split")),
-                resources=Resources.from_dict(raw.get("resources")),
-                clustering=clustering,
-                gate=raw.get("gate", "auto"),
-                approved_by=raw.get("approved_by"),
-                max_failed_fraction=float((raw.get("acceptance") or {}).get("max_failed_fraction", 0.0)),
-                bps=tuple(sorted((raw.get("bps") or {}).items())),
-                skip=tuple(sorted((raw.get("skip") or {}).items())),
-                accept=tuple(sorted((raw.get("accept") or {}).items())),
-                supersede=tuple(sorted((raw.get("supersede") or {}).items())),
-                site=raw.get("site"),
-                transfer_types=tuple((raw.get("transfer") or {}).get("dataset_types") or ()),
-            ))
-            previous = raw["name"]
-        butler = data["butler"]
-        notes = data.get("notifications") or {}
-        schedule = data.get("schedule") or {}
-        return cls(
-            name=data["name"],
-            description=data["description"],
-            operator=data["operator"],
-            project=data.get("project", "dev"),
-            ticket=data.get("ticket", ""),
-            profile=profile,
-            stack_tag=data["stack"]["tag"],
-            stack_setup=data["stack"].get("setup", ""),
-            stack_packages=tuple(data["stack"].get("packages") or ()),
-            butler_repo=repo_for(butler["repo"], data["name"], data["stack"]["tag"]),
-            inputs=tuple(butler["inputs"]),
-            output_pattern=butler["output"],
-            pipeline=data["pipeline"],
-            data_query=data.get("data_query", ""),
-            resources=Resources.from_dict(data.get("resources")),
-            steps=tuple(steps),
-            labels=tuple(notes.get("labels") or ()),
-            assignees=tuple(notes.get("assignees") or ()),
-            retention=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                                   for k, v in (data.get("retention") or {}).items())),
-            schedule_cron=schedule.get("cron"),
-            schedule_name=schedule.get("name_pattern"),
-            path=path,
-            hold=data.get("hold"),
-            butler_setup=tuple((butler.get("setup") or {}).get("commands") or ()),
-            autopilot=bool(data.get("autopilot", True)),
-            site_profiles=(profile, *(p for p in site_profiles if p.name != profile.name)) if site_profiles else (),
-        )
 
 
 REPO_PLACEHOLDERS = ("campaign", "stack")

@@ -202,7 +202,8 @@ def submit_config(campaign: Campaign, run: PlannedRun, attempt: int, *, root: Pa
     _assert(where, "output collection", rules.collection_problem(out_run))
     profile_bps = dict(profile.bps)
     step_bps = dict(step.bps)
-    for at, message in (*rules.key_problems(profile_bps), *rules.key_problems(step_bps)):
+    for at, message in (*rules.key_problems(profile_bps), *rules.key_problems(step_bps),
+                        *rules.shell_problems(profile_bps), *rules.shell_problems(step_bps)):
         _assert(where, ".".join(map(str, at)), message)
     for key in step_bps:
         _assert(where, "step", rules.reserved_problem(key))

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from ..domain.errors import SpecError
 from ..domain.model import Campaign, Profile
-from .validate import CAMPAIGN_FILE, check_file
+from .parse import campaign_from_dict, profile_from_dict
+from .source import Document
+from .validate import CAMPAIGN_FILE, check_document
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -44,25 +46,32 @@ def profile_path(name: str, root: Path) -> Path:
 
 
 def load_profile(name: str, root: Path) -> Profile:
-    """The profile `name`, checked by the same code as `campaign validate` (SpecError with locations)."""
+    """The profile `name`, checked by the same code as `campaign validate` (SpecError with locations);
+    each profile file is read and checked once per process."""
     path = profile_path(name, root)
     if not path.is_file():
         known = sorted(p.stem for p in (root / "campaigns" / "profiles").glob("*.yaml"))
         raise SpecError(f"unknown profile {name!r}: no {path.relative_to(root)}; known: {', '.join(known)}")
-    problems, data = check_file(path, root)
+    problems, doc = check_document(path, root)
     if problems:
         raise SpecError(f"{path}: invalid profile: {problems[0].message}; run `campaign validate {path}`",
                         problems)
-    assert data is not None
-    return Profile.from_dict(data)
+    assert doc is not None
+    return profile_from_dict(doc.data)
 
 
 def load_campaign(path: Path, root: Path | None = None) -> Campaign:
     """Load and validate one campaign file; raises SpecError (with located problems) when invalid."""
     root = root or find_root(path.parent)
-    problems, data = check_file(path, root)
+    problems, doc = check_document(path, root)
     if problems:
         raise SpecError(f"{path}: {len(problems)} problem(s); run `campaign validate {path}`", problems)
-    assert data is not None
-    sites = tuple(load_profile(name, root) for name in data.get("sites") or ())
-    return Campaign.from_dict(data, load_profile(data["profile"], root), path=path.resolve(), site_profiles=sites)
+    assert doc is not None
+    return campaign_of(doc, path, root)
+
+
+def campaign_of(doc: Document, path: Path, root: Path) -> Campaign:
+    """The campaign of a document that passed `check_document` (its profiles loaded, each once a process)."""
+    sites = tuple(load_profile(name, root) for name in doc.data.get("sites") or ())
+    return campaign_from_dict(doc.data, load_profile(doc.data["profile"], root), path=path.resolve(),
+                              site_profiles=sites)

@@ -64,10 +64,15 @@ PATH_FIX = "use a plain path or URI without spaces or shell characters (${VAR} r
 
 
 def collection_problem(value: str) -> str | None:
-    if _COLLECTION.match(value):
-        return None
-    return (f"{value!r} is not a collection name (letters, digits, '_', '.', '/', '+', '-'): "
-            "bps passes it unquoted to pipetask")
+    if not _COLLECTION.match(value):
+        return (f"{value!r} is not a collection name (letters, digits, '_', '.', '/', '+', '-'): "
+                "bps passes it unquoted to pipetask")
+    # A file datastore puts a RUN collection's files under <root>/<run>/: '..' or a leading '/' would
+    # write outside the repository (and '//' or '.' segments name the same place twice).
+    if value.startswith("/") or any(part in ("", ".", "..") for part in value.split("/")):
+        return (f"{value!r} has an absolute start or a '..', '.' or empty part: the datastore writes a "
+                "run's files under <repository>/<collection>/, so they would land outside it or collide")
+    return None
 
 
 def label_problem(label: str) -> str | None:
@@ -89,6 +94,48 @@ def key_problems(data: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[
     elif isinstance(data, (list, tuple)):
         for i, item in enumerate(data):
             yield from key_problems(item, (*path, i))
+
+
+# bps keys whose values ctrl_bps puts into a command line that a shell runs: the command templates of
+# lsst/ctrl_bps python/lsst/ctrl/bps/etc/bps_defaults.yaml (createQuantumGraph, runQuantumCommand,
+# updateQuantumGraph, finalJob.command1, jobCommand) and the {placeholders} they hold; ctrl_bps_parsl runs
+# them with subprocess.check_call(command, shell=True) (python/lsst/ctrl/bps/parsl/job.py), HTCondor and
+# PanDA through a job script.
+SHELL_KEYS = frozenset({
+    "defaultPreCmdOpts", "qgraphPreCmdOpts", "initPreCmdOpts", "runPreCmdOpts", "updateQgraphPreCmdOpts",
+    "finalPreCmdOpts", "bpsPreCommandOpts", "extraQgraphOptions", "extraInitOptions", "extraRunQuantumOptions",
+    "extraUpdateQgraphOptions", "extraAggregateOptions", "updateOutputChain", "createQuantumGraph",
+    "runQuantumCommand", "updateQuantumGraph", "command1", "jobCommand", "custom_lsst_setup", "setupLSSTEnv",
+})
+_SUBSTITUTION = re.compile(r"\$\(|`")
+_SHELL_VARIABLE = re.compile(r"\$[{A-Za-z_]")
+
+
+def shell_problems(data: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(path, message) of every bps value a shell would run something from: `$(…)` or backticks in any value
+    (a value reaches a command line through any {placeholder}), and `${…}` or `$NAME` in a key that is a
+    command line."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            yield from shell_problems(value, (*path, str(key)))
+    elif isinstance(data, (list, tuple)):
+        for i, item in enumerate(data):
+            yield from shell_problems(item, (*path, i))
+    elif isinstance(data, str):
+        key = next((p for p in reversed(path) if isinstance(p, str)), "")
+        if _SUBSTITUTION.search(data):
+            where = (f"{key} is part of the job's command line" if key in SHELL_KEYS else
+                     f"{key} reaches the job's command line when a command key (extraRunQuantumOptions, "
+                     "extraQgraphOptions, runQuantumCommand, …) names it as {" + key + "}")
+            yield path, (f"bps value {data!r} holds a command substitution ($(…) or `…`): {where}, and the "
+                         "shell running the job would run it")
+        elif key in SHELL_KEYS and _SHELL_VARIABLE.search(data):
+            yield path, (f"bps key {key} is part of the job's command line, and {data!r} holds ${{…}} or $NAME: the "
+                         "shell of the job would expand it to whatever that variable holds there")
+
+
+SHELL_FIX = ("write the option itself (e.g. extraRunQuantumOptions: '--no-versions'); "
+             "a value that must be computed belongs in the site's own bps config")
 
 
 def reserved_problem(key: str) -> str | None:

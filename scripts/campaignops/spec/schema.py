@@ -6,15 +6,18 @@ import json
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+import jsonschema_rs
 
 from ..domain.actions import RunAction
 from ..domain.problems import JsonPath, Problem, did_you_mean
 from ..domain.wms import WmsKind
 from .source import Document
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 
 @cache
@@ -47,6 +50,8 @@ def _fill_vocabularies(node: Any) -> None:
 def validator(name: str, definition: str | None = None) -> Draft202012Validator:
     """The validator of schema `name`, or of its `$defs/<definition>` (a document described there)."""
     # Compiled once per process: building a validator costs more than checking a file.
+    from jsonschema import Draft202012Validator  # ~60 ms to import: only when something is to be explained
+
     loaded = schema(name)
     defs = loaded.get("$defs", {})
     return Draft202012Validator(_inline_refs(defs[definition] if definition else loaded, defs, 0))
@@ -105,7 +110,25 @@ def _about(schema: Any) -> str:
     return str(schema.get("description", "")) if isinstance(schema, dict) else ""
 
 
+@cache
+def _fast(name: str) -> jsonschema_rs.Validator:
+    return jsonschema_rs.Draft202012Validator(schema(name))
+
+
+def is_valid(data: Any, name: str) -> bool:
+    """Whether `data` passes schema `name`, decided by jsonschema-rs (~40× faster than jsonschema on a
+    campaign). Its answer only skips work: a document it refuses is explained by jsonschema, and a value
+    it cannot take (not JSON data) counts as refused, so the explanation decides."""
+    try:
+        return bool(_fast(name).is_valid(data))
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
 def check_schema(doc: Document, name: str) -> list[Problem]:
+    """Every schema error of `doc` in plain words (none when jsonschema-rs finds the document valid)."""
+    if is_valid(doc.data, name):
+        return []
     found: list[Problem] = []
     for error in validator(name).iter_errors(doc.data):
         found.extend(_explain(error, doc))

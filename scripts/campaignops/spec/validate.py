@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import dataquery
-from ..domain.model import DEVELOPER_SEPARATOR, REPO_PLACEHOLDERS, QueueMap, repo_for
+from ..domain.model import DEVELOPER_SEPARATOR, REPO_PLACEHOLDERS, repo_for
 from ..domain.problems import FORMATTERS, JsonPath, Problem, did_you_mean
 from . import rules, source
 from .cron import check_cron
 from .failure_rules import RULES_FILE, check_rules_file
+from .parse import queues_from_dict
 from .pipeline import pipeline_labels
 from .schema import check_schema
 from .source import Document
@@ -29,7 +30,7 @@ _INTEGER = re.compile(r"^-?[0-9]+$")
 OUTPUT_PLACEHOLDERS = ("campaign", "stack", "ticket", "operator")
 NAME_PLACEHOLDERS = ("stack", "date")
 
-__all__ = ["CAMPAIGN_FILE", "FORMATTERS", "Problem", "check_cron", "check_file", "check_paths", "default_paths",
+__all__ = ["CAMPAIGN_FILE", "FORMATTERS", "Problem", "check_cron", "check_document", "check_file", "check_paths", "default_paths",
            "expand", "pipeline_labels"]
 
 
@@ -96,31 +97,112 @@ def check_paths(paths: list[Path], root: Path) -> list[Problem]:
 
 def check_file(path: Path, root: Path) -> tuple[list[Problem], dict[str, Any] | None]:
     """Problems of one spec file and its plain data (None when it did not parse to a mapping)."""
+    problems, doc = check_document(path, root)
+    return problems, doc.data if doc is not None else None
+
+
+def check_document(path: Path, root: Path) -> tuple[list[Problem], Document | None]:
+    """Problems of one spec file and its parsed document: one read, one parse, one schema check.
+
+    A profile is checked once per process (and again only when its file changes): 500 campaigns
+    naming it share the result.
+    """
+    try:
+        stat = path.stat()
+        key: tuple[str, str, int, int] | None = (str(path), str(root), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _PROFILES:
+        found, doc = _PROFILES[key]
+        return list(found), doc
+    result = _check_document(path, root)
+    if key is not None and result[1] is not None and kind_of(result[1].file) == "profile":
+        _PROFILES[key] = result
+    return list(result[0]), result[1]
+
+
+_PROFILES: dict[tuple[str, str, int, int], tuple[list[Problem], Document | None]] = {}
+
+
+def _check_document(path: Path, root: Path) -> tuple[list[Problem], Document | None]:
     doc, problems = source.read(path, root)
     if doc is None:
         return problems, None
     if problems:  # keys that are not text, custom tags: the data is not what the author meant
-        return sorted(problems), doc.data
+        return sorted(problems), doc
     kind = kind_of(doc.file)
     if kind == "rules":
-        return check_rules_file(path, root)[0], doc.data
+        return check_rules_file(path, root)[0], doc
     schema_problems = check_schema(doc, "profile" if kind == "profile" else "campaign")
     if schema_problems:
-        # The meaning checks assume the shapes the schema promises; fix the shape first.
-        return schema_problems, doc.data
+        # The meaning checks assume the shapes the schema promises; the reference checks whose part of the
+        # file has the right shape still run, so one round shows every mistake (issue 22).
+        if kind in ("campaign", "template"):
+            schema_problems = sorted({*schema_problems, *_references(doc, root, schema_problems)})
+        return schema_problems, doc
     if kind == "profile":
         found = _profile_semantics(doc, path)
     else:
         found = list(_campaign_semantics(doc, path, root, template=kind == "template"))
-    return sorted(set(found)), doc.data
+    return sorted(set(found)), doc
 
 
 # --- meaning -------------------------------------------------------------------------------------
+
+def _references(doc: Document, root: Path, schema_problems: list[Problem]) -> Iterator[Problem]:
+    """The checks of what a campaign names elsewhere (its profile, sites, the pipeline's labels, its steps)
+    on a file with schema errors: each runs only when the part it reads has the shape it needs and no
+    schema error of its own."""
+    data = doc.data
+    broken = {p.path for p in schema_problems}
+
+    def sound(*parts: str) -> bool:
+        return not any(b == part or b.startswith((part + ".", part + "[")) for b in broken for part in parts)
+
+    def texts(value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    if isinstance(data.get("profile"), str) and sound("profile"):
+        yield from _check_profile_ref(doc, root)
+    steps = data.get("steps")
+    if not (isinstance(steps, list) and all(isinstance(s, dict) for s in steps)):
+        return
+    if isinstance(data.get("profile"), str) and texts(data.get("sites", [])) and sound("sites", "profile"):
+        yield from _check_sites(doc, root)
+    pipeline = data.get("pipeline")
+    labels = pipeline_labels(pipeline, root)[0] if isinstance(pipeline, str) and sound("pipeline") else None
+    names = [s["name"] for s in steps if isinstance(s.get("name"), str)]
+    for i, step in enumerate(steps):
+        if labels is not None and texts(step.get("subsets")) and sound(f"steps[{i}].subsets"):
+            yield from _unknown_subsets(doc, i, step, labels, str(pipeline))
+        if texts(step.get("requires")) and sound(f"steps[{i}].requires"):
+            yield from _unknown_requires(doc, i, step, names)
+
+
+def _unknown_subsets(doc: Document, i: int, step: dict[str, Any], labels: set[str],
+                     pipeline: str) -> Iterator[Problem]:
+    for j, subset in enumerate(step["subsets"]):
+        if subset not in labels:
+            known = sorted(labels)
+            shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+            yield doc.problem(("steps", i, "subsets", j),
+                              f"subset '{subset}' is not in the pipeline {pipeline}{did_you_mean(subset, known)}",
+                              f"subsets and task labels it defines: {shown}")
+
+
+def _unknown_requires(doc: Document, i: int, step: dict[str, Any], names: list[str]) -> Iterator[Problem]:
+    for j, req in enumerate(step.get("requires", ())):
+        if req not in names:
+            yield doc.problem(("steps", i, "requires", j), f"requires unknown step '{req}'{did_you_mean(req, names)}",
+                              f"steps in this campaign: {', '.join(names)}")
+
 
 def _profile_semantics(doc: Document, path: Path) -> list[Problem]:
     name = doc.data["name"]
     found = [doc.problem(at, message, "rename the key; nest sections as mappings instead of dotted names")
              for at, message in rules.key_problems(doc.data["bps"], ("bps",))]
+    found += [doc.problem(at, message, rules.SHELL_FIX) for at, message in rules.shell_problems(doc.data["bps"],
+                                                                                               ("bps",))]
     if name != path.stem:
         found.append(doc.problem(("name",), f"profile name '{name}' differs from its file name "
                                  f"'{path.stem}.yaml'", f"set name: {path.stem}, or rename the file to {name}.yaml"))
@@ -171,19 +253,18 @@ def _campaign_semantics(doc: Document, path: Path, root: Path, template: bool) -
                               "e.g. '0 6 * * 1' (Mondays at 06:00)")
     yield from _check_query(doc, ("data_query",))
     yield from _check_command_line(doc, root)
-    yield from _check_task_labels(doc, ("resources",))
     labels, pipeline_problem = pipeline_labels(data["pipeline"], root)
     if pipeline_problem:
         yield doc.problem(("pipeline",), pipeline_problem[0], pipeline_problem[1])
+    yield from _check_task_labels(doc, ("resources",), labels)
     yield from _check_steps(doc, path, root, labels, data["pipeline"])
 
 
 def _check_profile_ref(doc: Document, root: Path) -> Iterator[Problem]:
     profile = doc.data["profile"]
-    folder = root / "campaigns" / "profiles"
-    if (folder / f"{profile}.yaml").is_file():
+    known = known_profiles(root)
+    if profile in known:
         return
-    known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
     yield doc.problem(("profile",), f"unknown profile '{profile}'{did_you_mean(profile, known)}",
                       f"known profiles (campaigns/profiles/): {', '.join(known)}" if known
                       else "add campaigns/profiles/<name>.yaml first; there is no profile yet")
@@ -192,8 +273,7 @@ def _check_profile_ref(doc: Document, root: Path) -> Iterator[Problem]:
 def _check_sites(doc: Document, root: Path) -> Iterator[Problem]:
     """Multi-site: every listed site is a profile; a step's site is one of them; residency needs sites."""
     data = doc.data
-    folder = root / "campaigns" / "profiles"
-    known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    known = known_profiles(root)
     listed = list(data.get("sites") or ())
     for i, site in enumerate(listed):
         if site not in known:
@@ -223,20 +303,29 @@ def _check_sites(doc: Document, root: Path) -> Iterator[Problem]:
                                   "also place it", "remove 'site' (or split the step another way)")
 
 
+def known_profiles(root: Path) -> list[str]:
+    """The profile names of the repository (campaigns/profiles/*.yaml), listed once per process while the
+    folder does not change."""
+    folder = root / "campaigns" / "profiles"
+    try:
+        key = (str(folder), folder.stat().st_mtime_ns)
+    except OSError:
+        return []
+    if key not in _KNOWN_PROFILES:
+        _KNOWN_PROFILES[key] = sorted(p.stem for p in folder.glob("*.yaml") if p.is_file())
+    return _KNOWN_PROFILES[key]
+
+
+_KNOWN_PROFILES: dict[tuple[str, int], list[str]] = {}
+
+
 def _profile_data(doc: Document, root: Path) -> dict[str, Any] | None:
     """The campaign's profile as plain data, when it exists and passes its own checks (else reported there)."""
-    path = root / "campaigns" / "profiles" / f"{doc.data['profile']}.yaml"
-    try:
-        key = (str(path.resolve()), path.stat().st_mtime_ns)
-    except OSError:
+    if doc.data["profile"] not in known_profiles(root):
         return None
-    if key not in _PROFILES:  # validating 500 campaigns reads each profile once
-        problems, data = check_file(path, root)
-        _PROFILES[key] = data if not problems and isinstance(data, dict) else None
-    return _PROFILES[key]
-
-
-_PROFILES: dict[tuple[str, int], dict[str, Any] | None] = {}
+    path = root / "campaigns" / "profiles" / f"{doc.data['profile']}.yaml"
+    problems, profile = check_document(path, root)
+    return profile.data if not problems and profile is not None and isinstance(profile.data, dict) else None
 
 
 def _check_stack(doc: Document, profile: dict[str, Any] | None) -> Iterator[Problem]:
@@ -277,7 +366,7 @@ def _memory_requests(data: dict[str, Any]) -> Iterator[tuple[JsonPath, int]]:
 
 def _check_memory(doc: Document, profile: dict[str, Any] | None) -> Iterator[Problem]:
     """Every memory request fits a queue of the profile (when the profile maps memory to queues)."""
-    queues = QueueMap.from_dict((profile or {}).get("queues"))
+    queues = queues_from_dict((profile or {}).get("queues"))
     if queues is None:
         return
     largest, limit = queues.largest
@@ -352,16 +441,27 @@ def _check_command_line(doc: Document, root: Path) -> Iterator[Problem]:
                               "use letters, digits, '_', '.', '/' and '-' around the placeholders")
 
 
-def _check_task_labels(doc: Document, at: JsonPath) -> Iterator[Problem]:
+def _check_task_labels(doc: Document, at: JsonPath, labels: set[str] | None) -> Iterator[Problem]:
+    """Each label of `resources.tasks` is an identifier and, when the pipeline can be read here, one of its
+    task labels (a misspelt label would silently set nothing)."""
     node: Any = doc.data
-    for part in at:
-        node = node.get(part) if isinstance(node, dict) else None
+    for part in at:  # a step's resources sit in the steps list: index it (a .get on it found nothing)
+        if isinstance(node, dict):
+            node = node.get(part)
+        else:
+            node = node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None
     tasks = node.get("tasks") if isinstance(node, dict) else None
     for label in tasks or {}:
         bad = rules.label_problem(label)
         if bad:
             yield doc.problem((*at, "tasks", label), f"task label {bad}",
                               "use the label of the task in the pipeline (pipetask.<label>.requestMemory)")
+        elif labels is not None and label not in labels:
+            known = sorted(labels)
+            shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+            yield doc.problem((*at, "tasks", label), f"task label '{label}' is not in the pipeline "
+                              f"{doc.data['pipeline']}{did_you_mean(label, known)}: its resources would "
+                              "apply to nothing", f"labels the pipeline defines: {shown}")
 
 
 def _check_step_bps(doc: Document, i: int, step: dict[str, Any]) -> Iterator[Problem]:
@@ -373,6 +473,8 @@ def _check_step_bps(doc: Document, i: int, step: dict[str, Any]) -> Iterator[Pro
     bps = step.get("bps") or {}
     for at, message in rules.key_problems(bps, ("steps", i, "bps")):
         yield doc.problem(at, message, "nest sections as mappings instead of dotted names")
+    for at, message in rules.shell_problems(bps, ("steps", i, "bps")):
+        yield doc.problem(at, message, rules.SHELL_FIX)
     for key in bps:
         bad = rules.reserved_problem(key)
         if bad:
@@ -393,27 +495,16 @@ def _check_steps(doc: Document, path: Path, root: Path, labels: set[str] | None,
             first[name] = i
     names = list(first)
     for i, step in enumerate(steps):
-        for j, req in enumerate(step.get("requires", ())):
-            if req not in first:
-                yield doc.problem(("steps", i, "requires", j),
-                                  f"requires unknown step '{req}'{did_you_mean(req, names)}",
-                                  f"steps in this campaign: {', '.join(names)}")
+        yield from _unknown_requires(doc, i, step, names)
         if step.get("gate", "auto") == "auto" and "approved_by" in step:
             yield doc.problem(("steps", i, "approved_by"),
                               "approved_by only means something with gate: manual",
                               "remove approved_by, or set gate: manual")
         yield from _check_query(doc, ("steps", i, "data_query"))
-        yield from _check_task_labels(doc, ("steps", i, "resources"))
+        yield from _check_task_labels(doc, ("steps", i, "resources"), labels)
         yield from _check_step_bps(doc, i, step)
         if labels is not None:
-            for j, subset in enumerate(step["subsets"]):
-                if subset not in labels:
-                    known = sorted(labels)
-                    shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
-                    yield doc.problem(("steps", i, "subsets", j),
-                                      f"subset '{subset}' is not in the pipeline {pipeline}"
-                                      f"{did_you_mean(subset, known)}",
-                                      f"subsets and task labels it defines: {shown}")
+            yield from _unknown_subsets(doc, i, step, labels, pipeline)
         split = step.get("split")
         if split and split["by"] == "values":
             yield from _check_values_split(doc, ("steps", i, "split"), split)

@@ -23,6 +23,7 @@ from campaignops.demo import DEFAULTS_COLLECTION, INSTRUMENT
 from campaignops.domain.model import Profile
 from campaignops.domain.states import TransferState
 from campaignops.ports import TransferRequest
+from campaignops.spec.parse import profile_from_dict
 from fakes.rucio_server import NoPostgres, RucioServer, ServerUnavailable, server_venv
 
 pytestmark = pytest.mark.lsst
@@ -327,7 +328,7 @@ def test_an_html_answer_in_front_of_rucio_is_unknown(sites: Sites, httpserver: H
 def test_for_profiles_maps_sites_to_their_rses() -> None:
     def profile(name: str, site: str, transfer: dict[str, Any] | None) -> Profile:
         data = {"name": name, "description": "d", "site": site, "wms": "panda", "bps": {"wmsServiceClass": "x"}}
-        return Profile.from_dict({**data, "transfer": transfer} if transfer else data)
+        return profile_from_dict({**data, "transfer": transfer} if transfer else data)
 
     adapter = RucioTransfer.for_profiles([
         profile("usdf-panda", "USDF", {"kind": "rucio", "rse": "SLAC_BUTLER_DISK", "scope": "hsc"}),
