@@ -81,7 +81,7 @@ def test_a_transient_failure_is_restarted_by_reconcile_once_with_no_command_type
     site.reconcile()
     first, second = record(site).attempts
     assert first.decision is not None and first.decision.rule == "transient-io"
-    assert first.decision.text == "matched rule `transient-io`: restarted, attempt 2 of 3"
+    assert first.decision.text == "matched rule `transient-io`: restart, attempt 2 of 3"
     assert first.decision.acted_at == site.clock()
     assert (second.number, second.kind, second.state) == (2, "restart", RunState.PENDING)
     assert second.decision is None
@@ -118,7 +118,7 @@ def test_more_memory_raises_only_the_matched_task_and_the_render_keeps_it(tmp_pa
     site.reconcile()
     first, second = record(site).attempts
     assert first.decision is not None
-    assert first.decision.text == "matched rule `out-of-memory`: retried with calibrate 4 GB, attempt 2 of 4"
+    assert first.decision.text == "matched rule `out-of-memory`: more memory, calibrate 4 GB, attempt 2 of 4"
     assert (second.kind, second.memory, second.output_run) == ("retry-memory", (("calibrate", 4096),),
                                                                "out/camp/step1/visit1/a02")
     config = yaml.safe_load(Path(second.config_path).read_text())
@@ -287,13 +287,13 @@ def test_the_decision_is_in_the_issue_and_the_status_page_and_the_issue_closes_o
     said = sync(site.campaign, ledger, tracker)
     assert len(said) == 1 and "opened" in said[0] and "attempt 1 failed" in said[0]
     body = next((tmp_path / "issues").glob("*.md")).read_text()
-    assert "matched rule `out-of-memory`: retried with calibrate 4 GB, attempt 2 of 4 (done" in body
+    assert "matched rule `out-of-memory`: more memory, calibrate 4 GB, attempt 2 of 4 (done" in body
     assert "with no command typed" in body
     assert sync(site.campaign, site.ledger(), tracker) == [], "said once"
     ledger = site.ledger()
     view = status_page.CampaignView(site.campaign, ledger, status_page.step_views(site.campaign, ledger), "")
     page = status_page.campaign_page(view, open_issues={})
-    assert "retried with calibrate 4 GB, attempt 2 of 4" in page
+    assert "more memory, calibrate 4 GB, attempt 2 of 4" in page
     site.wms.finish(KEY, RunState.SUCCEEDED, attempt=2)
     ledger = site.reconcile()
     assert any("closed" in line for line in sync(site.campaign, ledger, tracker))
@@ -306,7 +306,7 @@ def test_a_failure_waiting_for_its_backoff_gets_its_issue_then_a_comment_when_th
     tracker = FolderTracker(tmp_path / "issues")
     sync(site.campaign, site.reconcile(), tracker)
     body = next((tmp_path / "issues").glob("*.md")).read_text()
-    assert "restarted after 10 min, attempt 2 of 3 (due 2026-11-30T10:10:00Z)" in body
+    assert "restart after 10 min, attempt 2 of 3 (due 2026-11-30T10:10:00Z)" in body
     site.clock.advance(10)
     said = sync(site.campaign, site.reconcile(), tracker)
     assert said and "failure rules acted on attempt 1" in said[0]

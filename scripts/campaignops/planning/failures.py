@@ -137,10 +137,10 @@ def _act(rule: Rule, c: Check, failure: Failure, record: RunRecord, campaign: Ca
                             f"instead of a restart{after}, attempt {nxt} of {rule.max_attempts}", nxt,
                             rule.max_attempts, wait_minutes=wait)
         if rule.action == "retry":
-            return Decision("retry", rule.flavor, rule.name, f"{name}: restarted{after}, attempt {nxt} of "
+            return Decision("retry", rule.flavor, rule.name, f"{name}: restart{after}, attempt {nxt} of "
                             f"{rule.max_attempts}", nxt, rule.max_attempts, wait_minutes=wait)
         if rule.action == "rescue":
-            return Decision("rescue", rule.flavor, rule.name, f"{name}: rescued into a new output run{after}, "
+            return Decision("rescue", rule.flavor, rule.name, f"{name}: rescue into a new output run{after}, "
                             f"attempt {nxt} of {rule.max_attempts}", nxt, rule.max_attempts, wait_minutes=wait)
         return _more_memory(rule, c, record, campaign, nxt)
     if rule.action == "accept":
@@ -195,7 +195,7 @@ def _more_memory(rule: Rule, c: Check, record: RunRecord, campaign: Campaign, nx
         why = "no failed task is recorded" if not c.tasks else f"memory is at the limit ({_megabytes(limit)})"
         return _review(rule.flavor, rule.name, f"{name}, but {why}: sent to review")
     said = ", ".join(f"{label} {_megabytes(mb)}" for label, mb in sorted(memory.items()))
-    return Decision("more-memory", rule.flavor, rule.name, f"{name}: retried with {said}, attempt {nxt} of "
+    return Decision("more-memory", rule.flavor, rule.name, f"{name}: more memory, {said}, attempt {nxt} of "
                     f"{rule.max_attempts}", nxt, rule.max_attempts, memory)
 
 
