@@ -119,17 +119,32 @@ def test_more_memory_raises_only_the_matched_task_and_the_render_keeps_it(tmp_pa
     first, second = record(site).attempts
     assert first.decision is not None
     assert first.decision.text == "matched rule `out-of-memory`: more memory, calibrate 4 GB, attempt 2 of 4"
-    assert (second.kind, second.memory, second.output_run) == ("retry-memory", (("calibrate", 4096),),
+    # A rescue: its own output run, skipping what the first attempt made, so only the failed quanta run again.
+    assert (second.kind, second.memory, second.output_run) == ("rescue", (("calibrate", 4096),),
                                                                "out/camp/step1/visit1/a02")
+    assert first.decision.note == ""
     config = yaml.safe_load(Path(second.config_path).read_text())
     assert config["pipetask"]["calibrate"] == {"requestMemory": 4096, "queue": "small"}
     assert config["pipetask"]["isr"] == {"requestMemory": 1536, "queue": "small"}  # untouched
     assert config["requestMemory"] == 1024
-    assert "extraQgraphOptions" not in config  # a fresh submission into its own output run
+    assert "--skip-existing-in out/camp/step1/visit1/a01" in config["extraQgraphOptions"]
     # The ledger holds all it takes to render the same bytes again.
     planned = next(r for r in site.plan.runs if r.key == KEY)
-    again = render.render_run(site.campaign, planned, 2, root=site.root, memory=dict(second.memory))
+    again = render.render_run(site.campaign, planned, 2, root=site.root, memory=dict(second.memory),
+                              rescue_from=(first.output_run,))
     assert render.config_hash(again) == second.config_hash
+
+
+def test_more_memory_falls_back_to_a_full_attempt_when_no_quantum_succeeded_and_says_so(tmp_path: Path) -> None:
+    site = site_with_rules(tmp_path)
+    site.apply()
+    site.wms.finish(KEY, RunState.FAILED, attempt=1, succeeded=0, failed=10, label="calibrate", errors=OOM)
+    site.reconcile()
+    first, second = record(site).attempts
+    assert second.kind == "retry-memory" and second.memory == (("calibrate", 4096),)
+    assert first.decision is not None and first.decision.note.startswith("a full attempt: no earlier attempt")
+    config = yaml.safe_load(Path(second.config_path).read_text())
+    assert "extraQgraphOptions" not in config or "--skip-existing-in" not in config["extraQgraphOptions"]
 
 
 def test_more_memory_is_capped_by_the_rule_and_the_largest_queue_then_goes_to_review(tmp_path: Path) -> None:

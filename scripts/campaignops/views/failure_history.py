@@ -59,7 +59,8 @@ def _decision_lines(decision: RuleDecision, record: RunRecord, index: int, campa
     command = action_command(decision.action, campaign, record.key, factors.get(decision.rule, 2.0))
     if decision.action in LAUNCHING:
         if decision.done and later is not None:
-            lines.append(f"    done at {decision.acted_at}: attempt {later.number} ({later.kind})")
+            how = f" ({decision.note})" if decision.note else ""
+            lines.append(f"    done at {decision.acted_at}: attempt {later.number} ({later.kind}){how}")
         elif decision.note:
             lines.append(f"    not done: {decision.note}; `{command}` does it now")
         else:
