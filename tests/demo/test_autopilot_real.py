@@ -65,18 +65,22 @@ def test_reconcile_restarts_a_transient_failure_and_gives_an_oom_task_alone_more
     # step1: restarted in place by the demo's own transient-io rule
     failed, restart = step1.attempts
     assert failed.state == RunState.FAILED and failed.decision is not None
-    assert failed.decision.text == "matched rule `transient-io`: restarted, attempt 2 of 3"
+    assert failed.decision.text == "matched rule `transient-io`: restart, attempt 2 of 3"
     assert failed.decision.acted_at and restart.kind == "restart"
 
-    # step2: a new attempt (its own output run) with more memory for consolidateVisitDemo only
+    # step2: a rescue (its own output run, reading the first) with more memory for consolidateVisitDemo only,
+    # running only the quanta that did not succeed the first time
     oom, more = step2.attempts
-    assert oom.decision is not None and oom.decision.rule == "out-of-memory"
-    assert oom.decision.text == "matched rule `out-of-memory`: retried with consolidateVisitDemo 3 GB, attempt 2 of 4"
-    assert (more.kind, more.memory) == ("retry-memory", (("consolidateVisitDemo", 3072),))
+    assert oom.decision is not None and oom.decision.rule == "out-of-memory" and oom.decision.note == ""
+    assert oom.decision.text == "matched rule `out-of-memory`: more memory, consolidateVisitDemo 3 GB, attempt 2 of 4"
+    assert (more.kind, more.memory) == ("rescue", (("consolidateVisitDemo", 3072),))
+    succeeded = sum(t.get("SUCCEEDED") for t in oom.tasks)
+    assert succeeded > 0 and oom.failed_quanta() > 0
+    assert more.total_quanta() == oom.total_quanta() - succeeded < oom.total_quanta()
     config = yaml.safe_load(Path(more.config_path).read_text())
     assert config["pipetask"] == {"calibrateDemo": {"requestMemory": 1024},
                                   "consolidateVisitDemo": {"requestMemory": 3072}}
-    assert more.output_run.endswith("/step2/all/a02") and more.total_quanta() == oom.total_quanta()
+    assert more.output_run.endswith("/step2/all/a02")
     first = yaml.safe_load(Path(oom.config_path).read_text())
     assert first["pipetask"]["consolidateVisitDemo"] == {"requestMemory": 1536}
 
@@ -84,6 +88,6 @@ def test_reconcile_restarts_a_transient_failure_and_gives_an_oom_task_alone_more
     issues = {p.read_text().split("run: ", 1)[1].split("\n", 1)[0]: p.read_text()
               for p in (control / "issues").glob("*.md")}
     assert set(issues) == {f"demo/{step1.key}", f"demo/{step2.key}"}
-    assert "restarted, attempt 2 of 3" in issues[f"demo/{step1.key}"]
-    assert "retried with consolidateVisitDemo 3 GB, attempt 2 of 4" in issues[f"demo/{step2.key}"]
+    assert "restart, attempt 2 of 3" in issues[f"demo/{step1.key}"]
+    assert "more memory, consolidateVisitDemo 3 GB, attempt 2 of 4" in issues[f"demo/{step2.key}"]
     assert all("state: closed" in text for text in issues.values())

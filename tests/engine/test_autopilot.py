@@ -81,7 +81,7 @@ def test_a_transient_failure_is_restarted_by_reconcile_once_with_no_command_type
     site.reconcile()
     first, second = record(site).attempts
     assert first.decision is not None and first.decision.rule == "transient-io"
-    assert first.decision.text == "matched rule `transient-io`: restarted, attempt 2 of 3"
+    assert first.decision.text == "matched rule `transient-io`: restart, attempt 2 of 3"
     assert first.decision.acted_at == site.clock()
     assert (second.number, second.kind, second.state) == (2, "restart", RunState.PENDING)
     assert second.decision is None
@@ -118,18 +118,33 @@ def test_more_memory_raises_only_the_matched_task_and_the_render_keeps_it(tmp_pa
     site.reconcile()
     first, second = record(site).attempts
     assert first.decision is not None
-    assert first.decision.text == "matched rule `out-of-memory`: retried with calibrate 4 GB, attempt 2 of 4"
-    assert (second.kind, second.memory, second.output_run) == ("retry-memory", (("calibrate", 4096),),
+    assert first.decision.text == "matched rule `out-of-memory`: more memory, calibrate 4 GB, attempt 2 of 4"
+    # A rescue: its own output run, skipping what the first attempt made, so only the failed quanta run again.
+    assert (second.kind, second.memory, second.output_run) == ("rescue", (("calibrate", 4096),),
                                                                "out/camp/step1/visit1/a02")
+    assert first.decision.note == ""
     config = yaml.safe_load(Path(second.config_path).read_text())
     assert config["pipetask"]["calibrate"] == {"requestMemory": 4096, "queue": "small"}
     assert config["pipetask"]["isr"] == {"requestMemory": 1536, "queue": "small"}  # untouched
     assert config["requestMemory"] == 1024
-    assert "extraQgraphOptions" not in config  # a fresh submission into its own output run
+    assert "--skip-existing-in out/camp/step1/visit1/a01" in config["extraQgraphOptions"]
     # The ledger holds all it takes to render the same bytes again.
     planned = next(r for r in site.plan.runs if r.key == KEY)
-    again = render.render_run(site.campaign, planned, 2, root=site.root, memory=dict(second.memory))
+    again = render.render_run(site.campaign, planned, 2, root=site.root, memory=dict(second.memory),
+                              rescue_from=(first.output_run,))
     assert render.config_hash(again) == second.config_hash
+
+
+def test_more_memory_falls_back_to_a_full_attempt_when_no_quantum_succeeded_and_says_so(tmp_path: Path) -> None:
+    site = site_with_rules(tmp_path)
+    site.apply()
+    site.wms.finish(KEY, RunState.FAILED, attempt=1, succeeded=0, failed=10, label="calibrate", errors=OOM)
+    site.reconcile()
+    first, second = record(site).attempts
+    assert second.kind == "retry-memory" and second.memory == (("calibrate", 4096),)
+    assert first.decision is not None and first.decision.note.startswith("a full attempt: no earlier attempt")
+    config = yaml.safe_load(Path(second.config_path).read_text())
+    assert "extraQgraphOptions" not in config or "--skip-existing-in" not in config["extraQgraphOptions"]
 
 
 def test_more_memory_is_capped_by_the_rule_and_the_largest_queue_then_goes_to_review(tmp_path: Path) -> None:
@@ -287,13 +302,13 @@ def test_the_decision_is_in_the_issue_and_the_status_page_and_the_issue_closes_o
     said = sync(site.campaign, ledger, tracker)
     assert len(said) == 1 and "opened" in said[0] and "attempt 1 failed" in said[0]
     body = next((tmp_path / "issues").glob("*.md")).read_text()
-    assert "matched rule `out-of-memory`: retried with calibrate 4 GB, attempt 2 of 4 (done" in body
+    assert "matched rule `out-of-memory`: more memory, calibrate 4 GB, attempt 2 of 4 (done" in body
     assert "with no command typed" in body
     assert sync(site.campaign, site.ledger(), tracker) == [], "said once"
     ledger = site.ledger()
     view = status_page.campaign_view(site.campaign, ledger, site.plan)
     page = status_page.campaign_page(view, open_issues={})
-    assert "retried with calibrate 4 GB, attempt 2 of 4" in page
+    assert "more memory, calibrate 4 GB, attempt 2 of 4" in page
     site.wms.finish(KEY, RunState.SUCCEEDED, attempt=2)
     ledger = site.reconcile()
     assert any("closed" in line for line in sync(site.campaign, ledger, tracker))
@@ -306,7 +321,7 @@ def test_a_failure_waiting_for_its_backoff_gets_its_issue_then_a_comment_when_th
     tracker = FolderTracker(tmp_path / "issues")
     sync(site.campaign, site.reconcile(), tracker)
     body = next((tmp_path / "issues").glob("*.md")).read_text()
-    assert "restarted after 10 min, attempt 2 of 3 (due 2026-11-30T10:10:00Z)" in body
+    assert "restart after 10 min, attempt 2 of 3 (due 2026-11-30T10:10:00Z)" in body
     site.clock.advance(10)
     said = sync(site.campaign, site.reconcile(), tracker)
     assert said and "failure rules acted on attempt 1" in said[0]

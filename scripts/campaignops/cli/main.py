@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "changed": ("changed", "campaigns whose files changed between two commits"),
     "new": ("new", "make a campaign from a template (e.g. this week's ci_hsc)"),
     "explain": ("explain", "which failure rule matches a failed run and why, and what it would decide"),
+    "errors": ("errors", "failures grouped by error code, task and site across attempts, with the rule that acted"),
     "profile": ("profile", "per task: peak memory, CPU and wall time per quantum; suggest right-sized memory"),
     "retention": ("retention", "plan or apply the retention policies: remove expired RUN collections"),
     "demo": ("demo", "the embedded default: demo Butler repository and demo campaign end to end"),

@@ -77,13 +77,21 @@ def _launch(ctx: Context, plan: Plan, ledger: Ledger, key: str, decision: RuleDe
     assert record is not None and record.current is not None and run is not None
     current = record.current
     # More memory for the matched tasks alone, on top of what this attempt already asked. bps restart cannot
-    # change memory, so it is a fresh submission (new output run), as `campaign retry --memory-multiplier`
-    # makes: a rescue (--skip-existing-in the earlier attempts) would re-run less, but pipetask refuses it
-    # for a step after the first, whose earlier outputs sit apart in the campaign's output chain. The
-    # overrides are recorded on the attempt, so a later retry keeps them and its render is reproducible.
+    # change memory, so it is a new attempt reading the earlier ones (--skip-existing-in, as `campaign rescue`):
+    # only the failed quanta and those they blocked run again. Where no earlier attempt wrote an output there
+    # is nothing to skip, so a full attempt (the decision's note says so). The overrides are recorded on the
+    # attempt, so a later retry keeps them and its render is reproducible.
     memory = tuple(sorted((dict(current.memory) | dict(decision.memory)).items()))
-    return submit.launch_attempt(ctx, ledger, run, current.number + 1, "retry-memory",
-                                 memory_multiplier=current.memory_multiplier, memory=memory)
+    earlier = submit.rescue_sources(record)
+    return submit.launch_attempt(ctx, ledger, run, current.number + 1, "rescue" if earlier else "retry-memory",
+                                 memory_multiplier=current.memory_multiplier, rescue_from=earlier, memory=memory)
+
+
+def full_attempt_note(record: RunRecord) -> str:
+    """Why more memory re-runs every quantum of the run ("" when a rescue of the failed quanta works)."""
+    if submit.rescue_sources(record):
+        return ""
+    return "a full attempt: no earlier attempt wrote an output, so there is nothing for a rescue to skip"
 
 
 def _act(ctx: Context, plan: Plan, ledger: Ledger, record: RunRecord) -> Ledger:
@@ -99,7 +107,8 @@ def _act(ctx: Context, plan: Plan, ledger: Ledger, record: RunRecord) -> Ledger:
                 ctx.save(ledger)
                 ctx.say(f"  {key}: {decision.text} ({why})")
             return ledger
-        acted = replace(decision, acted_at=ctx.now(), note="")
+        acted = replace(decision, acted_at=ctx.now(),
+                        note=full_attempt_note(record) if decision.action == "more-memory" else "")
         try:
             ledger = _launch(ctx, plan, _with_decision(ledger, record, attempt, acted), key, acted)
         except CampaignError as exc:

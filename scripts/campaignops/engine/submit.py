@@ -170,11 +170,16 @@ def retry(ctx: Context, plan: Plan, ledger: Ledger, key: str, memory_multiplier:
     return ledger
 
 
+def rescue_sources(record: RunRecord) -> tuple[str, ...]:
+    """The earlier output runs a rescue skips what exists in, newest first. Only runs that hold outputs:
+    --skip-existing-in a collection that was never made fails for good."""
+    return tuple(dict.fromkeys(a.output_run for a in reversed(record.attempts) if a.wrote_outputs))
+
+
 def rescue(ctx: Context, plan: Plan, ledger: Ledger, key: str) -> Ledger:
     """Re-run only what failed into a new output run, skipping what earlier attempts produced."""
     run, record, current = _failed_record(plan, ledger, key, "rescue")
     refuse_on_hold(ctx, ledger, "rescue")
-    # Only runs that hold outputs: --skip-existing-in a collection that was never made fails for good.
-    earlier = tuple(dict.fromkeys(a.output_run for a in reversed(record.attempts) if a.wrote_outputs))
+    earlier = rescue_sources(record)
     return launch_attempt(ctx, ledger, run, current.number + 1, "rescue",
                           memory_multiplier=current.memory_multiplier, rescue_from=earlier, memory=current.memory)

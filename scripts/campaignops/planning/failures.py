@@ -42,14 +42,22 @@ class Failure:
                    found, attempt.failed_quanta(), attempt.total_quanta())
 
 
-# A failed job's error lines are "<kind> <code>: <diagnostic>" (domain/states.FailedJob).
-_WMS_CODE = re.compile(r"^(pilot|exe|ddm|sup|brokerage|taskbuffer|jobdispatcher|hold)[ :](-?\d+)\b")
+# A failed job's error lines are "<kind> <code>: <diagnostic>" (domain/states.FailedJob); Slurm's code is the
+# job state's name (SchedMD/slurm src/common/slurm_protocol_defs.c job_state_string), e.g. "slurm TIMEOUT".
+_WMS_CODE = re.compile(r"^(?:(pilot|exe|ddm|sup|brokerage|taskbuffer|jobdispatcher|hold)[ :](-?\d+)\b"
+                       r"|(slurm)[ :]([A-Z][A-Z_]*)\b)")
 
 
 def wms_codes_of(attempt: Attempt) -> tuple[str, ...]:
     """'<kind>:<code>' of every error line of the attempt's failed jobs (PanDA, HTCondor), in order, once each."""
     found = (m for job in attempt.failed_jobs for line in job.errors if (m := _WMS_CODE.match(line.strip())))
-    return tuple(dict.fromkeys(f"{m[1]}:{m[2]}" for m in found))
+    return tuple(dict.fromkeys(f"{m[1] or m[3]}:{m[2] or m[4]}" for m in found))
+
+
+def payload_line(errors: Sequence[str]) -> str:
+    """The payload's own first error line: the first that is not a WMS code's diagnostic, else the first."""
+    own = next((e for e in errors if not _WMS_CODE.match(e.strip())), None)
+    return (own if own is not None else errors[0] if errors else "").strip()
 
 
 @dataclass(frozen=True)
@@ -131,10 +139,10 @@ def _act(rule: Rule, c: Check, failure: Failure, record: RunRecord, campaign: Ca
                             f"instead of a restart{after}, attempt {nxt} of {rule.max_attempts}", nxt,
                             rule.max_attempts, wait_minutes=wait)
         if rule.action == "retry":
-            return Decision("retry", rule.flavor, rule.name, f"{name}: restarted{after}, attempt {nxt} of "
+            return Decision("retry", rule.flavor, rule.name, f"{name}: restart{after}, attempt {nxt} of "
                             f"{rule.max_attempts}", nxt, rule.max_attempts, wait_minutes=wait)
         if rule.action == "rescue":
-            return Decision("rescue", rule.flavor, rule.name, f"{name}: rescued into a new output run{after}, "
+            return Decision("rescue", rule.flavor, rule.name, f"{name}: rescue into a new output run{after}, "
                             f"attempt {nxt} of {rule.max_attempts}", nxt, rule.max_attempts, wait_minutes=wait)
         return _more_memory(rule, c, record, campaign, nxt)
     if rule.action == "accept":
@@ -147,7 +155,9 @@ def _act(rule: Rule, c: Check, failure: Failure, record: RunRecord, campaign: Ca
                         f"quanta failed ({share:.1%} ≤ {rule.max_failed_fraction:.1%})")
     if rule.action == "hold":
         return Decision("hold", rule.flavor, rule.name, f"{name}: campaign held until someone resumes it")
-    return _review(rule.flavor, rule.name, f"{name}: sent to review (an issue, nothing automatic)")
+    said = payload_line(failure.errors)
+    return _review(rule.flavor, rule.name, f"{name}: sent to review (an issue, nothing automatic)"
+                   + (f"; the payload said: {said[:200]!r}" if said else ""))
 
 
 def task_memory(campaign: Campaign, step: str, label: str, attempt: Attempt) -> int:
@@ -187,7 +197,7 @@ def _more_memory(rule: Rule, c: Check, record: RunRecord, campaign: Campaign, nx
         why = "no failed task is recorded" if not c.tasks else f"memory is at the limit ({_megabytes(limit)})"
         return _review(rule.flavor, rule.name, f"{name}, but {why}: sent to review")
     said = ", ".join(f"{label} {_megabytes(mb)}" for label, mb in sorted(memory.items()))
-    return Decision("more-memory", rule.flavor, rule.name, f"{name}: retried with {said}, attempt {nxt} of "
+    return Decision("more-memory", rule.flavor, rule.name, f"{name}: more memory, {said}, attempt {nxt} of "
                     f"{rule.max_attempts}", nxt, rule.max_attempts, memory)
 
 
@@ -219,4 +229,4 @@ def is_due(due: str, now: str) -> bool:
 
 
 __all__ = ["Check", "Decision", "Failure", "check", "decide", "due_at", "failed_at", "is_due", "memory_limit",
-           "raised_memory", "task_memory", "wms_codes_of"]
+           "payload_line", "raised_memory", "task_memory", "wms_codes_of"]

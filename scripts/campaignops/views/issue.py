@@ -33,7 +33,8 @@ def failing_labels(attempt: Attempt) -> list[str]:
 def decision_text(decision: RuleDecision) -> str:
     """The failure rules' decision and where it stands: done, waiting (and why, or until when), or not done."""
     if decision.note:
-        return f"{decision.text} ({decision.note})"
+        done = f"done {decision.acted_at}; " if decision.done and decision.action in LAUNCHING else ""
+        return f"{decision.text} ({done}{decision.note})"
     if decision.action in LAUNCHING:
         if decision.done:
             return f"{decision.text} (done {decision.acted_at})"

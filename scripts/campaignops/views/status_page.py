@@ -16,6 +16,7 @@ from ..ledger.records import Attempt, Ledger, RunRecord
 from ..planning.advance import Verdict, decide
 from ..planning.profile import TaskProfile
 from .chart import CHART_FILE
+from .errors import error_groups, errors_markdown, occurrences
 from .issue import failed_jobs_table
 from .markdown import cell as _cell
 from .markdown import fence as _fence
@@ -430,6 +431,7 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
     out += [_step_row(s, " ⏸ waiting for approval") for s in view.steps]
     out.append("")
     out += transfers_table(view)
+    out += errors_markdown(error_groups(occurrences(c.name, view.ledger, p.site)))
     out += profile_markdown(view.profile)
     records = sorted((r for r in view.ledger.runs if r.attempts),
                      key=lambda r: (view._step_order(r.step), r.group))

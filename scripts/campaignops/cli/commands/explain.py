@@ -1,6 +1,7 @@
-"""`campaign explain CAMPAIGN STEP/GROUP`: which failure rule matches the run's current failure and why,
-and what the rule would decide, and what the reconcile job recorded and did. Looks only: nothing is retried
-(`campaign reconcile` applies the rules, engine/autopilot.py)."""
+"""`campaign explain CAMPAIGN STEP/GROUP`: the run's history (every attempt's failure, the rule that matched,
+what was decided and done, by which rule or by whom), then which failure rule matches the current failure and
+why, and the command that does what it decides. Looks only: nothing is retried (`campaign reconcile` applies
+the rules, engine/autopilot.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ...ledger import store
 from ...planning.failures import Failure, decide
 from ...spec.failure_rules import load_rules
 from ...spec.load import campaign_path, load_campaign
+from ...views.failure_history import action_command, history_lines
 from ...views.issue import decision_text
 from ..common import root_of
 
@@ -40,8 +42,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"  exit codes: {', '.join(map(str, failure.exit_codes)) or 'none recorded'}")
     print(f"  error lines: {len(failure.errors)}" + (f", first: {failure.errors[0].strip()[:150]}"
                                                      if failure.errors else ""))
+    factors = {r.name: r.factor for r in rules}
+    print()
+    print("\n".join(history_lines(record, ledger.controls, campaign.name, factors)))
     if current.state.value != "FAILED":
-        print("  not failed: no rule applies (rules decide only for a FAILED run)")
+        print("\nthe current attempt has not failed: the rules decide only for a FAILED attempt (earlier "
+              "decisions above)")
         return 0
     if not rules:
         print("  no failure rules (campaigns/rules.yaml or campaigns/<name>/rules.yaml): sent to review")
@@ -56,9 +62,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"\ndecision: {decision.action} ({decision.flavor}): {decision.text}")
     if current.decision is not None:
         print(f"recorded by reconcile at {current.decision.at}: {decision_text(current.decision)}")
-    elif not campaign.autopilot:
-        print(f"  (autopilot: false in the spec: the rules do not act; `campaign retry {campaign.name} {record.key}` "
-              "does it by hand)")
     else:
-        print("  (not applied yet: the runner's `campaign reconcile` records and applies it)")
+        command = action_command(decision.action, campaign.name, record.key, factors.get(decision.rule or "", 2.0))
+        if decision.action not in ("retry", "more-memory", "rescue", "accept", "hold"):
+            print(f"  (nothing automatic: {command})")
+        elif not campaign.autopilot:
+            print(f"  (autopilot: false in the spec: the rules do not act; `{command}` does it)")
+        else:
+            print(f"  (not decided yet: the runner's `campaign reconcile` records and acts on it; `{command}` "
+                  "does it now)")
     return 0
