@@ -41,13 +41,14 @@ class Failure:
 
 
 # A failed job's error lines are "<kind> <code>: <diagnostic>" (domain/states.FailedJob).
-_WMS_CODE = re.compile(r"^(pilot|exe|ddm|sup|brokerage|taskbuffer|jobdispatcher|hold)[ :](-?\d+)\b")
+_WMS_CODE = re.compile(r"^(pilot|exe|ddm|sup|brokerage|taskbuffer|jobdispatcher|hold)[ :](-?\d+)\b"
+                       r"|^(slurm)[ :]([A-Z_]+)\b")  # Slurm: the job state it ended in (adapters/slurm)
 
 
 def wms_codes_of(attempt: Attempt) -> tuple[str, ...]:
     """'<kind>:<code>' of every error line of the attempt's failed jobs (PanDA, HTCondor), in order, once each."""
     found = (m for job in attempt.failed_jobs for line in job.errors if (m := _WMS_CODE.match(line.strip())))
-    return tuple(dict.fromkeys(f"{m[1]}:{m[2]}" for m in found))
+    return tuple(dict.fromkeys(f"{m[1] or m[3]}:{m[2] or m[4]}" for m in found))
 
 
 @dataclass(frozen=True)
