@@ -39,6 +39,14 @@ BLOCKED_REASONS = {"PartitionDown", "ReqNodeNotAvail", "NodeDown", "PartitionIna
                    "InvalidAccount", "QOSMaxJobsPerUserLimit", "AssocGrpCpuLimit"}
 
 
+def blocked(reason: str) -> bool:
+    """Whether a pending job waits on the cluster (a node or partition unavailable) rather than its turn.
+    slurmctld also writes free text as the reason (squeue %r shows it): "Nodes required for job are DOWN,
+    DRAINED or reserved for jobs in higher priority partitions" (src/slurmctld/job_scheduler.c), seen here
+    with the node drained."""
+    return reason.split(",")[0] in BLOCKED_REASONS or any(w in reason for w in ("DOWN", "DRAINED", "NotAvail"))
+
+
 @dataclass(frozen=True)
 class SlurmJob:
     """One Slurm job as the scheduler reports it (squeue while held, the jobcomp log once finished)."""
@@ -153,5 +161,5 @@ class SlurmScheduler:
         return f"scancel {' '.join(job_ids)}"
 
 
-__all__ = ["BLOCKED_REASONS", "ENDED_BY_SLURM", "SlurmJob", "SlurmScheduler", "jobcomp_path", "parse_jobcomp",
+__all__ = ["BLOCKED_REASONS", "blocked", "ENDED_BY_SLURM", "SlurmJob", "SlurmScheduler", "jobcomp_path", "parse_jobcomp",
            "parse_squeue"]

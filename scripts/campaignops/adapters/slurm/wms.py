@@ -22,7 +22,7 @@ from ...domain.states import FailedJob, RunState
 from ...ports import Observation, Submission
 from ..bps.launcher import BpsWms
 from ..processes import PID_FILE
-from .scheduler import BLOCKED_REASONS, ENDED_BY_SLURM, SlurmJob, SlurmScheduler
+from .scheduler import ENDED_BY_SLURM, SlurmJob, SlurmScheduler, blocked
 
 SLURM_TASK = "slurm"  # the failed job's task: a parsl worker block serves every pipeline task of the run
 MARGIN = 2.0  # seconds: Slurm's submit times are whole seconds
@@ -55,8 +55,7 @@ def with_slurm(observation: Observation, jobs: Sequence[SlurmJob]) -> Observatio
     ended = [ended_by_slurm(j) for j in jobs if j.finished and j.state in ENDED_BY_SLURM]
     notes = [observation.message] if observation.message else []
     if waiting:
-        blocked = [j for j in waiting if j.reason.split(",")[0] in BLOCKED_REASONS]
-        how = "blocked" if blocked else "waiting"
+        how = "blocked" if any(blocked(j.reason) for j in waiting) else "waiting"
         notes.append(f"Slurm {how}: " + ", ".join(f"job {j.job_id} PENDING ({j.reason})" for j in waiting[:5]))
     running = sum(j.state == "RUNNING" for j in jobs)
     if running:
