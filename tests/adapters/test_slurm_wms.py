@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from campaignops.adapters.processes import PID_FILE
-from campaignops.adapters.slurm.scheduler import SEP, SlurmScheduler, jobcomp_path, parse_jobcomp, parse_squeue
+from campaignops.adapters.slurm.scheduler import (
+    SEP,
+    SlurmScheduler,
+    jobcomp_path,
+    parse_jobcomp,
+    parse_squeue,
+)
 from campaignops.adapters.slurm.wms import SlurmWms, attempt_jobs, with_slurm
 from campaignops.domain.states import RunState, Transition
 from campaignops.ledger.records import Attempt
@@ -145,3 +151,21 @@ def test_a_lost_node_is_retried_by_the_shared_rules(tmp_path: Path, state: str, 
                       transitions=(Transition("2026-12-06T01:00:00+00:00", RunState.FAILED),))
     first = next(r for r in load_rules(ROOT) if check(r, Failure.of(attempt)).matched)
     assert (first.name, first.action) == (rule, "retry")
+
+
+def test_blocks_parsl_cancels_at_its_own_shutdown_are_not_failures_but_an_earlier_scancel_is(tmp_path: Path) -> None:
+    now = time.time()
+    log = tmp_path / "runinfo" / "000" / "parsl.log"
+    log.parent.mkdir(parents=True)
+    # parsl's own lines (parsl/jobs/job_status_poller.py close()), as a demo run on the cluster wrote them.
+    log.write_text(f"{now - 100:.6f} 2026-12-06 01:25:11 MainProcess-1824 MainThread-1 parsl.dataflow.dflow:1183 "
+                   "cleanup INFO: Closing job status poller\n"
+                   f"{now - 100:.6f} 2026-12-06 01:25:11 MainProcess-1824 MainThread-1 "
+                   "parsl.jobs.job_status_poller:56 close INFO: Scaling in executor slurm\n")
+    at = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t))  # noqa: E731
+    line = JOBCOMP.replace("EndTime=2026-12-06T01:17:35", "EndTime={ended}")
+    jobs = parse_jobcomp("\n".join([
+        line.format(id=1, state="CANCELLED", dir=tmp_path, submitted=at(now - 300), ended=at(now - 200), exit="0:0"),
+        line.format(id=2, state="CANCELLED", dir=tmp_path, submitted=at(now - 300), ended=at(now - 99), exit="0:0"),
+    ]))
+    assert [j.job_id for j in attempt_jobs(jobs, tmp_path)] == ["1"]  # 2 was parsl's own scancel at shutdown

@@ -58,6 +58,7 @@ class SlurmJob:
     submitted: str = ""  # ISO time without zone (Slurm's local time)
     work_dir: str = ""
     exit_code: str = ""  # "code:signal" (jobcomp)
+    ended: str = ""  # EndTime (jobcomp), as `submitted`
 
     @property
     def finished(self) -> bool:
@@ -67,10 +68,17 @@ class SlurmJob:
 
     def submitted_at(self) -> float | None:
         """Submit time as a POSIX timestamp (Slurm prints local time, as this process reads it)."""
-        try:
-            return datetime.fromisoformat(self.submitted).timestamp() if self.submitted else None
-        except ValueError:
-            return None
+        return _timestamp(self.submitted)
+
+    def ended_at(self) -> float | None:
+        return _timestamp(self.ended)
+
+
+def _timestamp(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp() if text else None
+    except ValueError:
+        return None
 
 
 def parse_squeue(text: str) -> list[SlurmJob]:
@@ -97,7 +105,7 @@ def parse_jobcomp(text: str) -> list[SlurmJob]:
         # "CANCELLED by 0" is written as JobState=CANCELLED; keep the first word of the state.
         jobs.append(SlurmJob(pairs["JobId"], pairs.get("Name", ""), pairs["JobState"].split()[0],
                              submitted=pairs.get("SubmitTime", ""), work_dir=pairs.get("WorkDir", ""),
-                             exit_code=pairs.get("ExitCode", "")))
+                             exit_code=pairs.get("ExitCode", ""), ended=pairs.get("EndTime", "")))
     return jobs
 
 
@@ -161,5 +169,13 @@ class SlurmScheduler:
         return f"scancel {' '.join(job_ids)}"
 
 
-__all__ = ["BLOCKED_REASONS", "blocked", "ENDED_BY_SLURM", "SlurmJob", "SlurmScheduler", "jobcomp_path", "parse_jobcomp",
-           "parse_squeue"]
+__all__ = [
+    "BLOCKED_REASONS",
+    "ENDED_BY_SLURM",
+    "SlurmJob",
+    "SlurmScheduler",
+    "blocked",
+    "jobcomp_path",
+    "parse_jobcomp",
+    "parse_squeue",
+]

@@ -3,9 +3,11 @@ the submitting host, parsl's `SlurmProvider` submits its worker blocks with `sba
 are read in bulk, once per status cycle, and what Slurm did to them is added to the run's observation.
 
 Which jobs are a run's: parsl runs `sbatch` from the bps process, whose working directory is the launch
-directory (BpsWms spawns `bps submit` / `bps restart` with cwd = launch dir), so Slurm records that directory
-as each block job's WorkDir (squeue %Z, jobcomp WorkDir=). Jobs submitted before the attempt's own process
-started (its pid file) belong to an earlier attempt of the same launch directory and are left out.
+directory (BpsWms spawns `bps submit` / `bps restart` with cwd = launch dir), so Slurm records that
+directory as each block job's WorkDir (squeue %Z, jobcomp WorkDir=). Jobs submitted before the attempt's
+own process started (its pid file) belong to an earlier attempt of the same launch directory and are left
+out. parsl itself `scancel`s its blocks when bps ends: a block CANCELLED after parsl's shutdown began is
+not a failure.
 
 One status cycle costs one `squeue` call for every Slurm run of the process (campaigns share the answer)
 plus a read of the jobcomp log; `campaign cancel` adds one `scancel` naming that run's jobs only.
@@ -35,9 +37,42 @@ def attempt_jobs(jobs: Sequence[SlurmJob], launch_dir: Path) -> list[SlurmJob]:
         began: float | None = (launch_dir / PID_FILE).stat().st_mtime - MARGIN
     except OSError:
         began = None
-    return sorted((j for j in jobs if j.work_dir == where
-                   and (began is None or (j.submitted_at() or began) >= began)), key=lambda j: int(j.job_id)
-                  if j.job_id.isdigit() else 0)
+    mine = [j for j in jobs if j.work_dir == where and (began is None or (j.submitted_at() or began) >= began)]
+    if any(j.state == "CANCELLED" for j in mine):
+        shutdown = parsl_shutdown(launch_dir)
+        mine = [j for j in mine if not cancelled_by_parsl(j, shutdown)]
+    return sorted(mine, key=lambda j: int(j.job_id) if j.job_id.isdigit() else 0)
+
+
+PARSL_SHUTDOWN = "Scaling in executor"  # parsl/jobs/job_status_poller.py close(): then it scancels its blocks
+TAIL = 65536  # bytes of a parsl.log read: the shutdown is logged at its end
+
+
+def parsl_shutdown(launch_dir: Path) -> float | None:
+    """When the attempt's parsl began cancelling its own blocks at shutdown (the run ended, or bps was
+    stopped): the last `Scaling in executor` line of runinfo/*/parsl.log (parsl's runinfo is in the bps
+    process's working directory, the launch dir). Its lines start with a POSIX timestamp."""
+    latest: float | None = None
+    for log in sorted(launch_dir.glob("runinfo/*/parsl.log")):
+        try:
+            with log.open("rb") as f:
+                f.seek(max(0, log.stat().st_size - TAIL))
+                tail = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        for line in tail.splitlines():
+            if PARSL_SHUTDOWN in line:
+                try:
+                    latest = max(latest or 0.0, float(line.split(" ", 1)[0]))
+                except ValueError:
+                    continue
+    return latest
+
+
+def cancelled_by_parsl(job: SlurmJob, shutdown: float | None) -> bool:
+    """A block parsl cancelled itself at shutdown (ended CANCELLED once parsl began scaling in): normal."""
+    ended = job.ended_at()
+    return job.state == "CANCELLED" and shutdown is not None and ended is not None and ended >= shutdown - MARGIN
 
 
 def ended_by_slurm(job: SlurmJob) -> FailedJob:
@@ -124,4 +159,4 @@ class SlurmWms(BpsWms):
         return f"{stopped}; {self.scheduler.cancel(held)}"
 
 
-__all__ = ["SlurmWms", "attempt_jobs", "ended_by_slurm", "with_slurm"]
+__all__ = ["SlurmWms", "attempt_jobs", "cancelled_by_parsl", "ended_by_slurm", "parsl_shutdown", "with_slurm"]
