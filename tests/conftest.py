@@ -57,3 +57,27 @@ def postgres_url() -> Iterator[str]:
             yield url
         finally:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+SLURM_SCRIPT = REPO_ROOT / "tests" / "cluster" / "slurm.sh"
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[dict[str, str]]:
+    """The single-node Slurm cluster of tests/cluster/slurm.sh, running (`make test` starts it): the
+    environment its clients need (SLURM_CONF, the state dir). Skipped when it does not run, failed instead
+    under CAMPAIGNOPS_REQUIRE_SLURM=1 (CI)."""
+    import subprocess
+
+    state = os.environ.get("SLURM_STATE_DIR", "/var/tmp/campaignops-slurm")
+    env = {**os.environ, "SLURM_STATE_DIR": state, "SLURM_CONF": f"{state}/slurm.conf"}
+    proc = subprocess.run([str(SLURM_SCRIPT), "status"], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        reason = f"the Slurm cluster does not run (start it: {SLURM_SCRIPT.relative_to(REPO_ROOT)} start)"
+        if os.environ.get("CAMPAIGNOPS_REQUIRE_SLURM") == "1":
+            pytest.fail(f"Slurm required (CAMPAIGNOPS_REQUIRE_SLURM=1) but {reason}")
+        pytest.skip(reason)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SLURM_CONF", env["SLURM_CONF"])
+        mp.setenv("SLURM_STATE_DIR", state)
+        yield env

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from campaignops.adapters.bps.launcher import BpsWms
 from campaignops.adapters.panda.wms import PandaWms
+from campaignops.adapters.slurm.wms import SlurmWms
 from campaignops.domain.model import Profile
 from campaignops.domain.wms import WmsKind
 from campaignops.registry import WMS_KINDS, make_wms
@@ -31,3 +32,5 @@ def test_each_profile_gets_the_adapter_of_its_kind(tmp_path: Path) -> None:
     assert isinstance(panda, PandaWms)
     assert "PanDA monitor https://bigmon.example.org/" in panda.describe()
     assert make_wms(profile("parsl"), tmp_path, env={}).describe() == ""
+    slurm = make_wms(profile("slurm"), tmp_path, env={})
+    assert isinstance(slurm, SlurmWms) and slurm.describe() == "Slurm: 0 scheduler call(s) by this command"

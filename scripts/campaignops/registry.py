@@ -22,6 +22,8 @@ from .adapters.panda.monitor import DEFAULT_TIMEOUT, BigPandaMonitor
 from .adapters.panda.token import read_token
 from .adapters.panda.wms import PandaWms
 from .adapters.retention import ButlerRetention
+from .adapters.slurm.scheduler import SlurmScheduler
+from .adapters.slurm.wms import SlurmWms
 from .domain.errors import ServiceError
 from .domain.model import Campaign, Profile
 from .domain.wms import WmsKind
@@ -63,10 +65,23 @@ def panda_wms(profile: Profile, workdir: Path, env: Mapping[str, str]) -> Wms:
     return _MONITORS[key]
 
 
+_SLURM: dict[str, SlurmWms] = {}
+
+
+def slurm_wms(profile: Profile, workdir: Path, env: Mapping[str, str]) -> Wms:
+    """bps + parsl on Slurm: the run's jobs read from the scheduler in bulk, one client per service class
+    shared by the process's campaigns (one `squeue` per cycle for all of them)."""
+    service = dict(profile.bps)["wmsServiceClass"]
+    if service not in _SLURM:
+        _SLURM[service] = SlurmWms(SlurmScheduler(env), service)
+    return _SLURM[service]
+
+
 WMS_KINDS: dict[WmsKind, WmsMaker] = {
     WmsKind.PANDA: panda_wms,
     WmsKind.HTCONDOR: bps_wms,
     WmsKind.PARSL: bps_wms,
+    WmsKind.SLURM: slurm_wms,
 }
 
 

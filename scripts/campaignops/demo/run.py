@@ -28,9 +28,11 @@ from .control import say as _say
 
 DEMO = "demo"
 LOCAL_SERVICE = "campaignops.bps_plugins.local.LocalParslService"
+# `--wms`: the profile the demo campaign runs on (both report through LOCAL_SERVICE).
+DEMO_PROFILES = {"parsl": "local-parsl", "slurm": "local-slurm"}  # slurm: tests/cluster/slurm.sh start
 
 
-def make_control_repo(source_root: Path, control: Path, butler_repo: Path) -> Path:
+def make_control_repo(source_root: Path, control: Path, butler_repo: Path, profile: str = "") -> Path:
     """A scratch control repository (a git repo) holding the demo campaign, so the demo's ledger,
     status pages and issues never touch the checkout. Paths that were relative to the checkout are
     made absolute in its copy of the campaign."""
@@ -47,6 +49,8 @@ def make_control_repo(source_root: Path, control: Path, butler_repo: Path) -> Pa
     yaml.preserve_quotes = True
     data = yaml.load(spec_file)
     data["butler"]["repo"] = str(butler_repo)
+    if profile:
+        data["profile"] = profile
     pipeline = Path(data["pipeline"])
     if not pipeline.is_absolute():
         data["pipeline"] = str((source_root / pipeline).resolve())
@@ -72,13 +76,13 @@ def _profile(ws: Workspace, control: Path) -> str:
 
 
 def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, poll: float = 2.0,
-             timeout: float = 900.0) -> int:
+             timeout: float = 900.0, profile: str = "") -> int:
     started = time.monotonic()
     demo_dir = demo_dir.resolve()
     butler_repo = demo_dir / "repo"
     _say(f"== 1/4 demo Butler repository at {butler_repo} ({'PostgreSQL' if registry else 'SQLite'})")
     demo_repo.build(butler_repo, registry=registry, force=True, progress=lambda m: _say(f"   {m}"))
-    control = make_control_repo(source_root, demo_dir / "control", butler_repo)
+    control = make_control_repo(source_root, demo_dir / "control", butler_repo, profile)
     workdir = demo_dir / "work"
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -146,6 +150,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PostgreSQL registry for the demo Butler (default: SQLite), "
                         "e.g. postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between status checks (default 2)")
+    parser.add_argument("--wms", choices=sorted(DEMO_PROFILES), default="parsl",
+                        help="parsl: the thread pool on this machine (default); slurm: this machine's Slurm cluster "
+                        "(start it first: tests/cluster/slurm.sh start; SLURM_CONF from `slurm.sh env`)")
     parser.add_argument("--multisite", action="store_true",
                         help="run the 3×3 multi-site campaign instead (campaigns/demo-3x3): three site Butlers, "
                         "per-site steps, transfers between the sites, a global step at the central site")
@@ -160,7 +167,7 @@ def main(args: argparse.Namespace) -> int:
         return run_multisite(source_root, demo_dir, registry=getattr(args, "registry", None),
                              poll=getattr(args, "poll", 2.0))
     return run_demo(source_root, demo_dir, registry=getattr(args, "registry", None),
-                    poll=getattr(args, "poll", 2.0))
+                    poll=getattr(args, "poll", 2.0), profile=DEMO_PROFILES[getattr(args, "wms", None) or "parsl"])
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ class WmsKind(StrEnum):
     PANDA = "panda"
     HTCONDOR = "htcondor"
     PARSL = "parsl"
+    SLURM = "slurm"  # bps + ctrl_bps_parsl on a Slurm cluster, its jobs read from the scheduler
 
     @property
     def stack_from_env(self) -> bool:

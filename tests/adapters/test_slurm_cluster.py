@@ -1,0 +1,129 @@
+"""The Slurm WMS against the real single-node cluster (tests/cluster/slurm.sh): faults made for real —
+an external scancel, a drained node, slurmctld stopped and started again, a walltime shorter than the work.
+Jobs are submitted with `sbatch` from a launch directory, as parsl's SlurmProvider does from the bps process.
+Each test leaves the cluster as it found it (node resumed, slurmctld running, its jobs cancelled)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from campaignops.adapters.slurm.scheduler import SlurmJob, SlurmScheduler
+from campaignops.adapters.slurm.wms import SlurmWms, with_slurm
+from campaignops.domain.states import RunState
+from campaignops.ports import Observation, Submission
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tests" / "cluster" / "slurm.sh"
+
+
+def sbatch(launch_dir: Path, env: dict[str, str], *options: str, command: str = "sleep 300") -> str:
+    launch_dir.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run(["sbatch", "-J", "parsl.slurm.block-0.test", "-o", "/dev/null", *options,
+                          "--wrap", command], cwd=launch_dir, env=env, capture_output=True, text=True, check=True)
+    found = re.search(r"Submitted batch job (\d+)", out.stdout)  # parsl's regex_job_id
+    assert found, out.stdout + out.stderr
+    return found[1]
+
+
+def until(what: Callable[[], list[SlurmJob]], ok: Callable[[list[SlurmJob]], bool], seconds: float) -> list[SlurmJob]:
+    deadline = time.monotonic() + seconds
+    while True:
+        seen = what()
+        if ok(seen) or time.monotonic() > deadline:
+            return seen
+        time.sleep(1)
+
+
+@pytest.fixture
+def slurm(slurm_cluster: dict[str, str], tmp_path: Path) -> Iterator[tuple[SlurmWms, dict[str, str]]]:
+    env = slurm_cluster
+    wms = SlurmWms(SlurmScheduler(env), "campaignops.bps_plugins.local.LocalParslService")
+    yield wms, env
+    node = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
+    subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True)  # slurmctld back if a test stopped it
+    subprocess.run(["scontrol", "update", f"nodename={node}", "state=resume"], env=env, capture_output=True)
+    ours = [j.job_id for j in wms.scheduler.jobs() if j.work_dir.startswith(str(tmp_path)) and not j.finished]
+    if ours:
+        subprocess.run(["scancel", *ours], env=env, capture_output=True)
+
+
+def jobs(wms: SlurmWms, launch_dir: Path) -> Callable[[], list[SlurmJob]]:
+    return lambda: wms.jobs_of([(Submission(str(launch_dir), "run"), launch_dir)])["run"]
+
+
+def test_an_external_scancel_is_a_cancelled_job_and_campaign_cancel_stops_only_its_runs_jobs(
+        slurm: tuple[SlurmWms, dict[str, str]], tmp_path: Path) -> None:
+    wms, env = slurm
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    first = sbatch(mine, env)
+    bystander = sbatch(other, env)
+    subprocess.run(["scancel", first], env=env, check=True)  # someone else cancels it
+
+    seen = until(jobs(wms, mine), lambda js: any(j.state == "CANCELLED" for j in js), 30)
+    assert [(j.job_id, j.state) for j in seen] == [(first, "CANCELLED")]
+    obs = with_slurm(Observation(RunState.FAILED), seen)
+    assert obs.errors[0].startswith(f"slurm CANCELLED: job {first}")
+
+    again = sbatch(mine, env)
+    said = wms.cancel(None, mine, "")
+    assert said.endswith(f"scancel {again}")
+    after = until(jobs(wms, mine), lambda js: all(j.finished for j in js), 30)
+    assert {j.job_id: j.state for j in after}[again] == "CANCELLED"
+    assert [j.state for j in jobs(wms, other)()] in (["RUNNING"], ["PENDING"])  # the other run's job untouched
+    assert bystander
+
+
+def test_a_drained_node_keeps_the_run_waiting_with_slurms_reason(slurm: tuple[SlurmWms, dict[str, str]],
+                                                               tmp_path: Path) -> None:
+    wms, env = slurm
+    node = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
+    subprocess.run(["scontrol", "update", f"nodename={node}", "state=drain", "reason=campaignops test"],
+                   env=env, check=True)
+    sbatch(tmp_path / "run", env)
+    seen = until(jobs(wms, tmp_path / "run"), lambda js: any(j.reason for j in js), 30)
+    assert [j.state for j in seen] == ["PENDING"]
+    obs = with_slurm(Observation(RunState.RUNNING), seen)
+    assert obs.state == RunState.RUNNING  # waiting, not failed
+    # Seen here: first slurmctld's free text, then the reason code once the scheduler has looked again.
+    assert re.match(r"Slurm blocked: job \d+ PENDING \((ReqNodeNotAvail, UnavailableNodes:|Nodes required for job "
+                    r"are DOWN, DRAINED)", obs.message), obs.message
+
+
+def test_slurmctld_stopped_makes_the_run_unknown_and_its_jobs_are_found_again_when_it_is_back(
+        slurm: tuple[SlurmWms, dict[str, str]], tmp_path: Path) -> None:
+    wms, env = slurm
+    job = sbatch(tmp_path / "run", env)
+    pidfile = Path(env["SLURM_STATE_DIR"]) / "slurmctld.pid"
+    pid = int(pidfile.read_text())
+    os.kill(pid, signal.SIGTERM)  # stopped by its pid file, as the cluster script would
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.2)
+
+    seen = wms.observe_many([(Submission(str(tmp_path / "run"), "run"), tmp_path / "run")], "")
+    assert seen["run"].state == RunState.UNKNOWN
+    assert "Slurm cannot be asked" in seen["run"].message
+
+    subprocess.run([str(SCRIPT), "start"], env=env, check=True, capture_output=True)
+    back = until(jobs(wms, tmp_path / "run"), lambda js: bool(js), 30)
+    assert [j.job_id for j in back] == [job]  # the same job, recovered from slurmctld's state: not submitted again
+    assert back[0].state in ("RUNNING", "PENDING")
+
+
+def test_a_walltime_shorter_than_the_work_is_a_timeout_the_rules_see(slurm: tuple[SlurmWms, dict[str, str]],
+                                                                   tmp_path: Path) -> None:
+    wms, env = slurm
+    job = sbatch(tmp_path / "run", env, "--time=1")  # one minute, Slurm's smallest
+    seen = until(jobs(wms, tmp_path / "run"), lambda js: any(j.finished for j in js), 240)
+    assert [(j.job_id, j.state) for j in seen] == [(job, "TIMEOUT")]
+    assert with_slurm(Observation(RunState.FAILED), seen).failed_jobs[0].errors[0].startswith("slurm TIMEOUT")
