@@ -246,3 +246,90 @@ def test_the_cli_refuses_a_damaged_folder_and_writes_nothing(damage: tuple[str, 
         assert "Traceback" not in err and "git" in err, err
         assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, f"{command[0]} wrote the ledger"
         assert not (cdir / store.LEDGER_FILE).exists()
+
+
+# ---- bounded, strict reading: no YAML aliases, no file over the size bound, UTF-8 only -----------------
+
+# The "billion laughs": nine levels of nine aliases, 10^9 nodes from a dozen lines.
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+
+
+def test_an_alias_bomb_in_a_single_file_ledger_is_refused_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "ledger.yaml").write_text(f"{HEADER}\nschema_version: 1\ncampaign: demo\n{ALIAS_BOMB}runs: []\n")
+    with pytest.raises(LedgerError) as info:
+        store.load(tmp_path, "demo")
+    message = str(info.value)
+    assert str(tmp_path / "ledger.yaml") in message and "anchor or alias" in message and "git" in message
+
+
+def test_a_harmless_alias_is_refused_too_the_bot_never_writes_one(tmp_path: Path) -> None:
+    text = f"{HEADER}\n" + BODY.replace("campaign: demo", "campaign: &c demo", 1)
+    (tmp_path / "ledger.yaml").write_text(text)
+    with pytest.raises(LedgerError, match="anchor or alias"):
+        store.load(tmp_path, "demo")
+
+
+def test_a_star_or_ampersand_inside_a_value_still_loads(tmp_path: Path) -> None:
+    # the characters alone are no alias: the strict (pure Python) loader reads the same ledger
+    text = f"{HEADER}\n" + BODY.replace("visit IN (1001, 1002)", "'visit IN (1001, 1002) & band = *r*'", 1)
+    (tmp_path / "ledger.yaml").write_text(text)
+    assert store.load(tmp_path, "demo").runs[0].data_query == "visit IN (1001, 1002) & band = *r*"
+
+
+def test_an_alias_in_a_hand_repaired_folder_file_is_refused(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, {})
+    part = FOLDER[PART_NAME]
+    head, _seal, body = part.split("\n", 2)
+    (folder / PART_NAME).write_text(f"{head}\nx: &x 1\ny: *x\n" + body)
+    with pytest.raises(LedgerError) as info:
+        store.load(tmp_path, "demo")
+    assert str(folder / PART_NAME) in str(info.value) and "git log -p" in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["single", "part", "index"])
+def test_invalid_utf8_is_refused_naming_the_file_and_line(where: str, tmp_path: Path) -> None:
+    if where == "single":
+        path = tmp_path / "ledger.yaml"
+        path.write_bytes(TEXT.encode().replace(b"visit IN", b"visit \xff\xfeIN", 1))
+    else:
+        folder = write_folder(tmp_path, {})
+        path = folder / (PART_NAME if where == "part" else store.INDEX_FILE)
+        raw = path.read_bytes()
+        path.write_bytes(raw[:200] + b"\xc3\x28" + raw[200:])
+    with pytest.raises(LedgerError) as info:
+        store.load(tmp_path, "demo")
+    message = str(info.value)
+    assert f"{path}:" in message and "not UTF-8" in message and f"git log -p -- {path}" in message, message
+
+
+def test_a_file_over_the_size_bound_is_refused_before_it_is_parsed(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "ledger.yaml").write_text(TEXT)
+    assert store.load(tmp_path, "demo") == sample()
+    monkeypatch.setattr(store, "MAX_FILE_BYTES", len(TEXT.encode()) - 1)  # a real file, a smaller bound
+    with pytest.raises(LedgerError) as info:
+        store.load(tmp_path, "demo")
+    assert str(tmp_path / "ledger.yaml") in str(info.value) and "bytes at most" in str(info.value)
+
+
+@pytest.mark.parametrize("damage", ["alias bomb", "invalid utf-8"])
+def test_the_cli_refuses_a_hostile_ledger_with_exit_1_and_leaves_it_unchanged(
+        damage: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    shutil.copytree(ROOT / "campaigns" / "demo", tmp_path / "campaigns" / "demo")
+    ledger_file = tmp_path / "campaigns" / "demo" / "ledger.yaml"
+    raw = (f"{HEADER}\nschema_version: 1\ncampaign: demo\n{ALIAS_BOMB}runs: []\n".encode() if damage == "alias bomb"
+           else TEXT.encode().replace(b"visit IN", b"visit \xff IN", 1))
+    ledger_file.write_bytes(raw)
+    for command in (["status", "demo", "--no-pages"], ["plan", "demo"],
+                    ["validate", str(tmp_path / "campaigns" / "demo" / "campaign.yaml")]):
+        code = main(["--root", str(tmp_path), *command, *(["--workdir", str(tmp_path / "w")]
+                                                          if command[0] == "status" else [])])
+        out = capsys.readouterr()
+        err = out.out + out.err  # validate reports its problems on stdout
+        assert code == 1, (command, err)
+        assert "internal error" not in err and "Traceback" not in err, err
+        assert "git log -p" in err and "ledger.yaml" in err, (command, err)
+        assert ledger_file.read_bytes() == raw, f"{command[0]} rewrote the ledger"

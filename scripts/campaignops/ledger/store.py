@@ -171,12 +171,61 @@ def _same_campaign(found: Any, where: str | Path, campaign: str | None) -> None:
                           f"it was copied or moved here; {_restore(where)}")
 
 
-def _yaml(text: str, where: str | Path) -> Any:
+# A ledger file larger than this is refused before it is parsed: the largest ledger file `campaign` writes
+# is a single-file ledger of an older campaign (~2 KB a run: 10,000 runs ~ 20 MB); the folder's files hold
+# 100 runs each. Bounds the memory and time a damaged or hostile file can cost a `campaign status`.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: `campaign` never writes them, and an alias bomb (a few lines
+    that expand into billions of nodes) would hang whoever reads the file."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "found a YAML anchor or alias (&name / *name): `campaign` never writes them",
+                event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _bounded(text: str, where: str | Path) -> str:
+    if len(text) > MAX_FILE_BYTES:
+        raise LedgerError(f"{where}: {len(text):,} characters, more than a ledger file holds "
+                          f"({MAX_FILE_BYTES:,} at most); nothing was read. {_restore(where).capitalize()}")
+    return text
+
+
+def read_file(path: Path) -> str:
+    """The text of one ledger file: at most MAX_FILE_BYTES, strict UTF-8; LedgerError naming the file
+    and how to restore it otherwise."""
     try:
-        return yaml.load(text, Loader=_Loader)
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot be read ({exc.strerror or exc}); {_restore(path)}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise LedgerError(f"{path}: larger than a ledger file holds ({MAX_FILE_BYTES:,} bytes at most); "
+                          f"nothing was read. {_restore(path).capitalize()}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise LedgerError(f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start}); "
+                          f"`campaign` writes UTF-8 only, the file was damaged. {_restore(path).capitalize()}") \
+            from exc
+
+
+def _yaml(text: str, where: str | Path) -> Any:
+    _bounded(text, where)
+    # libyaml cannot be told to refuse aliases; a text without '&' and '*' has none, so it keeps the fast loader
+    loader = _Loader if "&" not in text and "*" not in text else _NoAliasLoader
+    try:
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
-        raise LedgerError(f"{where}: unreadable ledger ({exc}); restore it from git history "
-                          f"(`git checkout -- {where}`) or resolve the merge conflict in it") from exc
+        raise LedgerError(f"{where}: unreadable ledger ({exc}); resolve the merge conflict in it, or "
+                          f"{_restore(where)}") from exc
 
 
 def parse(text: str, where: str | Path, campaign: str | None = None) -> Ledger:
@@ -349,6 +398,7 @@ def files(ledger: Ledger) -> dict[str, str]:
 
 
 def _json_or_yaml(body: str, where: str | Path) -> Any:
+    _bounded(body, where)
     try:
         return json.loads(body)
     except ValueError:
@@ -507,7 +557,7 @@ def ledger_dir(campaign_dir: Path) -> Path:
 
 
 def _read_folder(folder: Path) -> dict[str, str | None]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.yaml")) if p.is_file()}
+    return {p.name: read_file(p) for p in sorted(folder.glob("*.yaml")) if p.is_file()}
 
 
 def _folder_done(folder: Path) -> bool:
@@ -515,7 +565,7 @@ def _folder_done(folder: Path) -> bool:
     index = folder / INDEX_FILE
     if not index.exists():
         return False
-    return '"previous": ' not in index.read_text(encoding="utf-8")
+    return '"previous": ' not in read_file(index)
 
 
 def migrating(campaign_dir: Path) -> bool:
@@ -528,7 +578,7 @@ def load(campaign_dir: Path, campaign: str) -> Ledger:
     folder, single = ledger_dir(campaign_dir), ledger_path(campaign_dir)
     if single.exists() and not _folder_done(folder):
         # recorded before the folder layout (or its move into the folder was cut short)
-        return parse(single.read_text(encoding="utf-8"), single, campaign)
+        return parse(read_file(single), single, campaign)
     if folder.is_dir() and any(folder.glob("*.yaml")):
         return parse_folder(_read_folder(folder), folder, campaign)
     return Ledger(campaign)
@@ -629,4 +679,4 @@ def save(campaign_dir: Path, ledger: Ledger) -> bool:
 
 __all__ = ["INDEX_FILE", "LEDGER_DIR", "LEDGER_FILE", "RUNS_PER_FILE", "Entry", "Index", "attempt_from_dict",
            "attempt_to_dict", "dumps", "files", "from_dict", "ledger_dir", "ledger_path", "load", "migrating",
-           "parse", "parse_folder", "parse_index", "parse_version", "save", "to_dict"]
+           "parse", "parse_folder", "parse_index", "parse_version", "read_file", "save", "to_dict"]
