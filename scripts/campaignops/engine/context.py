@@ -60,6 +60,9 @@ class Context:
     transfer_for: Callable[[str, str], Transfer] | None = None
     # Multi-site: each site's own WMS (site profile name -> Wms); a site missing here uses `wms`.
     site_wms: Mapping[str, Wms] = field(default_factory=dict)
+    # Whether the process a pid file records (pid, start time, boot) still runs: given by the composition root
+    # (adapters.processes.running); None judges every recorded process ended.
+    process_running: Callable[[Path], bool] | None = None
 
     def wms_of(self, launch_dir: Path | str) -> Wms:
         """The WMS of the site whose run was launched in `launch_dir` (see `launch_dir`), else the campaign's:
