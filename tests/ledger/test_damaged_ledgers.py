@@ -219,11 +219,17 @@ def test_a_lost_extra_or_mismatched_file_of_the_folder_is_refused(name: str, tmp
     assert str(folder) in message and "git" in message, message
 
 
-def test_the_folder_sample_itself_loads_and_a_hand_repaired_file_with_its_records_does(tmp_path: Path) -> None:
+def test_the_folder_sample_itself_loads_and_a_file_whose_seal_was_removed_by_hand_is_refused(tmp_path: Path) -> None:
     write_folder(tmp_path, {})
     assert store.load(tmp_path, "demo") == sample()
-    write_folder(tmp_path, {PART_NAME: part_unsealed(P_BODY)})  # seal removed, nothing else changed
-    assert store.load(tmp_path, "demo") == sample()
+    folder = write_folder(tmp_path, {PART_NAME: part_unsealed(P_BODY)})  # seal removed, nothing else changed
+    with pytest.raises(LedgerError, match="seal line was removed by hand") as info:
+        store.load(tmp_path, "demo")
+    assert str(folder / PART_NAME) in str(info.value) and "git log -p" in str(info.value)
+    index = FOLDER[store.INDEX_FILE]
+    write_folder(tmp_path, {store.INDEX_FILE: "\n".join(ln for i, ln in enumerate(index.split("\n")) if i != 1)})
+    with pytest.raises(LedgerError, match="seal line was removed by hand"):
+        store.load(tmp_path, "demo")
 
 
 @pytest.mark.parametrize("damage", [("part", "unknown state"), ("part", "a sealed file missing its last attempt"),
@@ -333,3 +339,70 @@ def test_the_cli_refuses_a_hostile_ledger_with_exit_1_and_leaves_it_unchanged(
         assert "internal error" not in err and "Traceback" not in err, err
         assert "git log -p" in err and "ledger.yaml" in err, (command, err)
         assert ledger_file.read_bytes() == raw, f"{command[0]} rewrote the ledger"
+
+
+# ---- a look never writes the record: `campaign status` on every damaged variant leaves each byte ---------
+
+def _variants() -> dict[str, dict[str, bytes | None]]:
+    """Every damaged ledger of this module as the files of a campaign folder (relative path -> bytes)."""
+    folder = {f"{store.LEDGER_DIR}/{n}": t.encode() for n, t in FOLDER.items()}
+    out: dict[str, dict[str, bytes | None]] = {}
+    for name, make in CASES.items():
+        out[f"single: {name}"] = {store.LEDGER_FILE: make().encode()}
+    for name, make in PART_CASES.items():
+        out[f"part: {name}"] = {**folder, f"{store.LEDGER_DIR}/{PART_NAME}": make().encode()}
+    for name, changes in FOLDER_CASES.items():
+        out[f"folder: {name}"] = {**folder, **{f"{store.LEDGER_DIR}/{n}": None if t is None else t.encode()
+                                               for n, t in changes().items()}}
+    stale = store.dumps(Ledger("demo", sample().runs[:1])).encode()  # an older record of the same campaign
+    out["a stale ledger.yaml beside a complete folder"] = {**folder, store.LEDGER_FILE: stale}
+    pending = FOLDER[store.INDEX_FILE].replace('"sha256":', '"previous": null, "sha256":', 1)
+    out["a stale ledger.yaml beside a folder whose save was cut short"] = {
+        **folder, store.LEDGER_FILE: stale, f"{store.LEDGER_DIR}/{store.INDEX_FILE}": pending.encode()}
+    out["an alias bomb"] = {store.LEDGER_FILE: f"{HEADER}\nschema_version: 1\ncampaign: demo\n{ALIAS_BOMB}runs: []\n"
+                            .encode()}
+    out["invalid UTF-8 in a folder file"] = {**folder, f"{store.LEDGER_DIR}/{PART_NAME}":
+                                             FOLDER[PART_NAME].encode().replace(b"visit", b"vis\xffit", 1)}
+    return out
+
+
+VARIANTS = _variants()
+
+
+def test_there_are_at_least_50_damaged_variants() -> None:
+    assert len(VARIANTS) >= 50
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_status_on_a_damaged_ledger_leaves_every_ledger_byte_unchanged(
+        name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    cdir = tmp_path / "campaigns" / "demo"
+    shutil.copytree(ROOT / "campaigns" / "demo", cdir)
+    for rel, data in VARIANTS[name].items():
+        if data is not None:
+            (cdir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (cdir / rel).write_bytes(data)
+
+    def ledger_bytes() -> dict[str, bytes]:
+        return {str(p.relative_to(cdir)): p.read_bytes() for p in sorted(cdir.rglob("*"))
+                if p.is_file() and (p.name == store.LEDGER_FILE or store.LEDGER_DIR in p.relative_to(cdir).parts)}
+
+    before = ledger_bytes()
+    code = main(["--root", str(tmp_path), "status", "demo", "--no-pages", "--workdir", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert code == 1, (name, err)
+    assert "internal error" not in err and "git" in err, err
+    assert ledger_bytes() == before, f"status wrote the ledger ({name})"
+
+
+def test_status_on_a_sound_single_file_ledger_does_not_move_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    cdir = tmp_path / "campaigns" / "demo"
+    shutil.copytree(ROOT / "campaigns" / "demo", cdir)
+    (cdir / store.LEDGER_FILE).write_text(store.dumps(Ledger("demo")))
+    before = (cdir / store.LEDGER_FILE).read_bytes()
+    assert main(["--root", str(tmp_path), "status", "demo", "--no-pages", "--workdir", str(tmp_path / "w")]) == 0
+    assert (cdir / store.LEDGER_FILE).read_bytes() == before and not (cdir / store.LEDGER_DIR).exists()
+    capsys.readouterr()

@@ -85,6 +85,12 @@ class Context:
         if self.dry_run:
             return
         moving = store.migrating(self.campaign_dir)
+        if moving and not self.may_launch:
+            # A look never migrates the record: the move is `campaign reconcile`'s (or an explicit command's)
+            self.say(f"ledger: {self.campaign_dir / store.LEDGER_FILE} is in the single-file layout; this look "
+                     f"records nothing (`campaign reconcile {self.campaign.name}` moves it into "
+                     f"{self.campaign_dir / store.LEDGER_DIR}/ and records)")
+            return
         if store.save(self.campaign_dir, ledger):
             self.saved.append(self.now())
             if moving:
