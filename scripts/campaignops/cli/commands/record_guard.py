@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ...adapters.git.repo import Git, GitError
 from ...spec.changes import bot_written
-from ..common import root_of
+from ..common import changed_paths, root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,13 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = root_of(args)
-    try:
-        diff = Git(root).out("diff", "--name-only", "-z", "--no-renames", args.base, args.head, "--")
-    except GitError as exc:
-        print(f"error: cannot diff {args.base}..{args.head}: {exc}. Is the base commit fetched "
-              "(actions/checkout with fetch-depth: 0)?", file=sys.stderr)
+    paths = changed_paths(root, args.base, args.head)
+    if paths is None:
         return 1
-    touched = bot_written(p for p in diff.split("\0") if p)
+    touched = bot_written(paths)
     if not touched or args.author in args.bot:
         print(f"the record is unchanged by hand: {len(touched)} bot file(s) changed, author {args.author}")
         return 0
