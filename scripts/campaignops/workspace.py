@@ -14,6 +14,7 @@ from pathlib import Path
 from .adapters.butler import ButlerDataIds
 from .adapters.lock import lock_campaign
 from .adapters.pipeline_graph import moved_types
+from .adapters.processes import read_process, running
 from .domain.errors import ButlerQueryError, LedgerError
 from .domain.model import Campaign, Plan
 from .domain.problems import Problem
@@ -82,7 +83,8 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
                   workdir=workdir, say=say, dry_run=dry_run, transfer_for=transfers_of(campaign),
                   site_wms={} if wms is not None or not campaign.multisite else
                   {site: make_wms(campaign.site_profile(site), workdir)
-                   for site in campaign.sites})
+                   for site in campaign.sites},
+                  process_running=lambda pid_file: running(read_process(pid_file)))
     return Workspace(ctx, plan, ledger)
 
 

@@ -91,10 +91,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
 
 def test_launch_returns_while_bps_runs_and_writes_the_pid_and_log_in_the_launch_dir(runs: Runs) -> None:
     from campaignops.adapters.bps.launcher import pid_alive, read_pid
+    from campaignops.adapters.processes import read_process
 
     assert pid_alive(read_pid(runs.flaky)), "launch came back before bps finished (it is detached)"
     for launch_dir in (runs.clean, runs.flaky):
-        assert int((launch_dir / PID_FILE).read_text()) > 0
+        recorded = read_process(launch_dir / PID_FILE)
+        assert recorded is not None and recorded.pid > 0 and recorded.started is not None, "pid without start time"
         assert (launch_dir / SUBMIT_LOG).exists()
 
 

@@ -74,6 +74,34 @@ def test_a_stage_whose_job_was_killed_is_seen_as_interrupted_not_running_forever
     assert "interrupted" in ledger.setup.message
 
 
+def test_the_stage_records_its_shell_with_start_time_and_a_reused_pid_is_not_taken_for_it(tmp_path: Path) -> None:
+    import subprocess
+
+    from campaignops.adapters.processes import identify, read_process
+
+    site = _site(tmp_path, BUILD)
+    ctx = site.job()
+    ledger = setup_stage.ensure(ctx, site.ledger())
+    recorded = read_process(ctx.workdir / "camp" / "setup" / "setup.pid")
+    assert recorded is not None and recorded.started is not None and recorded.boot is not None
+    # A stage RUNNING in the ledger whose recorded pid now belongs to an unrelated `sleep`: interrupted.
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        real = identify(stranger.pid)
+        assert real is not None and real.started is not None
+        pid_file = ctx.workdir / "camp" / "setup" / "setup.pid"
+        running_stage = replace(ledger, setup=SetupRecord(RunState.RUNNING, "x", "2026-11-30T10:00:00Z"))
+        pid_file.write_text(real.text())  # the very process: still running, left alone
+        assert setup_stage.ensure(ctx, running_stage).setup == running_stage.setup
+        pid_file.write_text(replace(real, started=real.started - 100).text())  # the pid reused since
+        after = setup_stage.ensure(ctx, running_stage)
+        assert after.setup is not None and "interrupted" in after.setup.message
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
 def test_a_look_never_runs_the_stage(tmp_path: Path) -> None:
     site = _site(tmp_path, BUILD)
     ctx = site.job()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from campaignops.adapters.memory_wms import InMemoryWms
+from campaignops.adapters.processes import read_process, running
 from campaignops.domain.model import Campaign, Plan, Profile
 from campaignops.domain.states import RunState
 from campaignops.engine import autopilot, observe, submit
@@ -45,7 +46,8 @@ class Site:
     def job(self) -> Context:
         """What a fresh `campaign apply` / `campaign status` process starts with."""
         return Context(root=self.root, campaign=self.campaign, wms=self.wms, workdir=self.root / "work",
-                       now=self.clock, say=lambda _: None)
+                       now=self.clock, say=lambda _: None,
+                       process_running=lambda pid_file: running(read_process(pid_file)))
 
     @property
     def plan(self) -> Plan:

@@ -219,11 +219,17 @@ def test_a_lost_extra_or_mismatched_file_of_the_folder_is_refused(name: str, tmp
     assert str(folder) in message and "git" in message, message
 
 
-def test_the_folder_sample_itself_loads_and_a_hand_repaired_file_with_its_records_does(tmp_path: Path) -> None:
+def test_the_folder_sample_itself_loads_and_a_file_whose_seal_was_removed_by_hand_is_refused(tmp_path: Path) -> None:
     write_folder(tmp_path, {})
     assert store.load(tmp_path, "demo") == sample()
-    write_folder(tmp_path, {PART_NAME: part_unsealed(P_BODY)})  # seal removed, nothing else changed
-    assert store.load(tmp_path, "demo") == sample()
+    folder = write_folder(tmp_path, {PART_NAME: part_unsealed(P_BODY)})  # seal removed, nothing else changed
+    with pytest.raises(LedgerError, match="seal line was removed by hand") as info:
+        store.load(tmp_path, "demo")
+    assert str(folder / PART_NAME) in str(info.value) and "git log -p" in str(info.value)
+    index = FOLDER[store.INDEX_FILE]
+    write_folder(tmp_path, {store.INDEX_FILE: "\n".join(ln for i, ln in enumerate(index.split("\n")) if i != 1)})
+    with pytest.raises(LedgerError, match="seal line was removed by hand"):
+        store.load(tmp_path, "demo")
 
 
 @pytest.mark.parametrize("damage", [("part", "unknown state"), ("part", "a sealed file missing its last attempt"),
@@ -246,3 +252,157 @@ def test_the_cli_refuses_a_damaged_folder_and_writes_nothing(damage: tuple[str, 
         assert "Traceback" not in err and "git" in err, err
         assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, f"{command[0]} wrote the ledger"
         assert not (cdir / store.LEDGER_FILE).exists()
+
+
+# ---- bounded, strict reading: no YAML aliases, no file over the size bound, UTF-8 only -----------------
+
+# The "billion laughs": nine levels of nine aliases, 10^9 nodes from a dozen lines.
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+
+
+def test_an_alias_bomb_in_a_single_file_ledger_is_refused_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "ledger.yaml").write_text(f"{HEADER}\nschema_version: 1\ncampaign: demo\n{ALIAS_BOMB}runs: []\n")
+    with pytest.raises(LedgerError) as info:
+        store.load(tmp_path, "demo")
+    message = str(info.value)
+    assert str(tmp_path / "ledger.yaml") in message and "anchor or alias" in message and "git" in message
+
+
+def test_a_harmless_alias_is_refused_too_the_bot_never_writes_one(tmp_path: Path) -> None:
+    text = f"{HEADER}\n" + BODY.replace("campaign: demo", "campaign: &c demo", 1)
+    (tmp_path / "ledger.yaml").write_text(text)
+    with pytest.raises(LedgerError, match="anchor or alias"):
+        store.load(tmp_path, "demo")
+
+
+def test_a_star_or_ampersand_inside_a_value_still_loads(tmp_path: Path) -> None:
+    # the characters alone are no alias: the strict (pure Python) loader reads the same ledger
+    text = f"{HEADER}\n" + BODY.replace("visit IN (1001, 1002)", "'visit IN (1001, 1002) & band = *r*'", 1)
+    (tmp_path / "ledger.yaml").write_text(text)
+    assert store.load(tmp_path, "demo").runs[0].data_query == "visit IN (1001, 1002) & band = *r*"
+
+
+def test_an_alias_in_a_hand_repaired_folder_file_is_refused(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, {})
+    part = FOLDER[PART_NAME]
+    head, _seal, body = part.split("\n", 2)
+    (folder / PART_NAME).write_text(f"{head}\nx: &x 1\ny: *x\n" + body)
+    with pytest.raises(LedgerError) as info:
+        store.load(tmp_path, "demo")
+    assert str(folder / PART_NAME) in str(info.value) and "git log -p" in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["single", "part", "index"])
+def test_invalid_utf8_is_refused_naming_the_file_and_line(where: str, tmp_path: Path) -> None:
+    if where == "single":
+        path = tmp_path / "ledger.yaml"
+        path.write_bytes(TEXT.encode().replace(b"visit IN", b"visit \xff\xfeIN", 1))
+    else:
+        folder = write_folder(tmp_path, {})
+        path = folder / (PART_NAME if where == "part" else store.INDEX_FILE)
+        raw = path.read_bytes()
+        path.write_bytes(raw[:200] + b"\xc3\x28" + raw[200:])
+    with pytest.raises(LedgerError) as info:
+        store.load(tmp_path, "demo")
+    message = str(info.value)
+    assert f"{path}:" in message and "not UTF-8" in message and f"git log -p -- {path}" in message, message
+
+
+def test_a_file_over_the_size_bound_is_refused_before_it_is_parsed(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "ledger.yaml").write_text(TEXT)
+    assert store.load(tmp_path, "demo") == sample()
+    monkeypatch.setattr(store, "MAX_FILE_BYTES", len(TEXT.encode()) - 1)  # a real file, a smaller bound
+    with pytest.raises(LedgerError) as info:
+        store.load(tmp_path, "demo")
+    assert str(tmp_path / "ledger.yaml") in str(info.value) and "bytes at most" in str(info.value)
+
+
+@pytest.mark.parametrize("damage", ["alias bomb", "invalid utf-8"])
+def test_the_cli_refuses_a_hostile_ledger_with_exit_1_and_leaves_it_unchanged(
+        damage: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    shutil.copytree(ROOT / "campaigns" / "demo", tmp_path / "campaigns" / "demo")
+    ledger_file = tmp_path / "campaigns" / "demo" / "ledger.yaml"
+    raw = (f"{HEADER}\nschema_version: 1\ncampaign: demo\n{ALIAS_BOMB}runs: []\n".encode() if damage == "alias bomb"
+           else TEXT.encode().replace(b"visit IN", b"visit \xff IN", 1))
+    ledger_file.write_bytes(raw)
+    for command in (["status", "demo", "--no-pages"], ["plan", "demo"],
+                    ["validate", str(tmp_path / "campaigns" / "demo" / "campaign.yaml")]):
+        code = main(["--root", str(tmp_path), *command, *(["--workdir", str(tmp_path / "w")]
+                                                          if command[0] == "status" else [])])
+        out = capsys.readouterr()
+        err = out.out + out.err  # validate reports its problems on stdout
+        assert code == 1, (command, err)
+        assert "internal error" not in err and "Traceback" not in err, err
+        assert "git log -p" in err and "ledger.yaml" in err, (command, err)
+        assert ledger_file.read_bytes() == raw, f"{command[0]} rewrote the ledger"
+
+
+# ---- a look never writes the record: `campaign status` on every damaged variant leaves each byte ---------
+
+def _variants() -> dict[str, dict[str, bytes | None]]:
+    """Every damaged ledger of this module as the files of a campaign folder (relative path -> bytes)."""
+    folder = {f"{store.LEDGER_DIR}/{n}": t.encode() for n, t in FOLDER.items()}
+    out: dict[str, dict[str, bytes | None]] = {}
+    for name, make in CASES.items():
+        out[f"single: {name}"] = {store.LEDGER_FILE: make().encode()}
+    for name, make in PART_CASES.items():
+        out[f"part: {name}"] = {**folder, f"{store.LEDGER_DIR}/{PART_NAME}": make().encode()}
+    for name, changes in FOLDER_CASES.items():
+        out[f"folder: {name}"] = {**folder, **{f"{store.LEDGER_DIR}/{n}": None if t is None else t.encode()
+                                               for n, t in changes().items()}}
+    stale = store.dumps(Ledger("demo", sample().runs[:1])).encode()  # an older record of the same campaign
+    out["a stale ledger.yaml beside a complete folder"] = {**folder, store.LEDGER_FILE: stale}
+    pending = FOLDER[store.INDEX_FILE].replace('"sha256":', '"previous": null, "sha256":', 1)
+    out["a stale ledger.yaml beside a folder whose save was cut short"] = {
+        **folder, store.LEDGER_FILE: stale, f"{store.LEDGER_DIR}/{store.INDEX_FILE}": pending.encode()}
+    out["an alias bomb"] = {store.LEDGER_FILE: f"{HEADER}\nschema_version: 1\ncampaign: demo\n{ALIAS_BOMB}runs: []\n"
+                            .encode()}
+    out["invalid UTF-8 in a folder file"] = {**folder, f"{store.LEDGER_DIR}/{PART_NAME}":
+                                             FOLDER[PART_NAME].encode().replace(b"visit", b"vis\xffit", 1)}
+    return out
+
+
+VARIANTS = _variants()
+
+
+def test_there_are_at_least_50_damaged_variants() -> None:
+    assert len(VARIANTS) >= 50
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_status_on_a_damaged_ledger_leaves_every_ledger_byte_unchanged(
+        name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    cdir = tmp_path / "campaigns" / "demo"
+    shutil.copytree(ROOT / "campaigns" / "demo", cdir)
+    for rel, data in VARIANTS[name].items():
+        if data is not None:
+            (cdir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (cdir / rel).write_bytes(data)
+
+    def ledger_bytes() -> dict[str, bytes]:
+        return {str(p.relative_to(cdir)): p.read_bytes() for p in sorted(cdir.rglob("*"))
+                if p.is_file() and (p.name == store.LEDGER_FILE or store.LEDGER_DIR in p.relative_to(cdir).parts)}
+
+    before = ledger_bytes()
+    code = main(["--root", str(tmp_path), "status", "demo", "--no-pages", "--workdir", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert code == 1, (name, err)
+    assert "internal error" not in err and "git" in err, err
+    assert ledger_bytes() == before, f"status wrote the ledger ({name})"
+
+
+def test_status_on_a_sound_single_file_ledger_does_not_move_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    cdir = tmp_path / "campaigns" / "demo"
+    shutil.copytree(ROOT / "campaigns" / "demo", cdir)
+    (cdir / store.LEDGER_FILE).write_text(store.dumps(Ledger("demo")))
+    before = (cdir / store.LEDGER_FILE).read_bytes()
+    assert main(["--root", str(tmp_path), "status", "demo", "--no-pages", "--workdir", str(tmp_path / "w")]) == 0
+    assert (cdir / store.LEDGER_FILE).read_bytes() == before and not (cdir / store.LEDGER_DIR).exists()
+    capsys.readouterr()

@@ -121,7 +121,7 @@ def test_a_corrupt_ledger_stops_the_cli_with_advice_not_a_traceback(tmp_path: Pa
     code = main(["--root", str(tmp_path), "status", "demo", "--no-pages", "--workdir", str(tmp_path / "w")])
     err = capsys.readouterr().err
     assert code == 1
-    assert "unreadable ledger" in err and "restore it from git history" in err
+    assert "unreadable ledger" in err and "restore it from git: `git log -p --" in err
 
 
 def test_controls_and_the_setup_stage_round_trip_in_the_index_one_control_a_line(tmp_path: Path) -> None:

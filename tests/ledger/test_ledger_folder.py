@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from campaignops.domain.errors import LedgerError
 from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.engine.context import Context
 from campaignops.ledger import store
@@ -158,17 +159,15 @@ def test_the_move_is_said_once_by_the_job_that_makes_it(tmp_path: Path) -> None:
     assert len(said) == 1 and "moved" in said[0] and "ledger.yaml" in said[0] and "commit both" in said[0]
 
 
-def test_a_hand_repaired_file_is_checked_in_full_and_sealed_again_when_next_written(tmp_path: Path) -> None:
+def test_a_file_whose_seal_was_dropped_by_hand_is_refused_and_never_sealed_again(tmp_path: Path) -> None:
     store.save(tmp_path, big())
     part = tmp_path / "ledger" / "step1.001.yaml"
     header, _seal, body = part.read_text().split("\n", 2)
     part.write_text(f"{header}\n{body}")  # someone resolved a conflict by hand and dropped the seal
-    loaded = store.load(tmp_path, "demo")
-    assert loaded == big()
-    record = loaded.run("step1/g0150")
-    assert record is not None
-    assert store.save(tmp_path, loaded.with_run(record.with_attempt(attempt(150, RunState.FAILED, number=2))))
-    assert part.read_text().split("\n")[1].startswith("# seal: 100 runs, 101 attempts")  # its next write seals it
+    before = part.read_bytes()
+    with pytest.raises(LedgerError, match="seal line was removed by hand"):
+        store.load(tmp_path, "demo")
+    assert part.read_bytes() == before, "the hand edit stays detectable: nothing re-seals it"
 
 
 def test_the_folder_of_a_checkout_copied_elsewhere_still_loads(tmp_path: Path) -> None:

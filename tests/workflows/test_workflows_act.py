@@ -304,6 +304,23 @@ def test_validate_fails_the_check_on_an_invalid_campaign(act_repo: tuple[ActRepo
     assert github.comments == []
 
 
+def test_validate_fails_a_pull_request_by_a_person_that_changes_a_ledger(act_repo: tuple[ActRepo, FakeGitHub]
+                                                                          ) -> None:
+    repo, github = act_repo
+    event = _pull_request(repo)
+    ledger = repo.work / "campaigns" / "hsc-rc2-w_2026_47" / "ledger" / "index.yaml"
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    ledger.write_text("# a hand edit\n")
+    git(repo.work, "add", "-A")
+    git(repo.work, "commit", "-q", "-m", "hand edit of the ledger")
+    event["pull_request"]["head"]["sha"] = git(repo.work, "rev-parse", "HEAD")
+    event["pull_request"]["user"] = {"login": "alice"}
+    result = repo.run("pull_request", "validate.yml", event)
+    assert result.returncode != 0
+    assert "::error file=campaigns/hsc-rc2-w_2026_47/ledger/index.yaml" in result.stdout
+    assert github.comments == []
+
+
 # ---- weekly-ci-hsc.yml --------------------------------------------------------------------------
 
 def test_weekly_job_commits_this_weeks_campaign_once(act_repo: tuple[ActRepo, FakeGitHub]) -> None:

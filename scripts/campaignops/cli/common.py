@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ..adapters import pages as page_files
-from ..adapters.git.repo import Git
+from ..adapters.git.repo import Git, GitError
 from ..domain.model import Campaign
 from ..spec.load import all_campaign_paths, root_from
 from ..views import pages
@@ -19,6 +20,18 @@ from ..views import pages
 def root_of(args: argparse.Namespace) -> Path:
     """The repository root: --root when given, else the nearest directory above here holding campaigns/."""
     return root_from(getattr(args, "root", None))
+
+
+def changed_paths(root: Path, base: str, head: str) -> list[str] | None:
+    """The repository-relative paths that differ between two commits; None (the error said) when the
+    diff cannot be had."""
+    try:
+        diff = Git(root).out("diff", "--name-only", "-z", "--no-renames", base, head, "--")
+    except GitError as exc:
+        print(f"error: cannot diff {base}..{head}: {exc}. Is the base commit fetched "
+              "(actions/checkout with fetch-depth: 0)?", file=sys.stderr)
+        return None
+    return [p for p in diff.split("\0") if p]
 
 
 def campaign_names(root: Path, names: list[str], all_: bool) -> list[str]:

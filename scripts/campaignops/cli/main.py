@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "expiry), PANDA_URL, monitor; says what to fix"),
     "history": ("history", "a campaign's timeline, read back from the ledger's git history"),
     "changed": ("changed", "campaigns whose files changed between two commits"),
+    "record-guard": ("record_guard", "fail when a pull request not by the bot changes the bot's record (ledgers, pages)"),
     "new": ("new", "make a campaign from a template (e.g. this week's ci_hsc)"),
     "explain": ("explain", "which failure rule matches a failed run and why, and what it would decide"),
     "errors": ("errors", "failures grouped by error code, task and site across attempts, with the rule that acted"),

@@ -57,6 +57,9 @@ class Context:
     transfer_for: Callable[[str, str], Transfer] | None = None
     # Multi-site: each site's own WMS (site profile name -> Wms); a site missing here uses `wms`.
     site_wms: Mapping[str, Wms] = field(default_factory=dict)
+    # Whether the process a pid file records (pid, start time, boot) still runs: given by the composition root
+    # (adapters.processes.running); None judges every recorded process ended.
+    process_running: Callable[[Path], bool] | None = None
 
     def wms_of(self, launch_dir: Path | str) -> Wms:
         """The WMS of the site whose run was launched in `launch_dir` (see `launch_dir`), else the campaign's:
@@ -79,6 +82,12 @@ class Context:
         if self.dry_run:
             return
         moving = store.migrating(self.campaign_dir)
+        if moving and not self.may_launch:
+            # A look never migrates the record: the move is `campaign reconcile`'s (or an explicit command's)
+            self.say(f"ledger: {self.campaign_dir / store.LEDGER_FILE} is in the single-file layout; this look "
+                     f"records nothing (`campaign reconcile {self.campaign.name}` moves it into "
+                     f"{self.campaign_dir / store.LEDGER_DIR}/ and records)")
+            return
         if store.save(self.campaign_dir, ledger):
             self.saved.append(self.now())
             if moving:

@@ -9,7 +9,6 @@ killed job is seen (RUNNING with no live process), and it never runs over a repo
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 from dataclasses import replace
@@ -24,6 +23,10 @@ from .context import Context
 
 LOG = "setup.log"
 PID = "setup.pid"
+# The shell records its pid with its start time (field 22 of /proc/<pid>/stat; bash's name has no spaces)
+# and the boot time, in the pid file's format (adapters/processes.py): a reused pid is not taken for it.
+_OWN_PID = (f"echo $$ $(cut -d' ' -f22 /proc/$$/stat) $(sed -n 's/^btime //p' /proc/stat) > {PID}.id "
+            f"&& mv -f {PID}.id {PID}")
 
 
 def needed(ctx: Context, ledger: Ledger) -> bool:
@@ -42,15 +45,6 @@ def commands(ctx: Context) -> list[str]:
             .replace("{stack}", campaign.stack_tag) for c in campaign.butler_setup]
 
 
-def _alive(pid_file: Path) -> bool:
-    try:
-        pid = int(pid_file.read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return False
-    return Path(f"/proc/{pid}").exists()
-
-
 def ensure(ctx: Context, ledger: Ledger, *, again: bool = False) -> Ledger:
     """Run the stage if the repository is not built yet (and this job may launch); returns the ledger.
 
@@ -63,7 +57,7 @@ def ensure(ctx: Context, ledger: Ledger, *, again: bool = False) -> Ledger:
     repo = Path(rooted(ctx.campaign.butler_repo, ctx.root))
     folder = _dir(ctx)
     if record is not None and record.state == RunState.RUNNING:
-        if _alive(folder / PID):
+        if ctx.process_running is not None and ctx.process_running(folder / PID):
             ctx.say(f"  set-up stage of {ctx.campaign.name} still running (log: {record.log})")
             return ledger
         record = replace(record, state=RunState.FAILED, ended_at=ctx.now(),
@@ -110,7 +104,7 @@ def _run(ctx: Context, steps: list[str], log: Path, folder: Path) -> str:
             out.write(f"# {ctx.now()} campaignops set-up {i}/{len(steps)}: {command}\n")
             out.flush()
             script = f"{stack} && {command}" if stack else command
-            proc = subprocess.Popen(["bash", "-c", f'echo $$ > {PID} && {script}'], cwd=folder, stdout=out,
+            proc = subprocess.Popen(["bash", "-c", f"{_OWN_PID} && {script}"], cwd=folder, stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             if proc.wait() != 0:
                 return f"command {i} of {len(steps)} exited {proc.returncode}: {command} (see {log})"

@@ -171,12 +171,61 @@ def _same_campaign(found: Any, where: str | Path, campaign: str | None) -> None:
                           f"it was copied or moved here; {_restore(where)}")
 
 
-def _yaml(text: str, where: str | Path) -> Any:
+# A ledger file larger than this is refused before it is parsed: the largest ledger file `campaign` writes
+# is a single-file ledger of an older campaign (~2 KB a run: 10,000 runs ~ 20 MB); the folder's files hold
+# 100 runs each. Bounds the memory and time a damaged or hostile file can cost a `campaign status`.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: `campaign` never writes them, and an alias bomb (a few lines
+    that expand into billions of nodes) would hang whoever reads the file."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "found a YAML anchor or alias (&name / *name): `campaign` never writes them",
+                event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _bounded(text: str, where: str | Path) -> str:
+    if len(text) > MAX_FILE_BYTES:
+        raise LedgerError(f"{where}: {len(text):,} characters, more than a ledger file holds "
+                          f"({MAX_FILE_BYTES:,} at most); nothing was read. {_restore(where).capitalize()}")
+    return text
+
+
+def read_file(path: Path) -> str:
+    """The text of one ledger file: at most MAX_FILE_BYTES, strict UTF-8; LedgerError naming the file
+    and how to restore it otherwise."""
     try:
-        return yaml.load(text, Loader=_Loader)
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot be read ({exc.strerror or exc}); {_restore(path)}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise LedgerError(f"{path}: larger than a ledger file holds ({MAX_FILE_BYTES:,} bytes at most); "
+                          f"nothing was read. {_restore(path).capitalize()}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise LedgerError(f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start}); "
+                          f"`campaign` writes UTF-8 only, the file was damaged. {_restore(path).capitalize()}") \
+            from exc
+
+
+def _yaml(text: str, where: str | Path) -> Any:
+    _bounded(text, where)
+    # libyaml cannot be told to refuse aliases; a text without '&' and '*' has none, so it keeps the fast loader
+    loader = _Loader if "&" not in text and "*" not in text else _NoAliasLoader
+    try:
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
-        raise LedgerError(f"{where}: unreadable ledger ({exc}); restore it from git history "
-                          f"(`git checkout -- {where}`) or resolve the merge conflict in it") from exc
+        raise LedgerError(f"{where}: unreadable ledger ({exc}); resolve the merge conflict in it, or "
+                          f"{_restore(where)}") from exc
 
 
 def parse(text: str, where: str | Path, campaign: str | None = None) -> Ledger:
@@ -349,17 +398,28 @@ def files(ledger: Ledger) -> dict[str, str]:
 
 
 def _json_or_yaml(body: str, where: str | Path) -> Any:
+    _bounded(body, where)
     try:
         return json.loads(body)
     except ValueError:
         return _yaml(body, where)  # a hand repair may have left it in YAML's block style
 
 
+def _unsealed(where: str | Path) -> LedgerError:
+    """A folder file without its seal: `campaign` seals every file it writes there, so a person removed it
+    (a hand edit, which is then indistinguishable from damage). Refused, never sealed again."""
+    return LedgerError(f"{where}: its seal line was removed by hand, so an edit or a cut cannot be detected; "
+                       f"nothing was read or written. {_restore(where).capitalize()}; record changes with "
+                       f"`campaign` commands (accept, skip, supersede), never by editing the ledger")
+
+
 def parse_index(text: str, where: str | Path, campaign: str | None = None) -> Index:
-    """The index from its text: sealed (or checked against the schema when a person removed the seal)."""
+    """The index from its text, which must carry the seal `campaign` wrote."""
     seal, body = _sealed(text, where)
+    if seal is None:
+        raise _unsealed(where)
     data = _json_or_yaml(body, where)
-    if seal is None or not isinstance(data, dict):
+    if not isinstance(data, dict):
         data = _checked(data, where, campaign, "index")
     else:
         # sealed: what `campaign` wrote from checked records. The file list is still checked (it is
@@ -404,28 +464,18 @@ def _parse_part(text: str, where: str | Path, campaign: str, entry: Entry) -> li
     if entry.pending and entry.previous:
         expected.add(entry.previous)
     if seal is None:
-        data = _checked(_json_or_yaml(body, where), where, campaign)
-        try:
-            runs = [run_from_dict(r) for r in data["runs"]]
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            raise LedgerError(f"{where}: damaged ledger ({type(exc).__name__}: {exc}); {restore}") from exc
-        counts = (len(runs), sum(len(r.attempts) for r in runs))
-        if not any(counts == (n, a) for n, a, _ in expected):
-            raise LedgerError(f"{where}: holds {counts[0]} runs and {counts[1]} attempts, the index "
-                              f"{folder / INDEX_FILE} says {entry.runs} and {entry.attempts}: records were lost; "
-                              f"{restore}")
-    else:
-        found = (int(seal["runs"]), int(seal["attempts"]), seal["digest"])
-        if found not in expected:
-            raise LedgerError(
-                f"{where}: not the version the index {folder / INDEX_FILE} lists ({found[0]} runs, {found[1]} "
-                f"attempts, sha256 {found[2]}; the index says {entry.runs}, {entry.attempts}, {entry.sha256}): "
-                f"one of them was restored from another commit or written by a save cut short. Nothing was "
-                f"written; restore the folder from git: `git log -p -- {folder}`")
-        runs = _stored_runs(body, where, campaign, found)
-        source = _Source(Path(where).name, text, Entry(entry.name, entry.step, found[0], found[1], found[2]), runs)
-        for run in runs:
-            run.__dict__["_source"] = source
+        raise _unsealed(where)
+    found = (int(seal["runs"]), int(seal["attempts"]), seal["digest"])
+    if found not in expected:
+        raise LedgerError(
+            f"{where}: not the version the index {folder / INDEX_FILE} lists ({found[0]} runs, {found[1]} "
+            f"attempts, sha256 {found[2]}; the index says {entry.runs}, {entry.attempts}, {entry.sha256}): "
+            f"one of them was restored from another commit or written by a save cut short. Nothing was "
+            f"written; restore the folder from git: `git log -p -- {folder}`")
+    runs = _stored_runs(body, where, campaign, found)
+    source = _Source(Path(where).name, text, Entry(entry.name, entry.step, found[0], found[1], found[2]), runs)
+    for run in runs:
+        run.__dict__["_source"] = source
     wrong = next((r for r in runs if r.step != entry.step), None)
     if wrong is not None:
         raise LedgerError(f"{where}: run {wrong.key} is not of step {entry.step}; {restore}")
@@ -507,29 +557,49 @@ def ledger_dir(campaign_dir: Path) -> Path:
 
 
 def _read_folder(folder: Path) -> dict[str, str | None]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.yaml")) if p.is_file()}
-
-
-def _folder_done(folder: Path) -> bool:
-    """The folder holds a complete ledger (an index, and no save of it cut short)."""
-    index = folder / INDEX_FILE
-    if not index.exists():
-        return False
-    return '"previous": ' not in index.read_text(encoding="utf-8")
+    return {p.name: read_file(p) for p in sorted(folder.glob("*.yaml")) if p.is_file()}
 
 
 def migrating(campaign_dir: Path) -> bool:
-    """The next save moves a single-file ledger into the folder layout."""
-    return ledger_path(campaign_dir).exists() and not _folder_done(ledger_dir(campaign_dir))
+    """The next save moves a single-file ledger into the folder layout (or removes one the folder holds)."""
+    return ledger_path(campaign_dir).exists()
+
+
+def _move_cut_short(folder: Path) -> bool:
+    """The folder holds only what a move of the single-file ledger wrote before it was cut short: an
+    index of a save cut short whose every file is new (a move has no earlier version of any file)."""
+    try:
+        index = parse_index(read_file(folder / INDEX_FILE), folder / INDEX_FILE)
+    except LedgerError:
+        return False
+    return index.pending and all(e.pending and e.previous is None for e in index.entries)
 
 
 def load(campaign_dir: Path, campaign: str) -> Ledger:
-    """The campaign's ledger, or an empty one when none was written yet."""
+    """The campaign's ledger, or an empty one when none was written yet.
+
+    A single-file ledger beside a folder is read only when the folder holds nothing but a move of it cut
+    short (the next write finishes the move), or when the folder records the same ledger (the move was
+    cut short before it removed the file). Any other pair is refused naming both: which one holds the
+    record is for a person to decide, never for a look to guess."""
     folder, single = ledger_dir(campaign_dir), ledger_path(campaign_dir)
-    if single.exists() and not _folder_done(folder):
+    has_folder = folder.is_dir() and any(folder.glob("*.yaml"))
+    if single.exists() and (not has_folder or _move_cut_short(folder)):
         # recorded before the folder layout (or its move into the folder was cut short)
-        return parse(single.read_text(encoding="utf-8"), single, campaign)
-    if folder.is_dir() and any(folder.glob("*.yaml")):
+        return parse(read_file(single), single, campaign)
+    if single.exists():
+        from_folder = parse_folder(_read_folder(folder), folder, campaign)
+        try:
+            same = parse(read_file(single), single, campaign) == from_folder
+        except LedgerError:
+            same = False
+        if not same:
+            raise LedgerError(
+                f"{single}: a single-file ledger beside the ledger folder {folder}/ that records something "
+                f"else: one of them is stale. Nothing was read or written. Keep the one that holds the record "
+                f"(compare `git log -p -- {single}` with `git log -p -- {folder}`) and remove the other")
+        return from_folder
+    if has_folder:
         return parse_folder(_read_folder(folder), folder, campaign)
     return Ledger(campaign)
 
@@ -629,4 +699,4 @@ def save(campaign_dir: Path, ledger: Ledger) -> bool:
 
 __all__ = ["INDEX_FILE", "LEDGER_DIR", "LEDGER_FILE", "RUNS_PER_FILE", "Entry", "Index", "attempt_from_dict",
            "attempt_to_dict", "dumps", "files", "from_dict", "ledger_dir", "ledger_path", "load", "migrating",
-           "parse", "parse_folder", "parse_index", "parse_version", "save", "to_dict"]
+           "parse", "parse_folder", "parse_index", "parse_version", "read_file", "save", "to_dict"]

@@ -38,6 +38,19 @@ def changed_campaigns(paths: Iterable[str], profiles: Mapping[str, str]) -> list
     return sorted(n for n in names if n in profiles)
 
 
+def bot_written(paths: Iterable[str]) -> list[str]:
+    """Those of `paths` (repository-relative) that only the bot writes: a campaign's ledger (either
+    layout), its status page, progress chart and measured profile. Sorted."""
+    found = []
+    for path in paths:
+        parts = path.split("/")
+        if len(parts) < 3 or parts[0] != "campaigns" or parts[1] in NOT_CAMPAIGNS:
+            continue
+        if (len(parts) == 3 and parts[2] in BOT_FILES) or (len(parts) > 3 and parts[2] in BOT_FOLDERS):
+            found.append(path)
+    return sorted(found)
+
+
 def campaign_profiles(root: Path) -> dict[str, str]:
     """campaign name -> profile name, read loosely (an invalid campaign still counts as changed)."""
     out: dict[str, str] = {}

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..domain.actions import LAUNCHING
 from ..domain.model import Campaign, Step
 from ..domain.states import RunState
 from ..ledger.records import Control, Ledger, RunRecord
 from ..planning.advance import attempt_accepted
-from .issue import LAUNCHING, decision_text
+from .issue import decision_text
 
 
 class Standing(StrEnum):

@@ -21,7 +21,18 @@ from ...domain.errors import WmsError, WmsUnreachable
 from ...domain.logtext import first_error_lines, with_log
 from ...domain.states import RunState, TaskCounts
 from ...ports import Launch, Observation, Submission
-from ..processes import PID_FILE, pid_alive, processes_in, read_pid
+from ..processes import (
+    PID_FILE,
+    ProcessId,
+    identify,
+    pid_alive,
+    processes_in,
+    read_pid,
+    read_process,
+    record,
+    running,
+    signal_if_running,
+)
 from .report import ReportError, RunReport, retrieve
 
 SUBMIT_LOG = "bps-submit.log"
@@ -99,24 +110,27 @@ def service_class_of(submit_dir: str | Path) -> str | None:
             return str(value)
     return None
 
-def _stop_group(pid: int) -> str:
-    """SIGTERM the process group `pid` leads (a detached launch leads its own), SIGKILL if it lingers."""
+def _stop_group(process: ProcessId) -> str:
+    """SIGTERM the process group the recorded process leads (a detached launch leads its own), SIGKILL if
+    it lingers; nothing is sent once its pid belongs to another process."""
+    pid = process.pid
     try:
-        target = os.getpgid(pid)
-        if target == pid:
-            os.killpg(target, signal.SIGTERM)
-        else:
-            os.kill(pid, signal.SIGTERM)
+        group = os.getpgid(pid) == pid
     except ProcessLookupError:
         return f"bps process {pid} had already ended"
     except OSError as exc:
         raise WmsError(f"could not stop bps process {pid}: {exc}") from exc
+    try:
+        if not signal_if_running(process, signal.SIGTERM, group=group):
+            return f"bps process {pid} had already ended"
+    except OSError as exc:
+        raise WmsError(f"could not stop bps process {pid}: {exc}") from exc
     deadline = time.monotonic() + STOP_WAIT
-    while pid_alive(pid) and time.monotonic() < deadline:
+    while running(process) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if pid_alive(pid):
+    if running(process):
         with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGKILL)
+            signal_if_running(process, signal.SIGKILL, group=True)
         return f"killed bps process group {pid} (it ignored SIGTERM for {STOP_WAIT:g} s)"
     return f"stopped bps process group {pid}"
 
@@ -159,6 +173,8 @@ class BpsWms:
         deadline = time.monotonic() + PID_WAIT
         while read_pid(launch_dir) != proc.pid and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
+        if read_pid(launch_dir) == proc.pid:
+            record(launch_dir / PID_FILE, proc.pid)  # with its start time: a reused pid is not taken for it
         return Launch(launch_dir, proc.pid)
 
     def launch(self, config: Path, launch_dir: Path, setup: str) -> Launch:
@@ -183,11 +199,12 @@ class BpsWms:
         """Stop the run: the launch's bps process (still submitting, or a local run it executes) and its
         jobs, or, once bps has handed the run to its WMS, `bps cancel --id` (PanDA, HTCondor)."""
         launch_dir = launch_dir.resolve()
-        pid = read_pid(launch_dir)
-        if pid_alive(pid):
-            return _stop_group(pid)
-        orphans = processes_in(launch_dir)  # its directory was deleted: find bps by its working directory
-        if orphans:
+        process = read_process(launch_dir / PID_FILE)
+        if running(process):
+            assert process is not None
+            return _stop_group(process)
+        orphans = [p for p in map(identify, processes_in(launch_dir)) if p is not None]  # its directory was
+        if orphans:  # deleted: bps is found by its working directory
             return "; ".join(_stop_group(p) for p in orphans)
         service = self._service(submission) if submission else None
         if submission is None or not submission.wms_id or service in BLOCKING_SERVICES:
@@ -255,8 +272,7 @@ class BpsWms:
                 + (f" while bps (pid {', '.join(map(str, alive_in))}) still runs in it: wait for it to end"
                    if alive_in else "; the run cannot be read any more (restore the directory, or settle the "
                    "run with `campaign skip`/`resubmit` once you know bps is not running)"))
-        pid = read_pid(launch_dir)
-        alive = pid_alive(pid)
+        alive = running(read_process(launch_dir / PID_FILE))
         service = self._service(submission)
         blocking = service in BLOCKING_SERVICES
         run_id = submission.wms_id or (submission.submit_dir if blocking else "")

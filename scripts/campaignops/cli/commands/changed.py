@@ -6,9 +6,8 @@ import argparse
 import json
 import sys
 
-from ...adapters.git.repo import Git, GitError
 from ...spec.changes import campaign_profiles, changed_campaigns
-from ..common import root_of
+from ..common import changed_paths, root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,13 +37,10 @@ def run(args: argparse.Namespace) -> int:
         print("note: no base commit (new branch): listing every campaign", file=sys.stderr)
         names = sorted(profiles)
     else:
-        try:
-            diff = Git(root).out("diff", "--name-only", "-z", "--no-renames", args.base, args.head, "--")
-        except GitError as exc:
-            print(f"error: cannot diff {args.base}..{args.head}: {exc}. Is the base commit fetched "
-                  "(actions/checkout with fetch-depth: 0)?", file=sys.stderr)
+        paths = changed_paths(root, args.base, args.head)
+        if paths is None:
             return 1
-        names = changed_campaigns([p for p in diff.split("\0") if p], profiles)
+        names = changed_campaigns(paths, profiles)
     if args.format == "json":
         print(json.dumps(names))
     else:
