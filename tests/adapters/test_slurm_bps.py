@@ -15,10 +15,10 @@ from campaignops.adapters.processes import pid_alive, read_pid
 from campaignops.adapters.slurm.scheduler import SlurmJob, SlurmScheduler
 from campaignops.adapters.slurm.wms import SlurmWms
 from campaignops.demo.repo import build
-from campaignops.domain.model import Campaign, Profile
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
 from campaignops.ports import Submission
+from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 pytestmark = [pytest.mark.lsst, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +40,8 @@ def test_cancel_stops_bps_and_scancels_that_runs_block_only(slurm_cluster: dict[
     data = yaml.safe_load((ROOT / "campaigns" / "demo" / "campaign.yaml").read_text())
     data["butler"]["repo"] = str(tmp_path / "repo")
     data["pipeline"] = str(ROOT / data["pipeline"])
-    profile = Profile.from_dict(yaml.safe_load((ROOT / "campaigns" / "profiles" / "local-slurm.yaml").read_text()))
-    campaign = Campaign.from_dict(data, profile)
+    profile = profile_from_dict(yaml.safe_load((ROOT / "campaigns" / "profiles" / "local-slurm.yaml").read_text()))
+    campaign = campaign_from_dict(data, profile)
     run = next(r for r in make_plan(campaign).runs if r.key == "step1/visit1001-1002")
     config = tmp_path / "step1.yaml"
     config.write_text(render_run(campaign, run, 1, root=ROOT))
