@@ -86,7 +86,7 @@ def test_make_demo_runs_every_step_to_success_after_the_failure_rules_retry_its_
         assert first.state == RunState.FAILED and first.errors, "the failure keeps its first error lines"
         assert first.decision is not None and first.decision.acted_at, "decided and acted on, no command typed"
     assert [a.kind for a in retried["step1"].attempts] == ["submit", "restart"]
-    assert [a.kind for a in retried["step2"].attempts] == ["submit", "retry-memory"]
+    assert [a.kind for a in retried["step2"].attempts] == ["submit", "rescue"]  # more-memory runs again only the failed quanta
     assert retried["step2"].attempts[1].memory == (("consolidateVisitDemo", 4096),)
     issue_files = list((control / "issues").glob("*.md"))
     assert len(issue_files) == 2 and all("state: closed" in p.read_text() for p in issue_files)
