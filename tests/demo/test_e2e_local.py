@@ -267,10 +267,10 @@ def test_operator_controls_on_the_demo_with_real_bps(tmp_path: Path, demo_butler
     campaign_cli(control, workdir, "apply", "demo")
     ledger = store.load(control / "campaigns" / "demo", "demo")
     [run] = ledger.runs
-    pid = int((Path(run.current.launch_dir) / "bps.pid").read_text())  # type: ignore[union-attr]
+    from campaignops.adapters.processes import pid_alive, read_pid
+    pid = read_pid(Path(run.current.launch_dir))  # type: ignore[union-attr]
     said = campaign_cli(control, workdir, "cancel", "demo", run.key, "--reason", "wrong stack", "--by", "ops").stdout
     assert f"cancelled {run.key} attempt 1" in said
-    from campaignops.adapters.processes import pid_alive
     assert not pid_alive(pid), "the local bps process group was stopped"
     ledger = store.load(control / "campaigns" / "demo", "demo")
     assert ledger.runs[0].state == RunState.CANCELLED and ledger.controls[0].by == "ops"
