@@ -61,6 +61,25 @@ def jobs(wms: SlurmWms, launch_dir: Path) -> Callable[[], list[SlurmJob]]:
     return lambda: wms.jobs_of([(Submission(str(launch_dir), "run"), launch_dir)])["run"]
 
 
+def test_a_walltime_shorter_than_the_work_is_a_timeout_the_rules_see(slurm: tuple[SlurmWms, dict[str, str]],
+                                                                   tmp_path: Path) -> None:
+    # First in the file: no slurmctld restart before it. slurmctld checks time limits every 30 s and then
+    # waits KillWait (30 s), so a one-minute job ends near 90 s; 300 s leaves room for a loaded machine.
+    wms, env = slurm
+    job = sbatch(tmp_path / "run", env, "--time=1")  # one minute, Slurm's smallest
+    seen = until(jobs(wms, tmp_path / "run"), lambda js: any(j.finished for j in js), 300)
+    assert [(j.job_id, j.state) for j in seen] == [(job, "TIMEOUT")], cluster_said(env, job)
+    assert with_slurm(Observation(RunState.FAILED), seen).failed_jobs[0].errors[0].startswith("slurm TIMEOUT")
+
+
+def cluster_said(env: dict[str, str], job: str) -> str:
+    """What slurmctld says of a job and its log's tail: the message of a failed wait."""
+    shown = subprocess.run(["scontrol", "show", "job", job], env=env, capture_output=True, text=True)
+    log = Path(env["SLURM_STATE_DIR"]) / "log" / "slurmctld.log"
+    tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+    return "\n".join([shown.stdout + shown.stderr, *tail])
+
+
 def test_an_external_scancel_is_a_cancelled_job_and_campaign_cancel_stops_only_its_runs_jobs(
         slurm: tuple[SlurmWms, dict[str, str]], tmp_path: Path) -> None:
     wms, env = slurm
@@ -118,12 +137,3 @@ def test_slurmctld_stopped_makes_the_run_unknown_and_its_jobs_are_found_again_wh
     back = until(jobs(wms, tmp_path / "run"), lambda js: bool(js), 30)
     assert [j.job_id for j in back] == [job]  # the same job, recovered from slurmctld's state: not submitted again
     assert back[0].state in ("RUNNING", "PENDING")
-
-
-def test_a_walltime_shorter_than_the_work_is_a_timeout_the_rules_see(slurm: tuple[SlurmWms, dict[str, str]],
-                                                                   tmp_path: Path) -> None:
-    wms, env = slurm
-    job = sbatch(tmp_path / "run", env, "--time=1")  # one minute, Slurm's smallest
-    seen = until(jobs(wms, tmp_path / "run"), lambda js: any(j.finished for j in js), 240)
-    assert [(j.job_id, j.state) for j in seen] == [(job, "TIMEOUT")]
-    assert with_slurm(Observation(RunState.FAILED), seen).failed_jobs[0].errors[0].startswith("slurm TIMEOUT")
