@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from .adapters.butler import ButlerDataIds
+from .adapters.git.repo import Git
 from .adapters.lock import lock_campaign
 from .adapters.pipeline_graph import moved_types
 from .adapters.processes import read_process, running
@@ -19,6 +20,7 @@ from .domain.errors import ButlerQueryError, LedgerError
 from .domain.model import Campaign, Plan
 from .domain.problems import Problem
 from .domain.states import RunState
+from .engine import cycle
 from .engine.context import Context, workdir_for
 from .ledger import store
 from .ledger.records import Ledger
@@ -42,6 +44,28 @@ class Workspace:
     @property
     def campaign(self) -> Campaign:
         return self.ctx.campaign
+
+    def spec_author(self) -> str:
+        """Who last changed the campaign's spec (the commit author): the `by` of controls written in it."""
+        return spec_author(self.campaign, self.ctx.root)
+
+    def cycle(self, *, act: bool) -> cycle.Cycle:
+        """One reconcile cycle (engine/cycle.py): look, and act when `act` and this job may launch. The
+        workspace holds the ledger it ends with."""
+        done = cycle.run(self.ctx, self.plan, self.ledger, act=act, by=self.spec_author())
+        self.ledger = done.ledger
+        return done
+
+
+def spec_author(campaign: Campaign, root: Path) -> str:
+    """Who last changed the campaign's spec (the commit author), else what wrote it."""
+    if campaign.path is None:
+        return "the spec"
+    try:
+        author = Git(root).last_author(campaign.path.resolve().relative_to(root.resolve()))
+    except (ValueError, OSError):
+        author = None
+    return author or f"an uncommitted edit of {campaign.path.name}"
 
 
 def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable[[str], None] = print,

@@ -11,7 +11,7 @@ from campaignops.adapters.memory_wms import InMemoryWms
 from campaignops.adapters.processes import read_process, running
 from campaignops.domain.model import Campaign, Plan, Profile
 from campaignops.domain.states import RunState
-from campaignops.engine import autopilot, observe, submit
+from campaignops.engine import cycle, submit
 from campaignops.engine.context import Context
 from campaignops.ledger import store
 from campaignops.ledger.records import Ledger
@@ -61,19 +61,18 @@ class Site:
         return ledger
 
     def status(self) -> Ledger:
-        """`campaign status`: observe, then submit what became ready."""
-        ctx = self.job()
-        ledger, _ = observe.refresh(ctx, self.ledger())
-        ledger, _ = submit.apply(ctx, self.plan, ledger)
-        return ledger
+        """`campaign reconcile` (the runner's status job): one engine cycle, look then act."""
+        return cycle.run(self.job(), self.plan, self.ledger(), act=True, by="the spec").ledger
 
     def reconcile(self) -> Ledger:
         """`campaign reconcile`: observe, apply the failure rules (campaigns/rules.yaml), submit what became ready."""
+        return self.status()
+
+    def look(self) -> Ledger:
+        """`campaign status` without --advance: the same cycle as a look (starts nothing)."""
         ctx = self.job()
-        ledger, _ = observe.refresh(ctx, self.ledger())
-        ledger = autopilot.apply_rules(ctx, self.plan, ledger)
-        ledger, _ = submit.apply(ctx, self.plan, ledger)
-        return ledger
+        ctx.may_launch = False
+        return cycle.run(ctx, self.plan, self.ledger(), act=False, by="the spec").ledger
 
     def state(self, key: str) -> RunState | None:
         record = self.ledger().run(key)

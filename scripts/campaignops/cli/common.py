@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ..adapters import pages as page_files
 from ..adapters.git.repo import Git, GitError
-from ..domain.model import Campaign
 from ..spec.load import all_campaign_paths, root_from
 from ..views import pages
 
@@ -48,17 +47,6 @@ def operator(args: argparse.Namespace, root: Path) -> str:
         return given
     proc = Git(root).run("config", "user.name", check=False)
     return proc.stdout.strip() or getpass.getuser()
-
-
-def spec_author(campaign: Campaign, root: Path) -> str:
-    """Who last changed the campaign's spec (the commit author): the `by` of controls written in it."""
-    if campaign.path is None:
-        return "the spec"
-    try:
-        author = Git(root).last_author(campaign.path.resolve().relative_to(root.resolve()))
-    except (ValueError, OSError):
-        author = None
-    return author or f"an uncommitted edit of {campaign.path.name}"
 
 
 def write_pages(root: Path, held: Iterable[pages.Held] = (), open_issues: Mapping[str, str] | None = None) -> None:

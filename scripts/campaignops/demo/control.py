@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..adapters import pages as page_files
+from ..engine.observe import Change
 from ..planning.advance import step_progress
 from ..views import pages
 from ..workspace import Workspace
@@ -33,6 +34,15 @@ def commit(control: Path, message: str) -> None:
     """Everything in `control` committed as the demo's bot."""
     git(control, "add", "-A")
     git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost", "commit", "-qm", message)
+
+
+def error_lines(ws: Workspace, change: Change) -> tuple[str, ...]:
+    """The first error lines of the attempt a change is about (its message when it has none)."""
+    record = ws.ledger.run(change.run_key)
+    attempt = next((a for a in record.attempts if a.number == change.attempt), None) if record else None
+    if attempt is None:
+        return (change.detail or "no error line recorded",)
+    return attempt.errors or (attempt.message,)
 
 
 def progress_line(ws: Workspace, started: float, extra: Sequence[str] = ()) -> str:

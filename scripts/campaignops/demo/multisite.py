@@ -13,12 +13,11 @@ from ruamel.yaml import YAML
 from ..adapters.folder_tracker import FolderTracker
 from ..adapters.transfer.inventory import count_at
 from ..domain.states import RunState, TransferState
-from ..engine import autopilot, observe, submit, transfers
 from ..engine.notify import sync
 from ..views import summary
 from ..views.plan_text import transfer_lines
 from ..workspace import Workspace, open_campaign
-from .control import commit, git, progress_line, write_pages
+from .control import commit, error_lines, git, progress_line, write_pages
 from .control import say as _say
 from .sites import SITE_PATCHES, SITES, build_sites
 
@@ -59,29 +58,19 @@ def _progress(ws: Workspace, started: float) -> str:
     return progress_line(ws, started, [f"transfers {moved}/{len(ws.plan.transfers)}"])
 
 
-def cycle(ws: Workspace, seen: set[tuple[str, int]], say: Callable[[str], None]) -> bool:
-    """One `campaign reconcile`: refresh every site's runs, move what a step needs, let the failure rules act
-    on a failure, submit what is ready. True while work remains."""
-    ws.ledger, changes = observe.refresh(ws.ctx, ws.ledger)
-    for change in changes:
-        say(f"   {change}")
-    ws.ledger, moved = transfers.advance(ws.ctx, ws.plan, ws.ledger, start=True)
-    for line in moved:
-        say(f"   {line}")
+def cycle(ws: Workspace, say: Callable[[str], None]) -> bool:
+    """One `campaign reconcile` (engine/cycle.py): every site's runs refreshed, what a step needs moved, the
+    failure rules acting on a failure at its site, what is ready submitted. True while work remains."""
+    done = ws.cycle(act=True)
     site = {run.key: run.site for run in ws.plan.runs}
-    for record in ws.ledger.runs:
-        current = record.current
-        if current is not None and current.state == RunState.FAILED and (record.key, current.number) not in seen:
-            seen.add((record.key, current.number))
-            say(f"   !! {record.key} FAILED at {site.get(record.key, '?')} (attempt {current.number}): "
-                f"{(current.errors or (current.message,))[0]}")
-    # What `campaign reconcile` does next: the failure rules (campaigns/demo-3x3/rules.yaml, then the shared
-    # campaigns/rules.yaml) decide, the decision goes into the ledger, and the engine acts on it at that site.
-    ws.ledger = autopilot.apply_rules(ws.ctx, ws.plan, ws.ledger)
-    ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
-    active = any(r.current is not None and not r.current.state.finished for r in ws.ledger.runs)
-    moving = any(not t.state.finished for t in ws.ledger.transfers)
-    return active or moving or any(d.verdict.value == "submit" for d in decisions)
+    for change in done.changes:
+        say(f"   {change}")
+        if change.new == RunState.FAILED:
+            say(f"   !! {change.run_key} FAILED at {site.get(change.run_key, '?')} (attempt {change.attempt}): "
+                f"{error_lines(ws, change)[0]}")
+    for line in done.moved:
+        say(f"   {line}")
+    return done.working
 
 
 def final_counts(ws: Workspace) -> dict[str, int]:
@@ -111,10 +100,9 @@ def run_multisite(source_root: Path, demo_dir: Path, *, registry: str | None = N
     for line in transfer_lines(ws.plan):
         say(f"   transfer {line}")
     say("== 3/4 campaign reconcile every few seconds: per-site steps, transfers, the global step, the fan-out back")
-    seen: set[tuple[str, int]] = set()
     last = ""
     while time.monotonic() - started < timeout:
-        working = cycle(ws, seen, say)
+        working = cycle(ws, say)
         line = _progress(ws, started)
         if line.split("] ", 1)[1] != last:
             say(line)

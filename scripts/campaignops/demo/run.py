@@ -13,7 +13,6 @@ from ruamel.yaml import YAML
 from ..adapters.folder_tracker import FolderTracker
 from ..adapters.profile import ButlerUsage, output_runs, write_record
 from ..domain.states import RunState
-from ..engine import autopilot, observe, submit
 from ..engine.notify import sync
 from ..planning.profile import profiles, to_records
 from ..spec.load import root_from
@@ -22,7 +21,7 @@ from ..views import status_page, summary
 from ..views.profile import as_text
 from ..workspace import Workspace, open_campaign
 from . import repo as demo_repo
-from .control import commit, progress_line, write_pages
+from .control import commit, error_lines, progress_line, write_pages
 from .control import git as _git
 from .control import say as _say
 
@@ -90,32 +89,25 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     _say(f"== 2/4 control repository {control} (a git repo, like this one); launch dirs in {workdir}")
     ws = open_campaign(control, DEMO, workdir=workdir, say=lambda m: _say(m))
     _say(f"   {len(ws.plan.runs)} runs over {len(ws.campaign.steps)} steps")
-    _say("== 3/4 campaign apply, then campaign reconcile every few seconds (advances steps; the failure rules "
-         "retry the failure, no command typed)")
-    ws.ledger, _ = submit.apply(ws.ctx, ws.plan, ws.ledger)
+    _say("== 3/4 campaign apply, then campaign reconcile + notify every few seconds, as the runner's jobs do "
+         "(the same cycle, engine/cycle.py: steps advance; the failure rules retry the failure, no command typed)")
+    ws.ctx.save(ws.ledger)  # what `campaign apply` does first: the frozen groups, before anything is submitted
     last = ""
     while time.monotonic() - started < timeout:
-        ws.ledger, changes = observe.refresh(ws.ctx, ws.ledger)
-        for change in changes:
+        seen = ws.cycle(act=True)
+        for change in seen.changes:
             _say(f"   {change}")
-        for record in ws.ledger.runs:
-            cur = record.current
-            if cur is not None and cur.state == RunState.FAILED and cur.decision is None:
-                _say(f"   !! {record.key} FAILED (attempt {cur.number}); first error lines:")
-                for line in cur.errors[:4] or (cur.message,):
+            if change.new == RunState.FAILED:
+                _say(f"   !! {change.run_key} FAILED (attempt {change.attempt}); first error lines:")
+                for line in error_lines(ws, change)[:4]:
                     _say(f"      | {line}")
-        # What `campaign reconcile` does next: the failure rules (campaigns/demo/rules.yaml, then the shared
-        # campaigns/rules.yaml) decide, the decision goes into the ledger, and the engine acts on it.
-        ws.ledger = autopilot.apply_rules(ws.ctx, ws.plan, ws.ledger)
-        for action in _notify(ws, issues_dir):
+        for action in _notify(ws, issues_dir):  # the status job's `campaign notify`
             _say(f"   issue: {action}")
-        ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
         line = progress_line(ws, started)
         if line.split("] ", 1)[1] != last:
             _say(line)
             last = line.split("] ", 1)[1]
-        active = any(r.current is not None and not r.current.state.finished for r in ws.ledger.runs)
-        if not active and not any(d.verdict.value == "submit" for d in decisions):
+        if not seen.working:
             break
         time.sleep(poll)
     for action in _notify(ws, issues_dir):

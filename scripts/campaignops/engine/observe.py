@@ -80,8 +80,8 @@ def observe_attempt(ctx: Context, attempt: Attempt, known: Mapping[str, Observat
     if attempt.state == RunState.SUBMITTING and not ctx.wms_of(launch_dir).launched(launch_dir):
         # The intent was recorded but bps never started (a crash in between): starting it now
         # cannot double-submit, since nothing of this attempt reached the WMS. Only a job that
-        # may launch (reconcile, apply) does it; a look leaves it for that job.
-        if not ctx.may_launch:
+        # may launch (reconcile, apply) does it; a look or a dry run leaves it for that job.
+        if not ctx.may_launch or ctx.dry_run:
             return attempt
         try:
             ctx.wms_of(launch_dir).launch(Path(attempt.config_path), launch_dir, ctx.campaign.setup_command())

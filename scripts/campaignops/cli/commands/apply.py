@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...engine import controls, setup_stage, submit, transfers
 from ...planning.advance import Verdict
 from ...views import summary
 from ...workspace import open_campaign
-from ..common import root_of, spec_author
+from ..common import root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,19 +29,16 @@ def run(args: argparse.Namespace) -> int:
             + (" (dry run: nothing is submitted)" if args.dry_run else ""))
     if not args.dry_run:
         ctx.save(ws.ledger)  # frozen query groups, before anything is submitted
-    ledger = controls.from_spec(ctx, ws.plan, ws.ledger, by=spec_author(ws.campaign, root))
-    if not ledger.hold:
-        ledger = setup_stage.ensure(ctx, ledger)
-        ledger, moved = transfers.advance(ctx, ws.plan, ledger, start=not args.dry_run)
-        for line in moved:
-            ctx.say(f"  {line}")
-    _, decisions = submit.apply(ctx, ws.plan, ledger)
-    submitted = sum(d.verdict == Verdict.SUBMIT for d in decisions)
-    recorded = sum(d.verdict == Verdict.RECORDED for d in decisions)
-    if ledger.hold is not None:
-        ctx.say(f"  on hold: {ledger.hold.describe()} (`campaign resume {ws.campaign.name}`)")
-    for note in summary.waiting_notes(decisions):
+    done = ws.cycle(act=True)  # the reconcile cycle (engine/cycle.py): look, then act
+    for change in done.changes:
+        ctx.say(f"  {change}")
+    for line in done.moved:
+        ctx.say(f"  {line}")
+    recorded = sum(d.verdict == Verdict.RECORDED for d in done.decisions)
+    if ws.ledger.hold is not None:
+        ctx.say(f"  on hold: {ws.ledger.hold.describe()} (`campaign resume {ws.campaign.name}`)")
+    for note in summary.waiting_notes(list(done.decisions)):
         ctx.say(f"  {note}")
-    ctx.say(f"{'would submit' if args.dry_run else 'submitted'} {submitted} run(s); "
+    ctx.say(f"{'would submit' if args.dry_run else 'submitted'} {done.submitted} run(s); "
             f"{recorded} already in the ledger; ledger: {ctx.campaign_dir / 'ledger'}/")
     return 0

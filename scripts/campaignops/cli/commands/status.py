@@ -14,11 +14,10 @@ from pathlib import Path
 
 from ...domain.errors import CampaignError
 from ...domain.states import RunState
-from ...engine import autopilot, controls, observe, setup_stage, submit, transfers
-from ...planning.advance import Decision, decide
+from ...engine import cycle
 from ...views import pages, status_page, summary
 from ...workspace import Workspace, open_campaign
-from ..common import campaign_names, root_of, spec_author, write_pages
+from ..common import campaign_names, root_of, write_pages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,40 +38,26 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="launch directories (default $CAMPAIGNOPS_WORKDIR or <root>/.work)")
 
 
-def _active(ws: Workspace) -> bool:
-    return any(r.current is not None and not r.current.state.finished for r in ws.ledger.runs)
-
-
-def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print) -> list[observe.Change]:
-    ws.ledger, changes = observe.refresh(ws.ctx, ws.ledger)
-    # The spec's hold / skip / accept are recorded on every look; its supersedes launch only when acting.
-    ws.ledger = controls.from_spec(ws.ctx, ws.plan, ws.ledger, by=spec_author(ws.campaign, ws.ctx.root))
-    for change in changes:
+def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print) -> cycle.Cycle:
+    """One cycle (engine/cycle.py) — a look, or look + act with `advance` — and what it says of the campaign."""
+    done = ws.cycle(act=advance)
+    for change in done.changes:
         say(f"  {ws.campaign.name}: {change}")
-    ws.ledger, moved = transfers.advance(ws.ctx, ws.plan, ws.ledger, start=advance and ws.ledger.hold is None)
-    for line in moved:
+    for line in done.moved:
         say(f"  {ws.campaign.name}: {line}")
-    decisions: list[Decision]
-    if advance:
-        # Failure rules act before new runs are submitted: an accepted failure lets the next step start now.
-        ws.ledger = autopilot.apply_rules(ws.ctx, ws.plan, ws.ledger)
-        ws.ledger = setup_stage.ensure(ws.ctx, ws.ledger)
-        ws.ledger, decisions = submit.apply(ws.ctx, ws.plan, ws.ledger)
-    else:
-        decisions = decide(ws.plan, ws.ledger)
     if ws.campaign.butler_setup:
         say(f"  repository set-up: {status_page.setup_text(ws.ledger)}")
     if ws.ledger.hold is not None:
         say(f"  ON HOLD: {ws.ledger.hold.describe()} (`campaign resume {ws.campaign.name}`)")
-    say(summary.step_table(ws.plan, ws.ledger, decisions))
-    for note in summary.waiting_notes(decisions, acting=advance):
+    say(summary.step_table(ws.plan, ws.ledger, list(done.decisions)))
+    for note in summary.waiting_notes(list(done.decisions), acting=done.acted):
         say(f"  {note}")
-    if not advance:
+    if not done.acted:
         stuck = [r.key for r in ws.ledger.runs if r.state == RunState.SUBMITTING]
         if stuck:
             say(f"  {len(stuck)} run(s) recorded SUBMITTING ({', '.join(stuck[:5])}): the runner's "
                 "`campaign reconcile` launches them if bps never started")
-    return changes
+    return done
 
 
 def follow(args: argparse.Namespace, advance: bool) -> int:
@@ -110,7 +95,7 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
                 print(fails)
         if not args.no_pages:
             write_pages(root, [pages.Held(ws.campaign, ws.ledger, ws.plan) for ws in spaces])
-        if not args.watch or not any(_active(ws) for ws in spaces):
+        if not args.watch or not any(cycle.active(ws.ledger) for ws in spaces):
             break
         time.sleep(args.watch)
     seen = {id(w): w for ws in spaces for w in (ws.ctx.wms, *ws.ctx.site_wms.values())}

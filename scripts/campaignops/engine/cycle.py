@@ -1,0 +1,76 @@
+"""One reconcile cycle: look at a campaign, then (when the job may) act on what was seen.
+
+This is the one place the order of the stages is written. `campaign status` runs it as a look,
+`campaign reconcile` / `status --advance` (the runner's status job) and `campaign apply` as look + act,
+and both demos call it in their loop — so a demo shows exactly what the runner does.
+
+look: every unfinished run refreshed from its WMS (in bulk where it can), the spec's controls recorded (hold,
+      skip, accept), running transfers followed.
+act:  transfers started or retried, the failure rules applied to failed runs (engine/autopilot.py), the
+      set-up stage (a campaign that builds its own repository), then every run whose prerequisites are met
+      submitted; a submission a crash interrupted is launched during the look's refresh (observe.py), only
+      by a job that may launch.
+
+A campaign on hold starts nothing new here (transfers, set-up stage, submissions, rule actions all wait).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..domain.model import Plan
+from ..ledger.records import Ledger
+from ..planning.advance import Decision, Verdict, decide
+from . import autopilot, controls, observe, setup_stage, submit, transfers
+from .context import Context
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """What one cycle saw and did, for the caller to print; the ledger it ends with."""
+
+    ledger: Ledger
+    changes: tuple[observe.Change, ...]  # run state changes the refresh saw
+    moved: tuple[str, ...]  # one line per transfer that changed
+    decisions: tuple[Decision, ...]  # what the plan says of every run now
+    acted: bool  # False for a look
+
+    @property
+    def submitted(self) -> int:
+        return sum(d.verdict == Verdict.SUBMIT for d in self.decisions) if self.acted else 0
+
+    @property
+    def working(self) -> bool:
+        """Work remains: a run or transfer not finished, or a run submitted in this cycle."""
+        return active(self.ledger) or self.submitted > 0
+
+
+def active(ledger: Ledger) -> bool:
+    """A run whose current attempt has not finished, or a transfer still moving."""
+    return (any(r.current is not None and not r.current.state.finished for r in ledger.runs)
+            or any(not t.state.finished for t in ledger.transfers))
+
+
+def run(ctx: Context, plan: Plan, ledger: Ledger, *, act: bool, by: str) -> Cycle:
+    """One cycle over one campaign. `act` is whether this job may start things (reconcile, apply); `by` is
+    who wrote the spec's controls (the spec's last commit author). Each stage saves what it changed."""
+    acting = act and ctx.may_launch
+    ledger, changes = observe.refresh(ctx, ledger)
+    # The spec's hold / skip / accept are recorded on every look; its supersedes launch only when acting.
+    ledger = controls.from_spec(ctx, plan, ledger, by=by)
+    ledger, moved = transfers.advance(ctx, plan, ledger,
+                                      start=acting and ledger.hold is None and not ctx.dry_run)
+    decisions: Sequence[Decision]
+    if acting:
+        # Failure rules act before new runs are submitted: an accepted failure lets the next step start now.
+        ledger = autopilot.apply_rules(ctx, plan, ledger)
+        if ledger.hold is None:
+            ledger = setup_stage.ensure(ctx, ledger)
+        ledger, decisions = submit.apply(ctx, plan, ledger)
+    else:
+        decisions = decide(plan, ledger)
+    return Cycle(ledger, tuple(changes), tuple(moved), tuple(decisions), acting)
+
+
+__all__ = ["Cycle", "active", "run"]
