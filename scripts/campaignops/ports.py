@@ -215,4 +215,53 @@ class Tracker(Protocol):
         ...
 
 
-__all__ = ["BulkWms", "DataIdSource", "Issue", "Launch", "Observation", "Submission", "Tracker", "Wms", "WmsUnreachable", "bulk"]
+
+@dataclass(frozen=True)
+class RemovalOutcome:
+    """What retention did (or would do) with one expired RUN collection."""
+
+    run: str
+    removed: bool
+    datasets: int
+    why: str  # "removed", "would be removed", "not in the Butler", "kept: …"
+
+
+class Removable(Protocol):
+    """What a retention back-end needs of an expired run (planning/retention.Expired has it)."""
+
+    @property
+    def run(self) -> str: ...
+    @property
+    def chain(self) -> str: ...  # the campaign's own output chain, the only one it is unlinked from
+    @property
+    def protect(self) -> tuple[str, ...]: ...
+    @property
+    def drop_chain(self) -> bool: ...
+
+
+class Retention(Protocol):
+    """Where expired RUN collections are removed (registry.retention_backend: the campaign's Butler)."""
+
+    def apply(self, expired: Sequence[Removable], *, dry_run: bool = False) -> list[RemovalOutcome]:
+        """Remove (or with dry_run only check) each expired run; one outcome per run, in order."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+__all__ = [
+    "BulkWms",
+    "DataIdSource",
+    "Issue",
+    "Launch",
+    "Observation",
+    "Removable",
+    "RemovalOutcome",
+    "Retention",
+    "Submission",
+    "Tracker",
+    "Wms",
+    "WmsUnreachable",
+    "bulk",
+]

@@ -8,16 +8,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from campaignops.cli.commands import doctor as doctor_cmd
-from campaignops.engine.doctor import (
-    CHECKS,
-    Facts,
-    Finding,
-    Level,
-    RunnerGroup,
-    check_public_runner,
-    run_checks,
-    worst,
-)
+from campaignops.domain.runner import Facts, RunnerGroup
+from campaignops.engine.doctor import CHECKS, Finding, Level, check_public_runner, run_checks, worst
 from fakes.github_api import PAT, REPO, TOKEN, FakeGitHub
 
 pytest_plugins = ["fakes.github_api"]  # the fake GitHub and its fixtures

@@ -8,36 +8,16 @@ Butler no longer has is reported, not recorded."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from ..domain.errors import CampaignError
+from ..ports import Removable
+from ..ports import RemovalOutcome as Outcome
 from .butler import ButlerHandle
 
 
 class RetentionError(CampaignError):
     """The Butler cannot be opened or refused a removal; the message says what to do."""
-
-
-class Removable(Protocol):
-    """What the adapter needs of an expired run (planning/retention.Expired has it)."""
-
-    @property
-    def run(self) -> str: ...
-    @property
-    def chain(self) -> str: ...  # the campaign's own output chain, the only one it is unlinked from
-    @property
-    def protect(self) -> tuple[str, ...]: ...
-    @property
-    def drop_chain(self) -> bool: ...
-
-
-@dataclass(frozen=True)
-class Outcome:
-    run: str
-    removed: bool
-    datasets: int
-    why: str  # "removed", "would be removed", "not in the Butler", "kept: …"
 
 
 class ButlerRetention(ButlerHandle):

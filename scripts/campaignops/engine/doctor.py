@@ -2,7 +2,7 @@
 
 Each check takes the `Facts` and returns its findings; `CHECKS` lists them. To add a check (PanDA token,
 stack, venv, work directory, …): add the facts it needs to `Facts` (default None: not gathered), gather
-them in `cli/commands/doctor.py`, write `check_x(facts) -> list[Finding]` here and append it to `CHECKS`.
+them in `adapters/github/runner_facts.py`, write `check_x(facts) -> list[Finding]` here and append it to `CHECKS`.
 A check never asks the world itself, so it is tested with plain values.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+
+from ..domain.runner import Facts
 
 
 class Level(Enum):
@@ -28,30 +30,6 @@ class Finding:
     level: Level
     message: str
     fix: str = ""
-
-
-@dataclass(frozen=True)
-class RunnerGroup:
-    """An organisation's runner group as GitHub describes it (GET /orgs/{org}/actions/runner-groups)."""
-
-    name: str
-    visibility: str  # all | selected | private: which repositories may use it
-    restricted_to_workflows: bool
-    selected_workflows: tuple[str, ...] = ()
-    allows_public_repositories: bool = False
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What was learnt about where `campaign` runs. None: not gathered (the note says why)."""
-
-    repository: str | None = None  # OWNER/NAME
-    visibility: str | None = None  # public | private | internal
-    visibility_note: str = ""
-    self_hosted: bool | None = None  # running on a self-hosted Actions runner
-    runner_name: str | None = None
-    runner_group: RunnerGroup | None = None
-    runner_group_note: str = ""
 
 
 Check = Callable[[Facts], list[Finding]]

@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ...adapters.lock import lock_campaign
 from ...domain.errors import CampaignError
+from ...engine import retention
 from ...engine.context import workdir_for
-from ...ledger import store
-from ...ledger.records import Removal
-from ...planning.advance import Verdict, decide
-from ...planning.plan import make_plan
 from ...planning.retention import Instance, RetentionPlan, plan_retention
 from ...registry import retention_backend
-from ...spec.load import all_campaign_paths, load_campaign
 from ...spec.rules import rooted
-from ...spec.template import template_of
 from ...views.retention import as_json, as_markdown, as_text
 from ..common import root_of
 
@@ -65,27 +59,9 @@ def _time(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def read_instance(path: Path, root: Path) -> Instance:
-    """A campaign with its ledger, its template (recurring instances) and whether all is submitted."""
-    campaign = load_campaign(path, root)
-    ledger = store.load(path.parent, campaign.name)
-    try:
-        plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
-        complete = all(d.verdict == Verdict.RECORDED for d in decide(plan, ledger))
-    except CampaignError:  # cannot plan here (a split source gone): its final runs are kept
-        complete = False
-    return Instance(campaign, ledger, template_of(path.read_text(encoding="utf-8")), complete)
-
-
 def read_instances(root: Path) -> list[Instance]:
     """Every readable campaign; an unreadable one is reported on stderr and left alone."""
-    instances = []
-    for path in all_campaign_paths(root):
-        try:
-            instances.append(read_instance(path, root))
-        except CampaignError as exc:
-            print(f"warning: {path.relative_to(root)} left alone: {str(exc).splitlines()[0]}", file=sys.stderr)
-    return instances
+    return retention.read_instances(root, lambda m: print(f"warning: {m}", file=sys.stderr))
 
 
 def _check_names(names: list[str], instances: list[Instance]) -> None:
@@ -125,20 +101,11 @@ def _apply(root: Path, args: argparse.Namespace, instances: list[Instance], plan
         if not args.dry_run:
             lock_campaign(workdir_for(root, args.workdir), name)
         inst = by_name[name]
-        assert inst.campaign.path is not None
-        # Under the lock: the ledger as it is now (a status job may have recorded a new attempt).
-        fresh = replace(inst, ledger=store.load(inst.campaign.path.parent, name))
-        expired = plan_retention([fresh if i.campaign.name == name else i for i in instances], now).of(name)
         butler = retention_backend(rooted(inst.campaign.butler_repo, root))
         try:
-            outcomes = butler.apply(expired, dry_run=args.dry_run)
+            outcomes = retention.remove_expired(name, instances, now, butler, dry_run=args.dry_run)
         finally:
             butler.close()
-        stamp = now.astimezone(UTC).isoformat(timespec="seconds")
-        reasons = {e.run: e.reason for e in expired}
-        removals = tuple(Removal(o.run, stamp, reasons[o.run], o.datasets) for o in outcomes if o.removed)
-        if removals:
-            store.save(inst.campaign.path.parent, fresh.ledger.with_removals(removals))
         print(f"{name}:")
         for o in outcomes:
             count = f", {o.datasets} dataset(s)" if o.removed or o.why == "would be removed" else ""
