@@ -22,6 +22,7 @@ from .domain.problems import Problem
 from .domain.states import RunState
 from .engine import cycle
 from .engine.context import Context, workdir_for
+from .engine.observe import Change
 from .ledger import store
 from .ledger.records import Ledger
 from .planning.changes import compare
@@ -49,10 +50,10 @@ class Workspace:
         """Who last changed the campaign's spec (the commit author): the `by` of controls written in it."""
         return spec_author(self.campaign, self.ctx.root)
 
-    def cycle(self, *, act: bool) -> cycle.Cycle:
-        """One reconcile cycle (engine/cycle.py): look, and act when `act` and this job may launch. The
-        workspace holds the ledger it ends with."""
-        done = cycle.run(self.ctx, self.plan, self.ledger, act=act, by=self.spec_author())
+    def cycle(self, *, act: bool, seen: Callable[[Change], None] | None = None) -> cycle.Cycle:
+        """One reconcile cycle (engine/cycle.py): look, and act when `act` and this job may launch; `seen`
+        hears each run's change as the look sees it. The workspace holds the ledger it ends with."""
+        done = cycle.run(self.ctx, self.plan, self.ledger, act=act, by=self.spec_author(), seen=seen)
         self.ledger = done.ledger
         return done
 

@@ -14,6 +14,7 @@ from ..adapters.folder_tracker import FolderTracker
 from ..adapters.transfer.inventory import count_at
 from ..domain.states import RunState, TransferState
 from ..engine.notify import sync
+from ..engine.observe import Change
 from ..views import summary
 from ..views.plan_text import transfer_lines
 from ..workspace import Workspace, open_campaign
@@ -61,13 +62,15 @@ def _progress(ws: Workspace, started: float) -> str:
 def cycle(ws: Workspace, say: Callable[[str], None]) -> bool:
     """One `campaign reconcile` (engine/cycle.py): every site's runs refreshed, what a step needs moved, the
     failure rules acting on a failure at its site, what is ready submitted. True while work remains."""
-    done = ws.cycle(act=True)
     site = {run.key: run.site for run in ws.plan.runs}
-    for change in done.changes:
+
+    def tell(change: Change) -> None:
         say(f"   {change}")
         if change.new == RunState.FAILED:
             say(f"   !! {change.run_key} FAILED at {site.get(change.run_key, '?')} (attempt {change.attempt}): "
                 f"{error_lines(ws, change)[0]}")
+
+    done = ws.cycle(act=True, seen=tell)
     for line in done.moved:
         say(f"   {line}")
     return done.working

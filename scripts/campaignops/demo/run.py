@@ -14,6 +14,7 @@ from ..adapters.folder_tracker import FolderTracker
 from ..adapters.profile import ButlerUsage, output_runs, write_record
 from ..domain.states import RunState
 from ..engine.notify import sync
+from ..engine.observe import Change
 from ..planning.profile import profiles, to_records
 from ..spec.load import root_from
 from ..spec.rules import rooted
@@ -59,6 +60,15 @@ def make_control_repo(source_root: Path, control: Path, butler_repo: Path, profi
     return control
 
 
+def _tell(ws: Workspace, change: Change) -> None:
+    """A run's change as the cycle's look sees it; a failure with its first error lines."""
+    _say(f"   {change}")
+    if change.new == RunState.FAILED:
+        _say(f"   !! {change.run_key} FAILED (attempt {change.attempt}); first error lines:")
+        for line in error_lines(ws, change)[:4]:
+            _say(f"      | {line}")
+
+
 def _notify(ws: Workspace, issues_dir: Path) -> list[str]:
     return sync(ws.campaign, ws.ledger, FolderTracker(issues_dir))
 
@@ -94,13 +104,7 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     ws.ctx.save(ws.ledger)  # what `campaign apply` does first: the frozen groups, before anything is submitted
     last = ""
     while time.monotonic() - started < timeout:
-        seen = ws.cycle(act=True)
-        for change in seen.changes:
-            _say(f"   {change}")
-            if change.new == RunState.FAILED:
-                _say(f"   !! {change.run_key} FAILED (attempt {change.attempt}); first error lines:")
-                for line in error_lines(ws, change)[:4]:
-                    _say(f"      | {line}")
+        seen = ws.cycle(act=True, seen=lambda change: _tell(ws, change))
         for action in _notify(ws, issues_dir):  # the status job's `campaign notify`
             _say(f"   issue: {action}")
         line = progress_line(ws, started)

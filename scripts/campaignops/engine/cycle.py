@@ -16,7 +16,7 @@ A campaign on hold starts nothing new here (transfers, set-up stage, submissions
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..domain.model import Plan
@@ -52,11 +52,16 @@ def active(ledger: Ledger) -> bool:
             or any(not t.state.finished for t in ledger.transfers))
 
 
-def run(ctx: Context, plan: Plan, ledger: Ledger, *, act: bool, by: str) -> Cycle:
+def run(ctx: Context, plan: Plan, ledger: Ledger, *, act: bool, by: str,
+        seen: Callable[[observe.Change], None] | None = None) -> Cycle:
     """One cycle over one campaign. `act` is whether this job may start things (reconcile, apply); `by` is
-    who wrote the spec's controls (the spec's last commit author). Each stage saves what it changed."""
+    who wrote the spec's controls (the spec's last commit author); `seen` hears each run's change as soon as
+    the look saw it, before the failure rules say what they do about it. Each stage saves what it changed."""
     acting = act and ctx.may_launch
     ledger, changes = observe.refresh(ctx, ledger)
+    if seen is not None:
+        for change in changes:
+            seen(change)
     # The spec's hold / skip / accept are recorded on every look; its supersedes launch only when acting.
     ledger = controls.from_spec(ctx, plan, ledger, by=by)
     ledger, moved = transfers.advance(ctx, plan, ledger,

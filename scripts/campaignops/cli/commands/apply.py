@@ -29,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
             + (" (dry run: nothing is submitted)" if args.dry_run else ""))
     if not args.dry_run:
         ctx.save(ws.ledger)  # frozen query groups, before anything is submitted
-    done = ws.cycle(act=True)  # the reconcile cycle (engine/cycle.py): look, then act
-    for change in done.changes:
-        ctx.say(f"  {change}")
+    done = ws.cycle(act=True, seen=lambda change: ctx.say(f"  {change}"))  # the reconcile cycle: look, then act
     for line in done.moved:
         ctx.say(f"  {line}")
     recorded = sum(d.verdict == Verdict.RECORDED for d in done.decisions)

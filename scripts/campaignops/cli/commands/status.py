@@ -40,9 +40,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print) -> cycle.Cycle:
     """One cycle (engine/cycle.py) — a look, or look + act with `advance` — and what it says of the campaign."""
-    done = ws.cycle(act=advance)
-    for change in done.changes:
-        say(f"  {ws.campaign.name}: {change}")
+    done = ws.cycle(act=advance, seen=lambda change: say(f"  {ws.campaign.name}: {change}"))
     for line in done.moved:
         say(f"  {ws.campaign.name}: {line}")
     if ws.campaign.butler_setup:
