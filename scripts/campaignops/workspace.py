@@ -14,9 +14,9 @@ from pathlib import Path
 from .adapters.butler import ButlerDataIds
 from .adapters.git.repo import Git
 from .adapters.lock import lock_campaign
-from .adapters.pipeline_graph import moved_types
+from .adapters.pipeline_graph import step_types
 from .adapters.processes import read_process, running
-from .domain.errors import ButlerQueryError, LedgerError
+from .domain.errors import ButlerQueryError, LedgerError, PlanError
 from .domain.model import Campaign, Plan
 from .domain.problems import Problem
 from .domain.states import RunState
@@ -30,6 +30,7 @@ from .planning.controls import drift_problems
 from .planning.grouping import groups_for
 from .planning.plan import make_plan
 from .planning.render import spec_fingerprint
+from .planning.transfers import moved_from, unfed_reads
 from .ports import Wms
 from .registry import make_wms, transfers_of
 from .spec.load import campaign_of, campaign_path, load_campaign
@@ -118,7 +119,7 @@ def moved_of(campaign: Campaign, root: Path) -> dict[tuple[str, str], tuple[str,
     does not declare its `transfer.dataset_types`)."""
     if not campaign.multisite or all(s.transfer_types for s in campaign.steps if s.requires):
         return {}
-    return moved_types(campaign, root)
+    return moved_from(campaign, step_types(campaign, root))
 
 
 def recorded_drift(doc: Document, path: Path, root: Path) -> list[Problem]:
@@ -146,6 +147,51 @@ def recorded_drift(doc: Document, path: Path, root: Path) -> list[Problem]:
     return list(drift_problems(plan, ledger, changes, problem))
 
 
+def cross_site_problems(doc: Document, path: Path, root: Path) -> list[Problem]:
+    """What `campaign validate` refuses of a multi-site campaign: a step that reads a dataset type another step
+    writes only at other sites, with no transfer planned to bring it (its runs would see one site's share, or
+    nothing). Needs the pipeline graph: from the middleware, else the committed cache; without either, a step
+    that declares no `transfer` is reported at `pipeline`."""
+    campaign = campaign_of(doc, path, root)
+    if not campaign.multisite:
+        return []
+    try:
+        types = step_types(campaign, root)
+    except PlanError as exc:
+        if all(s.transfer_types for s in campaign.steps if s.requires):
+            return []  # every transfer is declared: the plan needs no graph, and there is none to check against
+        return [doc.problem(("pipeline",), str(exc), "")]
+    try:
+        frozen = dict(store.load(path.resolve().parent, campaign.name).frozen_groups)
+    except LedgerError:
+        frozen = {}  # reported by the drift check
+    plan = make_plan(campaign, frozen=frozen, moved=moved_from(campaign, types))
+    raw = [s for s in doc.data["steps"] if isinstance(s, dict)]
+    grouped: dict[tuple[str, str, str], tuple[list[str], list[str]]] = {}
+    for unfed in unfed_reads(plan, types):
+        sites, producers = grouped.setdefault((unfed.step, unfed.dataset_type, unfed.producer), ([], []))
+        sites.append(unfed.site)
+        producers.extend(p for p in unfed.producer_sites if p not in producers)
+    found = []
+    for (name, dataset_type, producer), (sites, producers) in grouped.items():
+        i = next(k for k, s in enumerate(raw) if s.get("name") == name)
+        step = campaign.step(name)
+        local = sorted({r.site for r in plan.runs_of(producer) if r.site} & set(sites))
+        message = (f"step {name} reads {dataset_type} at {', '.join(sites)}, which step {producer} writes at "
+                   f"{', '.join(producers)}, and no transfer brings it there: its runs would "
+                   + (f"read only what {producer} wrote at {', '.join(local)}" if local else "find none of it"))
+        if producer in step.requires and step.transfer_types:
+            found.append(doc.problem(("steps", i, "transfer", "dataset_types"), message,
+                                     f"add {dataset_type} to its transfer.dataset_types (or remove `transfer` to "
+                                     "move what the pipeline says it reads)"))
+        else:
+            requires = ", ".join(dict.fromkeys((*step.requires, producer)))
+            found.append(doc.problem(("steps", i, "requires") if "requires" in raw[i] else ("steps", i, "name"),
+                                     message, f"requires: [{requires}] on step {name} (then a transfer moves "
+                                     f"{dataset_type} from {', '.join(producers)} to {', '.join(sites)})"))
+    return found
+
+
 def read_plan(root: Path, name: str) -> Plan:
     """The plan as the ledger knows it, without asking the Butler or taking the campaign lock:
     query-split steps keep the groups their first apply recorded (or show them as pending)."""
@@ -159,4 +205,4 @@ def read_plan_and_ledger(root: Path, name: str) -> tuple[Plan, Ledger]:
     return make_plan(campaign, frozen=dict(ledger.frozen_groups), moved=moved_of(campaign, root)), ledger
 
 
-__all__ = ["Workspace", "open_campaign", "read_plan", "read_plan_and_ledger", "recorded_drift"]
+__all__ = ["Workspace", "cross_site_problems", "open_campaign", "read_plan", "read_plan_and_ledger", "recorded_drift"]

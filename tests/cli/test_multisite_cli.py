@@ -58,3 +58,88 @@ def test_apply_refuses_when_a_sites_butler_cannot_be_asked_and_the_status_job_go
     reconcile = campaign(root, "reconcile", "--all", "--no-pages")  # its own work dir: no lock held here
     assert reconcile.returncode == 0, reconcile.stdout + reconcile.stderr
     assert "its groups stay pending" in reconcile.stdout
+
+
+NO_LSST = """import sys
+
+
+class NoLsst:  # the pull-request runner: core dependencies only
+    def find_spec(self, name, path=None, target=None):
+        if name == "lsst" or name.startswith("lsst."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+
+sys.meta_path.insert(0, NoLsst())
+"""
+
+
+def without_middleware(tmp_path: Path) -> dict[str, str]:
+    """The environment of a process where `lsst` cannot be imported (a sitecustomize on PYTHONPATH)."""
+    block = tmp_path / "no-lsst"
+    block.mkdir()
+    (block / "sitecustomize.py").write_text(NO_LSST)
+    return {"PYTHONPATH": os.pathsep.join([str(block), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+def repo_as_committed(tmp_path: Path) -> Path:
+    """The campaign with its pipeline where the repository has it (its committed graph names that path)."""
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "campaigns" / "profiles", root / "campaigns" / "profiles")
+    shutil.copytree(ROOT / "campaigns" / "demo-3x3", root / "campaigns" / "demo-3x3",
+                    ignore=shutil.ignore_patterns("ledger", "STATUS.md"))
+    pipeline = root / "scripts" / "campaignops" / "demo" / "pipeline_sites.yaml"
+    pipeline.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "campaignops" / "demo" / "pipeline_sites.yaml", pipeline)
+    return root
+
+
+def run_env(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "campaignops.cli", "--root", str(root), *args], capture_output=True,
+                          text=True, env={**os.environ, "CAMPAIGNOPS_WORKDIR": str(root.parent / "work"), **env},
+                          timeout=300, check=False)
+
+
+def test_without_the_middleware_the_plan_and_its_transfers_render_from_the_committed_graph(tmp_path: Path) -> None:
+    root = repo_as_committed(tmp_path)
+    env = without_middleware(tmp_path)
+    probe = subprocess.run([sys.executable, "-c", "import lsst.pipe.base"], env={**os.environ, **env},
+                           capture_output=True, text=True, check=False)
+    assert probe.returncode != 0, "the blocker works"
+    plan = run_env(root, env, "plan", "demo-3x3", "--format", "markdown")
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.count("| demo_coadd |") == 2
+    assert "| `step2c@local-usdf<step2@local-frdf` | step2c | step2 @ local-frdf | local-usdf |" in plan.stdout, \
+        "the plan names each transfer as the ledger and status pages do"
+    assert run_env(root, env, "validate").returncode == 0
+
+
+def test_without_the_middleware_a_stale_graph_says_how_to_refresh_it(tmp_path: Path) -> None:
+    root = repo_as_committed(tmp_path)
+    pipeline = root / "scripts" / "campaignops" / "demo" / "pipeline_sites.yaml"
+    pipeline.write_text(pipeline.read_text() + "\n# edited\n")
+    env = without_middleware(tmp_path)
+    plan = run_env(root, env, "plan", "demo-3x3")
+    assert plan.returncode == 1
+    assert "pipeline-graph.yaml is stale (the pipeline file" in plan.stderr
+    assert "campaign plan demo-3x3 --write-graph" in plan.stderr
+    check = run_env(root, env, "validate", str(root / "campaigns" / "demo-3x3"))
+    assert check.returncode == 1 and "campaign.yaml:" in check.stdout and "pipeline: " in check.stdout
+    refreshed = run_env(root, {}, "plan", "demo-3x3", "--write-graph")  # where the middleware is installed
+    assert refreshed.returncode == 0 and "wrote campaigns/demo-3x3/pipeline-graph.yaml" in refreshed.stderr
+    assert run_env(root, env, "plan", "demo-3x3").returncode == 0
+
+
+def test_a_step_reading_another_sites_output_with_the_wrong_requires_is_refused_at_its_line(tmp_path: Path) -> None:
+    root = repo_as_committed(tmp_path)
+    spec = root / "campaigns" / "demo-3x3" / "campaign.yaml"
+    text = spec.read_text().replace("    subsets: [step2c]\n", "    subsets: [step2c]\n    requires: [step1]\n")
+    spec.write_text(text)
+    line = text.splitlines().index("    requires: [step1]") + 1
+    for env in ({}, without_middleware(tmp_path)):  # from the middleware, and from the committed graph
+        check = run_env(root, env, "validate", str(root / "campaigns" / "demo-3x3"))
+        assert check.returncode == 1
+        assert (f"campaigns/demo-3x3/campaign.yaml:{line}:5: steps[2].requires: step step2c reads demo_visit_summary "
+                "at local-usdf, which step step2 writes at local-frdf, local-ukdf, and no transfer brings it there"
+                ) in check.stdout
+        assert "(fix: requires: [step1, step2] on step step2c" in check.stdout

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from campaignops.domain.model import Campaign, Profile
 from campaignops.planning.plan import make_plan
+from campaignops.planning.transfers import UnfedRead, moved_from, unfed_reads
 from campaignops.spec.parse import campaign_from_dict
 
 USDF = Profile("local-usdf", "d", "USDF", "parsl", "", (("wmsServiceClass", "x.S"),), butler_repo="/s/usdf")
@@ -83,3 +84,39 @@ def test_before_the_first_apply_the_plan_already_shows_every_site_and_transfer()
         ("pending-query.local-ukdf", "local-ukdf", True)]
     assert len(plan.transfers) == 6 and {t.source for t in plan.transfers if t.step == "step2c"} == {
         "local-frdf", "local-ukdf"}
+
+
+def test_two_steps_reading_the_same_datasets_from_the_same_site_share_one_transfer_under_one_name() -> None:
+    c = campaign()
+    # step4 requires step2c too and reads its calibrations at the central site: nothing moves for it there; at
+    # FrDF a second per-site step (step3b) reads the same calibrations step3 has brought: moved once.
+    extra = replace(c.step("step3"), name="step3b", requires=("step2c",))
+    plan = make_plan(replace(c, steps=(*c.steps, extra)), frozen={**FROZEN, "step3b": FROZEN["step3"]},
+                     moved={**MOVED, ("step3b", "step2c"): ("global_calib",)})
+    into_frdf = [t for t in plan.transfers if t.destination == "local-frdf"]
+    assert [(t.key, t.readers) for t in into_frdf] == [("step3@local-frdf<step2c@local-usdf", ("step3b",))]
+    [step3b_frdf] = [r for r in plan.runs_of("step3b") if r.site == "local-frdf"]
+    assert plan.transfers_into(step3b_frdf) == tuple(into_frdf), "the second reader waits for the one transfer"
+
+
+TYPES = {"step1": (frozenset({"raw"}), frozenset({"calexp"})),
+         "step2": (frozenset({"calexp"}), frozenset({"visit_summary"})),
+         "step2c": (frozenset({"visit_summary"}), frozenset({"global_calib"})),
+         "step3": (frozenset({"global_calib", "visit_summary"}), frozenset({"coadd"})),
+         "step4": (frozenset({"coadd"}), frozenset({"tract_summary"}))}
+
+
+def test_the_3x3_plan_feeds_every_read_from_another_site() -> None:
+    c = campaign()
+    assert moved_from(c, TYPES) == MOVED
+    assert unfed_reads(make_plan(c, frozen=FROZEN, moved=moved_from(c, TYPES)), TYPES) == ()
+
+
+def test_a_global_step_requiring_the_wrong_step_reads_only_the_central_sites_share() -> None:
+    c = campaign()
+    steps = tuple(replace(s, requires=("step1",)) if s.name == "step2c" else s for s in c.steps)
+    wrong = replace(c, steps=steps)
+    plan = make_plan(wrong, frozen=FROZEN, moved=moved_from(wrong, TYPES))
+    assert not [t for t in plan.transfers if t.step == "step2c"], "nothing moves: the silent case"
+    assert unfed_reads(plan, TYPES) == (
+        UnfedRead("step2c", "local-usdf", "visit_summary", "step2", ("local-frdf", "local-ukdf")),)

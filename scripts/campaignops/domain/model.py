@@ -337,10 +337,15 @@ class PlannedTransfer:
     dataset_types: tuple[str, ...]
     where: str  # what the destination's runs read: only those datasets move (a fan-out's resident visits)
     sources: tuple[str, ...]  # run keys at the source whose output runs are moved
+    readers: tuple[str, ...] = ()  # later steps at the destination that read the same datasets (moved once)
 
     @property
     def key(self) -> str:
+        """The transfer's one name: in the plan, the ledger, the status pages and its issue."""
         return f"{self.step}@{self.destination}<{self.requires}@{self.source}"
+
+    def feeds(self, step: str) -> bool:
+        return step == self.step or step in self.readers
 
 
 @dataclass(frozen=True)
@@ -351,7 +356,7 @@ class Plan:
 
     def transfers_into(self, run: PlannedRun) -> tuple[PlannedTransfer, ...]:
         """The transfers `run` waits for: into its step at its site."""
-        return tuple(t for t in self.transfers if t.step == run.step and t.destination == run.site)
+        return tuple(t for t in self.transfers if t.feeds(run.step) and t.destination == run.site)
 
     def runs_of(self, step: str) -> tuple[PlannedRun, ...]:
         return tuple(r for r in self.runs if r.step == step)

@@ -12,7 +12,9 @@ from .source import MAX_BYTES
 _PIPELINES: dict[tuple[str, int, int], tuple[set[str] | None, tuple[str, str] | None]] = {}
 
 
-def _pipeline_file(location: str, root: Path) -> Path | None:
+def pipeline_file(location: str, root: Path) -> Path | None:
+    """The local file of a pipeline location (variables expanded, relative to the root); None for a URI or an
+    unset variable."""
     expanded = os.path.expandvars(location.removeprefix("file://"))
     if "$" in expanded or "://" in expanded:
         return None  # an unset variable or a remote URI: cannot be checked here
@@ -32,7 +34,7 @@ def pipeline_labels(location: str, root: Path) -> tuple[set[str] | None, tuple[s
 
 
 def _labels(location: str, root: Path, depth: int) -> tuple[set[str] | None, tuple[str, str] | None]:
-    path = _pipeline_file(location, root)
+    path = pipeline_file(location, root)
     if path is None or depth > 10:
         return None, None
     try:

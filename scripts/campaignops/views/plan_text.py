@@ -73,9 +73,10 @@ def _site_text(plan: Plan) -> str:
 
 
 def transfer_lines(plan: Plan) -> list[str]:
-    """One line per transfer stage: what moves, from where to where, before which step."""
-    return [f"{t.requires}@{t.source} → {t.step}@{t.destination}: {', '.join(t.dataset_types)}"
-            + (f" where {t.where}" if t.where else "") for t in plan.transfers]
+    """One line per transfer stage, under the name the ledger, the status pages and its issue give it: what
+    moves, from where to where, before which steps."""
+    return [f"{t.key}: {', '.join(t.dataset_types)} from {t.source} to {t.destination}, before "
+            f"{', '.join((t.step, *t.readers))}" + (f" where {t.where}" if t.where else "") for t in plan.transfers]
 
 
 def _header_pairs(plan: Plan) -> list[tuple[str, str]]:
@@ -205,9 +206,10 @@ def _md_transfers(plan: Plan) -> list[str]:
     if not plan.transfers:
         return []
     lines = ["", "**Transfers between sites** (each verified by counting the datasets at the destination):", "",
-             "| before | from | to | dataset types | what |", "|---|---|---|---|---|"]
-    lines += [f"| {t.step} | {t.requires} @ {t.source} | {t.destination} | {cell(', '.join(t.dataset_types))} | "
-              f"{code(t.where) if t.where else 'all'} |" for t in plan.transfers]
+             "| transfer | before | from | to | dataset types | what |", "|---|---|---|---|---|---|"]
+    lines += [f"| {code(t.key)} | {cell(', '.join((t.step, *t.readers)))} | {t.requires} @ {t.source} | "
+              f"{t.destination} | {cell(', '.join(t.dataset_types))} | {code(t.where) if t.where else 'all'} |"
+              for t in plan.transfers]
     return lines
 
 
@@ -295,8 +297,8 @@ def as_dict(plan: Plan, changes: tuple[RunChange, ...] = ()) -> dict[str, Any]:
         "steps": steps,
         **({"sites": [{"name": n, "site": c.site_profile(n).site, "wms": c.site_profile(n).wms,
                        "butler_repo": c.repo_at(n), "central": n == c.central} for n in c.sites],
-            "transfers": [{"key": t.key, "step": t.step, "destination": t.destination, "requires": t.requires,
-                           "source": t.source, "dataset_types": list(t.dataset_types), "where": t.where}
+            "transfers": [{"key": t.key, "step": t.step, "readers": list(t.readers), "destination": t.destination,
+                           "requires": t.requires, "source": t.source, "dataset_types": list(t.dataset_types), "where": t.where}
                           for t in plan.transfers]} if c.multisite else {}),
         **({"against_ledger": {c.value: n for c, n in counts(changes).items()},
             "orphaned": [{"key": rc.key, "recorded_state": rc.state.value if rc.state else None}

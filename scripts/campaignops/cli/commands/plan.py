@@ -4,15 +4,18 @@ marked against the ledger: new, unchanged, changed (a change with no effect on a
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from ...adapters.pipeline_graph import write_graph
 from ...planning.changes import compare
 from ...planning.render import spec_fingerprint
 from ...planning.retention import Policy, plan_retention
 from ...views.plan_text import MARKDOWN_LIMIT, as_json, as_markdown, as_text
 from ...views.retention import as_markdown as retention_markdown
+from ...spec.load import campaign_path, load_campaign
 from ...workspace import read_plan_and_ledger
 from ..common import root_of
 from .retention import read_instances
@@ -38,10 +41,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=MARKDOWN_LIMIT,
                         help=f"markdown only: longest output in characters (default {MARKDOWN_LIMIT}); "
                         "longer plans are summarised per step")
+    parser.add_argument("--write-graph", action="store_true",
+                        help="multi-site: first write campaigns/<name>/pipeline-graph.yaml (what each pipeline subset "
+                        "reads and writes) from lsst.pipe.base, so the plan and its transfers render where the "
+                        "middleware is not installed (the pull-request check); commit the file")
 
 
 def run(args: argparse.Namespace) -> int:
     root = root_of(args)
+    if args.write_graph:
+        campaign = load_campaign(campaign_path(args.campaign, root), root)
+        path, changed = write_graph(campaign, root)
+        print(f"{'wrote' if changed else 'unchanged:'} {path.relative_to(root) if path.is_relative_to(root) else path}"
+              f"{' (commit it)' if changed else ''}", file=sys.stderr)
     plan, ledger = read_plan_and_ledger(root, args.campaign)
     changes = compare(plan, ledger, partial(spec_fingerprint, plan.campaign))
     if args.format == "markdown":

@@ -37,9 +37,17 @@ def run(args: argparse.Namespace) -> int:
         if not found and doc is not None and validate.kind_of(doc.file) == "campaign":
             # Once runs are recorded, the spec must not silently disagree with the ledger.
             found = _recorded_drift(doc, path, root)
+            if not found and doc.data.get("sites"):
+                found = _cross_site(doc, path, root)
         problems.extend(found)
     sys.stdout.write(FORMATTERS[args.format](problems, len(files)))
     return 1 if problems else 0
+
+
+def _cross_site(doc: Document, path: Path, root: Path) -> list[Problem]:
+    from ...workspace import cross_site_problems
+
+    return cross_site_problems(doc, path, root)
 
 
 def _recorded_drift(doc: Document, path: Path, root: Path) -> list[Problem]:
