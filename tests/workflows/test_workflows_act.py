@@ -291,6 +291,32 @@ def test_validate_plans_a_fork_pull_request_without_commenting(act_repo: tuple[A
     assert (repo.tmp / "artifacts" / "plan" / "plan.md").read_text().count("hsc-rc2-w_2026_47") >= 1
 
 
+def test_validate_plans_the_3x3_campaign_where_the_middleware_is_not_installed(
+        act_repo: tuple[ActRepo, FakeGitHub]) -> None:
+    """A GitHub-hosted runner has core dependencies only: the plan's transfers come from the committed graph."""
+    repo, github = act_repo
+    block = repo.tmp / "no-lsst"
+    block.mkdir()
+    (block / "sitecustomize.py").write_text(
+        "import sys\n\n\nclass NoLsst:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'lsst' or name.startswith('lsst.'):\n"
+        "            raise ModuleNotFoundError(name)\n        return None\n\n\nsys.meta_path.insert(0, NoLsst())\n")
+    base = git(repo.work, "rev-parse", "main")
+    git(repo.work, "checkout", "-q", "-b", "three-sites")
+    spec = repo.work / "campaigns" / "demo-3x3" / "campaign.yaml"
+    spec.write_text(spec.read_text().replace("description: >-", "description: >-\n  Reviewed in a PR.", 1))
+    git(repo.work, "commit", "-q", "-am", "change demo-3x3")
+    event = {"number": 8, "pull_request": {"number": 8, "base": {"sha": base, "ref": "main"},
+                                           "head": {"sha": git(repo.work, "rev-parse", "HEAD"), "ref": "three-sites",
+                                                    "repo": {"full_name": REPO}}}}
+    result = repo.run("pull_request", "validate.yml", event, env={"PYTHONPATH": str(block)})
+    assert result.returncode == 0, result.stdout[-4000:]
+    plan = (repo.tmp / "artifacts" / "plan" / "plan.md").read_text()
+    assert "**Transfers between sites**" in plan and "`step4@local-usdf<step3@local-frdf`" in plan
+    [comment] = github.comments
+    assert "demo-3x3" in comment["body"]
+
+
 def test_validate_fails_the_check_on_an_invalid_campaign(act_repo: tuple[ActRepo, FakeGitHub]) -> None:
     repo, github = act_repo
     event = _pull_request(repo)
