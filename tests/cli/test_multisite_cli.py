@@ -109,6 +109,8 @@ def test_without_the_middleware_the_plan_and_its_transfers_render_from_the_commi
     plan = run_env(root, env, "plan", "demo-3x3", "--format", "markdown")
     assert plan.returncode == 0, plan.stderr
     assert plan.stdout.count("| demo_coadd |") == 2
+    assert "warning: the Butler of site local-frdf, .demo/sites/frdf/repo (relative to the repository), does not " \
+        "exist here" in plan.stderr, "a copied profile's missing Butler is said, not silent"
     assert "| `step2c@local-usdf<step2@local-frdf` | step2c | step2 @ local-frdf | local-usdf |" in plan.stdout, \
         "the plan names each transfer as the ledger and status pages do"
     assert run_env(root, env, "validate").returncode == 0

@@ -56,18 +56,21 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def summary(problems: Sequence[Problem], files_checked: int) -> str:
-    """'OK: 12 files checked' or '3 files checked, 2 problems in 1 file'."""
+def summary(problems: Sequence[Problem], files_checked: int, warnings: Sequence[Problem] = ()) -> str:
+    """'OK: 12 files checked' or '3 files checked, 2 problems in 1 file' (', 1 warning' when there are)."""
+    noted = f", {_plural(len(warnings), 'warning')}" if warnings else ""
     if not problems:
-        return f"OK: {_plural(files_checked, 'file')} checked"
+        return f"OK: {_plural(files_checked, 'file')} checked{noted}"
     bad_files = len({p.file for p in problems})
     return (f"{_plural(files_checked, 'file')} checked, "
-            f"{_plural(len(problems), 'problem')} in {_plural(bad_files, 'file')}")
+            f"{_plural(len(problems), 'problem')} in {_plural(bad_files, 'file')}{noted}")
 
 
-def format_text(problems: Sequence[Problem], files_checked: int) -> str:
+def format_text(problems: Sequence[Problem], files_checked: int, warnings: Sequence[Problem] = ()) -> str:
+    """Problems, then warnings (what is wrong on this machine only: they do not fail the check)."""
     lines = [str(p) for p in problems]
-    lines.append(summary(problems, files_checked))
+    lines += [f"warning: {w}" for w in warnings]
+    lines.append(summary(problems, files_checked, warnings))
     return "\n".join(lines) + "\n"
 
 
@@ -80,24 +83,26 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def format_github(problems: Sequence[Problem], files_checked: int) -> str:
-    """GitHub Actions annotations (`::error file=…,line=…,col=…::msg`), then the summary line."""
+def format_github(problems: Sequence[Problem], files_checked: int, warnings: Sequence[Problem] = ()) -> str:
+    """GitHub Actions annotations (`::error file=…,line=…,col=…::msg`, `::warning …`), then the summary line."""
     lines = []
-    for p in problems:
-        text = f"{p.path}: {p.message}" if p.path else p.message
-        if p.fix:
-            text += f" (fix: {p.fix})"
-        lines.append(f"::error file={_escape_property(p.file)},line={p.line},col={p.column},"
-                     f"title=campaign validate::{_escape_data(text)}")
-    lines.append(summary(problems, files_checked))
+    for level, found in (("error", problems), ("warning", warnings)):
+        for p in found:
+            text = f"{p.path}: {p.message}" if p.path else p.message
+            if p.fix:
+                text += f" (fix: {p.fix})"
+            lines.append(f"::{level} file={_escape_property(p.file)},line={p.line},col={p.column},"
+                         f"title=campaign validate::{_escape_data(text)}")
+    lines.append(summary(problems, files_checked, warnings))
     return "\n".join(lines) + "\n"
 
 
-def format_json(problems: Sequence[Problem], files_checked: int) -> str:
+def format_json(problems: Sequence[Problem], files_checked: int, warnings: Sequence[Problem] = ()) -> str:
     doc = {
         "files_checked": files_checked,
         "ok": not problems,
         "problems": [asdict(p) for p in problems],
+        "warnings": [asdict(w) for w in warnings],
     }
     return json.dumps(doc, indent=2) + "\n"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..domain.model import (
     repo_for,
 )
 from ..domain.wms import WmsKind
+from .rules import is_relative
 
 
 def resources_from_dict(data: dict[str, Any] | None) -> Resources:
@@ -53,13 +55,25 @@ def transfer_from_dict(data: dict[str, Any] | None) -> TransferConfig | None:
                           data.get("rucio_config", ""), data.get("root", ""))
 
 
+PROFILES_FOLDER = "campaigns/profiles"
+
+
+def profile_repo(repo: str) -> str:
+    """A profile's Butler path as the rest of the code takes it: a path relative to the profile file (as written)
+    becomes relative to the repository root (as a campaign's is); absolute paths, URIs and $VARIABLE paths are
+    left as they are."""
+    if not repo or not is_relative(repo):
+        return repo
+    return os.path.normpath(os.path.join(PROFILES_FOLDER, repo))
+
+
 def profile_from_dict(data: dict[str, Any]) -> Profile:
-    """A profile from its YAML data (already validated)."""
+    """A profile from its YAML data (already validated); it sits in campaigns/profiles/."""
     return Profile(data["name"], data["description"], data["site"], WmsKind(data["wms"]),
                    data.get("stack_setup", ""), tuple(sorted(data["bps"].items())),
                    monitor=tuple(sorted((data.get("monitor") or {}).items())),
                    queues=queues_from_dict(data.get("queues")),
-                   butler_repo=(data.get("butler") or {}).get("repo", ""),
+                   butler_repo=profile_repo((data.get("butler") or {}).get("repo", "")),
                    transfer=transfer_from_dict(data.get("transfer")))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import string
 from collections.abc import Iterator, Sequence
@@ -31,7 +32,7 @@ OUTPUT_PLACEHOLDERS = ("campaign", "stack", "ticket", "operator")
 NAME_PLACEHOLDERS = ("stack", "date")
 
 __all__ = ["CAMPAIGN_FILE", "FORMATTERS", "Problem", "check_cron", "check_document", "check_file", "check_paths", "default_paths",
-           "expand", "pipeline_labels"]
+           "expand", "local_path_warnings", "pipeline_labels"]
 
 
 # --- which file is which -----------------------------------------------------------------------
@@ -145,6 +146,30 @@ def _check_document(path: Path, root: Path) -> tuple[list[Problem], Document | N
     else:
         found = list(_campaign_semantics(doc, path, root, template=kind == "template"))
     return sorted(set(found)), doc
+
+
+# --- this machine ------------------------------------------------------------------------------
+
+def local_path_warnings(doc: Document, path: Path) -> list[Problem]:
+    """What is wrong on this machine only, so a warning and not an error: a profile's Butler path relative to
+    the profile (a local path, beside the control repository) that does not exist here. A profile copied from
+    another repository keeps pointing into this one; the demo's site Butlers exist only once the demo built
+    them. An absolute path or URL is the site's, checked where the site's runner opens it."""
+    if kind_of(doc.file) != "profile" or not isinstance(doc.data, dict):
+        return []
+    butler = doc.data.get("butler")
+    repo = butler.get("repo") if isinstance(butler, dict) else None
+    if not isinstance(repo, str) or not rules.is_relative(repo) or "{" in repo:
+        return []
+    target = Path(os.path.normpath(path.parent.absolute() / repo))
+    if target.exists():
+        return []
+    return [doc.problem(("butler", "repo"), f"Butler repository {repo!r} does not exist here (looked for {target}): "
+                        "a relative path is read from this profile's folder, so a profile copied from another "
+                        "repository points into this one",
+                        "give the absolute path (or URL) of the site's Butler; a relative path only for a Butler "
+                        "kept beside this repository, such as the demo's (`campaign demo run --multisite` builds "
+                        "them)")]
 
 
 # --- meaning -------------------------------------------------------------------------------------

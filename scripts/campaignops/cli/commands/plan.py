@@ -16,6 +16,7 @@ from ...planning.retention import Policy, plan_retention
 from ...views.plan_text import MARKDOWN_LIMIT, as_json, as_markdown, as_text
 from ...views.retention import as_markdown as retention_markdown
 from ...spec.load import campaign_path, load_campaign
+from ...spec.rules import is_relative
 from ...workspace import read_plan_and_ledger
 from ..common import root_of
 from .retention import read_instances
@@ -55,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'wrote' if changed else 'unchanged:'} {path.relative_to(root) if path.is_relative_to(root) else path}"
               f"{' (commit it)' if changed else ''}", file=sys.stderr)
     plan, ledger = read_plan_and_ledger(root, args.campaign)
+    for site in plan.campaign.sites:  # a Butler kept beside the repository (relative path) must be here
+        repo = plan.campaign.repo_at(site)
+        if is_relative(repo) and not (root / repo).exists():
+            print(f"warning: the Butler of site {site}, {repo} (relative to the repository), does not exist here: "
+                  f"`campaign validate campaigns/profiles/{site}.yaml` says how to fix it", file=sys.stderr)
     changes = compare(plan, ledger, partial(spec_fingerprint, plan.campaign))
     if args.format == "markdown":
         text = as_markdown(plan, limit=args.limit, changes=changes)

@@ -1,4 +1,5 @@
-"""`campaign validate [PATH...]`: check specs and print located problems; exit 1 if there are any."""
+"""`campaign validate [PATH...]`: check specs and print located problems; exit 1 if there are any (warnings, what
+is wrong on this machine only, are printed and do not fail it)."""
 
 from __future__ import annotations
 
@@ -32,15 +33,18 @@ def run(args: argparse.Namespace) -> int:
             raise SpecError(f"no campaigns/ directory in {root}; "
                                  "pass the files to check, or the right --root")
         files, problems = validate.default_paths(root), []
+    warnings: list[Problem] = []
     for path in files:
         found, doc = validate.check_document(path, root)
+        if doc is not None:
+            warnings += validate.local_path_warnings(doc, path)
         if not found and doc is not None and validate.kind_of(doc.file) == "campaign":
             # Once runs are recorded, the spec must not silently disagree with the ledger.
             found = _recorded_drift(doc, path, root)
             if not found and doc.data.get("sites"):
                 found = _cross_site(doc, path, root)
         problems.extend(found)
-    sys.stdout.write(FORMATTERS[args.format](problems, len(files)))
+    sys.stdout.write(FORMATTERS[args.format](problems, len(files), warnings))
     return 1 if problems else 0
 
 
