@@ -195,3 +195,19 @@ def test_a_look_records_spec_controls_but_never_launches_a_supersede(site: Site)
     ctx.may_launch = False
     controls.from_spec(ctx, site.plan, site.ledger(), by="Kim")
     assert site.wms.submissions("step1/visit1") == 1 and site.wms.submissions("step1/visit2") == 1
+
+
+def test_a_retry_asked_by_a_person_is_in_the_control_log_with_who_and_why_and_a_rules_retry_is_not(
+        site: Site) -> None:
+    site.apply()
+    _finish_step1(site, RunState.FAILED, failed=10)
+    submit.retry(site.job(), site.plan, site.ledger(), "step1/visit2")  # as the failure rules do: no `by`
+    site.wms.finish("step1/visit2", RunState.FAILED, failed=10)
+    observe.refresh(site.job(), site.ledger())
+    submit.retry(site.job(), site.plan, site.ledger(), "step1/visit2", 2.0, by="gus", reason="out of memory")
+    ledger = site.ledger()  # read back from its files: the schema takes the new actions
+    assert [(c.action, c.target, c.by, c.reason) for c in ledger.controls] == [
+        ("more-memory", "step1/visit2", "gus", "out of memory")]
+    record = ledger.run("step1/visit2")
+    assert record is not None and [a.kind for a in record.attempts] == ["submit", "restart", "retry-memory"]
+    assert ledger.disposition("step1/visit2") is None, "a retry settles nothing"

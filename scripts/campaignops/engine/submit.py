@@ -9,7 +9,7 @@ from pathlib import Path
 from ..domain.errors import PlanError, SubmitError, WmsError
 from ..domain.model import Plan, PlannedRun
 from ..domain.states import RunState
-from ..ledger.records import Attempt, Ledger, RunRecord, with_state
+from ..ledger.records import Attempt, Control, Ledger, RunRecord, with_state
 from ..planning import render
 from ..planning.advance import Decision, Verdict, decide
 from ..ports import Submission
@@ -134,10 +134,27 @@ def _failed_record(plan: Plan, ledger: Ledger, key: str, action: str) -> tuple[P
     return run, record, current
 
 
-def retry(ctx: Context, plan: Plan, ledger: Ledger, key: str, memory_multiplier: float | None = None) -> Ledger:
+def asked_by(ctx: Context, ledger: Ledger, action: str, key: str, by: str, reason: str) -> Ledger:
+    """A retry, more-memory or rescue a person asked for goes into the control log (who and why) before it
+    acts, as every operator control does; the failure rules' own are recorded as their decision (by: '')."""
+    if not by or ctx.dry_run:
+        return ledger
+    ledger = ledger.with_control(Control(ctx.now(), by, action, key, reason.strip()))
+    ctx.save(ledger)
+    return ledger
+
+
+def retry(ctx: Context, plan: Plan, ledger: Ledger, key: str, memory_multiplier: float | None = None, *,
+          by: str = "", reason: str = "") -> Ledger:
     """`bps restart` the failed run in place, or with a memory multiplier resubmit it with more memory."""
     run, record, current = _failed_record(plan, ledger, key, "retry")
     refuse_on_hold(ctx, ledger, "retry")
+    if memory_multiplier is not None and memory_multiplier <= 1:
+        raise SubmitError("--memory-multiplier must be above 1 (e.g. 2 doubles every memory request)")
+    if memory_multiplier is None and not current.submit_dir:
+        raise SubmitError(f"{key} attempt {current.number} never reached the WMS (no submit directory): "
+                          f"use `campaign rescue {ctx.campaign.name} {key}` to submit it again")
+    ledger = asked_by(ctx, ledger, "retry" if memory_multiplier is None else "more-memory", key, by, reason)
     number = current.number + 1
     if memory_multiplier is not None:
         if memory_multiplier <= 1:
@@ -176,10 +193,11 @@ def rescue_sources(record: RunRecord) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a.output_run for a in reversed(record.attempts) if a.wrote_outputs))
 
 
-def rescue(ctx: Context, plan: Plan, ledger: Ledger, key: str) -> Ledger:
+def rescue(ctx: Context, plan: Plan, ledger: Ledger, key: str, *, by: str = "", reason: str = "") -> Ledger:
     """Re-run only what failed into a new output run, skipping what earlier attempts produced."""
     run, record, current = _failed_record(plan, ledger, key, "rescue")
     refuse_on_hold(ctx, ledger, "rescue")
+    ledger = asked_by(ctx, ledger, "rescue", key, by, reason)
     earlier = rescue_sources(record)
     return launch_attempt(ctx, ledger, run, current.number + 1, "rescue",
                           memory_multiplier=current.memory_multiplier, rescue_from=earlier, memory=current.memory)

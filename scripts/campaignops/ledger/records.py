@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
+from ..domain.actions import LAUNCHING
 from ..domain.states import HANGING, FailedJob, RunState, TaskCounts, TransferState, Transition
 
 
@@ -115,13 +116,15 @@ class RunRecord:
 
 # What operators do by hand, recorded with who and why. A control's target is "campaign", a step name or
 # a run key (STEP/GROUP). Holds and dispositions are read back from this log: the last word counts.
-CONTROL_ACTIONS = ("cancel", "hold", "resume", "skip", "accept", "reopen", "resubmit", "supersede")
+# A retry, more-memory or rescue asked by a person (`campaign retry`, the retry workflow) is logged too; the
+# failure rules' own ones are recorded as their decision on the attempt.
+CONTROL_ACTIONS = ("cancel", "hold", "resume", "skip", "accept", "reopen", "resubmit", "supersede", *LAUNCHING)
 DISPOSITIONS = ("skip", "accept")  # a run an operator has settled: it no longer blocks its step
 
 
 @dataclass(frozen=True)
 class Control:
-    """One operator action: `campaign hold|resume|cancel|skip|accept|resubmit`, or its spec edit."""
+    """One operator action: `campaign hold|resume|cancel|skip|accept|resubmit|retry`, or its spec edit."""
 
     at: str
     by: str  # the commit author of a spec edit, or `--by` / $GITHUB_ACTOR / git user of a command

@@ -37,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise SubmitError(f"--memory-multiplier must be a number, got {args.memory_multiplier!r}") from exc
         return retry.run(argparse.Namespace(**common, run=args.target, action=args.action,
-                                            memory_multiplier=factor))
+                                            memory_multiplier=factor, reason=args.reason, by=args.by))
     return operate.run(argparse.Namespace(**common, command=args.action, run=args.target, target=args.target,
                                           reason=args.reason, by=args.by))

@@ -6,18 +6,21 @@ import argparse
 
 from ...engine import submit
 from ...workspace import open_campaign
-from ..common import root_of
+from ..common import operator, root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("campaign", help="campaign name")
     parser.add_argument("run", help="the run, STEP/GROUP")
+    parser.add_argument("--reason", default="", help="why (recorded in the ledger's control log)")
+    parser.add_argument("--by", default=None, help="who (default: $GITHUB_ACTOR on a runner, else git's user.name)")
     parser.add_argument("--dry-run", action="store_true", help="say what would be done")
 
 
 def run(args: argparse.Namespace) -> int:
-    ws = open_campaign(root_of(args), args.campaign, dry_run=args.dry_run)
-    submit.rescue(ws.ctx, ws.plan, ws.ledger, args.run)
+    root = root_of(args)
+    ws = open_campaign(root, args.campaign, dry_run=args.dry_run)
+    submit.rescue(ws.ctx, ws.plan, ws.ledger, args.run, by=operator(args, root), reason=args.reason)
     ws.ctx.say(f"the new attempt skips quanta whose outputs exist in earlier attempts; "
                f"follow it with: campaign status {ws.campaign.name}")
     return 0

@@ -7,7 +7,7 @@ import argparse
 from ...domain.actions import LAUNCHING
 from ...engine import submit
 from ...workspace import open_campaign
-from ..common import root_of
+from ..common import operator, root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,19 +20,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="say what to do explicitly (the retry workflow does): retry = bps restart, "
                         "more-memory = new attempt with --memory-multiplier (default 2), rescue = as "
                         "`campaign rescue`. Default: more-memory when --memory-multiplier is given, else retry")
+    parser.add_argument("--reason", default="", help="why (recorded in the ledger's control log, as `campaign control` "
+                        "records every operator action; shown in the run's history)")
+    parser.add_argument("--by", default=None, help="who (default: $GITHUB_ACTOR on a runner, else git's user.name)")
     parser.add_argument("--dry-run", action="store_true", help="say what would be done")
 
 
 def run(args: argparse.Namespace) -> int:
     action = args.action or ("more-memory" if args.memory_multiplier is not None else "retry")
-    ws = open_campaign(root_of(args), args.campaign, dry_run=args.dry_run)
+    root = root_of(args)
+    ws = open_campaign(root, args.campaign, dry_run=args.dry_run)
+    asked = {"by": operator(args, root), "reason": getattr(args, "reason", "")}
     if action == "rescue":
-        submit.rescue(ws.ctx, ws.plan, ws.ledger, args.run)
+        submit.rescue(ws.ctx, ws.plan, ws.ledger, args.run, **asked)
     elif action == "more-memory":
-        submit.retry(ws.ctx, ws.plan, ws.ledger, args.run, args.memory_multiplier or 2.0)
+        submit.retry(ws.ctx, ws.plan, ws.ledger, args.run, args.memory_multiplier or 2.0, **asked)
     else:
         if args.memory_multiplier is not None and args.action == "retry":
             ws.ctx.say("note: --memory-multiplier only applies to --action more-memory; restarting as is")
-        submit.retry(ws.ctx, ws.plan, ws.ledger, args.run, None)
+        submit.retry(ws.ctx, ws.plan, ws.ledger, args.run, None, **asked)
     ws.ctx.say(f"follow it with: campaign status {ws.campaign.name}")
     return 0
