@@ -597,3 +597,28 @@ def test_after_publish_on_the_demo_control_repository_git_status_is_clean(
     assert git(control, "status", "--porcelain", "--untracked-files=all") == ""
     landed = set(git(bare, "ls-tree", "-r", "--name-only", "main").split())
     assert set(names) <= landed, "every file the writer wrote is on the remote"
+
+
+def test_a_repository_on_master_publishes_to_master_checked_out_or_detached(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    bare = tmp_path / "master.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "master", str(bare)], check=True)
+    seed = clone(bare, tmp_path / "seed", "seed")
+    git(seed, "checkout", "-q", "-b", "master")
+    (seed / "campaigns" / CAMPAIGN).mkdir(parents=True)
+    (seed / "campaigns" / CAMPAIGN / "campaign.yaml").write_text(f"name: {CAMPAIGN}\n")
+    store.save(seed / "campaigns" / CAMPAIGN, Ledger(CAMPAIGN, (
+        run("g0001", attempt(states=(RunState.SUBMITTING, RunState.RUNNING), checked="t1")),)))
+    git(seed, "add", "-A")
+    git(seed, "commit", "-q", "-m", "seed")
+    git(seed, "push", "-q", "origin", "master")
+    work = clone(bare, tmp_path / "w", "w")
+    failed_run(work)
+    assert _cli(work) == 0
+    assert "to origin master" in capsys.readouterr().out
+    assert git(bare, "for-each-ref", "--format=%(refname:short)", "refs/heads").split() == ["master"], "no `main` appears, no record branch is made"
+    git(work, "checkout", "-q", "--detach")  # as a workflow checks out a commit
+    update(work, run("g0002", attempt(states=(RunState.SUBMITTING, RunState.RUNNING), checked="t3")))
+    assert _cli(work) == 0
+    assert "to origin master" in capsys.readouterr().out
+    assert git(bare, "for-each-ref", "--format=%(refname:short)", "refs/heads").split() == ["master"]

@@ -298,10 +298,14 @@ def publish(git: Git, message: str | None = None, paths: Sequence[str] = (), rem
 
 # ---- a record branch: specs from the checkout (main), the bot's files from and to `branch` -------------
 
-def source_branch(git: Git) -> str:
-    """The branch the checkout holds (the specs' branch); `main` when HEAD is detached."""
+def source_branch(git: Git, remote: str = "origin") -> str:
+    """The branch the checkout holds (the specs' branch: `main`, or `master` in a repository made so); when
+    HEAD is detached, the remote's default branch as the clone recorded it, else `main`."""
     name = git.run("symbolic-ref", "-q", "--short", "HEAD", check=False).stdout.strip()
-    return name or "main"
+    if name:
+        return name
+    head = git.run("symbolic-ref", "-q", "--short", f"refs/remotes/{remote}/HEAD", check=False).stdout.strip()
+    return head.partition("/")[2] or "main"
 
 
 def is_record_branch(git: Git, branch: str) -> bool:

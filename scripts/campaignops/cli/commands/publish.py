@@ -14,6 +14,7 @@ from ...adapters.git.publish import (
     publish_records,
     pull_records,
     push_auth_env,
+    source_branch,
     unpushed,
 )
 from ...adapters.git.repo import Git
@@ -34,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="more files to commit besides " + ", ".join(BOT_PATHS) + " and new campaign folders")
     parser.add_argument("--remote", default="origin", help="remote to push to (default: origin)")
     parser.add_argument("--branch", default=None,
-                        help="branch to push to (default: $CAMPAIGNOPS_RECORD_BRANCH, else main); a branch other "
+                        help="branch to push to (default: $CAMPAIGNOPS_RECORD_BRANCH, else the checked-out branch, main or "
+                             "master; detached: the remote's default branch); a branch other "
                              "than the checked-out one is a record branch")
     parser.add_argument("--pull", action="store_true",
                         help="do not commit: put the record branch's ledgers and status pages (and campaign "
@@ -45,9 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = root_of(args)
-    branch = args.branch or os.environ.get("CAMPAIGNOPS_RECORD_BRANCH") or "main"
     token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     git = Git(root, push_auth_env(token, os.environ.get("GITHUB_SERVER_URL") or "https://github.com"))
+    # Without a record branch the record lands on the branch checked out (main, or master in a repository
+    # made so), never on a `main` the repository may not have.
+    branch = args.branch or os.environ.get("CAMPAIGNOPS_RECORD_BRANCH") or source_branch(git, args.remote)
     record = is_record_branch(git, branch)
     if args.pull:
         if not record:
