@@ -616,9 +616,10 @@ def test_a_repository_on_master_publishes_to_master_checked_out_or_detached(tmp_
     failed_run(work)
     assert _cli(work) == 0
     assert "to origin master" in capsys.readouterr().out
-    assert git(bare, "for-each-ref", "--format=%(refname:short)", "refs/heads").split() == ["master"], "no `main` appears, no record branch is made"
+    branches = ["for-each-ref", "--format=%(refname:short)", "refs/heads"]
+    assert git(bare, *branches).split() == ["master"], "no `main` appears, no record branch is made"
     git(work, "checkout", "-q", "--detach")  # as a workflow checks out a commit
     update(work, run("g0002", attempt(states=(RunState.SUBMITTING, RunState.RUNNING), checked="t3")))
     assert _cli(work) == 0
     assert "to origin master" in capsys.readouterr().out
-    assert git(bare, "for-each-ref", "--format=%(refname:short)", "refs/heads").split() == ["master"]
+    assert git(bare, *branches).split() == ["master"]
