@@ -85,9 +85,19 @@ def committed_graph(campaign: Campaign, root: Path) -> GraphCache:
 
 
 def step_types(campaign: Campaign, root: Path) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-    """step -> (dataset types its subsets read, those they write): from the middleware when it is installed,
-    else from the committed cache."""
-    graph = read_graph(campaign, root) if middleware_installed() else committed_graph(campaign, root)
+    """step -> (dataset types its subsets read, those they write): from the middleware when it is installed
+    and can read the pipeline, else from the committed cache (a control repository checked out without the
+    pipeline file, e.g. one whose pipeline lives in a package not installed here)."""
+    if middleware_installed():
+        try:
+            graph = read_graph(campaign, root)
+        except PlanError as unreadable:
+            try:
+                graph = committed_graph(campaign, root)
+            except PlanError:
+                raise unreadable from None
+    else:
+        graph = committed_graph(campaign, root)
     return {step.name: _union(graph.subsets, step.subsets) for step in campaign.steps}
 
 
