@@ -13,12 +13,16 @@ from typing import Any
 import pytest
 import yaml
 
+from campaignops.adapters.setup_facts import DEFAULT_LABEL
+from campaignops.engine.doctor import WORKFLOWS as DOCTOR_WORKFLOWS
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 ACTIONS = ROOT / ".github" / "actions"
 BIN = Path(sys.executable).parent
 NAMES = ("validate", "submit", "status", "weekly-ci-hsc", "tests", "retry", "housekeeping")
 SELF_HOSTED = ("submit", "status", "weekly-ci-hsc", "retry", "housekeeping")
+RUNNER = ["self-hosted", "${{ vars.CAMPAIGNOPS_RUNNER_LABEL || 'usdf' }}"]  # the facility's label, a variable
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -218,7 +222,23 @@ def test_self_hosted_jobs_are_never_triggered_by_a_pull_request() -> None:
     assert {n for n in NAMES if any("self-hosted" in labels(j) for j in jobs(n).values())} == set(SELF_HOSTED)
     for name in SELF_HOSTED:
         for job in jobs(name).values():
-            assert labels(job) == ["self-hosted", "usdf"]
+            assert labels(job) == RUNNER
+
+
+def test_the_runner_label_comes_from_a_repository_variable_with_usdf_as_default() -> None:
+    # GitHub: runs-on may mix strings and expressions, quoted ("Choosing the runner for a job"); the vars context
+    # is available there. act evaluates it too: the act tests map the default label `usdf` to the host.
+    assert RUNNER[1] == "${{ vars.CAMPAIGNOPS_RUNNER_LABEL || 'usdf' }}"
+    assert DEFAULT_LABEL == "usdf"
+
+
+def test_doctors_runner_group_advice_names_every_workflow_with_a_self_hosted_job() -> None:
+    # a runner group restricted to fewer workflows would silently block the others (retention, say)
+    assert set(DOCTOR_WORKFLOWS) == {f"{n}.yml" for n in SELF_HOSTED}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Self-hosted runner and forks"):]
+    section = section[:section.index("\n## ")]
+    assert all(f"`{w}`" in section or f"/{w}@" in section for w in DOCTOR_WORKFLOWS), section
 
 
 def test_pull_request_workflows_run_on_github_hosted_runners() -> None:
@@ -317,7 +337,7 @@ def test_housekeeping_removes_expired_runs_weekly_and_commits_the_removals() -> 
     assert (dom, month) == ("*", "*") and dow.isdigit() and minute.isdigit() and minute != "0"
     assert "workflow_dispatch" in on
     [job] = jobs("housekeeping").values()
-    assert job["runs-on"] == ["self-hosted", "usdf"] and job["permissions"] == {"contents": "write"}
+    assert job["runs-on"] == RUNNER and job["permissions"] == {"contents": "write"}
     assert [s["run"] for s in job["steps"] if "run" in s] == [
         "campaign publish --pull", "campaign retention apply --all", "campaign publish"]
 
@@ -340,6 +360,16 @@ def test_tests_run_on_pull_requests_and_pushes_to_main() -> None:
     assert [s["run"] for s in jobs("tests")["test"]["steps"] if "run" in s] == ["make test"]
 
 
+def test_tests_start_postgresql_so_its_tests_fail_rather_than_skip_on_github() -> None:
+    job = jobs("tests")["test"]
+    postgres = job["services"]["postgres"]
+    assert postgres["image"].startswith("postgres:") and postgres["ports"] == ["5432:5432"]
+    assert postgres["env"]["POSTGRES_HOST_AUTH_METHOD"] == "trust"  # tests/conftest.py: postgres@, no password
+    assert "pg_isready" in postgres["options"]
+    [make] = [s for s in job["steps"] if s.get("run") == "make test"]
+    assert make["env"]["CAMPAIGNOPS_REQUIRE_POSTGRES"] == "1"
+
+
 def test_each_workflow_step_is_one_campaign_command_or_a_tiny_shell_glue() -> None:
     for name in ("submit", "status", "weekly-ci-hsc", "retry", "housekeeping"):
         for job in jobs(name).values():
@@ -359,7 +389,7 @@ def test_retry_is_dispatch_only_and_never_dropped() -> None:
         "retry", "more-memory", "rescue", "resubmit", "cancel", "skip", "accept", "reopen", "hold", "resume"]
     job = jobs("retry")["retry"]
     assert "concurrency" not in job  # a queued retry is never cancelled; the campaign lock serialises
-    assert job["runs-on"] == ["self-hosted", "usdf"]
+    assert job["runs-on"] == RUNNER
 
 
 def test_every_self_hosted_job_keeps_its_launch_directories_outside_the_checkout() -> None:

@@ -35,12 +35,14 @@ class Finding:
 Check = Callable[[Facts], list[Finding]]
 
 RUNNER_FIX = (
-    "On a public repository any fork pull request can add a workflow that runs on `[self-hosted, usdf]`. "
+    "On a public repository any fork pull request can add a workflow that runs on `[self-hosted, <the runner's "
+    "label>]`. "
     "Make the repository private, or restrict the runner group: Organization settings → Actions → Runner "
     "groups → (the runner's group) → Repository access: Selected repositories (only {repo}) and "
     "Workflow access: Selected workflows ({workflows}); and in the repository Settings → Actions → General → "
     "Fork pull request workflows: Require approval for all external contributors.")
-WORKFLOWS = ("submit.yml", "status.yml", "retry.yml", "weekly-ci-hsc.yml")
+# Every workflow with a self-hosted job: a runner group restricted to fewer blocks the others (retention, say).
+WORKFLOWS = ("submit.yml", "status.yml", "retry.yml", "weekly-ci-hsc.yml", "housekeeping.yml")
 
 
 def _runner_fix(repo: str) -> str:
