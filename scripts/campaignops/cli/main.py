@@ -46,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "errors": ("errors", "failures grouped by error code, task and site across attempts, with the rule that acted"),
     "profile": ("profile", "per task: peak memory, CPU and wall time per quantum; suggest right-sized memory"),
     "retention": ("retention", "plan or apply the retention policies: remove expired RUN collections"),
+    "init": ("init", "make a control repository ready to push: workflows, rules, facility profiles, a first "
+                     "campaign, a README with the set-up checklist"),
     "demo": ("demo", "the embedded default: demo Butler repository and demo campaign end to end"),
 }
 

@@ -20,12 +20,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="spec files, or directories searched for campaign.yaml (default: every "
                              "campaigns/*/campaign.yaml, campaigns/profiles/*.yaml and "
                              "campaigns/templates/*.yaml)")
+    parser.add_argument("--all", action="store_true",
+                        help="every campaign, profile and template of the repository (the default without PATH)")
     parser.add_argument("--format", choices=sorted(FORMATTERS), default="text",
                         help="text (default), github (workflow annotations) or json")
 
 
 def run(args: argparse.Namespace) -> int:
     root = root_of(args)
+    if args.paths and args.all:
+        raise SpecError("give PATH… or --all, not both")
     if args.paths:
         files, problems = validate.expand([Path(p) for p in args.paths], root)
     else:
