@@ -62,6 +62,17 @@ class FakeGitHub:
     # GET /orgs/{org}/actions/runner-groups: (group, runner names); readable only with `admin_tokens`
     runner_groups: list[tuple[dict[str, Any], list[str]]] = field(default_factory=list)
     admin_tokens: tuple[str, ...] = ()
+    # What only a token with Administration / Variables read (`admin_tokens`) may ask of the repository, in the
+    # shapes of GitHub's REST reference: Actions permissions, selected actions, variables, self-hosted runners.
+    actions_permissions: dict[str, Any] = field(default_factory=lambda: {"enabled": True, "allowed_actions": "all"})
+    selected_actions: dict[str, Any] = field(default_factory=lambda: {"github_owned_allowed": True,
+                                                                      "verified_allowed": False,
+                                                                      "patterns_allowed": []})
+    variables: dict[str, str] = field(default_factory=dict)
+    runners: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)  # (name, status, labels)
+    # `permissions` of GET /repos/{repo} for a person's token (GitHub's per-user view); an installation token
+    # gets none here, so a client must not count on it
+    user_permissions: dict[str, bool] = field(default_factory=lambda: {"admin": False, "push": True, "pull": True})
 
     def __post_init__(self) -> None:
         self.server.expect_request(re.compile(".*")).respond_with_handler(self)
@@ -142,8 +153,13 @@ class FakeGitHub:
                                    "documentation_url": "https://docs.github.com/rest/users/users"}, 403)
             return self._json({"login": login, "type": "User"})
         if path == self.prefix + f"/repos/{REPO}":
-            return self._json({"full_name": REPO, "private": self.visibility != "public",
-                                "visibility": self.visibility})
+            info: dict[str, Any] = {"full_name": REPO, "private": self.visibility != "public",
+                                    "visibility": self.visibility}
+            if not token.startswith("ghs_"):
+                info["permissions"] = self.user_permissions
+            return self._json(info)
+        if path.startswith(self.prefix + f"/repos/{REPO}/actions/"):
+            return self._actions(path[len(self.prefix + f"/repos/{REPO}/actions/"):], token)
         org = REPO.partition("/")[0]
         if path.startswith(self.prefix + f"/orgs/{org}/actions/runner-groups"):
             if token not in self.admin_tokens:
@@ -219,6 +235,28 @@ class FakeGitHub:
                 return self._json({"message": "Validation Failed", "errors": [{"code": "already_exists"}]}, 422)
             self.labels.append(body["name"])
             return self._json({"name": body["name"]}, 201)
+        return self._json({"message": "Not Found"}, 404)
+
+    def _actions(self, rest: str, token: str) -> Response:
+        if token not in self.admin_tokens:
+            return self._json({"message": "Resource not accessible by integration",
+                               "documentation_url": "https://docs.github.com/rest"}, 403)
+        if rest == "permissions":
+            return self._json({**self.actions_permissions, "selected_actions_url":
+                               f"https://api.github.com/repos/{REPO}/actions/permissions/selected-actions"})
+        if rest == "permissions/selected-actions":
+            return self._json(self.selected_actions)
+        if m := re.fullmatch(r"variables/([A-Za-z0-9_]+)", rest):
+            if m.group(1) not in self.variables:
+                return self._json({"message": "Not Found"}, 404)
+            return self._json({"name": m.group(1), "value": self.variables[m.group(1)],
+                               "created_at": "2026-11-30T12:00:00Z", "updated_at": "2026-11-30T12:00:00Z"})
+        if rest == "runners":
+            return self._json({"total_count": len(self.runners), "runners": [
+                {"id": i, "name": name, "os": "linux", "status": status, "busy": False, "ephemeral": False,
+                 "labels": [{"id": j, "name": lab, "type": "read-only" if lab == "self-hosted" else "custom"}
+                            for j, lab in enumerate(labels)]}
+                for i, (name, status, labels) in enumerate(self.runners, start=1)]})
         return self._json({"message": "Not Found"}, 404)
 
     def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:

@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 
 from ...adapters.github.runner_facts import gather
 from ...adapters.panda.token import read_token
+from ...adapters.setup_facts import gather_setup
+from ...domain.checklist import CHECKLIST
 from ...domain.errors import CampaignError
 from ...domain.model import Profile
 from ...domain.wms import WmsKind
-from ...engine.doctor import Level, run_checks, worst
+from ...engine.doctor import Finding, Level, run_checks, worst
 from ...engine.doctor_panda import (
     ISSUE_BEFORE,
     WARN_BEFORE,
@@ -23,6 +25,8 @@ from ...engine.doctor_panda import (
     panda_setup_problems,
     sync_token_issue,
 )
+from ...engine.doctor_setup import next_step, run_setup_checks
+from ...ledger.store import ledger_dir, ledger_path
 from ...registry import tracker_for
 from ...spec import load as spec
 from ..common import root_of
@@ -48,8 +52,13 @@ def _runner_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _runner_checks(args: argparse.Namespace) -> int:
     findings = run_checks(gather(os.environ, args.repo, ADMIN_TOKEN))
+    _print(findings, args.format)
+    return 1 if worst(findings) == Level.ERROR else 0
+
+
+def _print(findings: list[Finding], form: str) -> None:
     for f in findings:
-        if args.format == "github" and f.level in (Level.WARNING, Level.ERROR, Level.UNKNOWN):
+        if form == "github" and f.level in (Level.WARNING, Level.ERROR, Level.UNKNOWN):
             kind = "error" if f.level == Level.ERROR else "warning"
             text = f"{f.message}. {f.fix}".replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
             print(f"::{kind} title=campaign doctor: {f.check}::{text}")
@@ -57,6 +66,25 @@ def _runner_checks(args: argparse.Namespace) -> int:
             print(f"{f.level.value}: {f.check}: {f.message}")
             if f.fix and f.level != Level.OK:
                 print(f"  fix: {f.fix}")
+
+
+def _setup_checks(args: argparse.Namespace) -> int:
+    """Each step of the set-up checklist on this runner, in order, and the next one to do."""
+    root = root_of(args)
+    profiles = _profiles_in_use(args)
+    paths = spec.all_campaign_paths(root)
+    submitted = sum(1 for p in paths if ledger_dir(p.parent).is_dir() or ledger_path(p.parent).exists())
+    sites = sorted({p.site for p in profiles if p.wms is WmsKind.PANDA})
+    site = args.site or os.environ.get("CAMPAIGNOPS_SITE") or (sites[0] if len(sites) == 1 else "this")
+    facts = gather_setup(os.environ, root, args.repo, ADMIN_TOKEN, profiles=tuple(profiles), site=site,
+                         campaigns=len(paths), submitted=submitted)
+    findings = run_setup_checks(facts, datetime.now(UTC))
+    _print(findings, args.format)
+    following = next_step(findings)
+    if following is None:
+        print(f"all {len(CHECKLIST)} set-up steps are done")
+    else:
+        print(f"next: step {following.check} — {following.fix or following.message}")
     return 1 if worst(findings) == Level.ERROR else 0
 
 
@@ -103,6 +131,12 @@ def _panda_checks(args: argparse.Namespace) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     _runner_arguments(parser)
+    parser.add_argument("--setup", action="store_true",
+                        help="check each step of the set-up checklist (the README `campaign init` writes, "
+                             "docs/setup.md) on this runner, in order, and say which is next: repository, "
+                             "actions allowed, runner label, CAMPAIGNOPS_VENV and the pinned middleware, work "
+                             "directory, git identity, record branch, token permissions, PanDA token / Slurm, "
+                             "fork pull requests, the first campaign. Exit 1 while a step is not done")
     parser.add_argument("--only", choices=("runner", "panda"), default=None,
                         help="run one group of checks: runner (repository and runner group) or panda (token, "
                              "PANDA_URL, monitor); default both")
@@ -118,6 +152,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.setup:
+        return _setup_checks(args)
     status = 0
     if args.only in (None, "runner"):
         if args.only is None:
