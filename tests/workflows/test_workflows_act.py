@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 pytest.importorskip("pytest_httpserver")
+from act_local import STUB_ACTIONS, STUBS  # the recipe docs/setup.md documents as a command
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -24,89 +25,6 @@ VENV_BIN = Path(sys.executable).parent
 ACT = shutil.which("act", path=str(VENV_BIN))
 REPO = "lsst-dm/campaigns"
 BOT_USER = {"login": "github-actions[bot]", "type": "Bot"}  # who Actions' token writes as
-CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1"
-STUBS = {  # third-party actions -> offline stand-ins (composite actions written below)
-    CHECKOUT: "checkout",
-    "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97": "setup-python",
-    "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f": "upload-artifact",
-    "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c": "download-artifact",
-    "actions/create-github-app-token@1b10c78c7865c340bc4f6099eb2f838309f1e8c3": "create-github-app-token",
-}
-STUB_ACTIONS = {
-    "checkout": """
-name: checkout (offline stub)
-description: Fetches the ref (default the event's commit) from the local clone or the bare origin.
-inputs:
-  ref: {description: branch or commit, required: false, default: ""}
-  fetch-depth: {description: ignored (full history), required: false}
-  persist-credentials: {description: ignored, required: false}
-runs:
-  using: composite
-  steps:
-    - shell: bash
-      env: {REF: "${{ inputs.ref }}"}
-      run: |
-        git init -q .
-        git remote add origin "https://github.com/$GITHUB_REPOSITORY.git"
-        git config "url.$ACT_ORIGIN.insteadOf" "https://github.com/$GITHUB_REPOSITORY.git"
-        git fetch -q origin '+refs/heads/*:refs/remotes/origin/*'
-        if [ -n "$REF" ]; then git fetch -q origin "$REF"; else git fetch -q "$ACT_SOURCE" "$GITHUB_SHA"; fi
-        git checkout -q --detach FETCH_HEAD
-""",
-    "create-github-app-token": """
-name: create-github-app-token (offline stub)
-description: Mints nothing; outputs a fixed token so the publish step's environment can be checked.
-inputs:
-  client-id: {description: ignored, required: false}
-  private-key: {description: ignored, required: false}
-  permission-contents: {description: ignored, required: false}
-outputs:
-  token: {description: a stand-in token, value: app-installation-token}
-runs:
-  using: composite
-  steps:
-    - shell: bash
-      run: echo "create-github-app-token stub"
-""",
-    "setup-python": """
-name: setup-python (offline stub)
-description: The runner's Python is already the one .python-version names.
-inputs:
-  python-version-file: {description: ignored, required: false}
-runs:
-  using: composite
-  steps:
-    - shell: bash
-      run: echo "setup-python stub"
-""",
-    "upload-artifact": """
-name: upload-artifact (offline stub)
-description: Copies the files into $ACT_ARTIFACTS/<name>.
-inputs:
-  name: {description: artifact name, required: true}
-  path: {description: file to keep, required: true}
-  retention-days: {description: ignored, required: false}
-runs:
-  using: composite
-  steps:
-    - shell: bash
-      env: {NAME: "${{ inputs.name }}", SRC: "${{ inputs.path }}"}
-      run: mkdir -p "$ACT_ARTIFACTS/$NAME" && cp "$SRC" "$ACT_ARTIFACTS/$NAME/"
-""",
-    "download-artifact": """
-name: download-artifact (offline stub)
-description: Copies $ACT_ARTIFACTS/<name> into path.
-inputs:
-  name: {description: artifact name, required: true}
-  path: {description: where to put it, required: true}
-runs:
-  using: composite
-  steps:
-    - shell: bash
-      env: {NAME: "${{ inputs.name }}", DEST: "${{ inputs.path }}"}
-      run: mkdir -p "$DEST" && cp -r "$ACT_ARTIFACTS/$NAME/." "$DEST/"
-""",
-}
 # Stands in for `bps` on the runner: records the call, starts nothing.
 FAKE_BPS = """#!/bin/sh
 echo "$@" >> "$FAKE_BPS_LOG"
