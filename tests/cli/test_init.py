@@ -73,6 +73,7 @@ def test_slurm_facilities_get_their_slurm_profiles_and_the_first_campaign_the_fi
     spec = (target / "campaigns/ci-hsc-w_2026_47/campaign.yaml").read_text()
     assert re.search(r"(?m)^profile: frdf-slurm$", spec)
     assert re.search(r"(?m)^profile: frdf-slurm$", (target / "campaigns/templates/ci-hsc-weekly.yaml").read_text())
+    assert "set the repository variable CAMPAIGNOPS_RUNNER_LABEL=frdf" in (target / "README.md").read_text()
     assert campaign("validate", "--all", cwd=target).returncode == 0
 
 

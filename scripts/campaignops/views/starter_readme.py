@@ -37,8 +37,12 @@ def render(choice: StarterChoice, campaign: str, profiles: list[str]) -> str:
     ]
     specifics = {
         "repository": "This folder is already a git repository with its first commit on `main`.",
-        "runner": f"Label this facility's runner `{label}` (or set CAMPAIGNOPS_RUNNER_LABEL to the label you gave "
-                  "it); every self-hosted job runs on `[self-hosted, <that label>]`.",
+        "runner": ("Label this facility's runner `usdf`, the workflows' default: every self-hosted job runs on "
+                   "`[self-hosted, usdf]` unless the repository variable CAMPAIGNOPS_RUNNER_LABEL names another."
+                   if label == "usdf" else
+                   f"Label this facility's runner `{label}` and set the repository variable "
+                   f"CAMPAIGNOPS_RUNNER_LABEL={label}: the workflows' default label is `usdf`, and a job whose "
+                   "label no runner has waits and is cancelled after 24 h."),
         "venv": "On the runner, as the runner's user:\n\n"
                 "   ```bash\n"
                 "   python3.12 -m venv /path/to/campaignops-venv\n"
