@@ -26,7 +26,8 @@ from .slurm.scheduler import SlurmScheduler
 
 LABEL_VARIABLE = "CAMPAIGNOPS_RUNNER_LABEL"
 DEFAULT_LABEL = "usdf"
-TEMPORARY = ("/tmp", "/dev/shm")  # cleaned at boot (or in memory), besides $TMPDIR and the runner's RUNNER_TEMP
+# Folders that do not outlive a job or a reboot besides $TMPDIR (else /tmp: tempfile.gettempdir) and RUNNER_TEMP.
+TEMPORARY = ("/dev/shm",)
 
 
 def pinned_middleware() -> tuple[tuple[str, str], ...]:
@@ -54,7 +55,7 @@ def _repository(env: Mapping[str, str], root: Path, repo: str | None) -> str | N
     """--repo, else GITHUB_REPOSITORY, else OWNER/NAME of the origin remote when it is on GitHub."""
     if repo or env.get("GITHUB_REPOSITORY"):
         return repo or env["GITHUB_REPOSITORY"]
-    url = Git(root).run("remote", "get-url", "origin", check=False).stdout.strip()
+    url = Git(root).run("config", "--get", "remote.origin.url", check=False).stdout.strip()  # as written: no insteadOf
     m = re.search(r"github\.com[:/]([^/]+/[^/]+?)(?:\.git)?/?$", url)
     return m.group(1) if m else None
 
