@@ -265,6 +265,43 @@ def test_validate_fails_a_pull_request_by_a_person_that_changes_a_ledger(act_rep
     assert github.comments == []
 
 
+def test_validate_posts_the_replay_of_a_rules_change_on_the_recorded_failures(act_repo: tuple[ActRepo, FakeGitHub]
+                                                                               ) -> None:
+    from campaignops.domain.states import FailedJob, RunState, TaskCounts, Transition
+    from campaignops.ledger import store
+    from campaignops.ledger.records import Attempt, Ledger, RunRecord
+
+    repo, github = act_repo
+    name = "hsc-rc2-w_2026_47"
+    oom = Attempt(1, "submit", "o/a1", "h", "c", "l", state=RunState.FAILED,
+                  tasks=(TaskCounts("calibrate", (("FAILED", 1), ("SUCCEEDED", 9))),),
+                  errors=("pilot 1212: Payload ran out of memory",),
+                  failed_jobs=(FailedJob("calibrate", "4242", errors=("pilot 1212: Payload ran out of memory",)),),
+                  transitions=(Transition("2026-11-20T10:00:00+00:00", RunState.FAILED),))
+    query = "(instrument='HSC') AND (visit >= 0 AND visit <= 9999)"  # the plan's first run, as submitted
+    store.save(repo.work / "campaigns" / name, Ledger(name, (RunRecord("step1", "visit0-9999", query, (oom,)),)))
+    git(repo.work, "add", "-A")
+    git(repo.work, "commit", "-q", "-m", "the bot's record: one failure")
+    git(repo.work, "push", "-q", "origin", "main")
+    base = git(repo.work, "rev-parse", "main")
+    git(repo.work, "checkout", "-q", "-b", "rules")
+    rules = repo.work / "campaigns" / "rules.yaml"
+    rules.write_text(rules.read_text().replace('wms_codes: ["pilot:1212", "pilot:1235", "pilot:1223"]',
+                                               'wms_codes: ["pilot:1235", "pilot:1223"]'))
+    git(repo.work, "commit", "-q", "-am", "1212 is no longer a memory code")
+    event = {"number": 8, "pull_request": {"number": 8, "base": {"sha": base, "ref": "main"},
+                                           "head": {"sha": git(repo.work, "rev-parse", "HEAD"), "ref": "rules",
+                                                    "repo": {"full_name": REPO}}}}
+    result = repo.run("pull_request", "validate.yml", event)
+    assert result.returncode == 0, result.stdout[-4000:]
+    [comment] = github.comments
+    body = comment["body"]
+    assert "## Failure rules replay" in body and "`campaigns/rules.yaml` changed" in body
+    assert "| `pilot-out-of-memory` | 1 → 0 ⚠ |" in body
+    assert f"| {name} | step1/visit0-9999 | 1 | pilot-out-of-memory → more-memory (calibrate 8192 MB) | out-of-memory → " \
+           "more-memory (calibrate 8192 MB) |" in body
+
+
 # ---- weekly-ci-hsc.yml --------------------------------------------------------------------------
 
 def test_weekly_job_commits_this_weeks_campaign_once(act_repo: tuple[ActRepo, FakeGitHub]) -> None:

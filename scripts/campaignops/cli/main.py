@@ -43,6 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record-guard": ("record_guard", "fail when a pull request not by the bot changes the bot's record (ledgers, pages)"),
     "new": ("new", "make a campaign from a template (e.g. this week's ci_hsc)"),
     "explain": ("explain", "which failure rule matches a failed run and why, and what it would decide"),
+    "replay-rules": ("replay_rules", "a failure rules change replayed on every recorded failure: what the old and "
+                                     "new rules decide, per rule and per run"),
     "errors": ("errors", "failures grouped by error code, task and site across attempts, with the rule that acted"),
     "profile": ("profile", "per task: peak memory, CPU and wall time per quantum; suggest right-sized memory"),
     "retention": ("retention", "plan or apply the retention policies: remove expired RUN collections"),

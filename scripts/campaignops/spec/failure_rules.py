@@ -95,6 +95,16 @@ _USED: dict[RunAction, set[str]] = {
 def check_rules_file(path: Path, root: Path) -> tuple[list[Problem], tuple[Rule, ...]]:
     """Located problems of one rules file, and its rules when there are none."""
     doc, problems = source.read(path, root)
+    return _checked(doc, problems)
+
+
+def check_rules_text(text: str, file: str) -> tuple[list[Problem], tuple[Rule, ...]]:
+    """The same checks on the text of a rules file that is not on disk (e.g. as a git revision holds it)."""
+    doc, problems = source.parse(text, file)
+    return _checked(doc, problems)
+
+
+def _checked(doc: source.Document | None, problems: list[Problem]) -> tuple[list[Problem], tuple[Rule, ...]]:
     if doc is None or problems:
         return problems, ()
     problems = check_schema(doc, "rules")
@@ -111,17 +121,21 @@ def load_rules(root: Path, campaign_dir: Path | None = None) -> tuple[Rule, ...]
     replace. SpecError with every located problem when a file is invalid; () when neither file exists."""
     files = [p for p in ((campaign_dir / RULES_FILE) if campaign_dir else None, root / "campaigns" / RULES_FILE)
              if p is not None and p.exists()]
-    found: list[Rule] = []
-    problems: list[Problem] = []
-    for path in files:
-        bad, rules = check_rules_file(path, root)
-        problems += bad
-        names = {r.name for r in found}
-        found += [r for r in rules if r.name not in names]
+    checked = [check_rules_file(path, root) for path in files]
+    return combined([p for bad, _ in checked for p in bad], [rules for _, rules in checked])
+
+
+def combined(problems: list[Problem], files: list[tuple[Rule, ...]]) -> tuple[Rule, ...]:
+    """The rules of `files` (the campaign's own first, then the shared), a later rule of a name already seen
+    left out; SpecError with every located problem when any file had one."""
     if problems:
         raise SpecError(f"{len(problems)} problem(s) in the failure rules; fix them (`campaign validate` "
                         "checks rules files too)", problems)
+    found: list[Rule] = []
+    for rules in files:
+        names = {r.name for r in found}
+        found += [r for r in rules if r.name not in names]
     return tuple(found)
 
 
-__all__ = ["AUTOMATIC", "RULES_FILE", "Rule", "check_rules_file", "load_rules"]
+__all__ = ["AUTOMATIC", "RULES_FILE", "Rule", "check_rules_file", "check_rules_text", "combined", "load_rules"]
