@@ -5,6 +5,7 @@ job killed between deciding and launching acts once. In-memory WMS, milliseconds
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import yaml
 
 from campaignops.adapters.folder_tracker import FolderTracker
 from campaignops.adapters.memory_wms import Crash
+from campaignops.cli.main import main
+from campaignops.domain.errors import SubmitError
 from campaignops.domain.model import QueueMap
 from campaignops.domain.states import RunState
 from campaignops.engine import autopilot, controls
@@ -21,6 +24,7 @@ from campaignops.engine.notify import sync
 from campaignops.ledger.records import Attempt, RunRecord
 from campaignops.planning import render
 from campaignops.views import status_page
+from campaignops.views.reading import read_run
 from fakes.engine_site import Site, make_site
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -354,3 +358,71 @@ def test_two_jobs_merged_keep_the_decision_and_its_action(tmp_path: Path) -> Non
     for ours, theirs in ((seen, decided), (decided, seen)):
         merged = merge_ledgers(ours, theirs).run(KEY)
         assert merged is not None and merged.attempts[0].decision == decided.run(KEY).attempts[0].decision  # type: ignore[union-attr]
+
+
+# ---- autopilot: confirm-new-rules ----------------------------------------------------------------
+
+def test_confirm_new_rules_waits_on_a_rules_first_use_acts_once_confirmed_then_acts_unasked(tmp_path: Path) -> None:
+    site = site_with_rules(tmp_path, autopilot="confirm-new-rules")
+    assert site.campaign.autopilot and site.campaign.confirm_new_rules
+    site.apply()
+    fail(site, IO)
+    for _ in range(2):  # decided and recorded, not acted, however often reconcile runs
+        site.reconcile()
+    decision = attempt(site, 1).decision
+    assert decision is not None and decision.rule == "transient-io" and not decision.done
+    assert decision.awaits_confirmation and "rule `transient-io` has never acted in this campaign" in decision.note
+    assert site.wms.run_for(KEY).restarts == 0 and len(record(site).attempts) == 1
+    reading = read_run(site.campaign, KEY, record(site), site.ledger())
+    assert reading.hint.startswith(f'campaign control confirm camp {KEY} --reason "..." --by <you>')
+    page = status_page.campaign_page(status_page.campaign_view(site.campaign, site.ledger(), site.plan), open_issues={})
+    assert f"campaign control confirm camp {KEY}" in page and "waits for confirmation" in page
+    # a person confirms: recorded in the control log, and the restart happens once
+    controls.confirm(site.job(), site.plan, site.ledger(), KEY, by="ana", reason="I/O errors are known today")
+    [control] = [c for c in site.ledger().controls if c.action == "confirm"]
+    assert (control.by, control.target, control.reason) == ("ana", KEY, "I/O errors are known today")
+    first = attempt(site, 1).decision
+    assert first is not None and first.done and first.note == ""
+    site.reconcile()
+    assert site.wms.run_for(KEY).restarts == 1 and len(record(site).attempts) == 2
+    with pytest.raises(SubmitError, match="nothing to confirm"):
+        controls.confirm(site.job(), site.plan, site.ledger(), KEY, by="ana", reason="again")
+    # the other run's failure under the same rule, now used here, acts with nobody asked
+    other = "step1/visit2"
+    fail(site, IO, key=other)
+    site.reconcile()
+    assert site.wms.run_for(other).restarts == 1
+    assert [c.target for c in site.ledger().controls if c.action == "confirm"] == [KEY]
+
+
+def test_confirm_new_rules_asks_again_for_another_rule_and_the_default_never_asks(tmp_path: Path) -> None:
+    site = site_with_rules(tmp_path / "a", autopilot="confirm-new-rules")
+    site.apply()
+    fail(site, IO)
+    site.reconcile()
+    controls.confirm(site.job(), site.plan, site.ledger(), KEY, by="ana", reason="known I/O trouble")
+    fail(site, OOM, key="step1/visit2")
+    site.reconcile()
+    waiting = attempt(site, 1, "step1/visit2").decision
+    assert waiting is not None and waiting.rule == "out-of-memory" and waiting.awaits_confirmation
+    assert site.wms.submissions("step1/visit2") == 1
+    default = site_with_rules(tmp_path / "b")
+    assert not default.campaign.confirm_new_rules
+    default.apply()
+    fail(default, IO)
+    default.reconcile()
+    assert default.wms.run_for(KEY).restarts == 1
+
+
+def test_a_bad_autopilot_value_is_refused_at_its_line_naming_the_choices(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ROOT / "campaigns", tmp_path / "campaigns")
+    spec = tmp_path / "campaigns" / "demo" / "campaign.yaml"
+    spec.write_text(spec.read_text() + "autopilot: confirm\n")
+    assert main(["--root", str(tmp_path), "validate", str(spec)]) == 1
+    out = capsys.readouterr()
+    said = out.out + out.err
+    line = len(spec.read_text().splitlines())
+    assert f"campaigns/demo/campaign.yaml:{line}:" in said and "confirm-new-rules" in said, said
+    spec.write_text(spec.read_text().replace("autopilot: confirm\n", "autopilot: confirm-new-rules\n"))
+    assert main(["--root", str(tmp_path), "validate", str(spec)]) == 0

@@ -386,7 +386,9 @@ def test_retry_is_dispatch_only_and_never_dropped() -> None:
     on = load("retry")["on"]
     assert set(on) == {"workflow_dispatch"}
     assert on["workflow_dispatch"]["inputs"]["action"]["options"] == [
-        "retry", "more-memory", "rescue", "resubmit", "cancel", "skip", "accept", "reopen", "hold", "resume"]
+        "retry", "more-memory", "rescue", "resubmit", "cancel", "skip", "accept", "reopen", "hold", "resume", "confirm"]
+    from campaignops.cli.commands.control import CONTROLS, RETRIES
+    assert set(on["workflow_dispatch"]["inputs"]["action"]["options"]) == {*RETRIES, *CONTROLS}  # each one works
     job = jobs("retry")["retry"]
     assert "concurrency" not in job  # a queued retry is never cancelled; the campaign lock serialises
     assert job["runs-on"] == RUNNER

@@ -200,6 +200,7 @@ class Campaign:
     stack_packages: tuple[str, ...] = ()  # ticket branches set up on top of the base (developer stack)
     site_profiles: tuple[Profile, ...] = ()  # multi-site: every site's profile, the central one included
     autopilot: bool = True  # campaign reconcile applies the failure rules (false: people retry by hand)
+    confirm_new_rules: bool = False  # a rule's first use in this campaign waits for `campaign control confirm`
 
     @property
     def central(self) -> str:

@@ -6,7 +6,9 @@ before anything is launched, and each action goes through `submit` (intent befor
 at any point acts once on the next cycle: a launching action is done once a later attempt exists, accept
 and hold once `acted_at` is set in the same save as their control. Only a job that may launch acts
 (`campaign reconcile`, never the look of `campaign status`); a held campaign launches nothing, a closed
-step gate keeps its runs waiting, and `autopilot: false` in the spec leaves every failure to people.
+step gate keeps its runs waiting, and `autopilot: false` in the spec leaves every failure to people. With
+`autopilot: confirm-new-rules`, a decision by a rule this campaign has never acted on is recorded and waits for a
+`confirm` control (`campaign control confirm`); once a rule has acted in the campaign it acts without asking.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..domain.actions import LAUNCHING
+from ..domain.clock import parse_utc
 from ..domain.errors import CampaignError
 from ..domain.model import Plan, PlannedRun
 from ..domain.states import RunState
-from ..ledger.records import Attempt, Control, Ledger, RuleDecision, RunRecord
+from ..ledger.records import AWAITS_CONFIRMATION, Attempt, Control, Ledger, RuleDecision, RunRecord
 from ..planning import failures
 from ..spec.failure_rules import Rule, load_rules
+from ..views.reading import confirm_command
 from . import submit
 from .context import Context
+
+COULD_NOT_ACT = "could not act"
 
 
 def decided_by(rule: str) -> str:
@@ -51,8 +57,39 @@ def _planned(plan: Plan, key: str) -> PlannedRun | None:
     return next((r for r in plan.runs if r.key == key), None)
 
 
-def _waits(ctx: Context, plan: Plan, ledger: Ledger, key: str, decision: RuleDecision) -> str:
+def rules_acted(ledger: Ledger) -> set[str]:
+    """The rules whose decision has acted in this campaign (a restart, more memory, rescue, accept or hold done)."""
+    return {a.decision.rule for r in ledger.runs for a in r.attempts
+            if a.decision is not None and a.decision.rule and a.decision.done and a.decision.action != "review"
+            and not a.decision.note.startswith(COULD_NOT_ACT)}
+
+
+def confirmed(ledger: Ledger, key: str, decision: RuleDecision) -> bool:
+    """Whether someone confirmed run `key`'s decision: a `confirm` control of the run made after it was decided."""
+    decided = parse_utc(decision.at)
+    for c in reversed(ledger.controls):
+        if c.action == "confirm" and c.target == key:
+            at = parse_utc(c.at)
+            return decided is None or at is None or at >= decided
+    return False
+
+
+def unconfirmed(ctx: Context, ledger: Ledger, key: str, decision: RuleDecision, acted: set[str]) -> str:
+    """Why a decision waits for a person under `autopilot: confirm-new-rules` ("" when it may act)."""
+    if not ctx.campaign.confirm_new_rules or not decision.rule or decision.rule in acted:
+        return ""
+    if confirmed(ledger, key, decision):
+        return ""
+    return (f"{AWAITS_CONFIRMATION}: rule `{decision.rule}` has never acted in this campaign (autopilot: "
+            f"confirm-new-rules); let it act with `{confirm_command(ctx.campaign.name, key)}`, or the retry "
+            "workflow's confirm")
+
+
+def _waits(ctx: Context, plan: Plan, ledger: Ledger, key: str, decision: RuleDecision, acted: set[str]) -> str:
     """Why a launching action may not act now ("" when it may)."""
+    asked = unconfirmed(ctx, ledger, key, decision, acted)
+    if asked:
+        return asked
     if ledger.hold is not None:
         return f"waits: the campaign is on hold ({ledger.hold.describe()})"
     run = _planned(plan, key)
@@ -94,55 +131,71 @@ def full_attempt_note(record: RunRecord) -> str:
     return "a full attempt: no earlier attempt wrote an output, so there is nothing for a rescue to skip"
 
 
-def _act(ctx: Context, plan: Plan, ledger: Ledger, record: RunRecord) -> Ledger:
+def _noted(ctx: Context, ledger: Ledger, record: RunRecord, why: str) -> Ledger:
+    """The decision, not acted, with why it waits (saved and said once, when the reason changes)."""
+    attempt = record.current
+    assert attempt is not None and attempt.decision is not None
+    if why != attempt.decision.note:
+        ledger = _with_decision(ledger, record, attempt, replace(attempt.decision, note=why))
+        ctx.save(ledger)
+        ctx.say(f"  {record.key}: {attempt.decision.text} ({why})")
+    return ledger
+
+
+def _act(ctx: Context, plan: Plan, ledger: Ledger, record: RunRecord, acted: set[str]) -> Ledger:
     attempt = record.current
     assert attempt is not None and attempt.decision is not None
     decision = attempt.decision
     key = record.key
     if decision.action in LAUNCHING:
-        why = _waits(ctx, plan, ledger, key, decision)
+        why = _waits(ctx, plan, ledger, key, decision, acted)
         if why:
-            if why != decision.note:
-                ledger = _with_decision(ledger, record, attempt, replace(decision, note=why))
-                ctx.save(ledger)
-                ctx.say(f"  {key}: {decision.text} ({why})")
-            return ledger
-        acted = replace(decision, acted_at=ctx.now(),
-                        note=full_attempt_note(record) if decision.action == "more-memory" else "")
+            return _noted(ctx, ledger, record, why)
+        launched = replace(decision, acted_at=ctx.now(),
+                           note=full_attempt_note(record) if decision.action == "more-memory" else "")
         try:
-            ledger = _launch(ctx, plan, _with_decision(ledger, record, attempt, acted), key, acted)
+            ledger = _launch(ctx, plan, _with_decision(ledger, record, attempt, launched), key, launched)
         except CampaignError as exc:
             # Nothing was launched (the refusal comes before the intent): a person decides.
-            ledger = _with_decision(ledger, record, attempt, replace(acted, note=f"could not act: {exc}; sent to "
-                                                                         "review"))
+            ledger = _with_decision(ledger, record, attempt, replace(launched, note=f"{COULD_NOT_ACT}: {exc}; sent "
+                                                                            "to review"))
             ctx.save(ledger)
             ctx.say(f"  {key}: {decision.text}, but could not act: {exc}")
             return ledger
+        acted.add(decision.rule)
         ctx.say(f"  {key}: {decision.text}")
         return ledger
-    acted = replace(decision, acted_at=ctx.now())
+    asked = unconfirmed(ctx, ledger, key, decision, acted)
+    if asked:
+        return _noted(ctx, ledger, record, asked)
+    acted.add(decision.rule)
+    done = replace(decision, acted_at=ctx.now(), note="")
     if decision.action == "accept":
-        ledger = ledger.with_control(Control(acted.acted_at, decided_by(decision.rule), "accept", key, decision.text))
+        ledger = ledger.with_control(Control(done.acted_at, decided_by(decision.rule), "accept", key, decision.text))
     elif decision.action == "hold" and ledger.hold is None:
-        ledger = ledger.with_control(Control(acted.acted_at, decided_by(decision.rule), "hold", "campaign",
+        ledger = ledger.with_control(Control(done.acted_at, decided_by(decision.rule), "hold", "campaign",
                                              f"{key}: {decision.text}"))
-    ledger = _with_decision(ledger, record, attempt, acted)
+    ledger = _with_decision(ledger, record, attempt, done)
     ctx.save(ledger)  # the control and the decision marked acted, in one write
     ctx.say(f"  {key}: {decision.text}")
     return ledger
 
 
-def apply_rules(ctx: Context, plan: Plan, ledger: Ledger, rules: tuple[Rule, ...] | None = None) -> Ledger:
-    """Decide (and record) for every failed run not settled by a person, then act where the decision may.
+def apply_rules(ctx: Context, plan: Plan, ledger: Ledger, rules: tuple[Rule, ...] | None = None,
+                only: str | None = None) -> Ledger:
+    """Decide (and record) for every failed run not settled by a person (or run `only`), then act where the
+    decision may.
 
     Looks (`ctx.may_launch` false), dry runs and campaigns with `autopilot: false` change nothing."""
     if not ctx.may_launch or not ctx.campaign.autopilot:
         return ledger
-    failed = [r.key for r in ledger.runs if r.state == RunState.FAILED and ledger.disposition(r.key) is None]
+    failed = [r.key for r in ledger.runs if r.state == RunState.FAILED and ledger.disposition(r.key) is None
+              and only in (None, r.key)]
     if not failed:
         return ledger  # the rules files are read only when there is something to decide
     if rules is None:
         rules = load_rules(ctx.root, ctx.campaign_dir)
+    acted = rules_acted(ledger) if ctx.campaign.confirm_new_rules else set()
     for key in failed:
         record = ledger.run(key)
         assert record is not None and record.current is not None
@@ -161,8 +214,9 @@ def apply_rules(ctx: Context, plan: Plan, ledger: Ledger, rules: tuple[Rule, ...
             assert record is not None
         elif attempt.decision.done or ctx.dry_run:
             continue
-        ledger = _act(ctx, plan, ledger, record)
+        ledger = _act(ctx, plan, ledger, record, acted)
     return ledger
 
 
-__all__ = ["LAUNCHING", "apply_rules", "decided_by", "record_decision"]
+__all__ = ["LAUNCHING", "apply_rules", "confirmed", "decided_by", "record_decision", "rules_acted",
+           "unconfirmed"]

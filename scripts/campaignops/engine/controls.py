@@ -19,6 +19,7 @@ from ..planning import controls as planned
 from ..planning.changes import Change, compare
 from ..planning.render import spec_fingerprint
 from ..ports import Submission
+from . import autopilot
 from .context import Context
 from .submit import launch_attempt, refuse_on_hold
 
@@ -138,6 +139,27 @@ def settle(ctx: Context, plan: Plan, ledger: Ledger, key: str, action: str, *, b
     ctx.save(ledger)
     ctx.say(f"  {key}: {action} recorded ({reason})")
     return ledger
+
+
+def confirm(ctx: Context, plan: Plan, ledger: Ledger, key: str, *, by: str, reason: str) -> Ledger:
+    """Let the failure rules' decision for run `key` act (`autopilot: confirm-new-rules`: the first decision of a
+    rule in the campaign waits for this), recorded with who and why; then it acts as `reconcile` would."""
+    record = ledger.run(key)
+    if record is None:
+        _planned(plan, key)
+    current = record.current if record else None
+    decision = current.decision if current is not None else None
+    if decision is None or not decision.awaits_confirmation:
+        said = ("the failure rules decided nothing for it" if decision is None else
+                f"its decision does not wait for confirmation: {decision.text}"
+                + (f" ({decision.note})" if decision.note else "") + ("; done" if decision.done else ""))
+        raise SubmitError(f"{key}: nothing to confirm: {said}. `campaign explain {ctx.campaign.name} {key}` shows "
+                          "the run's decisions")
+    reason = _need_reason("confirm", reason)
+    ledger = ledger.with_control(Control(ctx.now(), by, "confirm", key, reason))
+    ctx.save(ledger)
+    ctx.say(f"  {key}: confirm recorded ({reason}); rule `{decision.rule}` may act")
+    return autopilot.apply_rules(ctx, plan, ledger, only=key)
 
 
 def resubmit(ctx: Context, plan: Plan, ledger: Ledger, key: str, *, by: str, reason: str,

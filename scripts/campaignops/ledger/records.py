@@ -32,6 +32,14 @@ class RuleDecision:
     def done(self) -> bool:
         return bool(self.acted_at)
 
+    @property
+    def awaits_confirmation(self) -> bool:
+        """Decided by a rule this campaign never used, under `autopilot: confirm-new-rules`: waits for a person."""
+        return not self.done and self.note.startswith(AWAITS_CONFIRMATION)
+
+
+AWAITS_CONFIRMATION = "waits for confirmation"
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -117,8 +125,9 @@ class RunRecord:
 # What operators do by hand, recorded with who and why. A control's target is "campaign", a step name or
 # a run key (STEP/GROUP). Holds and dispositions are read back from this log: the last word counts.
 # A retry, more-memory or rescue asked by a person (`campaign retry`, the retry workflow) is logged too; the
-# failure rules' own ones are recorded as their decision on the attempt.
-CONTROL_ACTIONS = ("cancel", "hold", "resume", "skip", "accept", "reopen", "resubmit", "supersede", *LAUNCHING)
+# failure rules' own ones are recorded as their decision on the attempt. A confirm lets a rule's first decision in
+# a campaign with `autopilot: confirm-new-rules` act.
+CONTROL_ACTIONS = ("cancel", "hold", "resume", "skip", "accept", "reopen", "resubmit", "supersede", *LAUNCHING, "confirm")
 DISPOSITIONS = ("skip", "accept")  # a run an operator has settled: it no longer blocks its step
 
 
@@ -274,5 +283,5 @@ def with_state(attempt: Attempt, state: RunState, at: str, note: str = "", **cha
     return replace(attempt, state=state, transitions=transitions, **changes)
 
 
-__all__ = ["CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "Removal", "RuleDecision", "RunRecord",
-           "SetupRecord", "TransferRecord", "with_state"]
+__all__ = ["AWAITS_CONFIRMATION", "CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "Removal",
+           "RuleDecision", "RunRecord", "SetupRecord", "TransferRecord", "with_state"]

@@ -139,6 +139,7 @@ def campaign_from_dict(data: dict[str, Any], profile: Profile, path: Path | None
         path=path,
         hold=data.get("hold"),
         butler_setup=tuple((butler.get("setup") or {}).get("commands") or ()),
-        autopilot=bool(data.get("autopilot", True)),
+        autopilot=data.get("autopilot", True) is not False,
+        confirm_new_rules=data.get("autopilot") == "confirm-new-rules",
         site_profiles=(profile, *(p for p in site_profiles if p.name != profile.name)) if site_profiles else (),
     )

@@ -136,6 +136,11 @@ def _in_progress(campaign: str, ledger: Ledger, record: RunRecord) -> RunReading
     return RunReading(current.state.value, Standing.ACTIVE, note)
 
 
+def confirm_command(campaign: str, key: str) -> str:
+    """The command that lets a decision waiting for confirmation act (`autopilot: confirm-new-rules`)."""
+    return f'campaign control confirm {campaign} {key} --reason "..." --by <you>'
+
+
 def _failed(campaign: str, key: str, record: RunRecord) -> RunReading:
     current = record.current
     assert current is not None
@@ -148,6 +153,9 @@ def _failed(campaign: str, key: str, record: RunRecord) -> RunReading:
                 f"change), else  campaign resubmit {campaign} {key} --reason ...")
     if decision is None:
         return RunReading("FAILED", Standing.FAILED, hint=hint)
+    if decision.awaits_confirmation:
+        return RunReading("FAILED", Standing.FAILED, decision_text(decision),
+                          f"{confirm_command(campaign, key)}   (or the retry workflow: action confirm)")
     if decision.action in LAUNCHING and not decision.done and not decision.note:
         return RunReading("FAILED", Standing.RETRYING, decision_text(decision))
     if decision.action == "hold" and decision.done:

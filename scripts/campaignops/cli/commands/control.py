@@ -1,6 +1,7 @@
 """`campaign control ACTION CAMPAIGN [TARGET]`: every per-run action and operator control behind one
 command, for the `retry` workflow's dispatch form (one command a step): retry, more-memory and rescue go
-to `campaign retry`; resubmit, cancel, skip, accept, reopen, hold and resume to their own commands."""
+to `campaign retry`; resubmit, cancel, skip, accept, reopen, hold and resume to their own commands; confirm lets a
+failure rule's first decision act in a campaign with `autopilot: confirm-new-rules`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ...domain.errors import SubmitError
 from . import operate, retry
 
 RETRIES = LAUNCHING
-CONTROLS = ("resubmit", "cancel", "skip", "accept", "reopen", "hold", "resume")
+CONTROLS = ("resubmit", "cancel", "skip", "accept", "reopen", "hold", "resume", "confirm")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("campaign", help="campaign name")
     parser.add_argument("target", nargs="?", default="",
                         help="the run STEP/GROUP (cancel also takes a step or `campaign`; hold / resume take none)")
-    parser.add_argument("--reason", default="", help="why (required by resubmit, cancel, skip, accept, hold)")
+    parser.add_argument("--reason", default="", help="why (required by resubmit, cancel, skip, accept, hold, confirm)")
     parser.add_argument("--by", default=None, help="who (default: $GITHUB_ACTOR, else git's user.name)")
     parser.add_argument("--memory-multiplier", default="2", metavar="F", help="for more-memory (default 2)")
     parser.add_argument("--workdir", default=None,

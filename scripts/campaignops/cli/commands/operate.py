@@ -7,6 +7,7 @@
     campaign accept   CAMPAIGN STEP/GROUP --reason   take an ended run as it is; later steps may proceed
     campaign reopen   CAMPAIGN STEP/GROUP            undo a skip or accept
     campaign resubmit CAMPAIGN STEP/GROUP --reason   a fresh attempt: new output run, config from today's spec
+    campaign control confirm CAMPAIGN STEP/GROUP --reason   let a rule's first decision act (confirm-new-rules)
 
 The same controls can be written in the spec and merged by pull request (`hold:` on the campaign,
 `skip:` / `accept:` / `supersede:` on a step); then the commit's author is recorded as who.
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     elif command == "resubmit":
         controls.resubmit(ctx, plan, ledger, args.run, by=by, reason=args.reason)
         ctx.say(f"follow it with: campaign status {ws.campaign.name}")
+    elif command == "confirm":
+        controls.confirm(ctx, plan, ledger, args.run, by=by, reason=args.reason)
     else:
         controls.settle(ctx, plan, ledger, args.run, command, by=by, reason=args.reason)
     return 0
