@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .domain.errors import WmsUnreachable
 from .domain.states import FailedJob, RunState, TaskCounts, TransferState
+from .domain.usage import ResourceUse
 
 if TYPE_CHECKING:
     from .domain.model import Campaign, Step
@@ -97,6 +98,20 @@ class BulkWms(Wms, Protocol):
 def bulk(wms: Wms) -> BulkWms | None:
     """`wms` when it can observe many runs at once, else None."""
     return wms if callable(getattr(wms, "observe_many", None)) else None  # type: ignore[return-value]
+
+
+class UsageWms(Wms, Protocol):
+    """A WMS that reports what each attempt's jobs used (the cost table of `campaign profile`)."""
+
+    def resource_use(self, attempts: Sequence[tuple[str, int, Submission]]) -> list[ResourceUse]:
+        """One record per ended attempt given — (run STEP/GROUP, attempt number, its submission) — that it can
+        report; WmsUnreachable when it cannot be asked."""
+        ...
+
+
+def usage_of(wms: Wms) -> UsageWms | None:
+    """`wms` when it reports its jobs' resource use, else None (the quanta's metadata then stands in)."""
+    return wms if callable(getattr(wms, "resource_use", None)) else None  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -261,7 +276,9 @@ __all__ = [
     "Retention",
     "Submission",
     "Tracker",
+    "UsageWms",
     "Wms",
     "WmsUnreachable",
     "bulk",
+    "usage_of",
 ]

@@ -62,6 +62,12 @@ def test_profile_reports_real_usage_and_writes_a_right_sized_request(tmp_path: P
     assert task["requested_mb"] == 2048  # the demo asks for nothing: the BPS default
     assert task["suggested_mb"] >= memory["p99"] * 1.2 and task["suggested_mb"] % 256 == 0
     assert report["suggested"] == {"step1": {"calibrateDemo": task["suggested_mb"]}}
+    # the cost from the quanta's own metadata (the local WMS reports none): 8 single-core quanta, nothing lost
+    step_cost, campaign_cost = report["cost"]
+    assert (step_cost["what"], step_cost["attempts"], step_cost["jobs"], step_cost["sources"]) == (
+        "step1", 1, 8, ["metadata"])
+    assert 0 < step_cost["core_hours"] == campaign_cost["core_hours"] < 8 * 300 / 3600
+    assert step_cost["peak_memory_mb"] == pytest.approx(memory["max"], abs=0.1) and step_cost["lost_core_hours"] == 0
 
     text = cli(control, "profile", "demo", "--record", "--write")
     assert "calibrateDemo" in text and "over-requested" in text
@@ -84,3 +90,5 @@ def test_profile_reports_real_usage_and_writes_a_right_sized_request(tmp_path: P
     page = (control / "campaigns" / "demo" / "STATUS.md").read_text()
     table = page.split("## Resource use per task")[1]
     assert "| step1 | calibrateDemo | 8 |" in table
+    cost = page.split("## Cost")[1]
+    assert "| step1 | 1 | 8 |" in cost and "| **campaign** | 1 | 8 |" in cost and "0.0 (0%) | metadata |" in cost

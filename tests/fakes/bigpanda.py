@@ -119,7 +119,8 @@ class FakeBigPanda:
                "taskbuffererrorcode": 0, "taskbuffererrordiag": None, "brokerageerrorcode": 0,
                "brokerageerrordiag": None, "jobdispatchererrorcode": 0, "jobdispatchererrordiag": None,
                "maxpss": 3_145_728, "maxrss": 3_300_000, "minramcount": 4000, "cpuconsumptiontime": 1200,
-               "actualcorecount": 1, "durationsec": 1300, "produsername": "lsstsvc1", "prodsourcelabel": "managed",
+               "actualcorecount": 1, "corecount": 1, "durationsec": 1300, "starttime": self.now.strftime(_TIME),
+               "endtime": self.now.strftime(_TIME), "produsername": "lsstsvc1", "prodsourcelabel": "managed",
                "pilotid": f"https://logs.example.org/SLAC/pilot/{pandaid}/pilotlog.txt|Unknown|PR|3.9.2.41|1",
                "creationtime": self.now.strftime(_TIME), "modificationtime": self.now.strftime(_TIME)}
         job.update(fields)

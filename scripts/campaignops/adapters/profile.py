@@ -44,7 +44,7 @@ class ButlerUsage(ButlerHandle):
                 if used is None:
                     continue
                 found.append(QuantumUsage(step, name.removesuffix(METADATA_SUFFIX), used.memory / MIB,
-                                          used.run_time_cpu, used.total_time))
+                                          used.run_time_cpu, used.total_time, run))
         return found
 
 
@@ -58,10 +58,13 @@ def output_runs(ledger: Ledger) -> list[tuple[str, str]]:
 FILES = ("campaigns/*/profile.yaml",)  # what `write_record` writes (`campaign profile --record`), from the root
 
 
-def write_record(path: Path, campaign: str, records: list[dict[str, Any]]) -> bool:
-    """Keep the profile table beside the ledger for the status page; False when it did not change."""
+def write_record(path: Path, campaign: str, records: list[dict[str, Any]],
+                 cost: list[dict[str, Any]] | None = None) -> bool:
+    """Keep the profile table (and the cost table, when given) beside the ledger for the status page; False when
+    it did not change."""
+    data: Any = records if cost is None else {"tasks": records, "cost": cost}
     text = (f"# Resource use per task of {campaign}: written by `campaign profile --record`.\n"
-            + yaml.safe_dump(records, sort_keys=False))
+            + yaml.safe_dump(data, sort_keys=False))
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     path.write_text(text, encoding="utf-8")

@@ -15,10 +15,13 @@ from ..adapters.profile import ButlerUsage, output_runs, write_record
 from ..domain.states import RunState
 from ..engine.notify import sync
 from ..engine.observe import Change
+from ..planning.cost import cost_table, uses_from_quanta
+from ..planning.cost import to_records as cost_records
 from ..planning.profile import profiles, to_records
 from ..spec.load import root_from
 from ..spec.rules import rooted
 from ..views import status_page, summary
+from ..views.cost import cost_text
 from ..views.profile import as_text
 from ..workspace import Workspace, open_campaign
 from . import repo as demo_repo
@@ -77,11 +80,13 @@ def _profile(ws: Workspace, control: Path) -> str:
     """What the demo's quanta used (`campaign profile demo`), recorded for the campaign page."""
     reader = ButlerUsage(rooted(ws.campaign.butler_repo, control))
     try:
-        found = profiles(ws.campaign, reader.usage(output_runs(ws.ledger)))
+        quanta = reader.usage(output_runs(ws.ledger))
     finally:
         reader.close()
-    write_record(control / "campaigns" / DEMO / status_page.PROFILE_FILE, ws.campaign.name, to_records(found))
-    return as_text(ws.campaign.name, found)
+    found, cost = profiles(ws.campaign, quanta), cost_table(ws.ledger, uses_from_quanta(ws.ledger, quanta))
+    write_record(control / "campaigns" / DEMO / status_page.PROFILE_FILE, ws.campaign.name, to_records(found),
+                 cost_records(cost))
+    return as_text(ws.campaign.name, found) + cost_text(cost)
 
 
 def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, poll: float = 2.0,

@@ -1,4 +1,5 @@
-"""What one quantum used: peak memory, CPU and wall time, as the WMS or the quantum's own metadata says."""
+"""What one quantum used (peak memory, CPU and wall time, as the quantum's own metadata says), and what one job
+of an attempt used as its WMS reports it — the small record every WMS fills for the cost table."""
 
 from __future__ import annotations
 
@@ -12,6 +13,37 @@ class QuantumUsage:
     memory_mb: float  # peak resident memory of the process that ran the quantum (MiB)
     cpu_s: float  # CPU seconds
     wall_s: float  # wall-clock seconds
+    output_run: str = ""  # the RUN collection it wrote into (which attempt ran it)
 
 
-__all__ = ["QuantumUsage"]
+@dataclass(frozen=True)
+class JobUse:
+    """One job (a PanDA job, a Slurm job, a quantum run by the local WMS) of one attempt: what it used. 0 where
+    the source does not say (Slurm's jobcomp log has no CPU time or peak memory)."""
+
+    cores: int
+    wall_s: float
+    cpu_s: float
+    memory_mb: float  # peak (PanDA maxpss, the quantum's max RSS)
+    failed: bool  # its work is lost: the job failed and its quanta run again
+
+    @property
+    def core_hours(self) -> float:
+        return max(self.cores, 1) * self.wall_s / 3600
+
+
+@dataclass(frozen=True)
+class ResourceUse:
+    """What the jobs of one attempt of a run used, and from which source (panda | slurm | metadata)."""
+
+    run: str  # STEP/GROUP
+    attempt: int
+    source: str
+    jobs: tuple[JobUse, ...]
+
+    @property
+    def step(self) -> str:
+        return self.run.partition("/")[0]
+
+
+__all__ = ["JobUse", "QuantumUsage", "ResourceUse"]

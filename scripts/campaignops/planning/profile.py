@@ -111,7 +111,10 @@ def to_records(found: Sequence[TaskProfile]) -> list[dict[str, Any]]:
 
 
 def from_records(records: Any) -> tuple[TaskProfile, ...]:
-    """Profiles from a recorded list; ValueError for anything else."""
+    """Profiles from a recorded list (or the `tasks` of a record that also holds the cost table); ValueError for
+    anything else."""
+    if isinstance(records, dict):
+        records = records.get("tasks") or []
     if not isinstance(records, list):
         raise ValueError("a profile record is a list of tasks")
     def stats(d: Any) -> Stats:

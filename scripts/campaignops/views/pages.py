@@ -14,6 +14,8 @@ from ..domain.errors import CampaignError
 from ..domain.model import Campaign, Plan
 from ..ledger import store
 from ..ledger.records import Ledger
+from ..planning.cost import Cost
+from ..planning.cost import from_records as cost_records
 from ..planning.plan import make_plan
 from ..planning.profile import TaskProfile, from_records
 from ..spec import load as spec
@@ -56,6 +58,7 @@ class Held:
     ledger: Ledger
     plan: Plan | None = None
     profile: tuple[TaskProfile, ...] = ()
+    cost: tuple[Cost, ...] = ()
 
 
 def folder_of(campaign: Campaign, root: Path) -> str:
@@ -72,7 +75,7 @@ def model(held: Iterable[Held], root: Path, now: datetime, *, invalid: Sequence[
           recent_days: int = 14, open_issues: Mapping[str, str] | None = None,
           drawn: Mapping[str, str] | None = None) -> Pages:
     """The read model of one cycle, from what the caller already holds: nothing is read or planned again."""
-    views = tuple(campaign_view(h.campaign, h.ledger, h.plan, h.profile) for h in held)
+    views = tuple(campaign_view(h.campaign, h.ledger, h.plan, h.profile, h.cost) for h in held)
     return Pages(views, {v.campaign.name: folder_of(v.campaign, root) for v in views},
                  now if now.tzinfo else now.replace(tzinfo=UTC), tuple(invalid), recent_days,
                  dict(open_issues or {}), dict(drawn or {}))
@@ -110,12 +113,19 @@ def render_all(pages: Pages) -> dict[str, str]:
 
 def recorded_profile(path: Path) -> tuple[TaskProfile, ...]:
     """The table `campaign profile --record` left beside the ledger; none when absent or unreadable."""
+    return recorded(path)[0]
+
+
+def recorded(path: Path) -> tuple[tuple[TaskProfile, ...], tuple[Cost, ...]]:
+    """The task table and the cost table `campaign profile --record` left beside the ledger; none when absent or
+    unreadable."""
     if not path.exists():
-        return ()
+        return (), ()
     try:
-        return from_records(yaml.safe_load(path.read_text(encoding="utf-8")))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return from_records(data), cost_records(data)
     except (yaml.YAMLError, ValueError):
-        return ()  # a damaged record only loses the table; `campaign profile --record` rewrites it
+        return (), ()  # a damaged record only loses the table; `campaign profile --record` rewrites it
 
 
 def drawn_charts(root: Path, folders: Iterable[str]) -> dict[str, str]:
@@ -160,6 +170,7 @@ def read_model(root: Path, now: datetime, *, held: Iterable[Held] = (), recent_d
             except CampaignError:  # cannot plan here (e.g. a split source gone): the ledger alone decides
                 plan = None
         folder = root / folder_of(h.campaign, root)
-        complete.append(Held(h.campaign, h.ledger, plan, h.profile or recorded_profile(folder / PROFILE_FILE)))
+        tasks, cost = recorded(folder / PROFILE_FILE) if not (h.profile and h.cost) else ((), ())
+        complete.append(Held(h.campaign, h.ledger, plan, h.profile or tasks, h.cost or cost))
     return model(complete, root, now, invalid=invalid, recent_days=recent_days, open_issues=open_issues,
                  drawn=drawn_charts(root, [folder_of(h.campaign, root) for h in complete]))

@@ -14,8 +14,10 @@ from ..domain.model import Campaign, Plan, Step
 from ..domain.states import RunState
 from ..ledger.records import Attempt, Ledger, RunRecord
 from ..planning.advance import Verdict, decide
+from ..planning.cost import Cost
 from ..planning.profile import TaskProfile
 from .chart import CHART_FILE
+from .cost import cost_markdown
 from .errors import error_groups, errors_markdown, occurrences
 from .issue import failed_jobs_table
 from .markdown import cell as _cell
@@ -71,6 +73,7 @@ class CampaignView:
     steps: tuple[StepView, ...]
     last_change: str  # ISO time of the newest recorded state change, "" when none
     profile: tuple[TaskProfile, ...] = ()  # recorded by `campaign profile --record` (profile.yaml)
+    cost: tuple[Cost, ...] = ()  # the same record's cost table
     readings: Mapping[str, RunReading] = field(default_factory=dict)  # run key -> how it reads (views/reading)
 
     def reading(self, record: RunRecord) -> RunReading:
@@ -212,11 +215,11 @@ def step_views(campaign: Campaign, ledger: Ledger, plan: Plan | None = None,
 
 
 def campaign_view(campaign: Campaign, ledger: Ledger, plan: Plan | None = None,
-                  profile: tuple[TaskProfile, ...] = ()) -> CampaignView:
+                  profile: tuple[TaskProfile, ...] = (), cost: tuple[Cost, ...] = ()) -> CampaignView:
     """A campaign as the pages show it, from what the caller holds (no file is read, nothing is planned)."""
     readings = readings_of(campaign, ledger, plan)
     return CampaignView(campaign, ledger, step_views(campaign, ledger, plan, readings), _last_change(ledger),
-                        profile, readings)
+                        profile, cost, readings)
 
 
 # ---- writing markdown --------------------------------------------------------------------------------
@@ -433,6 +436,7 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
     out += transfers_table(view)
     out += errors_markdown(error_groups(occurrences(c.name, view.ledger, p.site)))
     out += profile_markdown(view.profile)
+    out += cost_markdown(list(view.cost))
     records = sorted((r for r in view.ledger.runs if r.attempts),
                      key=lambda r: (view._step_order(r.step), r.group))
     out += ["## Runs", ""]

@@ -30,6 +30,10 @@ JOB_FIELDS = ("pandaid", "jobname", "jobstatus", "computingsite", "attemptnr", "
               "superrorcode", "superrordiag", "taskbuffererrorcode", "taskbuffererrordiag",
               "brokerageerrorcode", "brokerageerrordiag", "jobdispatchererrorcode", "jobdispatchererrordiag",
               "maxpss", "minramcount", "pilotid", "jeditaskid")
+# What a job used (bigmon's jobList fields; maxpss as `maxpss_mb` reads it, durationsec its wall time in s).
+USE_FIELDS = ("pandaid", "jeditaskid", "jobstatus", "computingsite", "corecount", "actualcorecount",
+              "cpuconsumptiontime", "durationsec", "starttime", "endtime", "maxpss")
+USE_LIMIT = 100_000  # jobs read per request for the cost table (a task of an RC2 step has at most a few thousand)
 WORKFLOW_KEYS = ("request_id", "r_name", "r_status")
 TASK_KEYS = ("jeditaskid", "taskname", "status")
 JOB_KEYS = ("pandaid",)
@@ -196,6 +200,28 @@ class BigPandaMonitor:
             raise MonitorError(f"the BigPanDA monitor's /jobs/ answer for task {task_id} has no 'jobs' list "
                                f"(its JSON changed?): {str(data)[:120]!r}")
         return _rows(data["jobs"], JOB_KEYS, "/jobs/")
+
+
+    def jobs_used(self, task_ids: Sequence[str], limit: int = USE_LIMIT) -> list[dict[str, Any]]:
+        """Every job of some JEDI tasks (all states) with what it used: cores, CPU time, duration, maxpss."""
+        if not task_ids:
+            return []
+        params = {"jeditaskid": "|".join(task_ids), "fields": ",".join(USE_FIELDS), "limit": str(limit)}
+        data = self.get("jobs/", params, f"the jobs of task(s) {', '.join(task_ids)} (/jobs/)")
+        if not isinstance(data, dict) or not isinstance(data.get("jobs"), list):
+            raise MonitorError(f"the BigPanDA monitor's /jobs/ answer has no 'jobs' list (its JSON changed?): "
+                               f"{str(data)[:120]!r}")
+        return _rows(data["jobs"], JOB_KEYS, "/jobs/")
+
+
+def maxpss_mb(value: Any) -> int:
+    """/jobs/ gives maxpss in kB, but as a "%.2f" string in MB when filtered by task (bigmon's jobList)."""
+    if isinstance(value, str):
+        try:
+            return round(float(value)) if "." in value else round(int(value) / 1024)
+        except ValueError:
+            return 0
+    return round(value / 1024) if isinstance(value, int | float) and value > 0 else 0
 
 
 def _rows(data: Any, keys: Sequence[str], view: str) -> list[dict[str, Any]]:

@@ -17,10 +17,12 @@ from typing import Any
 from ...domain.clock import parse_utc
 from ...domain.errors import WmsUnreachable
 from ...domain.states import FailedJob, RunState
+from ...domain.usage import ResourceUse
 from ...ports import Observation, Submission
 from ..bps.launcher import BpsWms
-from .monitor import BigPandaMonitor, Workflow, as_int
+from .monitor import BigPandaMonitor, Workflow, as_int, maxpss_mb
 from .states import TaskRow, run_state, split_task_name, task_counts
+from .usage import attempt_uses
 
 DAY_WINDOWS = (7, 14, 30, 60, 120, 365)  # `days` asked of the monitor: few distinct URLs, so campaigns share answers
 MAX_ERRORS = 10
@@ -43,16 +45,6 @@ def run_links(monitor: BigPandaMonitor, request_id: str, failing_tasks: Sequence
         links.append(("failed jobs", monitor.url("jobs/", {"jeditaskid": "|".join(failing_tasks),
                                                           "jobstatus": "failed"})))
     return tuple(links)
-
-
-def maxpss_mb(value: Any) -> int:
-    """/jobs/ gives maxpss in kB, but as a "%.2f" string in MB when filtered by task (bigmon's jobList)."""
-    if isinstance(value, str):
-        try:
-            return round(float(value)) if "." in value else round(int(value) / 1024)
-        except ValueError:
-            return 0
-    return round(value / 1024) if isinstance(value, int | float) and value > 0 else 0
 
 
 def log_url(job: dict[str, Any], monitor: BigPandaMonitor) -> str:
@@ -89,6 +81,10 @@ class PandaWms(BpsWms):
         self.username = username
         self.now = now
         self._served: set[str] = set()  # runs answered from the monitor's current (cached) answers
+
+    def resource_use(self, attempts: Sequence[tuple[str, int, Submission]]) -> list[ResourceUse]:
+        """What each attempt's PanDA jobs used, from the monitor's job records (2 requests an attempt)."""
+        return attempt_uses(self.monitor, attempts)
 
     def describe(self) -> str:
         budget = self.monitor.budget
