@@ -377,13 +377,15 @@ def test_confirm_new_rules_waits_on_a_rules_first_use_acts_once_confirmed_then_a
     assert reading.hint.startswith(f'campaign control confirm camp {KEY} --reason "..." --by <you>')
     page = status_page.campaign_page(status_page.campaign_view(site.campaign, site.ledger(), site.plan), open_issues={})
     assert f"campaign control confirm camp {KEY}" in page and "waits for confirmation" in page
-    # a person confirms: recorded in the control log, and the restart happens once
+    # a person confirms: recorded in the control log; the next reconcile restarts the run, once
     controls.confirm(site.job(), site.plan, site.ledger(), KEY, by="ana", reason="I/O errors are known today")
     [control] = [c for c in site.ledger().controls if c.action == "confirm"]
     assert (control.by, control.target, control.reason) == ("ana", KEY, "I/O errors are known today")
+    assert site.wms.run_for(KEY).restarts == 0
+    for _ in range(2):
+        site.reconcile()
     first = attempt(site, 1).decision
     assert first is not None and first.done and first.note == ""
-    site.reconcile()
     assert site.wms.run_for(KEY).restarts == 1 and len(record(site).attempts) == 2
     with pytest.raises(SubmitError, match="nothing to confirm"):
         controls.confirm(site.job(), site.plan, site.ledger(), KEY, by="ana", reason="again")
@@ -401,6 +403,8 @@ def test_confirm_new_rules_asks_again_for_another_rule_and_the_default_never_ask
     fail(site, IO)
     site.reconcile()
     controls.confirm(site.job(), site.plan, site.ledger(), KEY, by="ana", reason="known I/O trouble")
+    site.reconcile()
+    assert site.wms.run_for(KEY).restarts == 1
     fail(site, OOM, key="step1/visit2")
     site.reconcile()
     waiting = attempt(site, 1, "step1/visit2").decision

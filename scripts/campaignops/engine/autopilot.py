@@ -181,16 +181,13 @@ def _act(ctx: Context, plan: Plan, ledger: Ledger, record: RunRecord, acted: set
     return ledger
 
 
-def apply_rules(ctx: Context, plan: Plan, ledger: Ledger, rules: tuple[Rule, ...] | None = None,
-                only: str | None = None) -> Ledger:
-    """Decide (and record) for every failed run not settled by a person (or run `only`), then act where the
-    decision may.
+def apply_rules(ctx: Context, plan: Plan, ledger: Ledger, rules: tuple[Rule, ...] | None = None) -> Ledger:
+    """Decide (and record) for every failed run not settled by a person, then act where the decision may.
 
     Looks (`ctx.may_launch` false), dry runs and campaigns with `autopilot: false` change nothing."""
     if not ctx.may_launch or not ctx.campaign.autopilot:
         return ledger
-    failed = [r.key for r in ledger.runs if r.state == RunState.FAILED and ledger.disposition(r.key) is None
-              and only in (None, r.key)]
+    failed = [r.key for r in ledger.runs if r.state == RunState.FAILED and ledger.disposition(r.key) is None]
     if not failed:
         return ledger  # the rules files are read only when there is something to decide
     if rules is None:

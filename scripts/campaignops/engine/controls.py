@@ -19,7 +19,6 @@ from ..planning import controls as planned
 from ..planning.changes import Change, compare
 from ..planning.render import spec_fingerprint
 from ..ports import Submission
-from . import autopilot
 from .context import Context
 from .submit import launch_attempt, refuse_on_hold
 
@@ -143,7 +142,8 @@ def settle(ctx: Context, plan: Plan, ledger: Ledger, key: str, action: str, *, b
 
 def confirm(ctx: Context, plan: Plan, ledger: Ledger, key: str, *, by: str, reason: str) -> Ledger:
     """Let the failure rules' decision for run `key` act (`autopilot: confirm-new-rules`: the first decision of a
-    rule in the campaign waits for this), recorded with who and why; then it acts as `reconcile` would."""
+    rule in the campaign waits for this), recorded with who and why. The next reconcile cycle acts on it (the
+    status job, or `campaign reconcile` now): the failure rules act in engine/cycle.py only."""
     record = ledger.run(key)
     if record is None:
         _planned(plan, key)
@@ -158,8 +158,9 @@ def confirm(ctx: Context, plan: Plan, ledger: Ledger, key: str, *, by: str, reas
     reason = _need_reason("confirm", reason)
     ledger = ledger.with_control(Control(ctx.now(), by, "confirm", key, reason))
     ctx.save(ledger)
-    ctx.say(f"  {key}: confirm recorded ({reason}); rule `{decision.rule}` may act")
-    return autopilot.apply_rules(ctx, plan, ledger, only=key)
+    ctx.say(f"  {key}: confirm recorded ({reason}); rule `{decision.rule}` acts at the next reconcile "
+            f"(the status job, or now: campaign reconcile {ctx.campaign.name})")
+    return ledger
 
 
 def resubmit(ctx: Context, plan: Plan, ledger: Ledger, key: str, *, by: str, reason: str,
