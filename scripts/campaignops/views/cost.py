@@ -8,6 +8,11 @@ from ..planning.cost import Cost
 LOST = "lost to failures: the failed jobs' core-hours, and an attempt's whole when the next one re-ran every quantum"
 
 
+def _hours(h: float) -> str:
+    """1 decimal from an hour up; below, 3 significant digits (a demo's quanta take seconds)."""
+    return f"{h:,.1f}" if h >= 1 or h == 0 else f"{h:.3g}"
+
+
 def _mem(mb: float) -> str:
     return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB" if mb else "-"
 
@@ -21,8 +26,9 @@ def cost_markdown(rows: list[Cost]) -> list[str]:
            "|---|---:|---:|---:|---:|---:|---:|---|"]
     for c in rows:
         name = f"**{c.what}**" if c.what == "campaign" else c.what
-        out.append(f"| {name} | {c.attempts} | {c.jobs} | {c.core_hours:,.1f} | {c.cpu_hours:,.1f} | "
-                   f"{_mem(c.peak_memory_mb)} | {c.lost_core_hours:,.1f} ({c.lost_share:.0%}) | {', '.join(c.sources)} |")
+        out.append(f"| {name} | {c.attempts} | {c.jobs} | {_hours(c.core_hours)} | {_hours(c.cpu_hours)} | "
+                   f"{_mem(c.peak_memory_mb)} | {_hours(c.lost_core_hours)} ({c.lost_share:.0%}) | "
+                   f"{', '.join(c.sources)} |")
     return [*out, ""]
 
 
@@ -32,8 +38,8 @@ def cost_text(rows: list[Cost]) -> str:
     lines = [f"{'step':<16} {'attempts':>8} {'jobs':>8} {'core-h':>10} {'cpu-h':>10} {'peak mem':>9} "
              f"{'lost core-h':>16}  source"]
     for c in rows:
-        lines.append(f"{c.what:<16} {c.attempts:>8} {c.jobs:>8} {c.core_hours:>10,.1f} {c.cpu_hours:>10,.1f} "
-                     f"{_mem(c.peak_memory_mb):>9} {c.lost_core_hours:>9,.1f} ({c.lost_share:>3.0%})  "
+        lines.append(f"{c.what:<16} {c.attempts:>8} {c.jobs:>8} {_hours(c.core_hours):>10} {_hours(c.cpu_hours):>10} "
+                     f"{_mem(c.peak_memory_mb):>9} {_hours(c.lost_core_hours):>9} ({c.lost_share:>3.0%})  "
                      f"{', '.join(c.sources)}")
     return "\n".join([*lines, f"({LOST})", ""])
 
