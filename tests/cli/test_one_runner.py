@@ -9,14 +9,13 @@ middleware is imported), the GitHub API is the fake one on 127.0.0.1 and the gap
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 from campaignops.domain.states import RunState, Transition
 from campaignops.ledger import store
@@ -77,7 +76,7 @@ def test_two_jobs_with_different_work_directories_never_submit_a_run_twice(tmp_p
         assert codes[1 - loser] == 0, outs[1 - loser]
         assert codes[loser] == 1, outs[loser]
         said = outs[loser][1]
-        assert f"launched from {ledger.owner.runner}" in said and f"this job runs from" in said and str(other) in said
+        assert f"launched from {ledger.owner.runner}" in said and "this job runs from" in said and str(other) in said
         assert "campaign ledger takeover demo" in said and "internal error" not in said
     assert (doubles, missing) == (0, 0)
 
@@ -131,5 +130,5 @@ def test_two_notify_jobs_at_once_open_one_issue_per_failed_run_with_writes_a_sec
     for key in STEP1:
         assert sum(key.replace("/", " ") in t for t in titles) == 1, (key, titles)
     writes = [t for t, method, _ in github.stamps if method != "GET"]
-    gaps = [b - a for a, b in zip(writes, writes[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(writes)]
     assert len(writes) >= 3 and min(gaps) >= 1.0, gaps
