@@ -17,6 +17,7 @@ from campaignops.cli.main import main
 from campaignops.domain.states import RunState, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Control, Ledger, RunRecord
+from fakes.launching_repo import control_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 PART = "step1.000.yaml"
@@ -24,14 +25,7 @@ PART = "step1.000.yaml"
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "control"
-    shutil.copytree(ROOT / "campaigns" / "profiles", root / "campaigns" / "profiles")
-    shutil.copytree(ROOT / "campaigns" / "demo", root / "campaigns" / "demo",
-                    ignore=shutil.ignore_patterns("ledger.yaml", "ledger", "STATUS.md", "*.svg"))
-    profile = root / "campaigns" / "profiles" / "local-parsl.yaml"
-    # launches are real detached processes whose stack set-up fails at once (no middleware imported)
-    profile.write_text(profile.read_text().replace('stack_setup: ""', 'stack_setup: "false"'))
-    return root
+    return control_repo(tmp_path)
 
 
 def cdir(root: Path) -> Path:

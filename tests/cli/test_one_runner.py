@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,24 +20,12 @@ from campaignops.domain.states import RunState, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from fakes.github_api import REPO, TOKEN, FakeGitHub
+from fakes.launching_repo import control_repo
 
 pytest_plugins = ["fakes.github_api"]
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP1 = ("step1/visit1001-1002", "step1/visit1003-1004", "step1/visit1005-1006")
-
-
-def control_repo(where: Path) -> Path:
-    """The demo campaign in a scratch control repository, on a profile whose stack set-up fails at once."""
-    root = where / "control"
-    shutil.copytree(ROOT / "campaigns" / "profiles", root / "campaigns" / "profiles")
-    shutil.copytree(ROOT / "campaigns" / "demo", root / "campaigns" / "demo",
-                    ignore=shutil.ignore_patterns("ledger.yaml", "ledger", "STATUS.md", "*.svg"))
-    profile = root / "campaigns" / "profiles" / "local-parsl.yaml"
-    text = profile.read_text()
-    assert 'stack_setup: ""' in text
-    profile.write_text(text.replace('stack_setup: ""', 'stack_setup: "echo no stack on this runner >&2; false"'))
-    return root
 
 
 def campaign(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
