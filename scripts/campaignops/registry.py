@@ -17,6 +17,7 @@ from .adapters.bps.launcher import BpsWms
 from .adapters.folder_tracker import FolderTracker
 from .adapters.github.client import GitHubClient, token_from_env
 from .adapters.github.tracker import GitHubTracker, state_path_for
+from .adapters.lock import control_dir
 from .adapters.panda.budget import DEFAULT_PER_HOUR, RequestBudget
 from .adapters.panda.monitor import DEFAULT_TIMEOUT, BigPandaMonitor
 from .adapters.panda.token import read_token
@@ -128,6 +129,11 @@ def transfers_of(campaign: Campaign) -> Callable[[str, str], Transfer] | None:
 
 # ---- issue trackers ----------------------------------------------------------------------------------
 
+def github_pace_file(root: Path) -> Path:
+    """Where the time of this checkout's last GitHub write is kept (writes paced across processes)."""
+    return control_dir(root) / "github-writes.pace"
+
+
 def tracker_for(root: Path, repo: str | None, folder: str | None,
                 env: Mapping[str, str] = os.environ) -> tuple[Tracker, str]:
     """GitHub when a token is set (and no --folder), else a folder; with a sentence saying which."""
@@ -136,7 +142,7 @@ def tracker_for(root: Path, repo: str | None, folder: str | None,
         if not repo:
             raise ServiceError("GITHUB_TOKEN is set but no repository is known: pass --repo OWNER/NAME "
                                "or set GITHUB_REPOSITORY (Actions sets it)")
-        client = GitHubClient()
+        client = GitHubClient(pace_file=github_pace_file(root))
         workdir = Path(env.get("CAMPAIGNOPS_WORKDIR") or root / ".work")
         trusted = [t.strip() for t in env.get("CAMPAIGNOPS_TRUSTED_LOGINS", "").split(",") if t.strip()]
         tracker = GitHubTracker(client, repo, state_path=state_path_for(workdir, repo), trusted=trusted)
@@ -153,4 +159,4 @@ def retention_backend(butler_repo: str) -> ButlerRetention:
     return ButlerRetention(butler_repo)
 
 
-__all__ = ["TRANSFER_KINDS", "WMS_KINDS", "make_wms", "retention_backend", "tracker_for", "transfers_of"]
+__all__ = ["TRANSFER_KINDS", "WMS_KINDS", "github_pace_file", "make_wms", "retention_backend", "tracker_for", "transfers_of"]

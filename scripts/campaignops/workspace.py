@@ -6,6 +6,8 @@ the campaign lock). The CLI and the demo start here.
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -13,9 +15,10 @@ from pathlib import Path
 
 from .adapters.butler import ButlerDataIds
 from .adapters.git.repo import Git
-from .adapters.lock import lock_campaign
+from .adapters.lock import lock_campaign, this_runner
 from .adapters.pipeline_graph import step_types
 from .adapters.processes import read_process, running
+from .domain.clock import utcnow
 from .domain.errors import ButlerQueryError, LedgerError, PlanError
 from .domain.model import Campaign, Plan
 from .domain.problems import Problem
@@ -23,6 +26,7 @@ from .domain.states import RunState
 from .engine import cycle
 from .engine.context import Context, workdir_for
 from .engine.observe import Change
+from .engine.ownership import claim
 from .ledger import store
 from .ledger.records import Ledger
 from .planning.changes import compare
@@ -72,13 +76,19 @@ def spec_author(campaign: Campaign, root: Path) -> str:
 
 def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable[[str], None] = print,
                   workdir: Path | None = None, wms: Wms | None = None,
-                  query_groups: bool = True, strict_groups: bool = True) -> Workspace:
+                  query_groups: bool = True, strict_groups: bool = True, launches: bool = True) -> Workspace:
+    """The campaign opened for work. Unless `dry_run`, under the campaign lock (the checkout's, then the work
+    directory's: held until the process ends) and, when the job `launches` (apply, reconcile, retry, …; not
+    a look), only from the runner/work directory the ledger records as launching its runs (the first such
+    job records itself; `engine/ownership.py`)."""
     campaign = load_campaign(campaign_path(name, root), root)
     assert campaign.path is not None
     workdir = workdir_for(root, workdir)
     if not dry_run:
-        lock_campaign(workdir, campaign.name, say)
+        lock_campaign(workdir, campaign.name, say, root=root)
     ledger = store.load(campaign.path.parent, campaign.name)
+    if launches and not dry_run:
+        ledger = claim(ledger, this_runner(workdir), by=job_actor(), now=utcnow())
     frozen = {step: groups for step, groups in ledger.frozen_groups}
     needs_query = [s for s in campaign.steps if s.split.by in ("query", "residency") and s.name not in frozen]
     built = not campaign.butler_setup or (ledger.setup is not None and ledger.setup.state == RunState.SUCCEEDED)
@@ -111,7 +121,35 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
                   {site: make_wms(campaign.site_profile(site), workdir)
                    for site in campaign.sites},
                   process_running=lambda pid_file: running(read_process(pid_file)))
+    refuse_lost_files(ctx, ledger)
     return Workspace(ctx, plan, ledger)
+
+
+def refuse_lost_files(ctx: Context, ledger: Ledger) -> None:
+    """A file a save cut short listed as new but that is not there: harmless when none of its step's runs
+    missing from the ledger was launched (the save died recording their intent, before bps started); when
+    one was, the file was written and lost since, and reading on would make its runs disappear and be
+    submitted again (or an old attempt adopted as the run). Refused, naming the file and what to do."""
+    for entry in store.unwritten(ctx.campaign_dir):
+        step_dir = ctx.workdir / ctx.campaign.name / entry.step
+        launched = sorted(d for d in step_dir.glob("*/a[0-9]*") if d.is_dir()
+                          and ledger.run(f"{entry.step}/{d.parent.name}") is None and ctx.wms_of(d).launched(d))
+        where = store.ledger_dir(ctx.campaign_dir) / entry.name
+        if launched:
+            raise LedgerError(
+                f"{where}: missing. The index lists it as written by a save cut short ({entry.runs} runs, "
+                f"{entry.attempts} attempts of step {entry.step}), and runs of that step the ledger no longer holds "
+                f"were launched ({', '.join(str(d) for d in launched[:3])}{' …' if len(launched) > 3 else ''}): "
+                f"the file was written and lost since. Nothing was read or written. Restore it from git: "
+                f"`git log -p -- {where}`, then `git checkout <commit> -- {where}`; `campaign ledger repair "
+                f"{ctx.campaign.name}` then shows what else is left to complete")
+        ctx.say(f"ledger: {where} was listed by a save cut short and never written (none of its runs was "
+                f"launched): read without it; `campaign ledger repair {ctx.campaign.name}` completes that save")
+
+
+def job_actor() -> str:
+    """Who runs this job, for records nobody typed a --by for: the GitHub actor on a runner, else the user."""
+    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
 
 
 def moved_of(campaign: Campaign, root: Path) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -205,4 +243,5 @@ def read_plan_and_ledger(root: Path, name: str) -> tuple[Plan, Ledger]:
     return make_plan(campaign, frozen=dict(ledger.frozen_groups), moved=moved_of(campaign, root)), ledger
 
 
-__all__ = ["Workspace", "cross_site_problems", "open_campaign", "read_plan", "read_plan_and_ledger", "recorded_drift"]
+__all__ = ["Workspace", "cross_site_problems", "job_actor", "open_campaign", "read_plan", "read_plan_and_ledger",
+           "recorded_drift"]

@@ -3,6 +3,8 @@ alive for us, and cancel never signals it. Real processes (`sleep`), real /proc.
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -87,3 +89,40 @@ def test_an_ended_process_is_not_recorded_and_a_damaged_pid_file_is_no_process(t
     assert record(tmp_path / PID_FILE, proc.pid) is None and not (tmp_path / PID_FILE).exists()
     (tmp_path / PID_FILE).write_text("not a pid\n")
     assert read_process(tmp_path / PID_FILE) is None and not running(None)
+
+
+# ---- inside bps: the local parsl service's run file records the identity of the bps process ------------
+
+def _run_file(submit_dir: Path, attempt: dict[str, object]) -> None:
+    from campaignops.bps_plugins.local import RUN_FILE
+    submit_dir.mkdir(parents=True, exist_ok=True)
+    (submit_dir / RUN_FILE).write_text(json.dumps({"attempts": [attempt]}))
+
+
+def test_the_local_service_records_its_bps_process_identity_and_reads_a_reused_pid_as_ended(
+        tmp_path: Path, stranger: subprocess.Popen[bytes]) -> None:
+    from campaignops.bps_plugins.local import LocalParslService, RunReader, _Attempt
+
+    submit = tmp_path / "submit"
+    submit.mkdir()
+    with _Attempt(submit, "submit"):
+        recorded = json.loads((submit / "campaignops-run.json").read_text())["attempts"][-1]
+        me = identify(os.getpid())
+        assert me is not None and (recorded["pid_started"], recorded["pid_boot"]) == (me.started, me.boot)
+        assert RunReader(submit).summary(with_errors=False).state.name == "RUNNING"
+    # a bps that died without ending its attempt, whose pid the kernel gave to `stranger`
+    identity = identify(stranger.pid)
+    assert identity is not None and identity.started is not None
+    _run_file(submit, {"kind": "submit", "pid": stranger.pid, "started": "2026-12-01T10:00:00Z", "ended": None,
+                       "pid_started": identity.started - 1, "pid_boot": identity.boot})
+    summary = RunReader(submit).summary(with_errors=False)
+    assert summary.state.name == "FAILED" and "ended without writing provenance" in summary.message
+    ok, message = LocalParslService({}).cancel(str(submit))
+    assert not ok and "no running bps process" in message
+    assert stranger.poll() is None, "cancel signalled an unrelated process"
+    # the same record with the stranger's true start time is that process: running, and cancel stops it
+    _run_file(submit, {"kind": "submit", "pid": stranger.pid, "started": "2026-12-01T10:00:00Z", "ended": None,
+                       "pid_started": identity.started, "pid_boot": identity.boot})
+    assert RunReader(submit).summary(with_errors=False).state.name == "RUNNING"
+    assert LocalParslService({}).cancel(str(submit)) == (True, "")
+    assert stranger.wait(10) == -signal.SIGTERM

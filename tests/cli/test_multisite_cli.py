@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from campaignops.adapters.lock import release_all
 from campaignops.domain.errors import ButlerQueryError
 from campaignops.workspace import open_campaign
 
@@ -55,7 +56,8 @@ def test_apply_refuses_when_a_sites_butler_cannot_be_asked_and_the_status_job_go
     ws = open_campaign(root, "demo-3x3", workdir=tmp_path / "look", say=said.append, strict_groups=False)
     assert all(r.pending for r in ws.plan.runs_of("step1")) and ws.ledger.frozen_groups == ()
     assert any("step1: its groups stay pending" in line for line in said)
-    reconcile = campaign(root, "reconcile", "--all", "--no-pages")  # its own work dir: no lock held here
+    release_all()  # the campaign lock is the checkout's, whatever the work directory
+    reconcile = campaign(root, "reconcile", "--all", "--no-pages")
     assert reconcile.returncode == 0, reconcile.stdout + reconcile.stderr
     assert "its groups stay pending" in reconcile.stdout
 

@@ -273,7 +273,8 @@ def test_operator_controls_on_the_demo_with_real_bps(tmp_path: Path, demo_butler
     assert f"cancelled {run.key} attempt 1" in said
     assert not pid_alive(pid), "the local bps process group was stopped"
     ledger = store.load(control / "campaigns" / "demo", "demo")
-    assert ledger.runs[0].state == RunState.CANCELLED and ledger.controls[0].by == "ops"
+    assert ledger.runs[0].state == RunState.CANCELLED and ledger.controls[1].by == "ops"
+    assert ledger.controls[0].action == "own" and ledger.controls[0].runner.endswith(f":{workdir}")  # the first apply
     campaign_cli(control, workdir, "reconcile", "demo", "--no-pages")
     assert store.load(control / "campaigns" / "demo", "demo").runs[0].state == RunState.CANCELLED, "stays cancelled"
     campaign_cli(control, workdir, "hold", "demo", "--reason", "checking the stack", "--by", "ops")
@@ -289,7 +290,7 @@ def test_operator_controls_on_the_demo_with_real_bps(tmp_path: Path, demo_butler
     assert record is not None and [a.kind for a in record.attempts] == ["submit", "resubmit"]
     assert record.state == RunState.SUCCEEDED and record.current.output_run.endswith("/a02")  # type: ignore[union-attr]
     assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED, RunState.SUCCEEDED], "step2 ran after step1"
-    assert [c.action for c in ledger.controls] == ["cancel", "hold", "resume", "accept", "reopen", "resubmit"]
+    assert [c.action for c in ledger.controls] == ["own", "cancel", "hold", "resume", "accept", "reopen", "resubmit"]
 
 
 def test_two_weekly_instances_get_two_fresh_repositories_built_by_the_setup_stage(tmp_path: Path,

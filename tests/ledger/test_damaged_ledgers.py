@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -373,27 +374,42 @@ def test_there_are_at_least_50_damaged_variants() -> None:
     assert len(VARIANTS) >= 50
 
 
+LOOKS = (["status", "demo", "--no-pages"], ["plan", "demo"], ["explain", "demo", "step1/visit1001-1002"],
+         ["errors", "demo"], ["history", "demo"])
+
+
 @pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_status_on_a_damaged_ledger_leaves_every_ledger_byte_unchanged(
+def test_every_look_on_a_damaged_ledger_exits_1_naming_the_file_and_leaves_every_byte_unchanged(
         name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
     cdir = tmp_path / "campaigns" / "demo"
-    shutil.copytree(ROOT / "campaigns" / "demo", cdir)
+    shutil.copytree(ROOT / "campaigns" / "demo", cdir, ignore=shutil.ignore_patterns("ledger", "ledger.yaml"))
     for rel, data in VARIANTS[name].items():
         if data is not None:
             (cdir / rel).parent.mkdir(parents=True, exist_ok=True)
             (cdir / rel).write_bytes(data)
+    damaged = {str(cdir / rel) for rel, data in VARIANTS[name].items() if data is not None}
+    named = {*damaged, str(cdir / store.LEDGER_DIR)}  # a file of it, or the folder when a file is missing
+    # history reads the record through git: the damaged ledger is what was committed
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm",
+                    "damaged"], check=True)
 
     def ledger_bytes() -> dict[str, bytes]:
         return {str(p.relative_to(cdir)): p.read_bytes() for p in sorted(cdir.rglob("*"))
                 if p.is_file() and (p.name == store.LEDGER_FILE or store.LEDGER_DIR in p.relative_to(cdir).parts)}
 
     before = ledger_bytes()
-    code = main(["--root", str(tmp_path), "status", "demo", "--no-pages", "--workdir", str(tmp_path / "w")])
-    err = capsys.readouterr().err
-    assert code == 1, (name, err)
-    assert "internal error" not in err and "git" in err, err
-    assert ledger_bytes() == before, f"status wrote the ledger ({name})"
+    for look in LOOKS:
+        code = main(["--root", str(tmp_path), *look, *(["--workdir", str(tmp_path / "w")]
+                                                       if look[0] == "status" else [])])
+        captured = capsys.readouterr()
+        err = captured.err
+        assert code == 1, (name, look, captured.out, err)
+        assert "internal error" not in err and "Traceback" not in err and "git" in err, (look, err)
+        assert any(path in err for path in named), (look, err)
+        assert ledger_bytes() == before, f"{look[0]} wrote the ledger ({name})"
 
 
 def test_status_on_a_sound_single_file_ledger_does_not_move_it(

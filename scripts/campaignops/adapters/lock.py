@@ -1,29 +1,109 @@
-"""A per-campaign lock on the runner, so the submit and status jobs take turns on a campaign's ledger."""
+"""The per-campaign lock, so every job that writes a campaign's record (apply, reconcile, status, notify,
+publish, the operator controls) takes turns, whatever work directory it was given.
+
+Two locks, always taken in this order: the checkout's (`<root>/.campaignops/locks/<name>.lock`: every job
+on this control repository, whatever its --workdir) and the work directory's (`<workdir>/.locks/<name>.lock`:
+every job launching into those directories, whatever its checkout). `.campaignops/` ignores itself (a
+`.gitignore` of `*` inside), so `git status` and `campaign publish` never see it. Which work directory owns
+a campaign's launches is recorded in the ledger (`engine/ownership.py`); the lock makes that record
+read-then-written by one job at a time.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Callable
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+CONTROL_DIR = ".campaignops"
 _LOCKS: dict[str, int] = {}
 
 
-def lock_campaign(workdir: Path, name: str, say: Callable[[str], None] = print) -> None:
-    """Hold an exclusive lock on the campaign for the rest of this process.
+def control_dir(root: Path) -> Path:
+    """`<root>/.campaignops/`: this checkout's locks and pacing state, ignored by git (it ignores itself)."""
+    folder = root / CONTROL_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# campaignops: locks and pacing state of this checkout, never committed\n*\n",
+                          encoding="utf-8")
+    return folder
 
-    The submit and status jobs may run at once on the runner (they are in different concurrency
-    groups); both can submit, so they take turns per campaign instead of racing on the ledger.
-    """
-    if name in _LOCKS:
+
+def this_runner(workdir: Path) -> str:
+    """This job's runner as the ledger records the owner of a campaign's launches: `host:workdir`."""
+    return f"{socket.gethostname()}:{workdir.resolve()}"
+
+
+def _hold(path: Path, say: Callable[[str], None], what: str) -> None:
+    key = str(path.resolve())
+    if key in _LOCKS:
         return
-    lock_dir = workdir / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        say(f"waiting for another campaign job that holds {name} ({lock_dir / (name + '.lock')})")
+        say(f"waiting for another campaign job that holds {what} ({path})")
         fcntl.flock(fd, fcntl.LOCK_EX)
-    _LOCKS[name] = fd
+    _LOCKS[key] = fd
+
+
+def lock_campaign(workdir: Path | None, name: str, say: Callable[[str], None] = print, *,
+                  root: Path | None = None) -> None:
+    """Hold the campaign's locks (the checkout's when `root` is given, then the work directory's when
+    `workdir` is) for the rest of this process; waits for a job that holds them."""
+    if root is not None:
+        _hold(control_dir(root) / "locks" / f"{name}.lock", say, name)
+    if workdir is not None:
+        _hold(workdir / ".locks" / f"{name}.lock", say, name)
+
+
+def lock_campaigns(root: Path, names: Iterable[str], say: Callable[[str], None] = print,
+                   workdir: Path | None = None) -> None:
+    """The locks of several campaigns, in name order (two jobs taking several never wait on each other
+    in a circle)."""
+    for name in sorted(set(names)):
+        lock_campaign(workdir, name, say, root=root)
+
+
+def release_all() -> None:
+    """Let go of every campaign lock this process holds (a long-lived process done with its campaigns: the
+    demo, a test that then runs the `campaign` command)."""
+    for fd in _LOCKS.values():
+        os.close(fd)
+    _LOCKS.clear()
+
+
+@contextmanager
+def paced(pace_file: Path, interval: float, sleep: Callable[[float], None] = time.sleep,
+          clock: Callable[[], float] = time.time) -> Iterator[None]:
+    """One write at a time across the processes sharing `pace_file`, each at least `interval` s after the
+    previous one ended: the file holds the wall-clock time the last write ended, read and written under
+    its own lock, which is held for the write itself."""
+    pace_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(pace_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            last = float(os.pread(fd, 64, 0).decode("ascii", "replace").strip() or 0)
+        except ValueError:
+            last = 0.0
+        gap = last + interval - clock()
+        if 0 < gap <= interval:  # (a time in the future beyond one interval: a clock step; not waited on)
+            sleep(gap)
+        try:
+            yield
+        finally:
+            stamp = f"{clock():.6f}\n".encode("ascii")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, stamp, 0)
+    finally:
+        os.close(fd)  # (closing releases the lock)
+
+
+__all__ = ["CONTROL_DIR", "control_dir", "lock_campaign", "lock_campaigns", "paced", "release_all", "this_runner"]

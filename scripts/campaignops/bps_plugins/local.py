@@ -39,7 +39,7 @@ from lsst.ctrl.bps.parsl.site import SiteConfig
 from parsl.executors import ThreadPoolExecutor
 from parsl.executors.base import ParslExecutor
 
-from ..adapters.processes import pid_alive
+from ..adapters.processes import ProcessId, identify, running, signal_if_running
 from ..domain.logtext import first_error_lines as _first_error_lines
 from ..domain.logtext import with_log as _with_log
 
@@ -100,6 +100,14 @@ def _failed_job(exc: BaseException) -> str:
     return ""
 
 
+def _bps_process(attempt: dict[str, Any]) -> ProcessId:
+    """The bps process of an attempt of the run file: its pid and, when recorded, its start time and boot
+    (an attempt recorded before they were kept is judged by its pid alone)."""
+    started, boot = attempt.get("pid_started"), attempt.get("pid_boot")
+    return ProcessId(int(attempt.get("pid") or 0), int(started) if started is not None else None,
+                     int(boot) if boot is not None else None)
+
+
 class _Attempt:
     """Context manager recording one submit/restart attempt of the bps process in the run file."""
 
@@ -113,8 +121,11 @@ class _Attempt:
         provenance = self.submit_dir / PROVENANCE_FILE
         if provenance.exists():  # keep the previous attempt's view; the new final job writes a fresh one
             os.replace(provenance, self.submit_dir / f"provenance.attempt{len(attempts)}.qg")
+        me = identify(os.getpid())
         attempts.append({"kind": self.kind, "pid": os.getpid(), "started": _now(), "ended": None,
-                         "error": None, "failed_job": None})
+                         "error": None, "failed_job": None,
+                         # its identity: a pid the kernel hands to another process later is not this bps
+                         "pid_started": me.started if me else None, "pid_boot": me.boot if me else None})
         _write_run_file(self.submit_dir, data)
         return self
 
@@ -241,7 +252,7 @@ class RunReader:
                              site=values.get("site", ""))
         summary.labels = self._labels()
 
-        if last and last.get("ended") is None and pid_alive(int(last.get("pid", 0))):
+        if last and last.get("ended") is None and running(_bps_process(last)):
             summary.state = WmsStates.RUNNING
             summary.rows = self._rows_from_logs(with_errors)
             summary.message = f"bps process {last['pid']} is running ({last['kind']} started {last['started']})"
@@ -437,14 +448,13 @@ class LocalParslService(ParslService):
 
     def cancel(self, wms_id: str, pass_thru: str | None = None) -> tuple[bool, str]:
         attempts = _read_run_file(Path(wms_id)).get("attempts") or []
-        if not attempts or attempts[-1].get("ended") or not pid_alive(int(attempts[-1].get("pid", 0))):
+        process = _bps_process(attempts[-1]) if attempts and not attempts[-1].get("ended") else None
+        if process is None or not running(process):
             return False, f"no running bps process for {wms_id}"
-        pid = int(attempts[-1]["pid"])
+        pid = process.pid
         try:
-            if os.getpgid(pid) == pid:  # bps leads its own group (a detached launch): stop its jobs too
-                os.killpg(pid, signal.SIGTERM)
-            else:
-                os.kill(pid, signal.SIGTERM)
+            # bps leads its own group (a detached launch): stop its jobs too; only if it is still that process
+            sent = signal_if_running(process, signal.SIGTERM, group=os.getpgid(pid) == pid)
         except OSError as exc:
             return False, f"could not stop bps process {pid}: {exc}"
-        return True, ""
+        return (True, "") if sent else (False, f"no running bps process for {wms_id}")

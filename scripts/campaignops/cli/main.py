@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": ("publish", "commit ledgers and status pages and push (main or a record branch), retrying on a race"),
     "doctor": ("doctor", "check the runner: a public repo's runner group, the PanDA token (one issue ahead of "
                          "expiry), PANDA_URL, monitor; says what to fix"),
+    "ledger": ("ledger", "repair|migrate|takeover: what looks never do to the record, shown as a diff first, "
+                         "recorded with who and why"),
     "history": ("history", "a campaign's timeline, read back from the ledger's git history"),
     "changed": ("changed", "campaigns whose files changed between two commits"),
     "record-guard": ("record_guard", "fail when a pull request not by the bot changes the bot's record (ledgers, pages)"),

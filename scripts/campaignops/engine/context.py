@@ -88,6 +88,14 @@ class Context:
                      f"records nothing (`campaign reconcile {self.campaign.name}` moves it into "
                      f"{self.campaign_dir / store.LEDGER_DIR}/ and records)")
             return
+        lost = store.unwritten(self.campaign_dir) if not self.may_launch else []
+        if lost:
+            # Writing now would drop the files a save cut short never wrote from the index: a look leaves that
+            # to the job that acts (or to `campaign ledger repair`), and records nothing this time.
+            self.say(f"ledger: a save was cut short before writing {', '.join(e.name for e in lost)}; this look "
+                     f"records nothing (`campaign reconcile {self.campaign.name}` or `campaign ledger repair "
+                     f"{self.campaign.name} --apply` completes that save)")
+            return
         if store.save(self.campaign_dir, ledger):
             self.saved.append(self.now())
             if moving:

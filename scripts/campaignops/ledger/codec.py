@@ -319,11 +319,15 @@ __all__ = [
 # ---- campaign-level records: the operator controls and the set-up stage (kept in the index) ----------
 
 def control_to_dict(c: Control) -> dict[str, Any]:
-    return {"at": c.at, "by": c.by, "action": c.action, "target": c.target, "reason": c.reason, "source": c.source}
+    out = {"at": c.at, "by": c.by, "action": c.action, "target": c.target, "reason": c.reason, "source": c.source}
+    if c.runner:
+        out["runner"] = c.runner
+    return out
 
 
 def control_from_dict(d: dict[str, Any]) -> Control:
-    return Control(d["at"], d["by"], d["action"], d["target"], d.get("reason", ""), d.get("source", "command"))
+    return Control(d["at"], d["by"], d["action"], d["target"], d.get("reason", ""), d.get("source", "command"),
+                   d.get("runner", ""))
 
 
 def setup_to_dict(s: SetupRecord) -> dict[str, Any]:

@@ -126,8 +126,11 @@ class RunRecord:
 # a run key (STEP/GROUP). Holds and dispositions are read back from this log: the last word counts.
 # A retry, more-memory or rescue asked by a person (`campaign retry`, the retry workflow) is logged too; the
 # failure rules' own ones are recorded as their decision on the attempt. A confirm lets a rule's first decision in
-# a campaign with `autopilot: confirm-new-rules` act.
-CONTROL_ACTIONS = ("cancel", "hold", "resume", "skip", "accept", "reopen", "resubmit", "supersede", *LAUNCHING, "confirm")
+# a campaign with `autopilot: confirm-new-rules` act. `own` / `takeover`: which runner launches; `repair` /
+# `migrate`: `campaign ledger` commands on the record itself.
+CONTROL_ACTIONS = ("cancel", "hold", "resume", "skip", "accept", "reopen", "resubmit", "supersede", *LAUNCHING, "confirm",
+                   "own", "takeover", "repair", "migrate")
+OWNERSHIP = ("own", "takeover")  # which runner/work directory launches the campaign's runs: the last of these
 DISPOSITIONS = ("skip", "accept")  # a run an operator has settled: it no longer blocks its step
 
 
@@ -141,6 +144,7 @@ class Control:
     target: str  # "campaign", a step name, or a run key STEP/GROUP
     reason: str
     source: str = "command"  # command | spec (an edit of campaign.yaml, undone by removing it)
+    runner: str = ""  # own / takeover: the runner that launches from now on, `host:workdir`
 
     def describe(self) -> str:
         return f"{self.action} by {self.by} at {self.at}: {self.reason}"
@@ -214,6 +218,12 @@ class Ledger:
                      and c.action in (*DISPOSITIONS, "reopen", "resubmit", "supersede")), None)
         return last if last is not None and last.action in DISPOSITIONS else None
 
+    @property
+    def owner(self) -> Control | None:
+        """The record of which runner/work directory launches this campaign's runs (`own` by the first
+        launching job, `takeover` by an operator); None before any job launched."""
+        return next((c for c in reversed(self.controls) if c.action in OWNERSHIP), None)
+
     def with_control(self, control: Control) -> Ledger:
         if control.action not in CONTROL_ACTIONS:
             raise ValueError(f"unknown control {control.action!r}")
@@ -283,5 +293,5 @@ def with_state(attempt: Attempt, state: RunState, at: str, note: str = "", **cha
     return replace(attempt, state=state, transitions=transitions, **changes)
 
 
-__all__ = ["AWAITS_CONFIRMATION", "CONTROL_ACTIONS", "DISPOSITIONS", "Attempt", "Control", "Ledger", "Removal",
-           "RuleDecision", "RunRecord", "SetupRecord", "TransferRecord", "with_state"]
+__all__ = ["AWAITS_CONFIRMATION", "CONTROL_ACTIONS", "DISPOSITIONS", "OWNERSHIP", "Attempt", "Control", "Ledger",
+           "Removal", "RuleDecision", "RunRecord", "SetupRecord", "TransferRecord", "with_state"]

@@ -660,24 +660,56 @@ def _written(folder: Path) -> dict[str, tuple[int, int, str]]:
     return out
 
 
-def save(campaign_dir: Path, ledger: Ledger) -> bool:
+def unwritten(campaign_dir: Path) -> list[Entry]:
+    """The files a save cut short listed as new but never wrote (their runs were being recorded for the first
+    time, so nothing of them was launched by that save); `load` reads the ledger without them. [] when the
+    index is not that of a save cut short, or cannot be read (then `load` says why)."""
+    folder = ledger_dir(campaign_dir)
+    try:
+        index = parse_index(read_file(folder / INDEX_FILE), folder / INDEX_FILE)
+    except LedgerError:
+        return []
+    return [e for e in index.entries if e.pending and e.previous is None and not (folder / e.name).exists()]
+
+
+def read_hand_edited(text: str, where: str | Path, campaign: str, step: str) -> list[RunRecord]:
+    """The runs of a folder file edited by hand (its seal removed or no longer matching): checked against the
+    ledger schema and the campaign, every run of `step`. Only `campaign ledger repair --accept-edits` reads
+    a file so; `load` refuses it."""
+    _, _, rest = text.partition("\n")
+    second, _, after = rest.partition("\n")
+    body = after if _SEAL.match(second) or second.startswith("# seal:") else (rest if text.startswith("#") else text)
+    data = _checked(_json_or_yaml(body, where), where, campaign)
+    try:
+        runs = [run_from_dict(r) for r in data.get("runs") or ()]
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise LedgerError(f"{where}: damaged ledger ({type(exc).__name__}: {exc}); {_restore(where)}") from exc
+    wrong = next((r for r in runs if r.step != step), None)
+    if wrong is not None:
+        raise LedgerError(f"{where}: run {wrong.key} is not of step {step}; {_restore(where)}")
+    return runs
+
+
+def save(campaign_dir: Path, ledger: Ledger, *, rewrite: bool = False) -> bool:
     """Write the files whose text changed, then the index; returns False when nothing changed.
 
     Crash-safe: the index first lists each changed file with what it held before, so a save cut short
     leaves each file complete in its old or new version, and `load` accepts either. A single-file
-    ledger is moved into the folder (and its file removed) by this save."""
+    ledger is moved into the folder (and its file removed) by this save. `rewrite`: also every file whose
+    text on disk is not the one to write, whatever the index says (`campaign ledger repair`)."""
     folder, single = ledger_dir(campaign_dir), ledger_path(campaign_dir)
     texts, new = _layout(ledger)
     index_text = _index_text(new)
     index_path = folder / INDEX_FILE
     moving = single.exists()
-    if not moving and index_path.exists() and index_path.read_text(encoding="utf-8") == index_text \
+    if not moving and not rewrite and index_path.exists() and index_path.read_text(encoding="utf-8") == index_text \
             and all((folder / name).exists() for name in texts):
         return False
     folder.mkdir(parents=True, exist_ok=True)
     before = {} if moving else _written(folder)
     changed = {e.name for e in new.entries
-               if before.get(e.name) != (e.runs, e.attempts, e.sha256) or not (folder / e.name).exists()}
+               if before.get(e.name) != (e.runs, e.attempts, e.sha256) or not (folder / e.name).exists()
+               or (rewrite and (folder / e.name).read_bytes() != texts[e.name].encode("utf-8"))}
     # files no run needs any more (and one a save cut short did not remove: `load` refuses any other)
     gone = sorted({*before, *(p.name for p in folder.glob("*.yaml"))} - {*texts, INDEX_FILE})
     mode = _mode(index_path, single)
@@ -699,4 +731,5 @@ def save(campaign_dir: Path, ledger: Ledger) -> bool:
 
 __all__ = ["INDEX_FILE", "LEDGER_DIR", "LEDGER_FILE", "RUNS_PER_FILE", "Entry", "Index", "attempt_from_dict",
            "attempt_to_dict", "dumps", "files", "from_dict", "ledger_dir", "ledger_path", "load", "migrating",
-           "parse", "parse_folder", "parse_index", "parse_version", "read_file", "save", "to_dict"]
+           "parse", "parse_folder", "parse_index", "parse_version", "read_file", "read_hand_edited", "save", "to_dict",
+           "unwritten"]

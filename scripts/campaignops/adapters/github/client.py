@@ -8,12 +8,15 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
 from ...domain.errors import ServiceError
+from ..lock import paced
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,7 @@ class GitHubClient:
         backoff: float = 2.0,
         monotonic: Callable[[], float] | None = None,
         write_interval: float = WRITE_INTERVAL,
+        pace_file: Path | None = None,
     ) -> None:
         self.base_url = (base_url or api_url_from_env()).rstrip("/")
         self._token = token if token is not None else token_from_env()
@@ -112,6 +116,9 @@ class GitHubClient:
         # Pacing of writes uses a monotonic clock; with an injected wall clock (tests), that one.
         self._monotonic = monotonic or (time.monotonic if clock is time.time else clock)
         self.write_interval = write_interval
+        # Writes paced across processes: the time the last one ended, in a file read and written under its
+        # lock (held for the write), so two jobs of one runner never write less than a second apart.
+        self.pace_file = pace_file
         self._last_write: float | None = None
         self._not_before: float | None = None  # wall-clock time the primary limit resets, once exhausted
         self._labels: dict[str, set[str]] = {}  # repository -> label names known to exist (this process)
@@ -159,13 +166,18 @@ class GitHubClient:
                                   f"{self.max_wait:.0f} s this client waits: run again later")
             if wait > 0:
                 self._wait(wait, where, "rate limit used up (x-ratelimit-remaining: 0)")
-        if method in MUTATING:
+        if method in MUTATING and self.pace_file is None:
             if self._last_write is not None:
                 gap = self._last_write + self.write_interval - self._monotonic()
                 if gap > 0:
                     log.debug("%s: pacing writes, %.2f s", where, gap)
                     self._sleep(gap)
             self._last_write = self._monotonic()
+
+    def _write_turn(self, method: str) -> AbstractContextManager[None]:
+        if method in MUTATING and self.pace_file is not None:
+            return paced(self.pace_file, self.write_interval, self._sleep)
+        return nullcontext()
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 json: Any = None, etag: str | None = None) -> requests.Response:
@@ -184,8 +196,9 @@ class GitHubClient:
                 headers["If-None-Match"] = etag
             try:
                 self.counts[method] = self.counts.get(method, 0) + 1
-                resp = self._session.request(method, url, params=params, json=json,
-                                             headers=headers, timeout=self.timeout)
+                with self._write_turn(method):
+                    resp = self._session.request(method, url, params=params, json=json,
+                                                 headers=headers, timeout=self.timeout)
             except requests.ConnectionError as exc:
                 # A refused connection never reached GitHub: safe to retry even for POST.
                 never_sent = isinstance(exc, requests.ConnectTimeout) or "refused" in str(exc).lower()

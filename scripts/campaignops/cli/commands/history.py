@@ -8,6 +8,7 @@ import sys
 
 from ...adapters.git.history import ledger_versions
 from ...adapters.git.repo import Git, GitError
+from ...ledger import store
 from ...ledger.history import timeline
 from ...views.history import as_json, format_text
 from ..common import root_of
@@ -21,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     root = root_of(args)
     path = f"campaigns/{args.campaign}/ledger"
+    # The ledger as checked out is read as every look reads it: a damaged one is refused, naming the file and
+    # how to restore it, rather than a timeline that silently stops before it.
+    store.load(root / "campaigns" / args.campaign, args.campaign)
     try:
         versions = ledger_versions(Git(root), f"campaigns/{args.campaign}")
     except GitError as exc:

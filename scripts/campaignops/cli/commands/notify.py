@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ...adapters.lock import lock_campaigns
 from ...domain.errors import CampaignError, ServiceError
 from ...engine.notify import open_issue_urls, sync
 from ...ledger import store
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     paths = (spec.all_campaign_paths(root) if args.all
              else [spec.campaign_path(name, root) for name in args.campaigns])
     tracker, where = tracker_for(root, args.repo, args.folder)
+    # Under the campaigns' locks (as reconcile and publish): two notify jobs never both open a run's issue.
+    lock_campaigns(root, [p.parent.name for p in paths])
     print(f"notify: {where}")
     status = 0
     synced: list[str] = []

@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     root = root_of(args)
     command = args.command
     ws = open_campaign(root, args.campaign, dry_run=args.dry_run,
-                       workdir=Path(args.workdir) if args.workdir else None, query_groups=False)
+                       workdir=Path(args.workdir) if args.workdir else None, query_groups=False,
+                       launches=command in ("cancel", "resubmit"))
     by = operator(args, root)
     ctx, plan, ledger = ws.ctx, ws.plan, ws.ledger
     if command == "cancel":

@@ -18,7 +18,8 @@ from ...adapters.git.publish import (
     unpushed,
 )
 from ...adapters.git.repo import Git
-from ..common import root_of
+from ...adapters.lock import lock_campaigns
+from ..common import campaign_names, root_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     # made so), never on a `main` the repository may not have.
     branch = args.branch or os.environ.get("CAMPAIGNOPS_RECORD_BRANCH") or source_branch(git, args.remote)
     record = is_record_branch(git, branch)
+    # Under every campaign's lock (as reconcile and notify): a ledger is never committed half-way through a save.
+    lock_campaigns(root, campaign_names(root, [], True))
     if args.pull:
         if not record:
             print(f"{branch} is the checked-out branch: its ledgers are already here")

@@ -99,7 +99,7 @@ def _apply(root: Path, args: argparse.Namespace, instances: list[Instance], plan
     removed_runs = removed_datasets = kept = 0
     for name in targets:
         if not args.dry_run:
-            lock_campaign(workdir_for(root, args.workdir), name)
+            lock_campaign(workdir_for(root, args.workdir), name, root=root)
         inst = by_name[name]
         butler = retention_backend(rooted(inst.campaign.butler_repo, root))
         try:

@@ -67,7 +67,7 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
     broken: list[str] = []
     for name in names:
         try:
-            ws = open_campaign(root, name, workdir=workdir, strict_groups=False)
+            ws = open_campaign(root, name, workdir=workdir, strict_groups=False, launches=advance)
         except CampaignError as exc:
             broken.append(name)
             print(f"error: {name}: {exc}", file=sys.stderr)

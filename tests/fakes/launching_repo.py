@@ -1,0 +1,22 @@
+"""A scratch control repository with the demo campaign whose launches are real detached processes that end at
+once: the profile's stack set-up fails (as on a runner without the stack), so no middleware is imported."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FAILING_SETUP = "echo no stack on this runner >&2; false"
+
+
+def control_repo(where: Path) -> Path:
+    root = where / "control"
+    shutil.copytree(ROOT / "campaigns" / "profiles", root / "campaigns" / "profiles")
+    shutil.copytree(ROOT / "campaigns" / "demo", root / "campaigns" / "demo",
+                    ignore=shutil.ignore_patterns("ledger.yaml", "ledger", "STATUS.md", "*.svg"))
+    profile = root / "campaigns" / "profiles" / "local-parsl.yaml"
+    text = profile.read_text()
+    assert 'stack_setup: ""' in text
+    profile.write_text(text.replace('stack_setup: ""', f'stack_setup: "{FAILING_SETUP}"'))
+    return root
