@@ -10,11 +10,11 @@ from pathlib import Path
 
 from ...adapters.profile import ButlerUsage, output_runs, write_record
 from ...ledger import store
-from ...planning.profile import MARGIN, profiles, suggestion, to_records
+from ...planning.profile import MARGIN, attempt_jobs, attempt_jobs_records, profiles, suggestion, to_records
 from ...spec.load import campaign_path, load_campaign
 from ...spec.resize import with_task_memory
 from ...spec.rules import rooted
-from ...views.profile import as_text
+from ...views.profile import as_text, batch_text
 from ...views.status_page import PROFILE_FILE
 from ..common import root_of
 
@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (parser.description or "") + (
         " Reads the <task>_metadata datasets pipetask writes into each run's output collection, so it runs "
         "where the campaign's Butler is (the runner, or the demo here). PanDA and HTCondor usage from the "
-        "WMS is not read yet.")
+        "WMS is not read yet. Slurm runs add a table of their batch jobs per attempt (elapsed, core-hours), "
+        "as the scheduler accounted them when the status cycle saw them finish.")
     parser.add_argument("campaign", help="campaign name, its folder, or its campaign.yaml")
     parser.add_argument("--margin", type=float, default=MARGIN,
                         help=f"headroom over the p99 of peak memory for the suggestion (default {MARGIN})")
@@ -46,11 +47,14 @@ def run(args: argparse.Namespace) -> int:
         found = profiles(campaign, reader.usage(output_runs(ledger)), args.margin)
     finally:
         reader.close()
+    batch = attempt_jobs(ledger)
     if args.format == "json":
-        print(json.dumps({"campaign": campaign.name, "tasks": to_records(found), "suggested": suggestion(found)},
-                         indent=2))
+        print(json.dumps({"campaign": campaign.name, "tasks": to_records(found), "suggested": suggestion(found),
+                          "batch_jobs": attempt_jobs_records(batch)}, indent=2))
     else:
         print(as_text(campaign.name, found), end="")
+        if batch:
+            print("\n" + batch_text(batch), end="")
     if args.record:
         path = campaign.path.parent / PROFILE_FILE
         if write_record(path, campaign.name, to_records(found)):
