@@ -1,5 +1,6 @@
 """The Slurm WMS against the real single-node cluster (tests/cluster/slurm.sh): faults made for real —
-an external scancel, a drained node, slurmctld stopped and started again, a walltime shorter than the work.
+an external scancel, a drained node, slurmd stopped mid-run (NODE_FAIL), slurmctld stopped and started again, a
+walltime shorter than the work.
 Jobs are submitted with `sbatch` from a launch directory, as parsl's SlurmProvider does from the bps process.
 Each test leaves the cluster as it found it (node resumed, slurmctld running, its jobs cancelled)."""
 
@@ -17,8 +18,11 @@ import pytest
 
 from campaignops.adapters.slurm.scheduler import SlurmJob, SlurmScheduler
 from campaignops.adapters.slurm.wms import SlurmWms, with_slurm
-from campaignops.domain.states import RunState
+from campaignops.domain.states import RunState, Transition
+from campaignops.ledger.records import Attempt
+from campaignops.planning.failures import Failure, check
 from campaignops.ports import Observation, Submission
+from campaignops.spec.failure_rules import load_rules
 
 pytestmark = pytest.mark.slow
 
@@ -78,6 +82,39 @@ def cluster_said(env: dict[str, str], job: str) -> str:
     log = Path(env["SLURM_STATE_DIR"]) / "log" / "slurmctld.log"
     tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
     return "\n".join([shown.stdout + shown.stderr, *tail])
+
+
+def test_slurmd_stopped_mid_run_is_a_node_fail_the_shared_rules_retry_and_the_node_comes_back(
+        slurm: tuple[SlurmWms, dict[str, str]], tmp_path: Path) -> None:
+    # slurmctld marks the node NOT_RESPONDING, then DOWN after SlurmdTimeout=30 s (slurm.sh), and ends its
+    # jobs NODE_FAIL: 51 s after slurmd stopped, measured here. With JobRequeue=1 (Slurm's default) the batch
+    # job is then requeued under the same id (PENDING, reason BeginTime): the jobcomp log keeps the NODE_FAIL.
+    wms, env = slurm
+    job = sbatch(tmp_path / "run", env)
+    until(jobs(wms, tmp_path / "run"), lambda js: [j.state for j in js] == ["RUNNING"], 60)
+    pid = int((Path(env["SLURM_STATE_DIR"]) / "slurmd.pid").read_text())
+    os.kill(pid, signal.SIGTERM)  # slurmd stopped by its pid; the job's own processes go on without it
+    began = time.monotonic()
+    seen = until(jobs(wms, tmp_path / "run"), lambda js: any(j.state == "NODE_FAIL" for j in js), 180)
+    took = time.monotonic() - began
+    assert (job, "NODE_FAIL") in [(j.job_id, j.state) for j in seen], cluster_said(env, job)
+    print(f"NODE_FAIL seen {took:.0f} s after slurmd was stopped")
+
+    # bps says the run failed (its worker block was lost); the scheduler says why, and the shared rule retries.
+    obs = with_slurm(Observation(RunState.FAILED), seen)
+    assert obs.errors[0].startswith(f"slurm NODE_FAIL: job {job}")
+    if any(j.job_id == job and not j.finished for j in seen):
+        assert f"Slurm requeued job {job} after NODE_FAIL" in obs.message
+    attempt = Attempt(number=1, kind="submit", output_run="o/a1", config_hash="h", config_path="c",
+                      launch_dir=str(tmp_path / "run"), submit_dir="/s", state=RunState.FAILED,
+                      errors=obs.errors, failed_jobs=obs.failed_jobs,
+                      transitions=(Transition("2026-12-06T01:00:00+00:00", RunState.FAILED),))
+    first = next(r for r in load_rules(ROOT) if check(r, Failure.of(attempt)).matched)
+    assert (first.name, first.action) == ("slurm-node-fail", "retry")
+
+    subprocess.run([str(SCRIPT), "start"], env=env, check=True, capture_output=True)  # slurmd back
+    node = subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True).stdout.split()
+    assert node and node[0].rstrip("*") in ("idle", "mixed", "allocated"), node  # ReturnToService=2
 
 
 def test_an_external_scancel_is_a_cancelled_job_and_campaign_cancel_stops_only_its_runs_jobs(
