@@ -22,7 +22,7 @@ from campaignops.ledger import store
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "cluster" / "slurm.sh"
 pytestmark = [pytest.mark.lsst, pytest.mark.slow]
-WAIT_LIMIT = 300.0  # a guard against a hung cluster, not a performance assertion
+WAIT_LIMIT = 600.0  # a guard against a hung cluster (shared by every session here), not a performance assertion
 
 
 @pytest.fixture
