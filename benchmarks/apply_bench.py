@@ -71,7 +71,8 @@ def main(profile: str = "") -> None:
         bare_times.append(bare_submit(3))
         bare = sum(bare_times) / len(bare_times)
         state = ws.ledger.runs[0].state
-        print(f"apply{' on ' + profile if profile else ''}: one run (8 quanta) apply+status until {state}: {applied:.1f} s; bare bps submit: "
+        where = f" on {profile}" if profile else ""
+        print(f"apply{where}: one run (8 quanta) apply+status until {state}: {applied:.1f} s; bare bps submit: "
               f"{bare:.1f} s (mean of {', '.join(f'{b:.1f}' for b in bare_times)}); ratio {applied / bare:.2f}")
 
 
