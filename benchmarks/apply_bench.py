@@ -3,6 +3,10 @@
 Both run the same rendered config of the demo's step1 (one visit group, 8 quanta) on the local parsl
 WMS against a fresh demo Butler repository. The ratio is what the campaign layer costs on top of bps
 (aim <= 1.1): rendering, the ledger writes, the detached launch and the status polling (1 s).
+
+`apply_bench.py local-slurm` does the same on this machine's Slurm cluster (tests/cluster/slurm.sh start;
+SLURM_CONF from `slurm.sh env`): bps + parsl with its worker block in a Slurm job, each status cycle also
+asking squeue.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ruamel.yaml import YAML
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main() -> None:
+def main(profile: str = "") -> None:
     from campaignops.demo.repo import build
     from campaignops.demo.run import make_control_repo
     from campaignops.engine import observe, submit
@@ -30,7 +34,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         butler = tmp / "repo"
         build(butler)
-        control = make_control_repo(ROOT, tmp / "control", butler)
+        control = make_control_repo(ROOT, tmp / "control", butler, profile)
         spec_file = control / "campaigns" / "demo" / "campaign.yaml"
         ry = YAML()
         data = ry.load(spec_file)
@@ -67,9 +71,10 @@ def main() -> None:
         bare_times.append(bare_submit(3))
         bare = sum(bare_times) / len(bare_times)
         state = ws.ledger.runs[0].state
-        print(f"apply: one run (8 quanta) apply+status until {state}: {applied:.1f} s; bare bps submit: "
+        where = f" on {profile}" if profile else ""
+        print(f"apply{where}: one run (8 quanta) apply+status until {state}: {applied:.1f} s; bare bps submit: "
               f"{bare:.1f} s (mean of {', '.join(f'{b:.1f}' for b in bare_times)}); ratio {applied / bare:.2f}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else "")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .domain.errors import WmsUnreachable
 from .domain.states import FailedJob, RunState, TaskCounts, TransferState
-from .domain.usage import ResourceUse
+from .domain.usage import JobUsage, ResourceUse
 
 if TYPE_CHECKING:
     from .domain.model import Campaign, Step
@@ -47,6 +47,7 @@ class Observation:
     message: str = ""
     links: tuple[tuple[str, str], ...] = ()  # (what, URL) of the run in the WMS's monitor
     failed_jobs: tuple[FailedJob, ...] = ()  # the monitor's failed jobs: codes, diagnostics, memory, log
+    job_usage: tuple[JobUsage, ...] = ()  # the run's finished batch jobs as the scheduler accounts them
 
 
 class Wms(Protocol):

@@ -1,6 +1,6 @@
-"""Every production profile prepares the demo campaign through the real PanDA or HTCondor plugin, offline.
+"""Every production profile prepares the demo campaign through the real PanDA, HTCondor or parsl plugin, offline.
 
-The demo campaign is rendered for usdf-panda, frdf-panda, ukdf-panda and htcondor against one demo
+The demo campaign is rendered for usdf-panda, frdf-panda, ukdf-panda, htcondor, usdf-s3df and frdf-slurm against one demo
 Butler, and `bps prepare` (ctrl_bps's prepare_driver, no server asked) builds the quantum graph and the
 plugin's own workflow. The PanDA site files are ctrl_bps_panda's real ones (tests/fixtures/ctrl_bps_panda).
 """
@@ -112,6 +112,24 @@ def test_htcondor_profile_writes_the_dag_and_submit_files(demo_butler: Path, tmp
     # HTCondor jobs take the submitting environment: a developer stack set up there reaches them.
     assert calibrate.wrapper == "getenv=True"
     assert campaign.setup_command().endswith(f"setup -k -r {PACKAGE}")
+
+
+@pytest.mark.parametrize(("profile", "site", "queues"), [
+    ("usdf-s3df", "sdf", ("local", "sdf", "local")),  # pipetaskInit and finalJob run in the bps process
+    ("frdf-slurm", "ccin2p3", ("local", "medium", "local")),  # Ccin2p3.select_executor: 6000 MB, the 10 GB slot
+])
+def test_slurm_profiles_prepare_a_parsl_workflow_with_the_sites_executors_offline(
+        profile: str, site: str, queues: tuple[str, ...], demo_butler: Path, tmp_path: Path) -> None:
+    out = prepared(demo(profile, demo_butler), tmp_path)
+    assert out.service == "lsst.ctrl.bps.parsl.ParslService"
+    assert {t.label: t.jobs for t in out.tasks} == {"pipetaskInit": 1, "calibrateDemo": 8, "finalJob": 1}
+    assert tuple(out.task(label).queue for label in ("pipetaskInit", "calibrateDemo", "finalJob")) == queues
+    assert {t.site for t in out.tasks} == {site}
+    calibrate = out.task("calibrateDemo")
+    assert (calibrate.memory, calibrate.retries) == (6000, 3)
+    assert " run-qbb " in calibrate.command and str(demo_butler) in calibrate.command
+    assert "{" not in calibrate.command  # every bps variable and file resolved, as the worker runs it
+    assert list(Path(out.submit_dir).glob("*.pickle"))  # parsl's workflow, what `bps restart` reads back
 
 
 def test_a_config_bps_cannot_prepare_is_a_clear_error(demo_butler: Path, tmp_path: Path) -> None:

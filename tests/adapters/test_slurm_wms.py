@@ -21,7 +21,7 @@ from campaignops.adapters.slurm.scheduler import (
     parse_jobcomp,
     parse_squeue,
 )
-from campaignops.adapters.slurm.wms import SlurmWms, attempt_jobs, with_slurm
+from campaignops.adapters.slurm.wms import SlurmWms, attempt_jobs, job_usage, launched_from, with_slurm
 from campaignops.domain.states import RunState, Transition
 from campaignops.ledger.records import Attempt
 from campaignops.planning.failures import Failure, check
@@ -169,3 +169,45 @@ def test_blocks_parsl_cancels_at_its_own_shutdown_are_not_failures_but_an_earlie
         line.format(id=2, state="CANCELLED", dir=tmp_path, submitted=at(now - 300), ended=at(now - 99), exit="0:0"),
     ]))
     assert [j.job_id for j in attempt_jobs(jobs, tmp_path)] == ["1"]  # 2 was parsl's own scancel at shutdown
+
+
+def test_a_job_slurm_requeued_after_its_node_failed_keeps_its_node_fail_beside_its_new_row(tmp_path: Path) -> None:
+    # As the cluster did here (test_slurm_cluster.py): NODE_FAIL logged, then the same id PENDING (BeginTime).
+    fake_squeue(tmp_path / "bin", row(17, "PENDING", "BeginTime", tmp_path, "2026-12-06T03:54:36") + "\n"
+                + row(18, "COMPLETING", "None", tmp_path), tmp_path / "calls")
+    logged = "\n".join(JOBCOMP.format(id=i, state=s, dir=tmp_path, submitted="2026-12-06T03:53:45", exit="0:0")
+                       for i, s in ((17, "NODE_FAIL"), (18, "TIMEOUT")))
+    jobs = SlurmScheduler(scheduler_env(tmp_path, logged)).jobs()
+    assert sorted((j.job_id, j.state) for j in jobs) == [("17", "NODE_FAIL"), ("17", "PENDING"), ("18", "TIMEOUT")]
+    seen = with_slurm(Observation(RunState.RUNNING), jobs)
+    assert "Slurm requeued job 17 after NODE_FAIL" in seen.message
+    assert [j.errors[0].split(":")[0] for j in seen.failed_jobs] == ["slurm NODE_FAIL", "slurm TIMEOUT"]
+
+
+def test_finished_blocks_elapsed_time_and_cores_come_from_the_jobcomp_log_parsl_cancels_included(
+        tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "runinfo" / "000").mkdir(parents=True)
+    (run / PID_FILE).write_text("1\n")
+    began = (run / PID_FILE).stat().st_mtime
+    at = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t))  # noqa: E731
+    (run / "runinfo" / "000" / "parsl.log").write_text(
+        f"{began + 100:.6f} 2026-12-06 01:25:11 MainProcess-1 MainThread-1 parsl.jobs.job_status_poller:56 close "
+        "INFO: Scaling in executor slurm\n")
+    line = (JOBCOMP.replace("StartTime=2026-12-06T01:16:34 EndTime=2026-12-06T01:17:35", "StartTime={start} EndTime={end}")
+            .replace("ProcCnt=1", "ProcCnt={cpus}"))
+    logged = "\n".join([
+        line.format(id=1, state="COMPLETED", dir=run, submitted=at(began + 1), start=at(began + 2),
+                    end=at(began + 62), cpus=2, exit="0:0"),
+        line.format(id=2, state="CANCELLED", dir=run, submitted=at(began + 1), start=at(began + 40),
+                    end=at(began + 100), cpus=2, exit="0:0"),  # parsl's own scancel at shutdown: it ran
+        line.format(id=3, state="CANCELLED", dir=run, submitted=at(began + 1), start=at(began + 100),
+                    end=at(began + 100), cpus=0, exit="0:0"),  # cancelled while pending: never ran
+    ])
+    fake_squeue(tmp_path / "bin", "", tmp_path / "calls")
+    launched = launched_from(SlurmScheduler(scheduler_env(tmp_path, logged)).jobs(), run)
+    used = job_usage(launched)
+    assert [(u.job_id, u.state, u.elapsed_s, u.cores, u.memory_mb) for u in used] == [
+        ("1", "COMPLETED", 60.0, 2, 23593), ("2", "CANCELLED", 60.0, 2, 23593)]
+    assert sum(u.core_hours for u in used) == pytest.approx(240 / 3600)
+    assert [j.job_id for j in attempt_jobs(launched, run)] == ["1"]  # parsl's own scancels are no failures

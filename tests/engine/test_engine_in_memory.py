@@ -15,8 +15,10 @@ import pytest
 from campaignops.adapters.memory_wms import Crash, InMemoryWms
 from campaignops.domain.errors import SubmitError
 from campaignops.domain.states import RunState
+from campaignops.domain.usage import JobUsage
 from campaignops.engine import observe, submit
 from campaignops.planning.advance import Verdict
+from campaignops.ports import Observation
 from fakes.engine_site import Site, make_site
 
 
@@ -350,3 +352,17 @@ def test_a_look_without_the_launch_directory_says_unknown_never_failed(site: Sit
     assert record is not None and record.state == RunState.UNKNOWN
     assert "not on this machine" in record.current.message  # type: ignore[union-attr]
     assert site.wms.submissions("step1/visit1") == 1
+
+
+def test_batch_jobs_the_scheduler_accounted_are_kept_per_attempt_even_once_it_forgets_them(site: Site) -> None:
+    site.apply()
+    run = site.wms.run_for("step1/visit1")
+    first, second = JobUsage("7", "NODE_FAIL", 50.0, 2), JobUsage("7", "COMPLETED", 600.0, 2, 4000)
+    run.observation = Observation(RunState.RUNNING, job_usage=(first,))
+    site.status()
+    run.observation = Observation(RunState.SUCCEEDED, job_usage=(second,))  # requeued: the same id ended again;
+    site.status()  # the NODE_FAIL line is gone from what the scheduler says (a rotated jobcomp log)
+    record = site.ledger().run("step1/visit1")
+    assert record is not None and record.current is not None
+    assert record.current.job_usage == (second, first)  # both ends, in job id order (COMPLETED before NODE_FAIL)
+    assert sum(u.core_hours for u in record.current.job_usage) == pytest.approx(650 * 2 / 3600)

@@ -12,6 +12,7 @@ import yaml
 from campaignops.domain import states
 from campaignops.domain.errors import LedgerError
 from campaignops.domain.states import RunState, TaskCounts
+from campaignops.domain.usage import JobUsage
 from campaignops.ledger import records, store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 
@@ -23,6 +24,7 @@ def sample() -> Ledger:
                 wms_id="/w/submit/x", submitted_at="2026-11-21T10:00:00Z", state=RunState.FAILED,
                 tasks=(TaskCounts("calibrate", (("FAILED", 2), ("SUCCEEDED", 30))),),
                 exit_codes=(("calibrate", (1,)),), errors=("RuntimeError: boom",),
+                job_usage=(JobUsage("7", "COMPLETED", 61.0, 2, 23593), JobUsage("8", "NODE_FAIL", 50.0, 2)),
                 transitions=(states.Transition("2026-11-21T10:00:00Z", RunState.SUBMITTING),
                              states.Transition("2026-11-21T10:05:00Z", RunState.FAILED)))
     return Ledger("demo", (RunRecord("step1", "g0", "visit IN (1, 2)", (a,)),),

@@ -5,6 +5,7 @@ the quanta's metadata; shown by `campaign profile` and on the campaign page."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,17 @@ from campaignops.adapters.panda.budget import RequestBudget
 from campaignops.adapters.panda.monitor import BigPandaMonitor
 from campaignops.adapters.panda.wms import PandaWms
 from campaignops.adapters.profile import write_record
-from campaignops.adapters.slurm.usage import slurm_job_use
+from campaignops.adapters.slurm.scheduler import parse_jobcomp
 from campaignops.domain.states import RunState
 from campaignops.domain.usage import JobUse, QuantumUsage, ResourceUse
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
-from campaignops.planning.cost import cost_table, from_records, to_records, uses_from_quanta
+from campaignops.planning.cost import (
+    cost_table,
+    from_records,
+    to_records,
+    uses_from_batch_jobs,
+    uses_from_quanta,
+)
 from campaignops.ports import Submission, usage_of
 from campaignops.views.cost import cost_markdown
 from campaignops.views.pages import recorded
@@ -91,16 +98,26 @@ def test_panda_job_records_from_the_monitor_become_the_attempts_use(httpserver: 
                                                             "corecount", "durationsec", "jobstatus"}
 
 
-def test_a_slurm_jobcomp_line_gives_cores_times_elapsed_and_whether_it_failed() -> None:
+def test_slurm_batch_jobs_recorded_on_an_attempt_cost_cores_times_elapsed_and_a_timeout_is_lost() -> None:
     line = ("JobId=7 UserId=root(0) GroupId=root(0) Name=parsl.slurm.block-0.1765.2 JobState=TIMEOUT "
             "Partition=debug TimeLimit=1 StartTime=2026-12-06T01:16:34 EndTime=2026-12-06T01:17:35 NodeList=vm "
             "NodeCnt=1 ProcCnt=2 WorkDir=/l ReservationName= Tres=cpu=1,mem=23593M,node=1,billing=1 Account= "
             "QOS= WcKey= Cluster=unknown SubmitTime=2026-12-06T01:16:33 EligibleTime=2026-12-06T01:16:33 "
             "DerivedExitCode=0:0 ExitCode=0:1")
-    assert slurm_job_use(line) == JobUse(2, 61.0, 0.0, 0.0, True)
-    assert slurm_job_use(line.replace("JobState=TIMEOUT", "JobState=CANCELLED by 0")) == JobUse(2, 61.0, 0.0, 0.0,
-                                                                                                  False)
-    assert slurm_job_use("not a jobcomp line") is None
+    timed_out = parse_jobcomp(line)[0].usage()
+    ended_by_parsl = line.replace("JobId=7", "JobId=8").replace("JobState=TIMEOUT", "JobState=CANCELLED by 0")
+    cancelled = parse_jobcomp(ended_by_parsl)[0].usage()
+    assert timed_out is not None and cancelled is not None
+    assert (timed_out.cores, timed_out.elapsed_s, timed_out.state) == (2, 61.0, "TIMEOUT")
+    first = replace(attempt(1), job_usage=(timed_out,))
+    second = replace(attempt(2, "restart", RunState.SUCCEEDED), job_usage=(cancelled,))
+    slurm = Ledger("c", (RunRecord("step1", "g1", "", (first, second)),))
+    uses = uses_from_batch_jobs(slurm)
+    assert [(u.run, u.attempt, u.source) for u in uses] == [("step1/g1", 1, "slurm"), ("step1/g1", 2, "slurm")]
+    step1, total = cost_table(slurm, uses, ["step1"])
+    assert step1.core_hours == pytest.approx(2 * 2 * 61 / 3600)
+    # the TIMEOUT's block is lost work; a block parsl cancelled when bps ended is not
+    assert step1.lost_core_hours == pytest.approx(2 * 61 / 3600) and total.sources == ("slurm",)
 
 
 def test_the_cost_table_is_recorded_beside_the_profile_and_read_back_for_the_page(tmp_path: Path) -> None:

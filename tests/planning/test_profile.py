@@ -10,9 +10,13 @@ import pytest
 import yaml
 
 from campaignops.domain.errors import SpecError
-from campaignops.domain.usage import QuantumUsage
+from campaignops.domain.states import RunState
+from campaignops.domain.usage import JobUsage, QuantumUsage
+from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.planning.profile import (
     Stats,
+    attempt_jobs,
+    attempt_jobs_records,
     from_records,
     percentile,
     profiles,
@@ -23,7 +27,7 @@ from campaignops.planning.profile import (
 )
 from campaignops.spec.load import load_campaign
 from campaignops.spec.resize import with_task_memory
-from campaignops.views.profile import as_markdown, as_text, suggested_block
+from campaignops.views.profile import as_markdown, as_text, batch_text, suggested_block
 
 ROOT = Path(__file__).resolve().parents[2]
 # requestMemory 4096 for the campaign; step2cde: fgcmFitCycle 65536; step1 has no resources of its own
@@ -101,3 +105,24 @@ def test_suggestions_round_up_to_the_site_memory_queue_they_fall_in(campaign) ->
     # asking 4 GB at USDF costs nothing more than 1.25 GB: the smallest queue holds either
     assert (isr.requested_mb, isr.suggested_mb, isr.flag) == (4096, 4096, "")
     assert suggestion([isr]) == {}
+
+
+def test_batch_jobs_per_attempt_show_elapsed_and_core_hours_as_the_scheduler_accounted_them() -> None:
+    def attempt(number: int, *used: JobUsage) -> Attempt:
+        return Attempt(number, "submit", f"o/a{number}", "h", "c", "/l", state=RunState.SUCCEEDED, job_usage=used)
+
+    ledger = Ledger("demo", (
+        RunRecord("step1", "g0", "q", (attempt(1, JobUsage("7", "NODE_FAIL", 1800.0, 2)),
+                                        attempt(2, JobUsage("9", "COMPLETED", 3600.0, 2),
+                                                JobUsage("10", "CANCELLED", 1800.0, 4)))),
+        RunRecord("step1", "g1", "q", (attempt(1),)),  # a thread-pool run: no batch jobs, no row
+    ))
+    found = attempt_jobs(ledger)
+    assert [(j.run, j.attempt, j.jobs, j.elapsed_s, j.core_hours, j.cores) for j in found] == [
+        ("step1/g0", 1, 1, 1800.0, 1.0, 2), ("step1/g0", 2, 2, 5400.0, 4.0, 4)]
+    text = batch_text(found)
+    assert "step1/g0  2        SUCCEEDED  2           1.50       4.00        4" in text, text
+    assert text.rstrip().endswith("total: 3 job(s), 5.00 core-hours")
+    assert attempt_jobs_records(found)[1] == {"run": "step1/g0", "attempt": 2, "state": "SUCCEEDED", "jobs": 2,
+                                              "elapsed_s": 5400.0, "core_hours": 4.0, "cores": 4}
+    assert batch_text(()) == ""

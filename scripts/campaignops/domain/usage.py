@@ -1,5 +1,6 @@
-"""What one quantum used (peak memory, CPU and wall time, as the quantum's own metadata says), and what one job
-of an attempt used as its WMS reports it — the small record every WMS fills for the cost table."""
+"""What work used: one quantum (peak memory, CPU and wall time, as the quantum's own metadata says), one
+batch job of an attempt (elapsed time and cores, as its scheduler accounts them), and what one job of an
+attempt used as its WMS reports it — the small record every WMS fills for the cost table."""
 
 from __future__ import annotations
 
@@ -46,4 +47,21 @@ class ResourceUse:
         return self.run.partition("/")[0]
 
 
-__all__ = ["JobUse", "QuantumUsage", "ResourceUse"]
+@dataclass(frozen=True)
+class JobUsage:
+    """One finished batch job of an attempt as the scheduler accounts it (Slurm: the jobcomp log's StartTime,
+    EndTime, ProcCnt and Tres, or squeue's while it still lists the job). A batch job is a worker block
+    that may serve many quanta: this is what the site charged, not what a quantum needed."""
+
+    job_id: str
+    state: str  # the scheduler's final state (COMPLETED, CANCELLED, TIMEOUT, NODE_FAIL, ...)
+    elapsed_s: float  # EndTime - StartTime
+    cores: int  # CPUs allocated (ProcCnt)
+    memory_mb: int = 0  # memory allocated (Tres mem=), 0 when not said; not the peak
+
+    @property
+    def core_hours(self) -> float:
+        return self.elapsed_s * self.cores / 3600
+
+
+__all__ = ["JobUsage", "JobUse", "QuantumUsage", "ResourceUse"]

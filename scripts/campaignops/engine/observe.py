@@ -10,6 +10,7 @@ from pathlib import Path
 from ..domain.clock import parse_utc
 from ..domain.errors import WmsError, WmsUnreachable
 from ..domain.states import HANGING, RunState
+from ..domain.usage import JobUsage
 from ..ledger.records import Attempt, Ledger, RunRecord, with_state
 from ..ports import Observation, Submission, Wms, bulk
 from .context import Context
@@ -38,13 +39,24 @@ def failure_detail(attempt: Attempt) -> str:
     return attempt.message.splitlines()[0][:120] if attempt.message else ""
 
 
+def _usage(attempt: Attempt, obs: Observation) -> tuple[JobUsage, ...]:
+    """The attempt's batch jobs known so far with what the scheduler says now (a job the scheduler has
+    forgotten, e.g. a rotated jobcomp log, stays as it was recorded), in job id order."""
+    if not obs.job_usage:
+        return attempt.job_usage
+    # A job Slurm requeued (NODE_FAIL, PREEMPTED) keeps its id: each of its ends is a job of its own here.
+    by_end = {(u.job_id, u.state, u.elapsed_s): u for u in (*attempt.job_usage, *obs.job_usage)}
+    return tuple(sorted(by_end.values(), key=lambda u: (len(u.job_id), u.job_id, u.state, u.elapsed_s)))
+
+
 def _merge(attempt: Attempt, obs: Observation, now: str) -> Attempt:
     links = obs.links or attempt.links
     unknown = obs.state == RunState.UNKNOWN
     changed = (obs.state != attempt.state or obs.message != attempt.message or links != attempt.links
                or (not unknown and (obs.tasks != attempt.tasks or obs.errors != attempt.errors
                                     or obs.exit_codes != attempt.exit_codes
-                                    or obs.failed_jobs != attempt.failed_jobs)))
+                                    or obs.failed_jobs != attempt.failed_jobs
+                                    or _usage(attempt, obs) != attempt.job_usage)))
     last = parse_utc(attempt.last_checked) if attempt.last_checked else None
     stale = last is None or (parse_utc(now) or last) - last >= HEARTBEAT
     if not changed and not stale:
@@ -55,7 +67,7 @@ def _merge(attempt: Attempt, obs: Observation, now: str) -> Attempt:
                           last_checked=now, links=links)
     return with_state(attempt, obs.state, now, "", tasks=obs.tasks, errors=obs.errors,
                       exit_codes=obs.exit_codes, message=obs.message, last_checked=now, links=links,
-                      failed_jobs=obs.failed_jobs)
+                      failed_jobs=obs.failed_jobs, job_usage=_usage(attempt, obs))
 
 
 def _located(ctx: Context, attempt: Attempt) -> Attempt:

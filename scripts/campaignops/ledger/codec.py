@@ -19,6 +19,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from ..domain.states import FailedJob, RunState, TaskCounts, TransferState, Transition
+from ..domain.usage import JobUsage
 from ..spec.schema import schema
 from .records import Attempt, Control, RuleDecision, RunRecord, SetupRecord, TransferRecord
 
@@ -42,6 +43,18 @@ def _job_from_dict(d: dict[str, Any]) -> FailedJob:
                      exit_code=int(d.get("exit_code", 0)), errors=tuple(str(e) for e in d.get("errors") or ()),
                      maxpss_mb=int(d.get("maxpss_mb", 0)), request_mb=int(d.get("request_mb", 0)),
                      log_url=str(d.get("log_url", "")))
+
+
+def _usage_to_dict(u: JobUsage) -> dict[str, Any]:
+    out: dict[str, Any] = {"job_id": u.job_id, "state": u.state, "elapsed_s": u.elapsed_s, "cores": u.cores}
+    if u.memory_mb:
+        out["memory_mb"] = u.memory_mb
+    return out
+
+
+def _usage_from_dict(d: dict[str, Any]) -> JobUsage:
+    return JobUsage(job_id=str(d["job_id"]), state=str(d.get("state", "")), elapsed_s=float(d.get("elapsed_s", 0)),
+                    cores=int(d.get("cores", 0)), memory_mb=int(d.get("memory_mb", 0)))
 
 
 _DECISION_KEYS = ("at", "action", "rule", "flavor", "text", "due_at", "acted_at", "note")
@@ -94,6 +107,8 @@ def attempt_to_dict(a: Attempt) -> dict[str, Any]:
         out["failed_jobs"] = [_job_to_dict(j) for j in a.failed_jobs]
     if a.memory:
         out["memory"] = dict(a.memory)
+    if a.job_usage:
+        out["job_usage"] = [_usage_to_dict(u) for u in a.job_usage]
     if a.decision is not None:
         out["decision"] = decision_to_dict(a.decision)
     out["transitions"] = [{"at": t.at, "state": t.state.value, **({"note": t.note} if t.note else {})}
@@ -126,6 +141,7 @@ def attempt_from_dict(d: dict[str, Any]) -> Attempt:
         failed_jobs=tuple(_job_from_dict(j) for j in d.get("failed_jobs") or ()),
         memory=tuple((str(k), int(v)) for k, v in sorted((d.get("memory") or {}).items())),
         decision=decision_from_dict(d["decision"]) if d.get("decision") else None,
+        job_usage=tuple(_usage_from_dict(u) for u in d.get("job_usage") or ()),
         transitions=tuple(Transition(t["at"], RunState(t["state"]), t.get("note", ""))
                           for t in d.get("transitions") or ()),
     )

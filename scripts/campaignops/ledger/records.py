@@ -8,6 +8,7 @@ from typing import Any
 
 from ..domain.actions import LAUNCHING
 from ..domain.states import HANGING, FailedJob, RunState, TaskCounts, TransferState, Transition
+from ..domain.usage import JobUsage
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Attempt:
     failed_jobs: tuple[FailedJob, ...] = ()  # failed WMS jobs as the monitor describes them
     memory: tuple[tuple[str, int], ...] = ()  # task label -> requestMemory (MB) this attempt was rendered with
     decision: RuleDecision | None = None  # what the failure rules decided when this attempt failed
+    job_usage: tuple[JobUsage, ...] = ()  # its finished batch jobs as the scheduler accounted them (Slurm)
 
     def failed_tasks(self) -> tuple[tuple[str, int], ...]:
         """(label, failed quanta) of every task with failures, in label order."""

@@ -47,6 +47,19 @@ def uses_from_quanta(ledger: Ledger, quanta: Iterable[QuantumUsage]) -> list[Res
     return [ResourceUse(key, n, "metadata", tuple(found)) for (key, n), found in jobs.items()]
 
 
+# Batch-job end states whose work is lost (squeue(1) JOB STATE CODES): the scheduler or the payload ended the job
+# before its quanta finished. CANCELLED is not among them: parsl cancels its idle blocks when bps ends.
+LOST_JOB_STATES = frozenset({"FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"})
+
+
+def uses_from_batch_jobs(ledger: Ledger) -> list[ResourceUse]:
+    """The attempts' use as their batch scheduler accounted it (Slurm: each job's cores × elapsed time, recorded
+    on the attempt by the status cycle); no CPU time or peak memory (the jobcomp log has neither)."""
+    return [ResourceUse(r.key, a.number, "slurm", tuple(JobUse(u.cores, u.elapsed_s, 0.0, 0.0, u.state in LOST_JOB_STATES)
+                                                         for u in a.job_usage))
+            for r in ledger.runs for a in r.attempts if a.job_usage]
+
+
 def _rerun_in_full(ledger: Ledger) -> set[tuple[str, int]]:
     """(run, attempt) of the attempts whose next attempt ran every quantum again: all their work is lost."""
     out = set()
@@ -107,4 +120,5 @@ def from_records(record: Any) -> tuple[Cost, ...]:
         raise ValueError(f"not a cost record: {exc}") from exc
 
 
-__all__ = ["FULL_RERUN", "Cost", "cost_table", "from_records", "to_records", "uses_from_quanta"]
+__all__ = ["FULL_RERUN", "LOST_JOB_STATES", "Cost", "cost_table", "from_records", "to_records", "uses_from_batch_jobs",
+           "uses_from_quanta"]

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..domain.model import Campaign
 from ..domain.usage import QuantumUsage
+from ..ledger.records import Ledger
 from .memory import effective_memory
 
 MARGIN = 0.2  # suggested = p99 x (1 + MARGIN), rounded up
@@ -98,6 +99,34 @@ def suggestion(found: Iterable[TaskProfile]) -> dict[str, dict[str, int]]:
     return out
 
 
+# ---- what the batch system charged, per attempt (Attempt.job_usage, from the scheduler) -----------------
+
+@dataclass(frozen=True)
+class AttemptJobs:
+    """One attempt's finished batch jobs as its scheduler accounted them (Slurm's jobcomp log): the cost side
+    beside the quanta's own metadata. A batch job here is a worker block serving many quanta."""
+
+    run: str  # STEP/GROUP
+    attempt: int
+    state: str  # the attempt's state
+    jobs: int
+    elapsed_s: float  # summed over the jobs
+    core_hours: float  # summed elapsed x cores
+    cores: int  # the most cores one job had
+
+
+def attempt_jobs(ledger: Ledger) -> tuple[AttemptJobs, ...]:
+    """Every attempt with batch jobs recorded, in ledger order (runs as recorded, attempts by number)."""
+    return tuple(AttemptJobs(r.key, a.number, a.state.value, len(a.job_usage), sum(u.elapsed_s for u in a.job_usage),
+                             sum(u.core_hours for u in a.job_usage), max(u.cores for u in a.job_usage))
+                 for r in ledger.runs for a in r.attempts if a.job_usage)
+
+
+def attempt_jobs_records(found: Sequence[AttemptJobs]) -> list[dict[str, Any]]:
+    return [{"run": j.run, "attempt": j.attempt, "state": j.state, "jobs": j.jobs, "elapsed_s": round(j.elapsed_s, 1),
+             "core_hours": round(j.core_hours, 4), "cores": j.cores} for j in found]
+
+
 # ---- the record beside the ledger (campaigns/<name>/profile.yaml), read by the status pages ----------
 
 def _stats_dict(s: Stats) -> dict[str, float]:
@@ -128,5 +157,19 @@ def from_records(records: Any) -> tuple[TaskProfile, ...]:
         raise ValueError(f"not a profile record: {exc}") from exc
 
 
-__all__ = ["MARGIN", "QuantumUsage", "Stats", "TaskProfile", "from_records", "percentile", "profiles",
-           "requested_memory", "suggest_mb", "suggestion", "to_records"]
+__all__ = [
+    "MARGIN",
+    "AttemptJobs",
+    "QuantumUsage",
+    "Stats",
+    "TaskProfile",
+    "attempt_jobs",
+    "attempt_jobs_records",
+    "from_records",
+    "percentile",
+    "profiles",
+    "requested_memory",
+    "suggest_mb",
+    "suggestion",
+    "to_records",
+]

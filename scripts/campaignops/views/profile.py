@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..planning.profile import MARGIN, Stats, TaskProfile, suggestion
+from ..planning.profile import MARGIN, AttemptJobs, Stats, TaskProfile, suggestion
 from .markdown import cell
 
 FLAGS = {"under": "UNDER-requested", "over": "over-requested", "": ""}
@@ -59,6 +59,22 @@ def as_text(campaign: str, found: Sequence[TaskProfile]) -> str:
     return "\n".join([f"{campaign}: resource use per quantum", "", *lines, "", *notes, *tail]) + "\n"
 
 
+def batch_text(found: Sequence[AttemptJobs]) -> str:
+    """The batch jobs' section of `campaign profile` ('' when no attempt has any recorded)."""
+    if not found:
+        return ""
+    rows = [["run", "attempt", "state", "batch jobs", "elapsed h", "core-hours", "cores/job"]]
+    rows += [[j.run, str(j.attempt), j.state, str(j.jobs), f"{j.elapsed_s / 3600:.2f}", f"{j.core_hours:.2f}",
+              str(j.cores)] for j in found]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    total = sum(j.core_hours for j in found)
+    return "\n".join(["Batch jobs per attempt, as the scheduler accounted them (Slurm: jobcomp StartTime, EndTime, "
+                      "ProcCnt; a job is a worker block serving many quanta)", "", *lines, "",
+                      f"total: {sum(j.jobs for j in found)} job(s), {total:.2f} core-hours"]) + "\n"
+
+
 def as_markdown(found: Sequence[TaskProfile]) -> list[str]:
     """The campaign page's section ([] when nothing was profiled)."""
     if not found:
@@ -72,4 +88,4 @@ def as_markdown(found: Sequence[TaskProfile]) -> list[str]:
     return out
 
 
-__all__ = ["as_markdown", "as_text", "suggested_block"]
+__all__ = ["as_markdown", "as_text", "batch_text", "suggested_block"]

@@ -2,8 +2,9 @@
 
 `lsst.ctrl.bps.drivers.prepare_driver(config, runWmsSubmissionChecks=False)` builds the quantum graph
 on the run's Butler, clusters it and makes the plugin's own workflow: with ctrl_bps_panda the iDDS
-workflow of PanDA tasks (`PandaBpsWmsWorkflow`), with ctrl_bps_htcondor the DAG and submit files. No
-server is asked (the flag skips the iDDS ping). This module reads back, per task, what would reach the
+workflow of PanDA tasks (`PandaBpsWmsWorkflow`), with ctrl_bps_htcondor the DAG and submit files, with
+ctrl_bps_parsl its `ParslWorkflow` (jobs, and the site's parsl executors and Slurm providers, built without
+asking Slurm). No server is asked (the flag skips the iDDS ping). This module reads back, per task, what would reach the
 WMS: site, cloud, queue, memory, retries and the job's command line.
 
 Boundaries: pandaclient resolves its server's name at import time unless ``PANDA_BEHIND_REAL_LB`` is
@@ -38,7 +39,8 @@ class PrepareError(WmsError):
 
 @dataclass(frozen=True)
 class PreparedTask:
-    """One PanDA task, or the HTCondor jobs of one label: what the WMS is asked to run."""
+    """One PanDA task, or the HTCondor or parsl jobs of one label: what the WMS is asked to run (parsl: the
+    queue is the executor the site class picks, e.g. CC-IN2P3's slot size)."""
 
     name: str
     label: str  # pipetask label, a cluster name, pipetaskInit or finalJob
@@ -102,7 +104,9 @@ def prepare(config: Path, workdir: Path) -> PreparedRun:
     service = str(bps_config["wmsServiceClass"])
     submit_dir = str(bps_config["submitPath"])  # PanDA's workflow object leaves its submit_path unset
     panda = hasattr(workflow, "idds_client_workflow")
-    tasks = _panda_tasks(workflow) if panda else _htcondor_tasks(Path(submit_dir))
+    parsl = hasattr(workflow, "parsl_config")
+    tasks = (_panda_tasks(workflow) if panda else _parsl_tasks(workflow, str(bps_config["computeSite"])) if parsl
+             else _htcondor_tasks(Path(submit_dir)))
     return PreparedRun(service, submit_dir, tasks, seconds)
 
 
@@ -166,6 +170,37 @@ def _htcondor_tasks(submit_dir: Path) -> tuple[PreparedTask, ...]:
             cloud=None, memory=int(memory.group(1) or memory.group(2)) if memory else None,
             retries=int(retries) if retries and retries.isdigit() else None, command=command,
             wrapper=f"getenv={first.get('getenv', '')}"))
+    return tuple(out)
+
+
+# ---- parsl (ctrl_bps_parsl, e.g. on Slurm): the ParslWorkflow's jobs and the executor each is sent to --------
+
+PARSL_LOCAL = "local"  # ParslWorkflow runs pipetaskInit and the final job in the bps process, not in parsl
+
+
+def _parsl_tasks(workflow: Any, site: str) -> tuple[PreparedTask, ...]:
+    """Per label: the jobs of lsst.ctrl.bps.parsl's `ParslWorkflow` (its `jobs`, `final`), the executor its site
+    class picks for each (`site.select_executor`: on Slurm one worker-block kind, the CC-IN2P3 slot by memory)
+    as the queue — `local` for pipetaskInit and the final job, which `ParslWorkflow.initialize_jobs` and
+    `finalize_jobs` run in the bps process —, memory and the command line. Building the workflow made parsl's
+    executors and providers (SlurmProvider: partition, walltime, #SBATCH lines) without asking Slurm."""
+    by_label: dict[str, list[Any]] = {}
+    final = [workflow.final] if workflow.final is not None else []
+    for job in [*workflow.jobs.values(), *final]:
+        by_label.setdefault(str(job.generic.label), []).append(job)
+    out = []
+    for label, jobs in by_label.items():
+        first = jobs[0]
+        local = label == "pipetaskInit" or first in final
+        memory = first.generic.request_memory
+        retries = first.generic.number_of_retries
+        out.append(PreparedTask(
+            name=label, label=label, jobs=len(jobs), queue=PARSL_LOCAL if local else str(workflow.site.select_executor(first)),
+            site=site,
+            cloud=None, memory=int(memory) if memory is not None else None,
+            retries=int(retries) if retries is not None else None,
+            command=first.evaluate_command_line(first.get_command_line(allow_stage=False)),
+            wrapper=str(workflow.command_prefix or "")))
     return tuple(out)
 
 

@@ -4,7 +4,8 @@ finished ones — a cluster without slurmdbd has no `sacct` to ask.
 
 States and reasons are Slurm's words: squeue(1) "JOB STATE CODES" and "JOB REASON CODES"
 (SchedMD/slurm doc/man/man1/squeue.1); the jobcomp line is `key=value` pairs written by
-src/plugins/jobcomp/filetxt/jobcomp_filetxt.c (JobId, Name, JobState, WorkDir, SubmitTime, ExitCode, ...).
+src/plugins/jobcomp/filetxt/jobcomp_filetxt.c (JobId, Name, JobState, WorkDir, SubmitTime, StartTime, EndTime,
+ProcCnt, Tres, ExitCode, ...): enough for each finished job's elapsed time and cores (core-hours) without sacct.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ...domain.errors import WmsError, WmsUnreachable
+from ...domain.usage import JobUsage
 
 TIMEOUT = 20.0  # seconds a scheduler command may take before slurmctld counts as not answering
 SEP = "\x1f"  # squeue field separator: no path or job name carries it
@@ -59,6 +61,9 @@ class SlurmJob:
     work_dir: str = ""
     exit_code: str = ""  # "code:signal" (jobcomp)
     ended: str = ""  # EndTime (jobcomp), as `submitted`
+    started: str = ""  # StartTime (jobcomp), as `submitted`
+    cores: int = 0  # CPUs allocated (jobcomp ProcCnt; 0 for a job cancelled while pending)
+    memory_mb: int = 0  # memory allocated (jobcomp Tres mem=)
 
     @property
     def finished(self) -> bool:
@@ -73,12 +78,36 @@ class SlurmJob:
     def ended_at(self) -> float | None:
         return _timestamp(self.ended)
 
+    def usage(self) -> JobUsage | None:
+        """What the job used as Slurm accounts it (elapsed = EndTime - StartTime, ProcCnt cores), once it has
+        finished after running on a node (its jobcomp line: squeue lists only jobs still held); None while it
+        runs, or when it never started (cancelled pending: ProcCnt=0)."""
+        start, end = _timestamp(self.started), _timestamp(self.ended)
+        if not self.finished or start is None or end is None or self.cores <= 0:
+            return None
+        return JobUsage(self.job_id, self.state, max(0.0, end - start), self.cores, self.memory_mb)
+
 
 def _timestamp(text: str) -> float | None:
     try:
         return datetime.fromisoformat(text).timestamp() if text else None
     except ValueError:
         return None
+
+
+def megabytes(text: str) -> int:
+    """A Slurm memory size ("23593M", "4G", "512", "1.5T") in MB; 0 when it is not one."""
+    text = text.strip()
+    scale = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}.get(text[-1:].upper(), 0) if text else 0
+    number = text[:-1] if scale else text
+    try:
+        return round(float(number) * (scale or 1))
+    except ValueError:
+        return 0
+
+
+def _count(text: str) -> int:
+    return int(text) if text.strip().isdigit() else 0
 
 
 def parse_squeue(text: str) -> list[SlurmJob]:
@@ -103,9 +132,12 @@ def parse_jobcomp(text: str) -> list[SlurmJob]:
         if "JobId" not in pairs or "JobState" not in pairs:
             continue
         # "CANCELLED by 0" is written as JobState=CANCELLED; keep the first word of the state.
+        tres = dict(t.split("=", 1) for t in pairs.get("Tres", "").split(",") if "=" in t)
         jobs.append(SlurmJob(pairs["JobId"], pairs.get("Name", ""), pairs["JobState"].split()[0],
                              submitted=pairs.get("SubmitTime", ""), work_dir=pairs.get("WorkDir", ""),
-                             exit_code=pairs.get("ExitCode", ""), ended=pairs.get("EndTime", "")))
+                             exit_code=pairs.get("ExitCode", ""), ended=pairs.get("EndTime", ""),
+                             started=pairs.get("StartTime", ""), cores=_count(pairs.get("ProcCnt", "")),
+                             memory_mb=megabytes(tres.get("mem", ""))))
     return jobs
 
 
@@ -123,6 +155,16 @@ def jobcomp_path(env: Mapping[str, str]) -> Path | None:
     if keys.get("jobcomptype") != "jobcomp/filetxt" or not keys.get("jobcomploc"):
         return None
     return Path(keys["jobcomploc"])
+
+
+def merged(held: Sequence[SlurmJob], done: Sequence[SlurmJob]) -> list[SlurmJob]:
+    """squeue's rows and the jobcomp log's lines as one list. A job id in both is either a job whose end was
+    just logged while squeue still shows it COMPLETING (the log line wins), or a job Slurm requeued after its
+    node failed or it was preempted (JobRequeue=1, the default: seen here, NODE_FAIL logged, then the same id
+    PENDING with reason BeginTime): then both stay, the ended incarnation and the queued one."""
+    ended = {j.job_id for j in done}
+    rows = [j for j in held if not (j.job_id in ended and j.state == "COMPLETING")]
+    return [*{(j.job_id, j.ended): j for j in done}.values(), *rows]
 
 
 class SlurmScheduler:
@@ -149,17 +191,14 @@ class SlurmScheduler:
         return proc.stdout
 
     def jobs(self) -> list[SlurmJob]:
-        """Every job Slurm knows of: held ones from one `squeue` call, finished ones from the jobcomp log
-        (a held job's squeue row wins over an older log line of the same id)."""
+        """Every job Slurm knows of: held ones from one `squeue` call, finished ones from the jobcomp log."""
         held = parse_squeue(self._run(["squeue", "--all", "-h", "-o", SQUEUE_FORMAT]))
         log = jobcomp_path(self.env)
         try:
             done = parse_jobcomp(log.read_text(errors="replace")) if log is not None and log.exists() else []
         except OSError as exc:
             raise WmsError(f"the Slurm jobcomp log {log} cannot be read: {exc}") from exc
-        by_id = {j.job_id: j for j in done}
-        by_id.update({j.job_id: j for j in held})
-        return list(by_id.values())
+        return merged(held, done)
 
     def cancel(self, job_ids: Sequence[str]) -> str:
         """`scancel` exactly these jobs."""
@@ -176,6 +215,8 @@ __all__ = [
     "SlurmScheduler",
     "blocked",
     "jobcomp_path",
+    "megabytes",
+    "merged",
     "parse_jobcomp",
     "parse_squeue",
 ]

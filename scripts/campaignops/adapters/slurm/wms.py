@@ -9,6 +9,9 @@ own process started (its pid file) belong to an earlier attempt of the same laun
 out. parsl itself `scancel`s its blocks when bps ends: a block CANCELLED after parsl's shutdown began is
 not a failure.
 
+Each finished job's elapsed time and cores (StartTime, EndTime, ProcCnt, Tres mem: `job_usage`) go into the
+observation's `job_usage`, stored per attempt in the ledger (`Attempt.job_usage`) for core-hours.
+
 One status cycle costs one `squeue` call for every Slurm run of the process (campaigns share the answer)
 plus a read of the jobcomp log; `campaign cancel` adds one `scancel` naming that run's jobs only.
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from ...domain.errors import WmsUnreachable
 from ...domain.states import FailedJob, RunState
+from ...domain.usage import JobUsage
 from ...ports import Observation, Submission
 from ..bps.launcher import BpsWms
 from ..processes import PID_FILE
@@ -30,18 +34,35 @@ SLURM_TASK = "slurm"  # the failed job's task: a parsl worker block serves every
 MARGIN = 2.0  # seconds: Slurm's submit times are whole seconds
 
 
-def attempt_jobs(jobs: Sequence[SlurmJob], launch_dir: Path) -> list[SlurmJob]:
-    """The jobs of the attempt now running in `launch_dir`: its WorkDir, submitted since its process began."""
+def launched_from(jobs: Sequence[SlurmJob], launch_dir: Path) -> list[SlurmJob]:
+    """Every job the attempt now running in `launch_dir` submitted: its WorkDir, submitted since its process
+    began (the blocks parsl cancelled itself included), in job id order."""
     where = str(launch_dir.resolve())
     try:
         began: float | None = (launch_dir / PID_FILE).stat().st_mtime - MARGIN
     except OSError:
         began = None
     mine = [j for j in jobs if j.work_dir == where and (began is None or (j.submitted_at() or began) >= began)]
-    if any(j.state == "CANCELLED" for j in mine):
-        shutdown = parsl_shutdown(launch_dir)
-        mine = [j for j in mine if not cancelled_by_parsl(j, shutdown)]
     return sorted(mine, key=lambda j: int(j.job_id) if j.job_id.isdigit() else 0)
+
+
+def attempt_jobs(jobs: Sequence[SlurmJob], launch_dir: Path) -> list[SlurmJob]:
+    """The jobs of the attempt now running in `launch_dir` that say something of the run: the blocks parsl
+    cancelled itself at shutdown left out."""
+    return without_parsl_cancels(launched_from(jobs, launch_dir), launch_dir)
+
+
+def without_parsl_cancels(jobs: Sequence[SlurmJob], launch_dir: Path) -> list[SlurmJob]:
+    if not any(j.state == "CANCELLED" for j in jobs):
+        return list(jobs)
+    shutdown = parsl_shutdown(launch_dir)
+    return [j for j in jobs if not cancelled_by_parsl(j, shutdown)]
+
+
+def job_usage(jobs: Sequence[SlurmJob]) -> tuple[JobUsage, ...]:
+    """What the attempt's finished jobs used as Slurm accounts them (elapsed, cores; `JobUsage.core_hours`),
+    the blocks parsl cancelled at shutdown included: they ran and were charged."""
+    return tuple(u for j in jobs if (u := j.usage()) is not None)
 
 
 PARSL_SHUTDOWN = "Scaling in executor"  # parsl/jobs/job_status_poller.py close(): then it scancels its blocks
@@ -92,6 +113,10 @@ def with_slurm(observation: Observation, jobs: Sequence[SlurmJob]) -> Observatio
     if waiting:
         how = "blocked" if any(blocked(j.reason) for j in waiting) else "waiting"
         notes.append(f"Slurm {how}: " + ", ".join(f"job {j.job_id} PENDING ({j.reason})" for j in waiting[:5]))
+    queued = {j.job_id for j in jobs if not j.finished}
+    requeued = [j for j in jobs if j.finished and j.job_id in queued and j.state in ENDED_BY_SLURM]
+    if requeued:
+        notes.append("Slurm requeued " + ", ".join(f"job {j.job_id} after {j.state}" for j in requeued[:5]))
     running = sum(j.state == "RUNNING" for j in jobs)
     if running:
         notes.append(f"{running} Slurm job(s) running")
@@ -128,16 +153,19 @@ class SlurmWms(BpsWms):
     def jobs_of(self, runs: Sequence[tuple[Submission, Path]]) -> dict[str, list[SlurmJob]]:
         """wms_id -> the current attempt's Slurm jobs, for every run given, from one listing of the scheduler
         (WmsUnreachable when slurmctld does not answer)."""
+        return {wms_id: without_parsl_cancels(jobs, d) for wms_id, (jobs, d) in self._launched(runs).items()}
+
+    def _launched(self, runs: Sequence[tuple[Submission, Path]]) -> dict[str, tuple[list[SlurmJob], Path]]:
         ids = [s.wms_id for s, _ in runs if s.wms_id]
         jobs = self._listing(ids)
         by_dir: dict[str, list[SlurmJob]] = {}
         for job in jobs:
             by_dir.setdefault(job.work_dir, []).append(job)
-        return {s.wms_id: attempt_jobs(by_dir.get(str(d.resolve()), []), d) for s, d in runs if s.wms_id}
+        return {s.wms_id: (launched_from(by_dir.get(str(d.resolve()), []), d), d) for s, d in runs if s.wms_id}
 
     def observe_many(self, runs: Sequence[tuple[Submission, Path]], setup: str) -> dict[str, Observation]:
         try:
-            slurm = self.jobs_of(runs)
+            launched = self._launched(runs)
         except WmsUnreachable as exc:
             return {s.wms_id: Observation(RunState.UNKNOWN, message=f"Slurm cannot be asked: {exc}")
                     for s, _ in runs if s.wms_id}
@@ -145,11 +173,17 @@ class SlurmWms(BpsWms):
         for submission, launch_dir in runs:
             if submission.wms_id:
                 try:
-                    seen = BpsWms.observe(self, submission, launch_dir, setup)
+                    seen = self.bps_report(submission, launch_dir, setup)
                 except WmsUnreachable as exc:
                     seen = Observation(RunState.UNKNOWN, message=str(exc))
-                out[submission.wms_id] = with_slurm(seen, slurm[submission.wms_id])
+                jobs, _ = launched[submission.wms_id]
+                out[submission.wms_id] = replace(with_slurm(seen, without_parsl_cancels(jobs, launch_dir)),
+                                                 job_usage=job_usage(jobs))
         return out
+
+    def bps_report(self, submission: Submission, launch_dir: Path, setup: str) -> Observation:
+        """What bps says of the run (`bps report` through the parsl plugin): its state and quanta."""
+        return BpsWms.observe(self, submission, launch_dir, setup)
 
     def cancel(self, submission: Submission | None, launch_dir: Path, setup: str) -> str:
         """Stop the bps process (parsl's interchange), then `scancel` this attempt's jobs still held."""
@@ -159,4 +193,5 @@ class SlurmWms(BpsWms):
         return f"{stopped}; {self.scheduler.cancel(held)}"
 
 
-__all__ = ["SlurmWms", "attempt_jobs", "cancelled_by_parsl", "ended_by_slurm", "parsl_shutdown", "with_slurm"]
+__all__ = ["SlurmWms", "attempt_jobs", "cancelled_by_parsl", "ended_by_slurm", "job_usage", "launched_from",
+           "parsl_shutdown", "with_slurm", "without_parsl_cancels"]

@@ -18,16 +18,16 @@ from ...domain.model import Campaign
 from ...domain.usage import ResourceUse
 from ...ledger import store
 from ...ledger.records import Ledger
-from ...planning.cost import cost_table, uses_from_quanta
+from ...planning.cost import cost_table, uses_from_batch_jobs, uses_from_quanta
 from ...planning.cost import to_records as cost_records
-from ...planning.profile import MARGIN, profiles, suggestion, to_records
+from ...planning.profile import MARGIN, attempt_jobs, attempt_jobs_records, profiles, suggestion, to_records
 from ...ports import Submission, usage_of
 from ...registry import make_wms
 from ...spec.load import campaign_path, load_campaign
 from ...spec.resize import with_task_memory
 from ...spec.rules import rooted
 from ...views.cost import cost_text
-from ...views.profile import as_text
+from ...views.profile import as_text, batch_text
 from ...views.status_page import PROFILE_FILE
 from ..common import root_of
 
@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " Reads the <task>_metadata datasets pipetask writes into each run's output collection, so it runs "
         "where the campaign's Butler is (the runner, or the demo here). The cost table takes each attempt's "
         "use from its WMS where the WMS reports it (PanDA: the monitor's job records, 2 requests an ended "
-        "attempt), else from those quanta's metadata.")
+        "attempt; Slurm: the batch jobs the status cycle saw finish, elapsed × cores), else from those "
+        "quanta's metadata. Slurm runs add a table of their batch jobs per attempt.")
     parser.add_argument("campaign", help="campaign name, its folder, or its campaign.yaml")
     parser.add_argument("--margin", type=float, default=MARGIN,
                         help=f"headroom over the p99 of peak memory for the suggestion (default {MARGIN})")
@@ -66,14 +67,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         reader.close()
     found = profiles(campaign, quanta, args.margin)
-    uses = uses_from_quanta(ledger, quanta) + ([] if args.no_wms else _wms_uses(campaign, ledger, root, args))
+    uses = (uses_from_quanta(ledger, quanta) + uses_from_batch_jobs(ledger)
+            + ([] if args.no_wms else _wms_uses(campaign, ledger, root, args)))
     cost = cost_table(ledger, uses, [s.name for s in campaign.steps])
+    batch = attempt_jobs(ledger)
     if args.format == "json":
         print(json.dumps({"campaign": campaign.name, "tasks": to_records(found), "suggested": suggestion(found),
-                          "cost": cost_records(cost)}, indent=2))
+                          "cost": cost_records(cost), "batch_jobs": attempt_jobs_records(batch)}, indent=2))
     else:
         print(as_text(campaign.name, found), end="")
         print(cost_text(cost), end="")
+        if batch:
+            print("\n" + batch_text(batch), end="")
     if args.record:
         path = campaign.path.parent / PROFILE_FILE
         if write_record(path, campaign.name, to_records(found), cost_records(cost)):
