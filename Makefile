@@ -11,6 +11,9 @@ RUCIO_VENV := .venv-rucio
 RUCIO_STAMP := $(RUCIO_VENV)/.installed
 DEMO_DIR ?= .demo
 PYTEST_ARGS ?=
+# pytest-xdist workers: one per core. --dist loadgroup keeps the tests tests/conftest.py groups (the Slurm
+# cluster's, those sharing a module's bps runs) on one worker, one after the other. PYTEST_WORKERS=0: serial.
+PYTEST_WORKERS ?= auto
 
 SLURM := tests/cluster/slurm.sh
 
@@ -52,7 +55,7 @@ demo-multisite: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --multisite --dir $(DEMO_DIR) $(DEMO_ARGS)
 
 test: $(STAMP) node_modules/.installed $(RUCIO_STAMP) slurm-start
-	eval "$$($(SLURM) env)"; PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	eval "$$($(SLURM) env)"; PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The Slurm tests and demo-slurm need slurmctld + slurmd + munged here: the Debian packages (as root), then
 # tests/cluster/slurm.sh start. Not root: say so and go on (the Slurm tests skip, or fail under

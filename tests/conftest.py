@@ -1,8 +1,12 @@
-"""Shared fixtures: the project venv on PATH, and a fresh PostgreSQL database with btree_gist."""
+"""Shared fixtures: the project venv on PATH, a fresh PostgreSQL database with btree_gist, the Slurm cluster,
+a demo Butler repository per test (copied from one built per session), and the groups that keep tests
+sharing something apart when the suite runs on several cores (`make test`: pytest-xdist, --dist loadgroup)."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -81,3 +85,61 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
         mp.setenv("SLURM_CONF", env["SLURM_CONF"])
         mp.setenv("SLURM_STATE_DIR", state)
         yield env
+
+
+@pytest.fixture(scope="session")
+def demo_repo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The single-site demo Butler repository (SQLite), built once per session (per xdist worker): copy it
+    with `demo_butler`, never write to it."""
+    from campaignops.demo.repo import build
+
+    repo = tmp_path_factory.mktemp("demo-template") / "repo"
+    build(repo)
+    return repo
+
+
+def copy_demo_repo(template: Path, target: Path) -> Path:
+    """A copy of a built SQLite demo repository at `target`: the same registry and datasets, as `build` would
+    make them (its butler.yaml names only `<butlerRoot>`; the marker is told its new root). A directory copy
+    takes milliseconds where `build` takes seconds."""
+    shutil.copytree(template, target)
+    marker = target / "campaignops-demo.json"
+    data = json.loads(marker.read_text(encoding="utf-8"))
+    data["root"] = str(target.resolve())
+    marker.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+@pytest.fixture
+def demo_butler(demo_repo_template: Path, tmp_path: Path) -> Path:
+    """A demo Butler repository of this test's own (outputs written by one test are never seen by another)."""
+    return copy_demo_repo(demo_repo_template, tmp_path / "demo-butler")
+
+
+# Running on several cores (`pytest -n 2 --dist loadgroup`): tests in one xdist group run on one worker, one
+# after the other, in collection order. A fixture below puts its users in one group.
+SERIAL_GROUPS = {
+    # The one Slurm cluster of this machine: its tests drain the node, stop slurmctld, count the jobs.
+    "slurm_cluster": "slurm",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests that share an external resource (SERIAL_GROUPS), and the tests of a module that share a
+    module- or session-scoped fixture written in that module (built once, not once per worker: real bps runs,
+    the 3×3 demo, a Rucio server). Shared helpers' fixtures (the loopback HTTP server) group nothing."""
+    for item in items:
+        fixtureinfo = getattr(item, "_fixtureinfo", None)
+        if fixtureinfo is None:
+            continue
+        names = set(fixtureinfo.names_closure)
+        group = next((g for name, g in SERIAL_GROUPS.items() if name in names), None)
+        module = getattr(getattr(item, "module", None), "__name__", None)
+        if group is None and module is not None:
+            defs = [d for name in names for d in fixtureinfo.name2fixturedefs.get(name, ())]
+            if any(d.scope in ("module", "session") and getattr(d.func, "__module__", None) == module
+                   for d in defs):
+                group = item.nodeid.split("::", 1)[0]
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -1,0 +1,53 @@
+"""`make test` runs the suite on every core (pytest-xdist, --dist loadgroup): the tests that share something
+must land in one xdist group (one worker, one after the other), the others in none (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Collected in a pytest of its own: records each test's xdist groups once tests/conftest.py has set them.
+SHOW_GROUPS = '''
+import json, os
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    groups = {item.nodeid: sorted(m.args[0] for m in item.iter_markers("xdist_group")) for item in items}
+    with open(os.environ["GROUPS_OUT"], "w") as f:
+        json.dump(groups, f)
+'''
+
+
+def test_tests_sharing_the_slurm_cluster_or_a_modules_runs_are_grouped_and_the_others_are_not(
+        tmp_path: Path) -> None:
+    (tmp_path / "show_groups.py").write_text(SHOW_GROUPS)
+    out = tmp_path / "groups.json"
+    files = ["tests/adapters/test_slurm_cluster.py", "tests/adapters/test_slurm_bps.py",
+             "tests/adapters/test_slurm_wms.py", "tests/adapters/test_bps_local_wms.py",
+             "tests/adapters/test_github_client.py"]
+    env = {**os.environ, "GROUPS_OUT": str(out),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                           "-p", "show_groups", *files], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    groups = json.loads(out.read_text())
+
+    def of(file: str) -> set[tuple[str, ...]]:
+        found = {tuple(g) for nodeid, g in groups.items() if nodeid.startswith(file + "::")}
+        assert found, f"no test collected from {file}"
+        return found
+
+    # The one Slurm cluster (drained, slurmctld stopped by its tests): every test using it, one worker.
+    assert of("tests/adapters/test_slurm_cluster.py") == of("tests/adapters/test_slurm_bps.py") == {("slurm",)}
+    assert of("tests/adapters/test_slurm_wms.py") == {()}, "no cluster, no group"
+    # A module-scoped fixture written in the module (both step-1 runs launched once): the module, one worker.
+    assert of("tests/adapters/test_bps_local_wms.py") == {("tests/adapters/test_bps_local_wms.py",)}
+    # The loopback HTTP server is session-scoped but a shared helper's, cleared after each test: no group.
+    assert of("tests/adapters/test_github_client.py") == {()}
