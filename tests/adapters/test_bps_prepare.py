@@ -1,13 +1,13 @@
 """Every production profile prepares the demo campaign through the real PanDA, HTCondor or parsl plugin, offline.
 
-The demo campaign is rendered for usdf-panda, frdf-panda, ukdf-panda, htcondor, usdf-s3df and frdf-slurm against one demo
-Butler, and `bps prepare` (ctrl_bps's prepare_driver, no server asked) builds the quantum graph and the
-plugin's own workflow. The PanDA site files are ctrl_bps_panda's real ones (tests/fixtures/ctrl_bps_panda).
+The demo campaign is rendered for usdf-panda, frdf-panda, ukdf-panda, htcondor, usdf-s3df and frdf-slurm against a
+demo Butler (each test its own copy: tests/conftest.py), and `bps prepare` (ctrl_bps's prepare_driver, no server
+asked) builds the quantum graph and the plugin's own workflow. The PanDA site files are ctrl_bps_panda's real ones
+(tests/fixtures/ctrl_bps_panda).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +28,11 @@ SITE_FILES = ROOT / "tests" / "fixtures" / "ctrl_bps_panda"
 PACKAGE = "/sdf/group/rubin/shared/dev/DM-48211/pipe_tasks"
 
 
-@pytest.fixture(scope="module")
-def demo_butler(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from campaignops.demo.repo import build
-
-    repo = tmp_path_factory.mktemp("butler") / "repo"
-    build(repo)
-    return repo
-
-
-@pytest.fixture(scope="module", autouse=True)
-def panda_environment() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CTRL_BPS_PANDA_DIR", str(SITE_FILES))  # what the stack's EUPS set-up defines
-        mp.setenv("PANDA_BEHIND_REAL_LB", "1")
-        mp.delenv("LSST_RUN_TEMP_SPACE", raising=False)
-        yield
+@pytest.fixture(autouse=True)
+def panda_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CTRL_BPS_PANDA_DIR", str(SITE_FILES))  # what the stack's EUPS set-up defines
+    monkeypatch.setenv("PANDA_BEHIND_REAL_LB", "1")
+    monkeypatch.delenv("LSST_RUN_TEMP_SPACE", raising=False)
 
 
 def demo(profile: str, butler: Path, stack: dict[str, Any] | None = None) -> Campaign:

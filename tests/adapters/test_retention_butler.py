@@ -90,11 +90,8 @@ def retention(control: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def test_apply_removes_exactly_the_expired_runs_and_records_them(tmp_path: Path) -> None:
-    from campaignops.demo.repo import build
-
-    repo = tmp_path / "repo"
-    build(repo)
+def test_apply_removes_exactly_the_expired_runs_and_records_them(tmp_path: Path, demo_butler: Path) -> None:
+    repo = demo_butler
     control = Control(tmp_path / "control", repo)
     recent = (datetime.now(UTC) - timedelta(days=2)).isoformat(timespec="seconds")
     weekly = "# Made by `campaign new --from ci-weekly --stack {w}` on 2026-01-05;\n"

@@ -32,11 +32,9 @@ def cli(control: Path, *args: str) -> str:
     return proc.stdout
 
 
-def test_reconcile_restarts_a_transient_failure_and_gives_an_oom_task_alone_more_memory(tmp_path: Path) -> None:
-    from campaignops.demo.repo import build
-
-    build(tmp_path / "repo")
-    control = make_control_repo(ROOT, tmp_path / "control", tmp_path / "repo")
+def test_reconcile_restarts_a_transient_failure_and_gives_an_oom_task_alone_more_memory(
+        tmp_path: Path, demo_butler: Path) -> None:
+    control = make_control_repo(ROOT, tmp_path / "control", demo_butler)
     spec_file = control / "campaigns" / "demo" / "campaign.yaml"
     ry = YAML()
     data = ry.load(spec_file)

@@ -31,15 +31,6 @@ def campaign_cli(control: Path, workdir: Path, *args: str, env: dict[str, str] |
     return proc
 
 
-@pytest.fixture(scope="module")
-def demo_butler(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from campaignops.demo.repo import build
-
-    repo = tmp_path_factory.mktemp("butler") / "repo"
-    build(repo)
-    return repo
-
-
 def small_control(tmp_path: Path, butler: Path, steps: int = 1, group: list[int] | None = None) -> Path:
     """The demo campaign cut down to its first `steps` steps and (optionally) one visit group, with the failure
     rules off (`autopilot: false`): these tests drive retry, rescue and controls by hand, as an operator would
@@ -102,8 +93,9 @@ def test_make_demo_runs_every_step_to_success_after_the_failure_rules_retry_its_
 def test_apply_killed_in_any_window_ends_with_exactly_one_submission(window: str, tmp_path: Path,
                                                                     demo_butler: Path) -> None:
     """Kill `campaign apply` between each pair of steps of the launch sequence (intent recorded → bps
-    started → start recorded), then look, re-apply and reconcile: the run is submitted once, never lost."""
-    # A group (and so an output run in the shared Butler) of its own per window.
+    started → start recorded), then look, re-apply and reconcile: the run is submitted once, never lost.
+    After the last window (a whole apply) a re-apply, before and after the run ended, submits nothing."""
+    # A group of its own per window (each test has its own copy of the demo Butler: tests/conftest.py).
     visit = {"after-intent": 1001, "after-launch": 1004, "after-record": 1006}[window]
     control = small_control(tmp_path, demo_butler, steps=1, group=[visit])
     workdir = tmp_path / "work"
@@ -117,9 +109,16 @@ def test_apply_killed_in_any_window_ends_with_exactly_one_submission(window: str
         assert launches(workdir) == [] and not list(workdir.rglob("bps.pid")), "bps never ran"
     again = campaign_cli(control, workdir, "apply", "demo")
     assert "submitted 0 run(s)" in again.stdout
+    if window == "after-record":  # what a second `apply` sees after a whole one: the run is recorded
+        assert "submitted 0 run(s); 1 already in the ledger" in again.stdout
     ledger = wait_done(control, workdir)  # reconcile: launches the interrupted submission if bps never ran
     assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED]
     assert len(launches(workdir)) == 1
+    if window == "after-record":  # re-applying a finished campaign submits nothing; only a failed run retries
+        assert "submitted 0 run(s)" in campaign_cli(control, workdir, "apply", "demo").stdout
+        assert len(launches(workdir)) == 1
+        refused = campaign_cli(control, workdir, "retry", "demo", ledger.runs[0].key, check=False)
+        assert refused.returncode == 1 and "only a FAILED" in refused.stderr
 
 
 def test_lost_ledger_entry_adopts_the_running_launch_instead_of_resubmitting(tmp_path: Path,
@@ -133,19 +132,6 @@ def test_lost_ledger_entry_adopts_the_running_launch_instead_of_resubmitting(tmp
     ledger = wait_done(control, workdir)
     assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED]
     assert len(launches(workdir)) == 1
-
-
-def test_reapply_submits_nothing_new(tmp_path: Path, demo_butler: Path) -> None:
-    control = small_control(tmp_path, demo_butler, steps=1, group=[1005, 1006])
-    workdir = tmp_path / "work"
-    assert "submitted 1 run(s)" in campaign_cli(control, workdir, "apply", "demo").stdout
-    assert "submitted 0 run(s); 1 already in the ledger" in campaign_cli(control, workdir, "apply", "demo").stdout
-    ledger = wait_done(control, workdir)
-    assert "submitted 0 run(s)" in campaign_cli(control, workdir, "apply", "demo").stdout
-    assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED]
-    assert len(launches(workdir)) == 1
-    refused = campaign_cli(control, workdir, "retry", "demo", ledger.runs[0].key, check=False)
-    assert refused.returncode == 1 and "only a FAILED" in refused.stderr
 
 
 def test_failed_run_is_recorded_then_retry_with_more_memory_succeeds_in_a_new_output_run(
@@ -238,27 +224,6 @@ def test_an_unreachable_wms_makes_the_run_unknown_never_failed(tmp_path: Path,
     assert "not reachable" in updated.message
 
 
-def test_rescue_reruns_only_the_failed_quanta_into_a_new_output_run(tmp_path: Path) -> None:
-    from campaignops.demo.repo import build
-
-    # A Butler of its own: the retry test already wrote this group's a01 output run into the shared one.
-    build(tmp_path / "repo")
-    control = small_control(tmp_path, tmp_path / "repo", steps=1, group=[1003, 1004])
-    workdir = tmp_path / "work"
-    env = {"CAMPAIGNOPS_DEMO_MARKER_DIR": str(tmp_path / "markers")}
-    campaign_cli(control, workdir, "apply", "demo", env=env)
-    ledger = wait_done(control, workdir)
-    first = ledger.runs[0].current
-    assert first is not None and first.state == RunState.FAILED and first.total_quanta() == 8
-    campaign_cli(control, workdir, "rescue", "demo", ledger.runs[0].key, env=env)
-    ledger = wait_done(control, workdir)
-    rescue = ledger.runs[0].attempts[-1]
-    assert (rescue.number, rescue.kind, rescue.state) == (2, "rescue", RunState.SUCCEEDED)
-    assert rescue.output_run.endswith("/a02")
-    assert rescue.total_quanta() == 1, "only the quantum that failed ran again"
-    assert f"--skip-existing-in {first.output_run}" in Path(rescue.config_path).read_text()
-
-
 def test_operator_controls_on_the_demo_with_real_bps(tmp_path: Path, demo_butler: Path) -> None:
     """Cancel a running local bps run, hold, accept / reopen, and a fresh resubmission that succeeds; each
     recorded in the ledger with who and why, and the next step submitted only once step1 is settled."""
@@ -329,13 +294,13 @@ def test_two_weekly_instances_get_two_fresh_repositories_built_by_the_setup_stag
     assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED], "step1 ran on its own fresh repository"
 
 
-def test_rescue_of_a_later_step_reruns_its_failed_quanta(tmp_path: Path) -> None:
-    """Step 2 reads step 1 through the output chain: its rescue must still be a valid pipetask call (the
-    inputs a contiguous part of that chain) and re-run only the quantum that failed."""
-    from campaignops.demo.repo import build
-
-    build(tmp_path / "repo")
-    control = small_control(tmp_path, tmp_path / "repo", steps=2, group=[1003, 1004])
+def test_rescue_of_a_later_step_reruns_only_its_failed_quanta_into_a_new_output_run(
+        tmp_path: Path, demo_butler: Path) -> None:
+    """`campaign rescue`: a new attempt into a new output run, `--skip-existing-in` the failed one, that re-runs
+    only the quantum that failed. On step 2, which reads step 1 through the output chain, so the rescue must
+    still be a valid pipetask call (the inputs a contiguous part of that chain). (A step-1 rescue is the same
+    command on a plain input collection; tests/engine/test_engine_in_memory.py checks its configs.)"""
+    control = small_control(tmp_path, demo_butler, steps=2, group=[1003, 1004])
     spec_file = control / "campaigns" / "demo" / "campaign.yaml"
     ry = YAML()
     data = ry.load(spec_file)
@@ -351,9 +316,13 @@ def test_rescue_of_a_later_step_reruns_its_failed_quanta(tmp_path: Path) -> None
     while len(ledger.runs) < 2:
         ledger = wait_done(control, workdir)
     step2 = ledger.run("step2/all")
-    assert step2 is not None and step2.current is not None and step2.current.state == RunState.FAILED
+    assert step2 is not None and step2.current is not None
+    first = step2.current
+    assert first.state == RunState.FAILED and first.failed_quanta() > 0
     campaign_cli(control, workdir, "rescue", "demo", "step2/all")
     ledger = wait_done(control, workdir)
     rescue = ledger.run("step2/all").attempts[-1]  # type: ignore[union-attr]
-    assert (rescue.kind, rescue.state) == ("rescue", RunState.SUCCEEDED), rescue.message
-    assert rescue.total_quanta() == 1, "only the visit that failed ran again"
+    assert (rescue.number, rescue.kind, rescue.state) == (2, "rescue", RunState.SUCCEEDED), rescue.message
+    assert rescue.output_run.endswith("/a02") and rescue.output_run != first.output_run
+    assert rescue.total_quanta() == 1 < first.total_quanta(), "only the visit that failed ran again"
+    assert f"--skip-existing-in {first.output_run}" in Path(rescue.config_path).read_text()

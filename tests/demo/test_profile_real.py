@@ -29,11 +29,8 @@ def cli(control: Path, *args: str) -> str:
     return proc.stdout
 
 
-def test_profile_reports_real_usage_and_writes_a_right_sized_request(tmp_path: Path) -> None:
-    from campaignops.demo.repo import build
-
-    build(tmp_path / "repo")
-    control = make_control_repo(ROOT, tmp_path / "control", tmp_path / "repo")
+def test_profile_reports_real_usage_and_writes_a_right_sized_request(tmp_path: Path, demo_butler: Path) -> None:
+    control = make_control_repo(ROOT, tmp_path / "control", demo_butler)
     spec_file = control / "campaigns" / "demo" / "campaign.yaml"
     ry = YAML()
     data = ry.load(spec_file)

@@ -223,15 +223,12 @@ def _runner_venv(where: Path, scripts: Path) -> None:
 
 
 @pytest.fixture
-def loop(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loop]:
-    from campaignops.demo.repo import build
-
+def loop(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, demo_butler: Path) -> Iterator[Loop]:
     # The injected failure's marker must live in the launch dir (so a fresh submission fails once,
     # and `bps restart` in the same dir succeeds): no shared marker directory leaking from outside.
     monkeypatch.delenv("CAMPAIGNOPS_DEMO_MARKER_DIR", raising=False)
     monkeypatch.delenv("BPS_WMS_SERVICE_CLASS", raising=False)
-    butler = tmp_path / "butler"
-    build(butler)
+    butler = demo_butler
     work = _control_repo(tmp_path, butler)
     _runner_venv(tmp_path / "venv", work / "scripts")
     origin = runner_repo(tmp_path, work, "demo campaign")
