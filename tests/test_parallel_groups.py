@@ -51,3 +51,18 @@ def test_tests_sharing_the_slurm_cluster_or_a_modules_runs_are_grouped_and_the_o
     assert of("tests/adapters/test_bps_local_wms.py") == {("tests/adapters/test_bps_local_wms.py",)}
     # The loopback HTTP server is session-scoped but a shared helper's, cleared after each test: no group.
     assert of("tests/adapters/test_github_client.py") == {()}
+
+
+def test_xdist_runs_a_group_on_one_worker() -> None:
+    """What xdist's scheduler sees: the group in each grouped test's node id (pytest 9.2 and xdist 3.8 need
+    tests/conftest.py's help there), every test of the group on one worker."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v",
+                           "-p", "no:cacheprovider", "tests/planning/test_profile.py"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ran = [line.split() for line in proc.stdout.splitlines() if " PASSED " in line]
+    grouped = {words[0] for words in ran if words[-1].endswith("@tests/planning/test_profile.py")}
+    assert len(ran) == 5 and len([w for w in ran if w[-1].endswith("@tests/planning/test_profile.py")]) == 3, \
+        proc.stdout  # the three tests of test_profile.py that share its module-scoped campaign
+    assert len(grouped) == 1, f"one group ran on {grouped}"
