@@ -63,6 +63,7 @@ def test_xdist_runs_a_group_on_one_worker() -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ran = [line.split() for line in proc.stdout.splitlines() if " PASSED " in line]
     grouped = {words[0] for words in ran if words[-1].endswith("@tests/planning/test_profile.py")}
-    assert len(ran) == 5 and len([w for w in ran if w[-1].endswith("@tests/planning/test_profile.py")]) == 3, \
-        proc.stdout  # the three tests of test_profile.py that share its module-scoped campaign
+    in_group = [w for w in ran if w[-1].endswith("@tests/planning/test_profile.py")]
+    # the tests of test_profile.py that share its module-scoped campaign, and the others, which need no group
+    assert len(in_group) >= 2 and len(ran) > len(in_group), proc.stdout
     assert len(grouped) == 1, f"one group ran on {grouped}"
