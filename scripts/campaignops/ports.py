@@ -176,6 +176,24 @@ class DataIdSource(Protocol):
         ...
 
 
+class Measurements(Protocol):
+    """What the pipeline wrote to a Butler, read for the checks of the output (engine/checks.py): one registry
+    query per call. A Butler that cannot answer raises a CampaignError (the check is then UNKNOWN, never FAIL)."""
+
+    def count(self, dataset_type: str, collections: Sequence[str]) -> int:
+        """Datasets of `dataset_type` in `collections`, one per data ID (find-first, in the order given);
+        0 when the type was never registered."""
+        ...
+
+    def values(self, dataset_type: str, collections: Sequence[str], key: str) -> list[float]:
+        """The number named `key` in each dataset of the metric type (find-first); datasets without it are left
+        out."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
 @dataclass(frozen=True)
 class Issue:
     """A failure issue as any tracker holds it."""
@@ -271,6 +289,7 @@ __all__ = [
     "DataIdSource",
     "Issue",
     "Launch",
+    "Measurements",
     "Observation",
     "Removable",
     "RemovalOutcome",

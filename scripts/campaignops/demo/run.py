@@ -73,7 +73,7 @@ def _tell(ws: Workspace, change: Change) -> None:
 
 
 def _notify(ws: Workspace, issues_dir: Path) -> list[str]:
-    return sync(ws.campaign, ws.ledger, FolderTracker(issues_dir))
+    return sync(ws.campaign, ws.ledger, FolderTracker(issues_dir), plan=ws.plan)
 
 
 def _profile(ws: Workspace, control: Path) -> str:

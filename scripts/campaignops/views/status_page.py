@@ -17,6 +17,7 @@ from ..planning.advance import Verdict, decide
 from ..planning.cost import Cost
 from ..planning.profile import TaskProfile
 from .chart import CHART_FILE
+from .checks import page_section as check_lines
 from .cost import cost_markdown
 from .errors import error_groups, errors_markdown, occurrences
 from .issue import failed_jobs_table
@@ -434,6 +435,7 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
     out += [_step_row(s, " ⏸ waiting for approval") for s in view.steps]
     out.append("")
     out += transfers_table(view)
+    out += check_lines(c, view.ledger)
     out += errors_markdown(error_groups(occurrences(c.name, view.ledger, p.site)))
     out += profile_markdown(view.profile)
     out += cost_markdown(list(view.cost))
