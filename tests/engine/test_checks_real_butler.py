@@ -37,17 +37,21 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+DEMO_PIPELINE = Path(__file__).resolve().parents[2] / "scripts" / "campaignops" / "demo" / "pipeline.yaml"
+
+
 def spec(name: str, repo: Path) -> dict[str, Any]:
     return {
         "name": name, "description": "d", "operator": "op", "profile": "local-parsl",
         "stack": {"tag": name}, "butler": {"repo": str(repo), "inputs": ["DemoCam/defaults"],
                                            "output": "demo/{campaign}"},
-        "pipeline": "pipelines/p.yaml",
+        "pipeline": str(DEMO_PIPELINE),
         "steps": [
             {"name": "step4", "subsets": ["step4"],
              "checks": [{"name": "tract-flux", "metric": {"dataset": "demo_tract_summary", "key": "mean_flux"},
                          "min": 1, "regression": {"max_change": "10%"}},
-                        {"name": "tracts", "count": "demo_tract_summary", "min": 1}]},
+                        {"name": "tracts", "count": "demo_tract_summary", "min": 1},
+                        {"name": "complete", "completeness": "demo_tract_summary"}]},
             {"name": "step5", "subsets": ["step5"]},
         ],
     }
@@ -166,3 +170,16 @@ def test_a_check_is_evaluated_once_for_the_same_output(tmp_path: Path, repo: Pat
     inst.said.clear()
     assert inst.reconcile().ledger.check("step4/tract-flux").at == at
     assert not [line for line in inst.said if "check step4/" in line], "no Butler query for an output already judged"
+
+
+def test_outputs_short_of_the_steps_acceptance_hold_the_next_step(tmp_path: Path, repo: Path) -> None:
+    """Two tract summaries were to be written (the run's tractSummaryDemo quanta), one is in the Butler: 50 %
+    is below the step's acceptance (all of them, by default), so step5 does not start."""
+    inst = Instance(tmp_path, "demo-w05", repo, InMemoryWms())
+    inst.reconcile()
+    inst.write_summary(10.0)
+    inst.wms.finish("step4/all", RunState.SUCCEEDED, label="tractSummaryDemo", succeeded=2)
+    done = inst.reconcile()
+    record = done.ledger.check("step4/complete")
+    assert (record.verdict, record.value, record.expected, record.bounds) == ("fail", 0.5, 2.0, "≥ 1")
+    assert done.ledger.run("step5/all") is None
