@@ -181,5 +181,5 @@ def test_outputs_short_of_the_steps_acceptance_hold_the_next_step(tmp_path: Path
     inst.wms.finish("step4/all", RunState.SUCCEEDED, label="tractSummaryDemo", succeeded=2)
     done = inst.reconcile()
     record = done.ledger.check("step4/complete")
-    assert (record.verdict, record.value, record.expected, record.bounds) == ("fail", 0.5, 2.0, "≥ 1")
+    assert (record.verdict, record.value, record.expected, record.bounds) == ("fail", 0.5, 2.0, "≥ 100 %")
     assert done.ledger.run("step5/all") is None

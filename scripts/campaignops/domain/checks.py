@@ -56,12 +56,16 @@ class Check:
     def bounds(self) -> str:
         """The bounds in words: `≥ 12`, `0.95 … 1.05`, `change ≤ 10 %`."""
         parts = []
+
+        def shown(v: float) -> str:  # a completeness is a fraction: read as a percentage
+            return f"{fmt(v * 100)} %" if self.kind == "completeness" else fmt(v)
+
         if self.minimum is not None and self.maximum is not None:
-            parts.append(f"{fmt(self.minimum)} … {fmt(self.maximum)}")
+            parts.append(f"{shown(self.minimum)} … {shown(self.maximum)}")
         elif self.minimum is not None:
-            parts.append(f"≥ {fmt(self.minimum)}")
+            parts.append(f"≥ {shown(self.minimum)}")
         elif self.maximum is not None:
-            parts.append(f"≤ {fmt(self.maximum)}")
+            parts.append(f"≤ {shown(self.maximum)}")
         if self.max_change is not None:
             parts.append(f"change ≤ {fmt(self.max_change * 100)} % from the last instance")
         return "; ".join(parts) or "none"
