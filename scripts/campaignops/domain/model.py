@@ -204,6 +204,7 @@ class Campaign:
     autopilot: bool = True  # campaign reconcile applies the failure rules (false: people retry by hand)
     confirm_new_rules: bool = False  # a rule's first use in this campaign waits for `campaign control confirm`
     checks: tuple[Check, ...] = ()  # checks of the whole campaign's output, once every step is done
+    template: str | None = None  # the template it was made from (`campaign new --from`), read by spec/load
 
     def all_checks(self) -> tuple[Check, ...]:
         """Every check, steps' first in step order, then the campaign's."""

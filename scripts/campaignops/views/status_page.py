@@ -328,8 +328,10 @@ def _pictures(view: CampaignView, chart: str | None) -> list[str]:
 
 
 def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: datetime, *,
-              recent_days: int, open_issues: dict[str, str], charts: frozenset[str] = frozenset()) -> str:
-    """`charts`: names of the campaigns whose progress chart sits beside their page."""
+              recent_days: int, open_issues: dict[str, str], charts: frozenset[str] = frozenset(),
+              trends: tuple[str, ...] = ()) -> str:
+    """`charts`: names of the campaigns whose progress chart sits beside their page; `trends`: the templates
+    whose instances recorded checks (their trend pages, trends/<template>.md)."""
     since = now - timedelta(days=recent_days)
 
     def recent(v: CampaignView) -> bool:
@@ -360,6 +362,9 @@ def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: da
             out.append("")
     else:
         out += ["No campaign is running or changed recently.", ""]
+    if trends:
+        out += ["Trends of the checks of the output, per template: "
+                + ", ".join(f"[{t}](trends/{t}.md)" for t in trends), ""]
 
     names = {v.campaign.name for v in views}
     issues = sorted((k, u) for k, u in open_issues.items() if k.split("/", 1)[0] in names)
