@@ -58,8 +58,8 @@ def spec(name: str, repo: Path) -> dict[str, Any]:
 
 
 class Instance:
-    def __init__(self, root: Path, name: str, repo: Path, wms: InMemoryWms) -> None:
-        data = spec(name, repo)
+    def __init__(self, root: Path, name: str, repo: Path, wms: InMemoryWms, **extra: Any) -> None:
+        data = spec(name, repo) | extra
         path = root / "campaigns" / name / "campaign.yaml"
         path.parent.mkdir(parents=True)
         path.write_text(TEMPLATE_LINE.format(stack=name) + yaml.safe_dump(data), encoding="utf-8")
@@ -183,3 +183,50 @@ def test_outputs_short_of_the_steps_acceptance_hold_the_next_step(tmp_path: Path
     record = done.ledger.check("step4/complete")
     assert (record.verdict, record.value, record.expected, record.bounds) == ("fail", 0.5, 2.0, "≥ 100 %")
     assert done.ledger.run("step5/all") is None
+
+
+def test_a_raw_missing_from_the_butler_is_listed_by_the_preflight_and_step1_waits_until_it_is_back(
+        tmp_path: Path) -> None:
+    from lsst.daf.butler import Butler
+
+    from campaignops.demo import DEFAULTS_COLLECTION, RAW_RUN
+    from campaignops.demo.repo import build
+
+    own = tmp_path / "repo"  # its own repository: a raw is removed from it
+    build(own)
+    issues = FolderTracker(tmp_path / "issues")
+    inst = Instance(tmp_path, "demo-w06", own, InMemoryWms(), preflight={"inputs": ["demo_raw"]},
+                    data_query="instrument='DemoCam'")
+    butler = Butler.from_config(str(own), writeable=True)
+    ref = butler.find_dataset("demo_raw", collections=DEFAULTS_COLLECTION, instrument="DemoCam", visit=1003,
+                              detector=2)
+    kept = butler.get(ref)
+    butler.pruneDatasets([ref], disassociate=True, unstore=True, purge=True)
+
+    waiting = inst.reconcile()
+    record = waiting.ledger.check("preflight/demo_raw")
+    assert record.verdict == "fail" and record.expected is not None and record.value == record.expected - 1
+    assert "1 of " in record.why and "detector=2 instrument=DemoCam visit=1003" in record.why
+    assert waiting.ledger.run("step4/all") is None, "nothing is submitted while an input is missing"
+    step4 = next(d for d in waiting.decisions if d.run.key == "step4/all")
+    assert step4.verdict.value == "waiting" and step4.reason.startswith("preflight: 1 of ")
+    sync(inst.campaign, waiting.ledger, issues, plan=inst.plan)
+    again = inst.reconcile()  # still missing: the same record, no new comment on the issue
+    assert again.ledger.check("preflight/demo_raw") == record
+    assert sync(inst.campaign, again.ledger, issues, plan=inst.plan) == []
+    [issue] = [i for i in issues.issues("demo-w06") if "check:" in i.key]
+    assert "visit=1003" in issue.body and "Step 1 waits" in issue.body
+
+    butler.put(kept, "demo_raw", instrument="DemoCam", visit=1003, detector=2, run=RAW_RUN)  # it arrives
+    butler.close()
+    done = inst.reconcile()
+    passed = done.ledger.check("preflight/demo_raw")
+    assert passed.verdict == "pass" and passed.value == passed.expected and passed.tagged == "demo/demo-w06/preflight-inputs"
+    assert done.ledger.run("step4/all") is not None
+    check = Butler.from_config(str(own))
+    try:
+        assert len(check.query_datasets("demo_raw", collections=passed.tagged)) == passed.expected
+    finally:
+        check.close()
+    sync(inst.campaign, done.ledger, issues, plan=inst.plan)
+    assert not [i for i in issues.issues("demo-w06") if "check:" in i.key and i.open]

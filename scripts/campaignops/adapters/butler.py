@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain.dataquery import combine
 from ..domain.errors import ButlerQueryError, CampaignError
+from ..ports import InputCensus
 from ..spec.rules import rooted
 
 if TYPE_CHECKING:
@@ -149,6 +150,49 @@ class ButlerMeasurements(ButlerHandle):
             if value is not None:
                 found.append(value)
         return found
+
+
+    def _found(self, butler: Any, dataset_type: str, collections: Sequence[str], where: str) -> list[Any]:
+        try:
+            return list(butler.query_datasets(dataset_type, collections=list(collections), where=where,
+                                              find_first=True, limit=None, explain=False))
+        except Exception as exc:
+            raise ButlerQueryError(f"query of {dataset_type} in {', '.join(collections)} of {self.repo} where "
+                                   f"{where!r} failed: {exc}") from exc
+
+    def census(self, dataset_type: str, collections: Sequence[str], where: str, show: int) -> InputCensus:
+        butler = self._open()
+        try:
+            dimensions = butler.get_dataset_type(dataset_type).dimensions.required
+            selected = {tuple(sorted(d.required.items())) for d in butler.query_data_ids(
+                list(dimensions), where=where, limit=None, explain=False)}
+        except Exception as exc:
+            raise ButlerQueryError(f"cannot list the data IDs of {dataset_type} in {self.repo} where {where!r}: "
+                                   f"{exc}") from exc
+        found = {tuple(sorted(ref.dataId.required.items())) for ref in self._found(butler, dataset_type,
+                                                                                     collections, where)}
+        missing = sorted(selected - found, key=lambda key: [(k, str(v)) for k, v in key])
+        return InputCensus(len(selected), len(selected & found),
+                           tuple(" ".join(f"{k}={v}" for k, v in key) for key in missing[:show]))
+
+    def freeze(self, tagged: str, dataset_type: str, collections: Sequence[str], where: str) -> int:
+        from lsst.daf.butler import Butler, CollectionType
+
+        try:
+            butler = Butler.from_config(self.repo, writeable=True)
+        except Exception as exc:
+            raise ButlerQueryError(f"cannot open Butler repository {self.repo} for writing: {exc}") from exc
+        try:
+            refs = self._found(butler, dataset_type, collections, where)
+            butler.collections.register(tagged, CollectionType.TAGGED)
+            butler.registry.associate(tagged, refs)
+            return len(self._found(butler, dataset_type, [tagged], ""))
+        except ButlerQueryError:
+            raise
+        except Exception as exc:
+            raise ButlerQueryError(f"cannot freeze the inputs in {tagged} of {self.repo}: {exc}") from exc
+        finally:
+            butler.close()
 
 
 def metric_value(obj: Any, key: str) -> float | None:

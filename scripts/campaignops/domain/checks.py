@@ -4,6 +4,9 @@ A check reads one value from the Butler after its step (or the whole campaign) s
 - `count`: how many datasets of a type the step's output collections hold (one per data ID);
 - `completeness`: that count over the datasets the quanta were to write (the producing tasks' quanta);
   its lower bound defaults to the step's acceptance (1 - max_failed_fraction);
+- `inputs` (the campaign's `preflight:`): before step 1, every data ID the campaign's query selects has the
+  dataset type in the input collections; the missing ones are listed, step 1 waits, and once all are there
+  they are frozen in a TAGGED collection for provenance;
 - `metric`: a named number in a dict-like metric dataset (a `StructuredDataDict`, or an analysis_tools
   bundle read as a mapping), reduced over its data IDs (mean by default).
 The value is compared with `min` / `max` and, with `regression`, with the value the previous instance of
@@ -16,9 +19,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-CheckKind = Literal["count", "completeness", "metric"]
+CheckKind = Literal["count", "completeness", "metric", "inputs"]
 Reduce = Literal["mean", "sum", "min", "max"]
 CAMPAIGN_SCOPE = "campaign"  # the scope of a check written on the campaign rather than on a step
+PREFLIGHT_SCOPE = "preflight"  # the inputs checked before step 1 (`preflight: {inputs: [...]}`)
 
 
 class CheckVerdict(StrEnum):
@@ -51,10 +55,14 @@ class Check:
             return f"{self.reduce} of {self.dataset_type}['{self.key}']"
         if self.kind == "completeness":
             return f"{self.dataset_type} produced / expected"
+        if self.kind == "inputs":
+            return f"{self.dataset_type} of every data ID the query selects, in the inputs"
         return f"count of {self.dataset_type}"
 
     def bounds(self) -> str:
         """The bounds in words: `≥ 12`, `0.95 … 1.05`, `change ≤ 10 %`."""
+        if self.kind == "inputs":
+            return "all present"
         parts = []
 
         def shown(v: float) -> str:  # a completeness is a fraction: read as a percentage
@@ -136,5 +144,5 @@ def relative_change(value: float, previous: float) -> float:
     return abs(value - previous) / abs(previous)
 
 
-__all__ = ["CAMPAIGN_SCOPE", "Check", "CheckKind", "CheckVerdict", "Judgement", "Reduce", "fmt", "judge",
+__all__ = ["CAMPAIGN_SCOPE", "PREFLIGHT_SCOPE", "Check", "CheckKind", "CheckVerdict", "Judgement", "Reduce", "fmt", "judge",
            "parse_change", "reduce_values", "relative_change"]

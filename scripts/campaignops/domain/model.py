@@ -204,11 +204,12 @@ class Campaign:
     autopilot: bool = True  # campaign reconcile applies the failure rules (false: people retry by hand)
     confirm_new_rules: bool = False  # a rule's first use in this campaign waits for `campaign control confirm`
     checks: tuple[Check, ...] = ()  # checks of the whole campaign's output, once every step is done
+    preflight: tuple[Check, ...] = ()  # inputs every selected data ID must have before step 1 (kind "inputs")
     template: str | None = None  # the template it was made from (`campaign new --from`), read by spec/load
 
     def all_checks(self) -> tuple[Check, ...]:
-        """Every check, steps' first in step order, then the campaign's."""
-        return (*(c for s in self.steps for c in s.checks), *self.checks)
+        """Every check: the preflight's, the steps' in step order, then the campaign's."""
+        return (*self.preflight, *(c for s in self.steps for c in s.checks), *self.checks)
 
     @property
     def central(self) -> str:

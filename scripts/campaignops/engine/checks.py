@@ -10,6 +10,7 @@ passes or someone runs `campaign accept-check`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..domain.checks import CAMPAIGN_SCOPE, Check, CheckVerdict, fmt, judge, reduce_values
@@ -24,6 +25,7 @@ from ..spec.load import all_campaign_paths
 from ..spec.pipeline import pipeline_outputs
 from ..spec.rules import rooted
 from ..spec.template import template_of
+from . import setup_stage
 from .context import Context
 
 
@@ -31,22 +33,29 @@ def evaluate(ctx: Context, plan: Plan, ledger: Ledger) -> Ledger:
     """Evaluate every check that is due and record it; returns the ledger (saved when something was recorded)."""
     if not ctx.campaign.all_checks() or ctx.measurements is None:
         return ledger
-    due = [s for s in check_states(plan, ledger, steps_done(plan, ledger)) if s.standing == CheckStanding.DUE]
+    building = setup_stage.needed(ctx, ledger)  # the preflight asks a repository the set-up stage has built
+    due = [s for s in check_states(plan, ledger, steps_done(plan, ledger))
+           if (s.standing == CheckStanding.DUE or (s.standing == CheckStanding.FAILED and s.check.kind == "inputs"))
+           and not (building and s.check.kind == "inputs")]
     if not due:
         return ledger
     previous = previous_values(ctx.root, ctx.campaign.name, ctx.campaign.path,
                                {s.check.ref for s in due if s.check.max_change is not None})
     reader = ctx.measurements()
+    changed = False
     try:
         for state in due:
             record = _evaluate(ctx, plan, ledger, state, reader, previous.get(state.check.ref))
-            ledger = ledger.with_check(record)
+            if state.record is not None and replace(record, at=state.record.at) == state.record:
+                continue  # the same answer as last time (inputs still missing, a Butler still down): no new line
+            ledger, changed = ledger.with_check(record), True
             verdict = record.verdict.upper() + (f": {record.why}" if record.why else "")
             ctx.say(f"  check {record.ref}: {state.check.describe()} = {fmt(record.value)} "
                     f"(bounds {record.bounds}) {verdict}")
     finally:
         reader.close()
-    ctx.save(ledger)
+    if changed:
+        ctx.save(ledger)
     return ledger
 
 
@@ -56,6 +65,8 @@ def _evaluate(ctx: Context, plan: Plan, ledger: Ledger, state: CheckState, reade
     expected: float | None = None
     why = ""
     try:
+        if check.kind == "inputs":
+            return _preflight(ctx, state, reader)
         if check.kind == "metric":
             value = reduce_values(reader.values(check.dataset_type, state.collections, check.key), check.reduce)
             if value is None:
@@ -78,6 +89,27 @@ def _evaluate(ctx: Context, plan: Plan, ledger: Ledger, state: CheckState, reade
                        expected=expected, bounds=check.bounds(), previous=before,
                        previous_campaign=previous[0] if previous is not None else "",
                        why=why or judged.why)
+
+
+PREFLIGHT_SHOWN = 10  # missing data IDs named on the record and the issue
+
+
+def _preflight(ctx: Context, state: CheckState, reader: Measurements) -> CheckRecord:
+    """Every selected data ID has the input: frozen in a TAGGED collection and passed; else the missing ones."""
+    check, campaign = state.check, ctx.campaign
+    census = reader.census(check.dataset_type, state.collections, campaign.data_query, PREFLIGHT_SHOWN)
+    record = CheckRecord(check.ref, check.kind, ctx.now(), CheckVerdict.PASS.value, state.basis,
+                         value=float(census.present), expected=float(census.expected), bounds=check.bounds())
+    if census.present < census.expected or census.expected == 0:
+        gone = census.expected - census.present
+        why = (f"{gone} of {census.expected} data IDs have no {check.dataset_type} in "
+               f"{', '.join(campaign.inputs)}: {', '.join(census.missing)}{' …' if gone > len(census.missing) else ''}"
+               if census.expected else f"the data query selects no data ID of {check.dataset_type}")
+        return replace(record, verdict=CheckVerdict.FAIL.value, why=why)
+    tagged = f"{campaign.output}/preflight-inputs"
+    frozen = 0 if ctx.dry_run else reader.freeze(tagged, check.dataset_type, state.collections, campaign.data_query)
+    return replace(record, tagged="" if ctx.dry_run else tagged,
+                   why="" if ctx.dry_run else f"{frozen} {check.dataset_type} frozen in {tagged}")
 
 
 def expected_datasets(ctx: Context, plan: Plan, ledger: Ledger, check: Check) -> int:

@@ -386,7 +386,7 @@ def transfer_from_dict(d: dict[str, Any]) -> TransferRecord:
 
 
 _CHECK_NUMBERS = ("value", "expected", "previous")  # written only when known
-_CHECK_TEXTS = ("bounds", "previous_campaign", "why")
+_CHECK_TEXTS = ("bounds", "previous_campaign", "why", "tagged")
 
 
 def check_to_dict(c: CheckRecord) -> dict[str, Any]:
@@ -406,4 +406,5 @@ def check_from_dict(d: dict[str, Any]) -> CheckRecord:
 
     return CheckRecord(d["ref"], d["kind"], d["at"], d["verdict"], d.get("basis", ""), value=number("value"),
                        expected=number("expected"), bounds=d.get("bounds", ""), previous=number("previous"),
-                       previous_campaign=d.get("previous_campaign", ""), why=d.get("why", ""))
+                       previous_campaign=d.get("previous_campaign", ""), why=d.get("why", ""),
+                       tagged=d.get("tagged", ""))

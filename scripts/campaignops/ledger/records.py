@@ -204,6 +204,7 @@ class CheckRecord:
     previous: float | None = None  # regression: the value the previous instance of the template recorded
     previous_campaign: str = ""
     why: str = ""  # what failed, or why no value could be read
+    tagged: str = ""  # preflight: the TAGGED collection the complete inputs were frozen in
 
 
 @dataclass(frozen=True)

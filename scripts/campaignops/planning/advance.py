@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..domain.checks import PREFLIGHT_SCOPE
 from ..domain.model import Campaign, Plan, PlannedRun, Step
 from ..domain.states import RunState, StateCounts, TransferState
 from ..ledger.records import Attempt, Ledger
@@ -101,11 +102,19 @@ def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
             continue
         not_done = [p for p in run.requires if not progress[p].accepted]
         if not not_done and campaign.all_checks():
-            # A done step's checks hold the steps that require it until they passed (or were accepted).
-            for p in run.requires:
+            # A done step's checks hold the steps that require it until they passed (or were accepted); the
+            # preflight (inputs there before step 1) holds the steps that require none.
+            gates = run.requires or ((PREFLIGHT_SCOPE,) if campaign.preflight else ())
+            for p in gates:
                 if p not in held_by:  # once per step, not per run: a step may have thousands of runs
                     held_by[p] = holding(plan, ledger, {n: g.accepted for n, g in progress.items()}, p)
-            held = [held_by[p] for p in run.requires]
+            held = [held_by[p] for p in gates]
+            missing = [s for _, bad in held for s in bad if s.check.scope == PREFLIGHT_SCOPE]
+            if missing:
+                decisions.append(Decision(run, Verdict.WAITING, "; ".join(
+                    f"preflight: {s.record.why if s.record else ''} (checked again each cycle; or `campaign "
+                    f"accept-check {campaign.name} {s.check.ref} --reason ...`)" for s in missing)))
+                continue
             failed = [s for _, bad in held for s in bad]
             if failed:
                 decisions.append(Decision(run, Verdict.BLOCKED, "; ".join(

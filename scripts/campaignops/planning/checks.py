@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..domain.checks import CAMPAIGN_SCOPE, Check, CheckVerdict
+from ..domain.checks import CAMPAIGN_SCOPE, PREFLIGHT_SCOPE, Check, CheckVerdict
 from ..domain.model import Plan
 from ..ledger.records import CheckRecord, Control, Ledger
 
@@ -43,6 +43,8 @@ class CheckState:
 def output_runs(plan: Plan, ledger: Ledger, scope: str) -> tuple[str, ...]:
     """The RUN collections of every attempt of the scope's runs (a step, or every step), newest attempt first:
     a find-first search over them counts each data ID once, from the attempt that wrote it last."""
+    if scope == PREFLIGHT_SCOPE:
+        return plan.campaign.inputs  # the preflight reads the campaign's inputs
     steps = [s.name for s in plan.campaign.steps] if scope == CAMPAIGN_SCOPE else [scope]
     found = []
     for step in steps:
@@ -62,7 +64,7 @@ def check_states(plan: Plan, ledger: Ledger, steps_done: Mapping[str, bool],
     """Every check of the campaign (or of one scope), in spec order, with where it stands; `steps_done` says
     which steps are done (planning/advance.steps_done: succeeded or settled, acceptance included)."""
     out = []
-    done = dict(steps_done) | {CAMPAIGN_SCOPE: bool(steps_done) and all(steps_done.values())}
+    done = dict(steps_done) | {CAMPAIGN_SCOPE: bool(steps_done) and all(steps_done.values()), PREFLIGHT_SCOPE: True}
     for check in plan.campaign.all_checks():
         if scope is not None and check.scope != scope:
             continue

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..domain.checks import CAMPAIGN_SCOPE, Check, parse_change
+from ..domain.checks import CAMPAIGN_SCOPE, PREFLIGHT_SCOPE, Check, parse_change
 from ..domain.model import (
     RESOURCE_KEYS,
     Campaign,
@@ -160,5 +160,7 @@ def campaign_from_dict(data: dict[str, Any], profile: Profile, path: Path | None
         autopilot=data.get("autopilot", True) is not False,
         confirm_new_rules=data.get("autopilot") == "confirm-new-rules",
         checks=checks_from_list(CAMPAIGN_SCOPE, data.get("checks"), default_min=1.0),
+        preflight=tuple(Check(PREFLIGHT_SCOPE, name, "inputs", name)
+                        for name in (data.get("preflight") or {}).get("inputs") or ()),
         site_profiles=(profile, *(p for p in site_profiles if p.name != profile.name)) if site_profiles else (),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..domain.checks import fmt
+from ..domain.checks import PREFLIGHT_SCOPE, fmt
 from ..domain.errors import CampaignError
 from ..domain.markers import run_marker
 from ..domain.model import Campaign, Plan
@@ -17,6 +17,8 @@ def _value(state: CheckState) -> str:
     r = state.record
     if r is None or r.value is None:
         return "—"
+    if r.kind == "inputs" and r.expected is not None:
+        return f"{fmt(r.value)}/{fmt(r.expected)} data IDs" + (f" (frozen in {r.tagged})" if r.tagged else "")
     if r.kind == "completeness" and r.expected is not None:
         return f"{fmt(r.value * 100)} % ({fmt(round(r.value * r.expected))}/{fmt(r.expected)})"
     return fmt(r.value)
@@ -108,7 +110,8 @@ def issue_body(campaign: Campaign, state: CheckState, key: str, marker: str) -> 
              f"| this instance ({campaign.name}) | {cell(_value(state))} |",
              f"| last instance | {cell(_previous(state))} |",
              f"| bounds | {cell(r.bounds)} |", "",
-             (f"The steps that require `{step}` wait." if step != "campaign"
+             ("Step 1 waits until every input is there (checked again each cycle)." if step == PREFLIGHT_SCOPE
+              else f"The steps that require `{step}` wait." if step != "campaign"
               else "The campaign is done, checks failed."), "",
              "Look at the output; then either fix the cause and run the step again (`campaign resubmit` / "
              "`campaign rescue`, which makes the check read the new output), or accept the value:", "",
