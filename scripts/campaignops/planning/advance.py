@@ -123,7 +123,8 @@ def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
                 continue
             due = [s for pending, _ in held for s in pending]
             if due:
-                decisions.append(Decision(run, Verdict.WAITING, "checks not evaluated yet: " + ", ".join(
+                decisions.append(Decision(run, Verdict.WAITING, "checks not evaluated yet (the runner's `campaign "
+                                          "reconcile` reads them from the Butler): " + ", ".join(
                     s.check.ref + (f" ({s.record.why})" if s.record and s.record.why else "") for s in due)))
                 continue
         if not_done:

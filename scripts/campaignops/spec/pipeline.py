@@ -77,7 +77,7 @@ def pipeline_outputs(location: str, root: Path) -> dict[str, tuple[str, ...]] | 
     """Dataset type -> the labels of the tasks that write it (each task's `_metadata` and `_log` too), for the
     pipeline at `location`; None when it cannot be read here (not on this machine, lsst.pipe.base not
     installed, a task class that does not import). Read with lsst.pipe.base, once per file version."""
-    path = _pipeline_file(location.split("#", 1)[0], root)
+    path = pipeline_file(location.split("#", 1)[0], root)
     try:
         stat = path.stat() if path is not None else None
     except OSError:
