@@ -110,7 +110,7 @@ def one_cycle(root: Path, cdir: Path, campaign: Campaign, plan: Plan, repo: Path
     """The checks stage of one cycle (the ledger read from disk first, as a new job does); the Butler calls."""
     calls: list[str] = []
     ctx = Context(root, campaign, None, root / "work", now=lambda: now,  # type: ignore[arg-type]  # no WMS needed
-                  say=lambda _m: None, measurements=lambda: Counting(ButlerMeasurements(repo), calls))
+                  say=lambda _m: None, measurements=lambda _site: Counting(ButlerMeasurements(repo), calls))
     ledger, wall, cpu = timed(lambda: evaluate(ctx, plan, store.load(cdir, "big")))
     return ledger, calls, wall, cpu
 

@@ -122,7 +122,7 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
                   {site: make_wms(campaign.site_profile(site), workdir)
                    for site in campaign.sites},
                   process_running=lambda pid_file: running(read_process(pid_file)),
-                  measurements=lambda: ButlerMeasurements(rooted(campaign.butler_repo, root)))
+                  measurements=lambda site: ButlerMeasurements(rooted(campaign.repo_at(site), root)))
     refuse_lost_files(ctx, ledger)
     return Workspace(ctx, plan, ledger)
 

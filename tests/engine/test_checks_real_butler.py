@@ -71,7 +71,7 @@ class Instance:
     def job(self) -> Context:
         return Context(root=self.root, campaign=self.campaign, wms=self.wms, workdir=self.root / "work",
                        now=self.clock, say=self.said.append,
-                       measurements=lambda: ButlerMeasurements(self.repo))
+                       measurements=lambda _site: ButlerMeasurements(self.repo))
 
     def ledger(self) -> Any:
         return store.load(self.root / "campaigns" / self.campaign.name, self.campaign.name)

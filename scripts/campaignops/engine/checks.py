@@ -41,11 +41,14 @@ def evaluate(ctx: Context, plan: Plan, ledger: Ledger) -> Ledger:
         return ledger
     previous = previous_values(ctx.root, ctx.campaign.name, ctx.campaign.path,
                                {s.check.ref for s in due if s.check.max_change is not None})
-    reader = ctx.measurements()
+    readers: dict[str, Measurements] = {}  # site -> its Butler, opened when a check there is due
     changed = False
     try:
         for state in due:
-            record = _evaluate(ctx, plan, ledger, state, reader, previous.get(state.check.ref))
+            site = _site_of(ctx, state.check.scope)
+            if site not in readers:
+                readers[site] = ctx.measurements(site)
+            record = _evaluate(ctx, plan, ledger, state, readers[site], previous.get(state.check.ref))
             if state.record is not None and replace(record, at=state.record.at) == state.record:
                 continue  # the same answer as last time (inputs still missing, a Butler still down): no new line
             ledger, changed = ledger.with_check(record), True
@@ -53,7 +56,8 @@ def evaluate(ctx: Context, plan: Plan, ledger: Ledger) -> Ledger:
             ctx.say(f"  check {record.ref}: {state.check.describe()} = {fmt(record.value)} "
                     f"(bounds {record.bounds}) {verdict}")
     finally:
-        reader.close()
+        for reader in readers.values():
+            reader.close()
     if changed:
         ctx.save(ledger)
     return ledger
@@ -89,6 +93,14 @@ def _evaluate(ctx: Context, plan: Plan, ledger: Ledger, state: CheckState, reade
                        expected=expected, bounds=check.bounds(), previous=before,
                        previous_campaign=previous[0] if previous is not None else "",
                        why=why or judged.why)
+
+
+def _site_of(ctx: Context, scope: str) -> str:
+    """The site whose Butler a check reads: a step placed at one site (`site:`) is read there; the preflight,
+    the campaign's checks and steps split by residency read the central site's Butler."""
+    campaign = ctx.campaign
+    step = next((s for s in campaign.steps if s.name == scope), None)
+    return step.site if step is not None and step.site and not step.placed_by_data else campaign.central
 
 
 PREFLIGHT_SHOWN = 10  # missing data IDs named on the record and the issue

@@ -60,9 +60,9 @@ class Context:
     # Whether the process a pid file records (pid, start time, boot) still runs: given by the composition root
     # (adapters.processes.running); None judges every recorded process ended.
     process_running: Callable[[Path], bool] | None = None
-    # The checks of the output: opens the campaign's Butler for reading (engine/checks.py closes it after the
-    # cycle's checks); None when this job cannot read the Butler (checks stay due).
-    measurements: Callable[[], Measurements] | None = None
+    # The checks of the output: opens a site's Butler (the site profile's repository, else the campaign's) for
+    # reading; engine/checks.py closes it after the cycle's checks. None: this job cannot read it (checks stay due).
+    measurements: Callable[[str], Measurements] | None = None
 
     def wms_of(self, launch_dir: Path | str) -> Wms:
         """The WMS of the site whose run was launched in `launch_dir` (see `launch_dir`), else the campaign's:
