@@ -88,6 +88,8 @@ def test_each_site_page_lists_only_its_runs_and_the_record_validates_and_plans(d
     plan = campaign("plan", CAMPAIGN)
     assert "sites: local-usdf (central): USDF" in plan and "local-frdf: FrDF" in plan
     assert "step1/local-frdf @ local-frdf (2 IDs): (instrument='DemoCam') AND (visit IN (1201, 1202))" in plan
-    assert ("step2c@local-usdf → step3@local-frdf: demo_global_calib where (instrument='DemoCam') AND "
-            "(skymap='demo_sites') AND (patch IN (1, 4))") in plan, "the fan-out moves what FrDF's runs read"
-    assert "step3@local-ukdf → step4@local-usdf: demo_coadd" in plan
+    # each transfer under the one name the ledger, status and issues give it: <step>@<destination><<from>@<source>
+    assert ("step3@local-frdf<step2c@local-usdf: demo_global_calib from local-usdf to local-frdf, before step3 where "
+            "(instrument='DemoCam') AND (skymap='demo_sites') AND (patch IN (1, 4))") in plan, \
+        "the fan-out moves what FrDF's runs read"
+    assert "step4@local-usdf<step3@local-ukdf: demo_coadd from local-ukdf to local-usdf" in plan
