@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from .adapters.butler import ButlerDataIds, ButlerMeasurements
+from .adapters.butler import ButlerDataIds
 from .adapters.git.repo import Git
 from .adapters.lock import lock_campaign, this_runner
 from .adapters.pipeline_graph import step_types
@@ -38,7 +38,6 @@ from .planning.transfers import moved_from, unfed_reads
 from .ports import Wms
 from .registry import make_wms, transfers_of
 from .spec.load import campaign_of, campaign_path, load_campaign
-from .spec.rules import rooted
 from .spec.source import Document, display_name
 
 
@@ -121,8 +120,7 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
                   site_wms={} if wms is not None or not campaign.multisite else
                   {site: make_wms(campaign.site_profile(site), workdir)
                    for site in campaign.sites},
-                  process_running=lambda pid_file: running(read_process(pid_file)),
-                  measurements=lambda site: ButlerMeasurements(rooted(campaign.repo_at(site), root)))
+                  process_running=lambda pid_file: running(read_process(pid_file)))
     refuse_lost_files(ctx, ledger)
     return Workspace(ctx, plan, ledger)
 
