@@ -9,7 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["validate_bench.py", "plan_bench.py", "status_bench.py", "ledger_bench.py", "apply_bench.py",
               "github_bench.py", "panda_status_bench.py", "prepare_bench.py", "pictures_bench.py", "sites_bench.py",
-              "errors_bench.py", "slurm_status_bench.py"]
+              "errors_bench.py", "slurm_status_bench.py", "checks_bench.py"]
 
 if __name__ == "__main__":
     failed = 0

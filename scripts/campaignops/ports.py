@@ -177,6 +177,43 @@ class DataIdSource(Protocol):
 
 
 @dataclass(frozen=True)
+class InputCensus:
+    """Of the data IDs a query selects (in a dataset type's dimensions), how many have the dataset in the inputs."""
+
+    expected: int
+    present: int
+    missing: tuple[str, ...]  # the first missing data IDs, as text
+
+
+class Measurements(Protocol):
+    """What the pipeline wrote to a Butler, read for the checks of the output (engine/checks.py): one registry
+    query per call. A Butler that cannot answer raises a CampaignError (the check is then UNKNOWN, never FAIL)."""
+
+    def count(self, dataset_type: str, collections: Sequence[str]) -> int:
+        """Datasets of `dataset_type` in `collections`, one per data ID (find-first, in the order given);
+        0 when the type was never registered."""
+        ...
+
+    def values(self, dataset_type: str, collections: Sequence[str], key: str) -> list[float]:
+        """The number named `key` in each dataset of the metric type (find-first); datasets without it are left
+        out."""
+        ...
+
+    def census(self, dataset_type: str, collections: Sequence[str], where: str, show: int) -> InputCensus:
+        """The preflight: every data ID of the type's dimensions that `where` selects, against the datasets of the
+        type found in `collections` (two queries); the first `show` missing ones named."""
+        ...
+
+    def freeze(self, tagged: str, dataset_type: str, collections: Sequence[str], where: str) -> int:
+        """Put the datasets of the type found in `collections` under `where` into the TAGGED collection `tagged`
+        (made if absent; again harmless); returns how many it holds of that type."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+@dataclass(frozen=True)
 class Issue:
     """A failure issue as any tracker holds it."""
 
@@ -269,8 +306,10 @@ class Retention(Protocol):
 __all__ = [
     "BulkWms",
     "DataIdSource",
+    "InputCensus",
     "Issue",
     "Launch",
+    "Measurements",
     "Observation",
     "Removable",
     "RemovalOutcome",

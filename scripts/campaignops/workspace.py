@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from .adapters.butler import ButlerDataIds
+from .adapters.butler import ButlerDataIds, ButlerMeasurements
 from .adapters.git.repo import Git
 from .adapters.lock import lock_campaign, this_runner
 from .adapters.pipeline_graph import step_types
@@ -38,6 +38,7 @@ from .planning.transfers import moved_from, unfed_reads
 from .ports import Wms
 from .registry import make_wms, transfers_of
 from .spec.load import campaign_of, campaign_path, load_campaign
+from .spec.rules import rooted
 from .spec.source import Document, display_name
 
 
@@ -120,7 +121,8 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
                   site_wms={} if wms is not None or not campaign.multisite else
                   {site: make_wms(campaign.site_profile(site), workdir)
                    for site in campaign.sites},
-                  process_running=lambda pid_file: running(read_process(pid_file)))
+                  process_running=lambda pid_file: running(read_process(pid_file)),
+                  measurements=lambda site: ButlerMeasurements(rooted(campaign.repo_at(site), root)))
     refuse_lost_files(ctx, ledger)
     return Workspace(ctx, plan, ledger)
 

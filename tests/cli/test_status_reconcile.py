@@ -28,7 +28,9 @@ def test_status_with_no_flags_submits_nothing_and_says_who_will(repo: Path, caps
     assert code == 0
     assert store.load(repo / "campaigns" / "demo", "demo").runs == ()
     assert not (repo / "work" / "demo").exists(), "no launch directory: nothing was started"
-    assert "step1: ready - the runner's `campaign reconcile` submits it" in out
+    # The demo campaign checks its inputs first (preflight): the runner's reconcile does, then submits step1.
+    assert ("step1: waiting - checks not evaluated yet (the runner's `campaign reconcile` reads them from the "
+            "Butler): preflight/demo_raw") in out
 
 
 def test_one_broken_campaign_is_reported_and_the_others_are_still_followed(

@@ -81,6 +81,12 @@ def test_make_demo_runs_every_step_to_success_after_the_failure_rules_retry_its_
     assert retried["step2"].attempts[1].memory == (("consolidateVisitDemo", 4096),)
     issue_files = list((control / "issues").glob("*.md"))
     assert len(issue_files) == 2 and all("state: closed" in p.read_text() for p in issue_files)
+    # the checks of the output, read from the Butler: every coadd the quanta were to write, the tract's flux
+    inputs = ledger.check("preflight/demo_raw")
+    assert inputs is not None and inputs.verdict == "pass" and inputs.tagged == "demo/demo/preflight-inputs"
+    complete, flux = ledger.check("step3/coadds-complete"), ledger.check("step4/tract-flux")
+    assert complete is not None and (complete.verdict, complete.value, complete.expected) == ("pass", 1.0, 8.0)
+    assert flux is not None and flux.verdict == "pass" and flux.value is not None and 1e-8 < flux.value < 3e-8
     # plain `bps report` works on a local run
     report = subprocess.run(["bps", "report", "--wms-service-class", "campaignops.bps_plugins.local.LocalParslService",
                              "--id", ledger.runs[0].current.submit_dir],  # type: ignore[union-attr]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..domain.dataquery import combine
 from ..domain.errors import ButlerQueryError, CampaignError
+from ..ports import InputCensus
 from ..spec.rules import rooted
 
 if TYPE_CHECKING:
     from ..domain.model import Campaign, Step
 
-__all__ = ["ButlerDataIds", "ButlerHandle", "ButlerQueryError"]
+__all__ = ["ButlerDataIds", "ButlerHandle", "ButlerMeasurements", "ButlerQueryError", "metric_value"]
 
 
 class ButlerHandle:
@@ -101,3 +104,109 @@ class ButlerDataIds(ButlerHandle):
                                    f"{where!r} failed: {exc}") from exc
         found = {row[dimension] for row in rows}
         return sorted(found, key=lambda v: (isinstance(v, str), v))
+
+
+class ButlerMeasurements(ButlerHandle):
+    """The `Measurements` port on one Butler repository (read-only, opened on first use)."""
+
+    def __init__(self, repo: str | Path) -> None:
+        super().__init__(repo)
+        self._existing: dict[str, set[str]] = {}
+
+    def _refs(self, dataset_type: str, collections: Sequence[str]) -> list[Any]:
+        butler = self._open()
+        from lsst.daf.butler import MissingCollectionError, MissingDatasetTypeError
+
+        # Only the collections that exist: an attempt that wrote nothing has no RUN collection. They share the
+        # campaign's output prefix: one glob query for them all, kept for the cycle (this reader's life).
+        prefix = os.path.commonprefix(list(collections))  # noqa: RUF071 - a string prefix for a glob
+        if prefix not in self._existing:
+            try:
+                self._existing[prefix] = set(butler.collections.query(f"{prefix}*"))
+            except Exception as exc:
+                raise ButlerQueryError(f"cannot list the collections {prefix}* of {self.repo}: {exc}") from exc
+        wanted = [c for c in collections if c in self._existing[prefix]]
+        if not wanted:
+            return []
+        try:
+            return list(butler.query_datasets(dataset_type, collections=wanted, find_first=True,
+                                              limit=None, explain=False))
+        except (MissingDatasetTypeError, MissingCollectionError):  # never registered: nothing was written
+            return []
+        except Exception as exc:
+            raise ButlerQueryError(f"query of {dataset_type} in {self.repo} ({len(collections)} collection(s)) "
+                                   f"failed: {exc}") from exc
+
+    def count(self, dataset_type: str, collections: Sequence[str]) -> int:
+        return len(self._refs(dataset_type, collections))
+
+    def values(self, dataset_type: str, collections: Sequence[str], key: str) -> list[float]:
+        found = []
+        for ref in self._refs(dataset_type, collections):
+            try:
+                value = metric_value(self._open().get(ref), key)
+            except Exception as exc:
+                raise ButlerQueryError(f"cannot read {dataset_type} {ref.dataId} from {self.repo}: {exc}") from exc
+            if value is not None:
+                found.append(value)
+        return found
+
+
+    def _found(self, butler: Any, dataset_type: str, collections: Sequence[str], where: str) -> list[Any]:
+        try:
+            return list(butler.query_datasets(dataset_type, collections=list(collections), where=where,
+                                              find_first=True, limit=None, explain=False))
+        except Exception as exc:
+            raise ButlerQueryError(f"query of {dataset_type} in {', '.join(collections)} of {self.repo} where "
+                                   f"{where!r} failed: {exc}") from exc
+
+    def census(self, dataset_type: str, collections: Sequence[str], where: str, show: int) -> InputCensus:
+        butler = self._open()
+        try:
+            dimensions = butler.get_dataset_type(dataset_type).dimensions.required
+            selected = {tuple(sorted(d.required.items())) for d in butler.query_data_ids(
+                list(dimensions), where=where, limit=None, explain=False)}
+        except Exception as exc:
+            raise ButlerQueryError(f"cannot list the data IDs of {dataset_type} in {self.repo} where {where!r}: "
+                                   f"{exc}") from exc
+        found = {tuple(sorted(ref.dataId.required.items())) for ref in self._found(butler, dataset_type,
+                                                                                     collections, where)}
+        missing = sorted(selected - found, key=lambda key: [(k, str(v)) for k, v in key])
+        return InputCensus(len(selected), len(selected & found),
+                           tuple(" ".join(f"{k}={v}" for k, v in key) for key in missing[:show]))
+
+    def freeze(self, tagged: str, dataset_type: str, collections: Sequence[str], where: str) -> int:
+        from lsst.daf.butler import Butler, CollectionType
+
+        try:
+            butler = Butler.from_config(self.repo, writeable=True)
+        except Exception as exc:
+            raise ButlerQueryError(f"cannot open Butler repository {self.repo} for writing: {exc}") from exc
+        try:
+            refs = self._found(butler, dataset_type, collections, where)
+            butler.collections.register(tagged, CollectionType.TAGGED)
+            butler.registry.associate(tagged, refs)
+            return len(self._found(butler, dataset_type, [tagged], ""))
+        except ButlerQueryError:
+            raise
+        except Exception as exc:
+            raise ButlerQueryError(f"cannot freeze the inputs in {tagged} of {self.repo}: {exc}") from exc
+        finally:
+            butler.close()
+
+
+def metric_value(obj: Any, key: str) -> float | None:
+    """The number named `key` in a metric dataset: a mapping (StructuredDataDict), or an analysis_tools
+    MetricMeasurementBundle (its `data` maps an action to Measurements with `metric_name` and a `quantity`);
+    None when it has no such number."""
+    if isinstance(obj, Mapping):
+        value = obj.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    data = getattr(obj, "data", None)  # analysis_tools.interfaces.MetricMeasurementBundle
+    if isinstance(data, Mapping):
+        for measurements in data.values():
+            for m in measurements or ():
+                if getattr(m, "metric_name", None) is not None and str(m.metric_name) == key:
+                    quantity = m.quantity
+                    return float(getattr(quantity, "value", quantity))
+    return None

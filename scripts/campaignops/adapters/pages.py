@@ -19,6 +19,8 @@ FILES = (
     "sites/*.md",  # one page per data facility
     "campaigns/*/STATUS.md",  # one page per campaign
     "campaigns/*/progress.svg",  # its progress chart
+    "trends/*.md",  # one trend page per template: each check's value per instance
+    "trends/*/*.svg",  # a chart per check
 )
 _STAMP = re.compile(r"^_Page last changed: .*_\n\n?", re.MULTILINE)
 

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "skip": ("operate", "settle a run without running it (again): it no longer blocks its step"),
     "accept": ("operate", "take an ended run as it is (e.g. known bad data): later steps may proceed"),
     "reopen": ("operate", "undo a skip or accept"),
+    "accept-check": ("operate", "accept a failed check of the output (value, bound and who are recorded)"),
     "control": ("control", "any of retry / more-memory / rescue / resubmit / cancel / skip / accept / reopen / "
                            "hold / resume as one command (the retry workflow's form)"),
     "setup": ("setup", "run the set-up stage that builds a campaign's fresh Butler repository (butler.setup)"),

@@ -15,11 +15,14 @@ from ..adapters.profile import ButlerUsage, output_runs, write_record
 from ..domain.states import RunState
 from ..engine.notify import sync
 from ..engine.observe import Change
+from ..planning.advance import steps_done
+from ..planning.checks import campaign_verdict
 from ..planning.cost import cost_table, uses_from_quanta
 from ..planning.cost import to_records as cost_records
 from ..planning.profile import profiles, to_records
 from ..spec.load import root_from
 from ..spec.rules import rooted
+from ..views import checks as checks_view
 from ..views import status_page, summary
 from ..views.cost import cost_text
 from ..views.profile import as_text
@@ -73,7 +76,7 @@ def _tell(ws: Workspace, change: Change) -> None:
 
 
 def _notify(ws: Workspace, issues_dir: Path) -> list[str]:
-    return sync(ws.campaign, ws.ledger, FolderTracker(issues_dir))
+    return sync(ws.campaign, ws.ledger, FolderTracker(issues_dir), plan=ws.plan)
 
 
 def _profile(ws: Workspace, control: Path) -> str:
@@ -128,11 +131,15 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     _say("")
     _say(summary.task_table(ws.ledger))
     _say("")
+    _say("checks of the output (read from the Butler once each step was done; campaigns/demo/campaign.yaml):")
+    _say(checks_view.campaign_checks(ws.plan, ws.ledger))
+    _say("")
     _say(_profile(ws, control).rstrip())
     write_pages(control, ws)
     commit(control, "demo: ledger and status after the run")
     ledger_file = control / "campaigns" / DEMO / "ledger"
     done = all(r.state == RunState.SUCCEEDED for r in ws.ledger.runs) and len(ws.ledger.runs) == len(ws.plan.runs)
+    checked = campaign_verdict(ws.plan, ws.ledger, steps_done(ws.plan, ws.ledger)).startswith("checks passed")
     first = next((r.current for r in ws.ledger.runs if r.current and r.current.submit_dir), None)
     _say("")
     _say(f"ledger:        {ledger_file}")
@@ -141,8 +148,9 @@ def run_demo(source_root: Path, demo_dir: Path, *, registry: str | None = None, 
     if first is not None:
         # bps picks its WMS from --wms-service-class or $BPS_WMS_SERVICE_CLASS (default: HTCondor).
         _say(f"bps report:    bps report --wms-service-class {LOCAL_SERVICE} --id {first.submit_dir}")
-    _say(f"{'every demo step SUCCEEDED' if done else 'the demo did NOT finish'} in {time.monotonic() - started:.0f} s")
-    return 0 if done else 1
+    _say(f"{'every demo step SUCCEEDED' if done else 'the demo did NOT finish'}"
+         f"{', every check passed' if checked else ', checks did NOT pass'} in {time.monotonic() - started:.0f} s")
+    return 0 if done and checked else 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -344,7 +344,9 @@ class TractSummaryDemoConnections(pipeBase.PipelineTaskConnections, dimensions=(
 
 class TractSummaryDemoConfig(pipeBase.PipelineTaskConfig, DemoTaskConfigMixin,
                              pipelineConnections=TractSummaryDemoConnections):
-    pass
+    flux_scale = pexConfig.Field[float](
+        doc="Multiplies the tract's mean_flux metric: a deliberately changed configuration (e.g. "
+            "-c tractSummaryDemo:flux_scale=1.5) trips the demo campaign's regression check.", default=1.0)
 
 
 class TractSummaryDemoTask(DemoTaskMixin, pipeBase.PipelineTask):
@@ -361,9 +363,12 @@ class TractSummaryDemoTask(DemoTaskMixin, pipeBase.PipelineTask):
         butlerQC.put(self.run(keys, coadds), outputRefs)
 
     def run(self, keys: list[tuple[int, str]], coadds: list[dict[str, Any]]) -> pipeBase.Struct:
+        # A plain mapping of numbers is the demo's metric dataset: the campaign's checks read `mean_flux` from it.
+        fluxes = [float(c.get("flux", 0.0)) for c in coadds]
         return pipeBase.Struct(summary={
             "patches": sorted({p for p, _ in keys}),
             "bands": sorted({b for _, b in keys}),
             "n_coadds": len(coadds),
             "n_visit_inputs": sum(int(c.get("n_visits", 0)) for c in coadds),
+            "mean_flux": (sum(fluxes) / len(fluxes) if fluxes else 0.0) * self.config.flux_scale,
         })

@@ -40,6 +40,11 @@ def settled_marker(action: str, at: str) -> str:
     return f"<!-- campaignops:{action} {at} -->"
 
 
+def check_marker(what: str, at: str) -> str:
+    """Marks that a check's evaluation of `at` (failed, passed, accepted) was reported on its issue."""
+    return f"<!-- campaignops:check-{what} {at} -->"
+
+
 def cancelled_marker(number: int) -> str:
     return f"<!-- campaignops:cancelled {number} -->"
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .checks import Check
 from .wms import WmsKind
 
 Gate = Literal["auto", "manual"]
@@ -91,6 +92,7 @@ class Step:
     supersede: tuple[tuple[str, str], ...] = ()
     site: str | None = None  # multi-site: the site (profile name) of every run of the step
     transfer_types: tuple[str, ...] = ()  # multi-site: dataset types moved in (empty: from the pipeline)
+    checks: tuple[Check, ...] = ()  # checks of its output, evaluated once it is done (domain/checks.py)
 
     @property
     def placed_by_data(self) -> bool:
@@ -201,6 +203,13 @@ class Campaign:
     site_profiles: tuple[Profile, ...] = ()  # multi-site: every site's profile, the central one included
     autopilot: bool = True  # campaign reconcile applies the failure rules (false: people retry by hand)
     confirm_new_rules: bool = False  # a rule's first use in this campaign waits for `campaign control confirm`
+    checks: tuple[Check, ...] = ()  # checks of the whole campaign's output, once every step is done
+    preflight: tuple[Check, ...] = ()  # inputs every selected data ID must have before step 1 (kind "inputs")
+    template: str | None = None  # the template it was made from (`campaign new --from`), read by spec/load
+
+    def all_checks(self) -> tuple[Check, ...]:
+        """Every check: the preflight's, the steps' in step order, then the campaign's."""
+        return (*self.preflight, *(c for s in self.steps for c in s.checks), *self.checks)
 
     @property
     def central(self) -> str:

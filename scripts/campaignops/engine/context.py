@@ -13,7 +13,7 @@ from ..domain.errors import SubmitError
 from ..domain.model import Campaign
 from ..ledger import store
 from ..ledger.records import Ledger
-from ..ports import Transfer, Wms
+from ..ports import Measurements, Transfer, Wms
 
 
 def workdir_for(root: Path, given: Path | None = None, env: Mapping[str, str] = os.environ) -> Path:
@@ -60,6 +60,9 @@ class Context:
     # Whether the process a pid file records (pid, start time, boot) still runs: given by the composition root
     # (adapters.processes.running); None judges every recorded process ended.
     process_running: Callable[[Path], bool] | None = None
+    # The checks of the output: opens a site's Butler (the site profile's repository, else the campaign's) for
+    # reading; engine/checks.py closes it after the cycle's checks. None: this job cannot read it (checks stay due).
+    measurements: Callable[[str], Measurements] | None = None
 
     def wms_of(self, launch_dir: Path | str) -> Wms:
         """The WMS of the site whose run was launched in `launch_dir` (see `launch_dir`), else the campaign's:

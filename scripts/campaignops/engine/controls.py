@@ -163,6 +163,28 @@ def confirm(ctx: Context, plan: Plan, ledger: Ledger, key: str, *, by: str, reas
     return ledger
 
 
+def accept_check(ctx: Context, ledger: Ledger, ref: str, *, by: str, reason: str) -> Ledger:
+    """Accept the failed evaluation of check `ref` (SCOPE/NAME): the steps waiting for it may start, its issue
+    closes. It holds for that evaluation only: a new output (a rescue, a resubmit) is judged again."""
+    reason = _need_reason("accept-check", reason)
+    refs = [c.ref for c in ctx.campaign.all_checks()]
+    if ref not in refs:
+        raise SubmitError(f"{ctx.campaign.name} has no check {ref!r}: its checks are "
+                          f"{', '.join(refs) or 'none'} (SCOPE/NAME, as `campaign status` shows them)")
+    record = ledger.check(ref)
+    if record is None or record.verdict != "fail":
+        state = "not evaluated yet" if record is None else f"{record.verdict} ({record.at})"
+        raise SubmitError(f"check {ref} is {state}: only a failed check can be accepted")
+    accepted = ledger.check_accepted(ref)
+    if accepted is not None:
+        ctx.say(f"  check {ref}: already accepted ({accepted.describe()})")
+        return ledger
+    ledger = ledger.with_control(Control(ctx.now(), by, "accept-check", f"check:{ref}", reason))
+    ctx.save(ledger)
+    ctx.say(f"  check {ref}: accepted ({reason}); the steps waiting for it may start at the next reconcile")
+    return ledger
+
+
 def resubmit(ctx: Context, plan: Plan, ledger: Ledger, key: str, *, by: str, reason: str,
              kind: str = "resubmit") -> Ledger:
     """A fresh attempt (new output run, config rendered from today's spec) of an ended run."""

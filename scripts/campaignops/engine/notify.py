@@ -9,15 +9,19 @@ from ..domain.markers import (
     acted_marker,
     attempt_marker,
     cancelled_marker,
+    check_marker,
     duplicate_marker,
     run_key,
     settled_marker,
     success_marker,
 )
-from ..domain.model import Campaign
+from ..domain.model import Campaign, Plan
 from ..domain.states import RunState, TransferState
 from ..ledger.records import Ledger, RunRecord
+from ..planning.advance import steps_done
+from ..planning.checks import CheckStanding, check_states
 from ..ports import Issue, Tracker
+from ..views import checks as checks_view
 from ..views import transfer_issue
 from ..views.issue import (
     DEFAULT_RETRY_HINT,
@@ -40,7 +44,7 @@ def labels_for(campaign: Campaign) -> list[str]:
 
 
 def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
-         retry_hint: str = DEFAULT_RETRY_HINT) -> list[str]:
+         retry_hint: str = DEFAULT_RETRY_HINT, plan: Plan | None = None) -> list[str]:
     """Bring the campaign's failure issues in line with its ledger; returns what was done, for people.
 
     FAILED or HELD current attempt, or a failed attempt the failure rules retried: open an issue, or comment
@@ -49,6 +53,7 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
     open issue is closed with who and why, and none is opened. Cancelled: the open issue says so (and what comes
     next) and stays open. Anything else (running, UNKNOWN, …): nothing.
     Safe to run any number of times: markers in bodies and comments make every action happen once.
+    With the `plan`, the checks of the output too (sync_checks).
     """
     actions: list[str] = []
     known = tracker.issues(campaign.name)
@@ -109,7 +114,8 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
                                            f"(output run `{attempt.output_run}`). Closing.\n")
                 tracker.close(issue)
                 actions.append(f"{where}: closed {issue.name} (succeeded on attempt {attempt.number}) {issue.url}")
-    return actions + (sync_transfers(campaign, ledger, tracker) if ledger.transfers else [])
+    return (actions + (sync_transfers(campaign, ledger, tracker) if ledger.transfers else [])
+            + (sync_checks(campaign, plan, ledger, tracker) if plan is not None and ledger.checks else []))
 
 
 def _settled(tracker: Tracker, open_issues: list[Issue], record: RunRecord, reading: RunReading,
@@ -165,6 +171,50 @@ def sync_transfers(campaign: Campaign, ledger: Ledger, tracker: Tracker) -> list
                                        f"{record.destination}. Closing.\n")
                 tracker.close(issue)
                 actions.append(f"{campaign.name} transfer {record.key}: closed {issue.name}")
+    return actions
+
+
+def check_key(campaign: Campaign, ref: str) -> str:
+    """The key a check's issue is found by: `<campaign>/check:<scope>/<name>`."""
+    return f"{campaign.name}/check:{ref}"
+
+
+def sync_checks(campaign: Campaign, plan: Plan, ledger: Ledger, tracker: Tracker) -> list[str]:
+    """One issue per failed check (its value, bounds and the last instance's value), commented when a new
+    evaluation fails again, closed once it passes or someone accepted it. Markers make every action happen once."""
+    actions: list[str] = []
+    known = tracker.issues(campaign.name)
+    for state in check_states(plan, ledger, steps_done(plan, ledger)):
+        record = state.record
+        if record is None:
+            continue
+        key = check_key(campaign, state.check.ref)
+        open_issues = [i for i in known if i.key == key and i.open]
+        where = f"{campaign.name} check {state.check.ref}"
+        if state.standing == CheckStanding.FAILED:
+            marker = check_marker("failed", record.at)
+            if any(_reported(tracker, i, marker) for i in known if i.key == key):
+                continue
+            if open_issues:
+                tracker.comment(open_issues[0], checks_view.issue_body(campaign, state, key, marker))
+                actions.append(f"{where}: commented on {open_issues[0].name} (failed again) {open_issues[0].url}")
+            else:
+                issue = tracker.create(key, checks_view.issue_title(campaign, state),
+                                       checks_view.issue_body(campaign, state, key, marker), labels_for(campaign),
+                                       campaign.assignees)
+                known.append(issue)
+                actions.append(f"{where}: opened {issue.name} {issue.url}")
+        elif state.standing in (CheckStanding.PASSED, CheckStanding.ACCEPTED):
+            for issue in open_issues:
+                if state.standing == CheckStanding.ACCEPTED and state.accepted is not None:
+                    said = f"accepted by {state.accepted.by} at {state.accepted.at}: {state.accepted.reason}"
+                else:
+                    said = f"passes now: {checks_view.rows([state])[0][2]} (bounds {record.bounds})"
+                marker = check_marker(state.standing.value, record.at)
+                if not _reported(tracker, issue, marker):
+                    tracker.comment(issue, f"{marker}\nCheck `{state.check.ref}` {said}. Closing.\n")
+                tracker.close(issue)
+                actions.append(f"{where}: closed {issue.name} ({state.standing.value}) {issue.url}")
     return actions
 
 

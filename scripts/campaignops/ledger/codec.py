@@ -21,7 +21,7 @@ from typing import Any
 from ..domain.states import FailedJob, RunState, TaskCounts, TransferState, Transition
 from ..domain.usage import JobUsage
 from ..spec.schema import schema
-from .records import Attempt, Control, RuleDecision, RunRecord, SetupRecord, TransferRecord
+from .records import Attempt, CheckRecord, Control, RuleDecision, RunRecord, SetupRecord, TransferRecord
 
 SCHEMA_VERSION = 1
 
@@ -383,3 +383,28 @@ def transfer_from_dict(d: dict[str, Any]) -> TransferRecord:
                           datasets=int(d.get("datasets", 0)), arrived=int(d.get("arrived", 0)),
                           bytes=int(d.get("bytes", 0)), message=d.get("message", ""),
                           next_try_at=d.get("next_try_at", ""))
+
+
+_CHECK_NUMBERS = ("value", "expected", "previous")  # written only when known
+_CHECK_TEXTS = ("bounds", "previous_campaign", "why", "tagged")
+
+
+def check_to_dict(c: CheckRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {"ref": c.ref, "kind": c.kind, "at": c.at, "verdict": c.verdict, "basis": c.basis}
+    for key in _CHECK_NUMBERS:
+        if getattr(c, key) is not None:
+            out[key] = getattr(c, key)
+    for key in _CHECK_TEXTS:
+        if getattr(c, key):
+            out[key] = getattr(c, key)
+    return out
+
+
+def check_from_dict(d: dict[str, Any]) -> CheckRecord:
+    def number(key: str) -> float | None:
+        return None if d.get(key) is None else float(d[key])
+
+    return CheckRecord(d["ref"], d["kind"], d["at"], d["verdict"], d.get("basis", ""), value=number("value"),
+                       expected=number("expected"), bounds=d.get("bounds", ""), previous=number("previous"),
+                       previous_campaign=d.get("previous_campaign", ""), why=d.get("why", ""),
+                       tagged=d.get("tagged", ""))

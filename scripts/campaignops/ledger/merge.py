@@ -124,5 +124,10 @@ def merge_ledgers(ours: Ledger, theirs: Ledger) -> Ledger:
         if mine is None or (t.attempt, t.state.finished, t.ended_at) > (mine.attempt, mine.state.finished,
                                                                         mine.ended_at):
             transfers[t.key] = t
+    # A check both jobs evaluated keeps the later evaluation.
+    checks = {c.ref: c for c in ours.checks}
+    for c in theirs.checks:
+        if c.ref not in checks or c.at > checks[c.ref].at:
+            checks[c.ref] = c
     return replace(Ledger(ours.campaign, tuple(runs), tuple(sorted(frozen.items())), controls, setup).with_removals(
-        ours.removed + theirs.removed), transfers=tuple(transfers.values()))
+        ours.removed + theirs.removed), transfers=tuple(transfers.values()), checks=tuple(checks.values()))

@@ -129,9 +129,10 @@ class RunRecord:
 # A retry, more-memory or rescue asked by a person (`campaign retry`, the retry workflow) is logged too; the
 # failure rules' own ones are recorded as their decision on the attempt. A confirm lets a rule's first decision in
 # a campaign with `autopilot: confirm-new-rules` act. `own` / `takeover`: which runner launches; `repair` /
-# `migrate`: `campaign ledger` commands on the record itself.
+# `migrate`: `campaign ledger` commands on the record itself; `accept-check`: a failed check of the output taken
+# as it is.
 CONTROL_ACTIONS = ("cancel", "hold", "resume", "skip", "accept", "reopen", "resubmit", "supersede", *LAUNCHING, "confirm",
-                   "own", "takeover", "repair", "migrate")
+                   "own", "takeover", "repair", "migrate", "accept-check")
 OWNERSHIP = ("own", "takeover")  # which runner/work directory launches the campaign's runs: the last of these
 DISPOSITIONS = ("skip", "accept")  # a run an operator has settled: it no longer blocks its step
 
@@ -184,6 +185,26 @@ class TransferRecord:
     bytes: int = 0
     message: str = ""
     next_try_at: str = ""  # a failed transfer is started again from this time (backoff)
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """The last evaluation of one check of the output (domain/checks.py): the value read, what it was held to,
+    the previous instance's value, the verdict. `basis` names the output runs it read, so a check is evaluated
+    again only when they change (a rescue, a resubmit), never twice for the same output."""
+
+    ref: str  # SCOPE/NAME: step4/tract-flux, campaign/mean-flux
+    kind: str  # count | completeness | metric
+    at: str
+    verdict: str  # pass | fail | unknown (the value could not be read: evaluated again next cycle)
+    basis: str
+    value: float | None = None
+    expected: float | None = None  # completeness: the datasets the quanta were to write
+    bounds: str = ""  # the bounds in words when it was evaluated
+    previous: float | None = None  # regression: the value the previous instance of the template recorded
+    previous_campaign: str = ""
+    why: str = ""  # what failed, or why no value could be read
+    tagged: str = ""  # preflight: the TAGGED collection the complete inputs were frozen in
 
 
 @dataclass(frozen=True)
@@ -240,6 +261,24 @@ class Ledger:
         return positions
     removed: tuple[Removal, ...] = ()  # RUN collections removed by retention, oldest first
     transfers: tuple[TransferRecord, ...] = ()  # multi-site transfer stages, in the order first started
+    checks: tuple[CheckRecord, ...] = ()  # the last evaluation of each check of the output, in spec order
+
+    def check(self, ref: str) -> CheckRecord | None:
+        return next((c for c in self.checks if c.ref == ref), None)
+
+    def with_check(self, record: CheckRecord) -> Ledger:
+        """This ledger with `record` in place of the evaluation of the same check, or added at the end."""
+        kept = [record if c.ref == record.ref else c for c in self.checks]
+        if not any(c.ref == record.ref for c in self.checks):
+            kept.append(record)
+        return replace(self, checks=tuple(kept))
+
+    def check_accepted(self, ref: str) -> Control | None:
+        """The `campaign accept-check` in force on check `ref`: one made after its latest evaluation."""
+        record = self.check(ref)
+        last = next((c for c in reversed(self.controls) if c.target == f"check:{ref}"
+                     and c.action == "accept-check"), None)
+        return last if last is not None and record is not None and last.at >= record.at else None
 
     def transfer(self, key: str) -> TransferRecord | None:
         return next((t for t in self.transfers if t.key == key), None)
@@ -295,5 +334,5 @@ def with_state(attempt: Attempt, state: RunState, at: str, note: str = "", **cha
     return replace(attempt, state=state, transitions=transitions, **changes)
 
 
-__all__ = ["AWAITS_CONFIRMATION", "CONTROL_ACTIONS", "DISPOSITIONS", "OWNERSHIP", "Attempt", "Control", "Ledger",
+__all__ = ["AWAITS_CONFIRMATION", "CONTROL_ACTIONS", "DISPOSITIONS", "OWNERSHIP", "Attempt", "CheckRecord", "Control", "Ledger",
            "Removal", "RuleDecision", "RunRecord", "SetupRecord", "TransferRecord", "with_state"]

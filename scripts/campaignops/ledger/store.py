@@ -32,6 +32,8 @@ from .codec import (
     SCHEMA_VERSION,
     attempt_from_dict,
     attempt_to_dict,
+    check_from_dict,
+    check_to_dict,
     control_from_dict,
     control_to_dict,
     decode_attempts,
@@ -46,7 +48,7 @@ from .codec import (
     transfer_from_dict,
     transfer_to_dict,
 )
-from .records import Attempt, Control, Ledger, Removal, RunRecord, SetupRecord, TransferRecord
+from .records import Attempt, CheckRecord, Control, Ledger, Removal, RunRecord, SetupRecord, TransferRecord
 
 LEDGER_FILE = "ledger.yaml"  # the single-file layout of campaigns recorded before the folder
 LEDGER_DIR = "ledger"
@@ -66,7 +68,7 @@ def to_dict(ledger: Ledger) -> dict[str, Any]:
     out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "campaign": ledger.campaign}
     if ledger.frozen_groups:
         out["frozen_groups"] = _frozen_to_dict(ledger)
-    out.update(_campaign_records(ledger.setup, ledger.controls, ledger.removed, ledger.transfers))
+    out.update(_campaign_records(ledger.setup, ledger.controls, ledger.removed, ledger.transfers, ledger.checks))
     out["runs"] = [run_to_dict(r) for r in ledger.runs]
     return out
 
@@ -82,13 +84,14 @@ def _frozen_from_dict(d: Mapping[str, Any]) -> tuple[tuple[str, tuple[tuple[str,
 
 
 def from_dict(d: dict[str, Any]) -> Ledger:
-    setup, controls, removed, transfers = _campaign_records_from(d)
+    setup, controls, removed, transfers, checks = _campaign_records_from(d)
     return Ledger(d["campaign"], tuple(run_from_dict(r) for r in d.get("runs") or ()), _frozen_from_dict(d),
-                  controls, setup, removed, transfers)
+                  controls, setup, removed, transfers, checks)
 
 
 def _campaign_records(setup: SetupRecord | None, controls: tuple[Control, ...],
-                      removed: tuple[Removal, ...], transfers: tuple[TransferRecord, ...] = ()) -> dict[str, Any]:
+                      removed: tuple[Removal, ...], transfers: tuple[TransferRecord, ...] = (),
+                      checks: tuple[CheckRecord, ...] = ()) -> dict[str, Any]:
     """The campaign-level records (set-up stage, operator controls, retention's removals, transfer stages) as
     plain data; absent when empty."""
     out: dict[str, Any] = {}
@@ -100,6 +103,8 @@ def _campaign_records(setup: SetupRecord | None, controls: tuple[Control, ...],
         out["removed_runs"] = [_removal_to_dict(r) for r in removed]
     if transfers:
         out["transfers"] = [transfer_to_dict(t) for t in transfers]
+    if checks:
+        out["checks"] = [check_to_dict(c) for c in checks]
     return out
 
 
@@ -108,12 +113,14 @@ def _removal_to_dict(r: Removal) -> dict[str, Any]:
 
 
 def _campaign_records_from(d: Mapping[str, Any]) -> tuple[SetupRecord | None, tuple[Control, ...],
-                                                           tuple[Removal, ...], tuple[TransferRecord, ...]]:
+                                                           tuple[Removal, ...], tuple[TransferRecord, ...],
+                                                           tuple[CheckRecord, ...]]:
     return (setup_from_dict(d["setup"]) if d.get("setup") else None,
             tuple(control_from_dict(c) for c in d.get("controls") or ()),
             tuple(Removal(r["run"], r["at"], r.get("reason", ""), int(r.get("datasets", 0)))
                   for r in d.get("removed_runs") or ()),
-            tuple(transfer_from_dict(t) for t in d.get("transfers") or ()))
+            tuple(transfer_from_dict(t) for t in d.get("transfers") or ()),
+            tuple(check_from_dict(c) for c in d.get("checks") or ()))
 
 
 def dumps(ledger: Ledger) -> str:
@@ -282,6 +289,7 @@ class Index:
     controls: tuple[Control, ...] = ()
     removed: tuple[Removal, ...] = ()
     transfers: tuple[TransferRecord, ...] = ()
+    checks: tuple[CheckRecord, ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -366,7 +374,8 @@ def _index_text(index: Index) -> str:
     lines = [to_json(head)[:-1]]
     for key, rows in (("controls", [control_to_dict(c) for c in index.controls]),
                       ("removed_runs", [_removal_to_dict(r) for r in index.removed]),
-                      ("transfers", [transfer_to_dict(t) for t in index.transfers])):
+                      ("transfers", [transfer_to_dict(t) for t in index.transfers]),
+                      ("checks", [check_to_dict(c) for c in index.checks])):
         if rows:  # one a line: an operator action or a removal is a one-line diff
             lines[-1] += f', "{key}": ['
             lines += [" " + to_json(row) + ("," if i < len(rows) - 1 else "") for i, row in enumerate(rows)]
@@ -388,7 +397,7 @@ def _layout(ledger: Ledger) -> tuple[dict[str, str], Index]:
         texts[name], entry = _part_text(ledger.campaign, step, name, runs)
         entries.append(entry)
     return texts, Index(ledger.campaign, tuple(entries), ledger.frozen_groups, ledger.setup, ledger.controls,
-                         ledger.removed, ledger.transfers)
+                         ledger.removed, ledger.transfers, ledger.checks)
 
 
 def files(ledger: Ledger) -> dict[str, str]:
@@ -544,7 +553,7 @@ def parse_folder(texts: Mapping[str, str | None], where: str | Path, campaign: s
             reuse[f"{entry.name} {seal}"] = part
         runs += part
     return Ledger(index.campaign, tuple(runs), index.frozen_groups, index.controls, index.setup, index.removed,
-                  index.transfers)
+                  index.transfers, index.checks)
 
 
 def ledger_path(campaign_dir: Path) -> Path:
@@ -716,7 +725,8 @@ def save(campaign_dir: Path, ledger: Ledger, *, rewrite: bool = False) -> bool:
     if changed or gone:
         pending = Index(new.campaign, tuple(
             Entry(e.name, e.step, e.runs, e.attempts, e.sha256, before.get(e.name), True) if e.name in changed else e
-            for e in new.entries), new.frozen_groups, new.setup, new.controls, new.removed, new.transfers)
+            for e in new.entries), new.frozen_groups, new.setup, new.controls, new.removed, new.transfers,
+            new.checks)
         _write(index_path, _index_text(pending), mode)
         for e in new.entries:
             if e.name in changed:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..domain.checks import PREFLIGHT_SCOPE
 from ..domain.model import Campaign, Plan, PlannedRun, Step
 from ..domain.states import RunState, StateCounts, TransferState
 from ..ledger.records import Attempt, Ledger
+from .checks import CheckState, holding
 
 
 class Verdict(StrEnum):
@@ -65,6 +67,11 @@ def step_progress(plan: Plan, ledger: Ledger, step: Step) -> StepProgress:
                         counts.unsubmitted, bool(runs) and all(settled), open_.count(RunState.CANCELLED))
 
 
+def steps_done(plan: Plan, ledger: Ledger) -> dict[str, bool]:
+    """Step name -> every run of it succeeded or was settled (its acceptance rule included): its checks are due."""
+    return {s.name: step_progress(plan, ledger, s).accepted for s in plan.campaign.steps}
+
+
 def _ended(progress: StepProgress) -> str:
     parts = [f"{n} {what} group(s)" for n, what in ((progress.failed, "failed"), (progress.cancelled, "cancelled"))
              if n]
@@ -77,6 +84,7 @@ def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
     progress = {s.name: step_progress(plan, ledger, s) for s in campaign.steps}
     decisions = []
     hold = ledger.hold
+    held_by: dict[str, tuple[list[CheckState], list[CheckState]]] = {}
     for run in plan.runs:
         step = campaign.step(run.step)
         record = ledger.run(run.key)
@@ -93,6 +101,32 @@ def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
                                       "groups are decided by a Butler query when the step is submitted"))
             continue
         not_done = [p for p in run.requires if not progress[p].accepted]
+        if not not_done and campaign.all_checks():
+            # A done step's checks hold the steps that require it until they passed (or were accepted); the
+            # preflight (inputs there before step 1) holds the steps that require none.
+            gates = run.requires or ((PREFLIGHT_SCOPE,) if campaign.preflight else ())
+            for p in gates:
+                if p not in held_by:  # once per step, not per run: a step may have thousands of runs
+                    held_by[p] = holding(plan, ledger, {n: g.accepted for n, g in progress.items()}, p)
+            held = [held_by[p] for p in gates]
+            missing = [s for _, bad in held for s in bad if s.check.scope == PREFLIGHT_SCOPE]
+            if missing:
+                decisions.append(Decision(run, Verdict.WAITING, "; ".join(
+                    f"preflight: {s.record.why if s.record else ''} (checked again each cycle; or `campaign "
+                    f"accept-check {campaign.name} {s.check.ref} --reason ...`)" for s in missing)))
+                continue
+            failed = [s for _, bad in held for s in bad]
+            if failed:
+                decisions.append(Decision(run, Verdict.BLOCKED, "; ".join(
+                    f"check {s.check.ref} failed ({s.record.why if s.record else ''}): fix and rerun the step, or "
+                    f"`campaign accept-check {campaign.name} {s.check.ref} --reason ...`" for s in failed)))
+                continue
+            due = [s for pending, _ in held for s in pending]
+            if due:
+                decisions.append(Decision(run, Verdict.WAITING, "checks not evaluated yet (the runner's `campaign "
+                                          "reconcile` reads them from the Butler): " + ", ".join(
+                    s.check.ref + (f" ({s.record.why})" if s.record and s.record.why else "") for s in due)))
+                continue
         if not_done:
             blocked = [p for p in not_done if progress[p].unsubmitted == 0 and progress[p].active == 0]
             if blocked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..domain.errors import SpecError
@@ -73,5 +74,9 @@ def load_campaign(path: Path, root: Path | None = None) -> Campaign:
 def campaign_of(doc: Document, path: Path, root: Path) -> Campaign:
     """The campaign of a document that passed `check_document` (its profiles loaded, each once a process)."""
     sites = tuple(load_profile(name, root) for name in doc.data.get("sites") or ())
-    return campaign_from_dict(doc.data, load_profile(doc.data["profile"], root), path=path.resolve(),
-                              site_profiles=sites)
+    campaign = campaign_from_dict(doc.data, load_profile(doc.data["profile"], root), path=path.resolve(),
+                                  site_profiles=sites)
+    from .template import template_of  # (ruamel.yaml, which it needs, is not imported by every command)
+
+    with open(path, encoding="utf-8", errors="replace") as f:  # the template line is the first one
+        return replace(campaign, template=template_of(f.readline()))

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..domain.checks import CAMPAIGN_SCOPE, PREFLIGHT_SCOPE, Check, parse_change
 from ..domain.model import (
     RESOURCE_KEYS,
     Campaign,
@@ -77,9 +78,25 @@ def profile_from_dict(data: dict[str, Any]) -> Profile:
                    transfer=transfer_from_dict(data.get("transfer")))
 
 
+def checks_from_list(scope: str, data: list[dict[str, Any]] | None, *, default_min: float | None = None) -> tuple[Check, ...]:
+    """A `checks:` list (validated) as Check values; a completeness check without `min` takes `default_min`."""
+    out = []
+    for raw in data or ():
+        kind = next(k for k in ("count", "completeness", "metric") if k in raw)
+        metric = raw["metric"] if kind == "metric" else {}
+        change = (raw.get("regression") or {}).get("max_change")
+        minimum = raw.get("min", default_min if kind == "completeness" else None)
+        out.append(Check(scope, raw["name"], kind, metric["dataset"] if metric else raw[kind],
+                         str(metric.get("key", "")), None if minimum is None else float(minimum),
+                         None if raw.get("max") is None else float(raw["max"]),
+                         None if change is None else parse_change(change), raw.get("reduce", "mean")))
+    return tuple(out)
+
+
 def _step(raw: dict[str, Any], previous: str | None) -> Step:
     # A step without `requires` depends on the one before it (validate's cycle check assumes the same).
     requires = tuple(raw["requires"]) if "requires" in raw else ((previous,) if previous else ())
+    tolerated = float((raw.get("acceptance") or {}).get("max_failed_fraction", 0.0))
     clustering = tuple((name, tuple(sorted((k, str(v)) for k, v in spec.items())))
                        for name, spec in sorted((raw.get("clustering") or {}).items()))
     return Step(
@@ -92,13 +109,14 @@ def _step(raw: dict[str, Any], previous: str | None) -> Step:
         clustering=clustering,
         gate=raw.get("gate", "auto"),
         approved_by=raw.get("approved_by"),
-        max_failed_fraction=float((raw.get("acceptance") or {}).get("max_failed_fraction", 0.0)),
+        max_failed_fraction=tolerated,
         bps=tuple(sorted((raw.get("bps") or {}).items())),
         skip=tuple(sorted((raw.get("skip") or {}).items())),
         accept=tuple(sorted((raw.get("accept") or {}).items())),
         supersede=tuple(sorted((raw.get("supersede") or {}).items())),
         site=raw.get("site"),
         transfer_types=tuple((raw.get("transfer") or {}).get("dataset_types") or ()),
+        checks=checks_from_list(raw["name"], raw.get("checks"), default_min=1.0 - tolerated),
     )
 
 
@@ -141,5 +159,8 @@ def campaign_from_dict(data: dict[str, Any], profile: Profile, path: Path | None
         butler_setup=tuple((butler.get("setup") or {}).get("commands") or ()),
         autopilot=data.get("autopilot", True) is not False,
         confirm_new_rules=data.get("autopilot") == "confirm-new-rules",
+        checks=checks_from_list(CAMPAIGN_SCOPE, data.get("checks"), default_min=1.0),
+        preflight=tuple(Check(PREFLIGHT_SCOPE, name, "inputs", name)
+                        for name in (data.get("preflight") or {}).get("inputs") or ()),
         site_profiles=(profile, *(p for p in site_profiles if p.name != profile.name)) if site_profiles else (),
     )

@@ -68,3 +68,40 @@ def _labels(location: str, root: Path, depth: int) -> tuple[set[str] | None, tup
                          "fix the pipeline file or point pipeline: at the right one"))
     _PIPELINES[key] = result
     return result
+
+
+_OUTPUTS: dict[tuple[str, int, int], dict[str, tuple[str, ...]] | None] = {}
+
+
+def pipeline_outputs(location: str, root: Path) -> dict[str, tuple[str, ...]] | None:
+    """Dataset type -> the labels of the tasks that write it (each task's `_metadata` and `_log` too), for the
+    pipeline at `location`; None when it cannot be read here (not on this machine, lsst.pipe.base not
+    installed, a task class that does not import). Read with lsst.pipe.base, once per file version."""
+    path = pipeline_file(location.split("#", 1)[0], root)
+    try:
+        stat = path.stat() if path is not None else None
+    except OSError:
+        stat = None
+    if path is None or stat is None:
+        return None
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _OUTPUTS:
+        _OUTPUTS[key] = _read_outputs(path)
+    return _OUTPUTS[key]
+
+
+def _read_outputs(path: Path) -> dict[str, tuple[str, ...]] | None:
+    try:
+        from lsst.pipe.base import Pipeline
+    except ImportError:
+        return None
+    try:
+        graph = Pipeline.from_uri(str(path)).to_graph()
+    except Exception:  # noqa: BLE001 - a task that does not import here: the site will tell
+        return None
+    out: dict[str, list[str]] = {}
+    for node in graph.tasks.values():
+        names = [edge.parent_dataset_type_name for edge in node.outputs.values()]
+        for name in (*names, f"{node.label}_metadata", f"{node.label}_log"):
+            out.setdefault(name, []).append(node.label)
+    return {name: tuple(labels) for name, labels in sorted(out.items())}

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import dataquery
+from ..domain.checks import CAMPAIGN_SCOPE
 from ..domain.model import DEVELOPER_SEPARATOR, REPO_PLACEHOLDERS, repo_for
 from ..domain.problems import FORMATTERS, JsonPath, Problem, did_you_mean
 from . import rules, source
 from .cron import check_cron
 from .failure_rules import RULES_FILE, check_rules_file
 from .parse import queues_from_dict
-from .pipeline import pipeline_labels
+from .pipeline import pipeline_labels, pipeline_outputs
 from .schema import check_schema
 from .source import Document
 
@@ -283,6 +284,7 @@ def _campaign_semantics(doc: Document, path: Path, root: Path, template: bool) -
         yield doc.problem(("pipeline",), pipeline_problem[0], pipeline_problem[1])
     yield from _check_task_labels(doc, ("resources",), labels)
     yield from _check_steps(doc, path, root, labels, data["pipeline"])
+    yield from _check_checks(doc, root)
 
 
 def _check_profile_ref(doc: Document, root: Path) -> Iterator[Problem]:
@@ -536,6 +538,44 @@ def _check_steps(doc: Document, path: Path, root: Path, labels: set[str] | None,
         elif split and split["by"] == "count":
             yield from _check_count_source(doc, ("steps", i, "split"), split, path, root)
     yield from _check_cycles(doc, steps, first)
+
+
+def _check_checks(doc: Document, root: Path) -> Iterator[Problem]:
+    """`checks:` of the steps and the campaign: names unique where written, bounds that can both hold, and
+    (when the pipeline can be read here) dataset types the pipeline writes."""
+    data = doc.data
+    places: list[tuple[JsonPath, list[dict[str, Any]]]] = [
+        (("steps", i, "checks"), step.get("checks") or []) for i, step in enumerate(data["steps"])]
+    places.append((("checks",), data.get("checks") or []))
+    if not any(checks for _, checks in places):
+        return
+    if any(step["name"] == CAMPAIGN_SCOPE and step.get("checks") for step in data["steps"]):
+        i = next(i for i, step in enumerate(data["steps"]) if step["name"] == CAMPAIGN_SCOPE)
+        yield doc.problem(("steps", i, "name"), f"a step named '{CAMPAIGN_SCOPE}' cannot have checks: "
+                          f"'{CAMPAIGN_SCOPE}/NAME' names the campaign's own checks", "rename the step")
+    outputs = pipeline_outputs(data["pipeline"], root)
+    for at, checks in places:
+        seen: dict[str, int] = {}
+        for j, check in enumerate(checks):
+            name = check["name"]
+            if name in seen:
+                yield doc.problem((*at, j, "name"), f"check name '{name}' is already used by {at[-1]}[{seen[name]}]",
+                                  "give every check of a step (or of the campaign) its own name")
+            seen.setdefault(name, j)
+            low, high = check.get("min"), check.get("max")
+            if low is not None and high is not None and low > high:
+                yield doc.problem((*at, j, "max"), f"bounds that cannot both hold: min {low} > max {high}",
+                                  "swap them, or drop one")
+            if check.get("completeness") is not None and high is not None and high < 1:
+                yield doc.problem((*at, j, "max"), f"a completeness is produced/expected: max {high} < 1 fails "
+                                  "a complete step", "drop max (completeness is at most 1), or use min")
+            where, dataset = ((*at, j, "metric", "dataset"), check["metric"]["dataset"]) if "metric" in check else \
+                next(((*at, j, k), check[k]) for k in ("count", "completeness") if k in check)
+            if outputs is not None and dataset not in outputs:
+                known = sorted(outputs)
+                yield doc.problem(where, f"dataset type '{dataset}' is not written by the pipeline "
+                                  f"{data['pipeline']}{did_you_mean(dataset, known)}",
+                                  f"dataset types it writes: {', '.join(known[:12])}{' …' if len(known) > 12 else ''}")
 
 
 Edge = tuple[str, JsonPath | None]  # (required step, where the requirement is written; None: by default)

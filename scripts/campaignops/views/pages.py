@@ -33,6 +33,7 @@ from .status_page import (
     site_page,
     site_view,
 )
+from .trends import TRENDS_DIR, page_path, svg_path, trend_digest, trend_page, trend_points, trend_svg
 
 Loader = Callable[[Path, Path], Campaign]
 
@@ -99,8 +100,15 @@ def render_all(pages: Pages) -> dict[str, str]:
             charts.add(view.campaign.name)
     views = list(pages.campaigns)
     issues = dict(pages.open_issues)
+    trends = trend_points((v.campaign.name, v.campaign.template, v.ledger) for v in views)
+    for template, by_check in trends.items():
+        for ref, points in by_check.items():
+            path, title = svg_path(template, ref), f"{template}: {ref}"
+            if pages.drawn.get(path) != trend_digest(points, title):  # unchanged: matplotlib is not imported
+                out[path] = trend_svg(points, title)
+        out[page_path(template)] = trend_page(template, by_check)
     out[PAGE] = root_page(views, list(pages.invalid), pages.now, recent_days=pages.recent_days,
-                          open_issues=issues, charts=frozenset(charts))
+                          open_issues=issues, charts=frozenset(charts), trends=tuple(trends))
     for site in sorted({f for v in views for f in facilities(v.campaign)}):
         out[site_page(site)] = site_view(site, views, open_issues=issues)
     for view in views:
@@ -135,6 +143,8 @@ def drawn_charts(root: Path, folders: Iterable[str]) -> dict[str, str]:
         path = root / folder / CHART_FILE
         if path.exists():
             out[f"{folder}/{CHART_FILE}"] = drawn_digest(path.read_text(encoding="utf-8")) or ""
+    for path in sorted((root / TRENDS_DIR).glob("*/*.svg")):  # the trend charts
+        out[path.relative_to(root).as_posix()] = drawn_digest(path.read_text(encoding="utf-8")) or ""
     return out
 
 

@@ -17,6 +17,7 @@ from ..planning.advance import Verdict, decide
 from ..planning.cost import Cost
 from ..planning.profile import TaskProfile
 from .chart import CHART_FILE
+from .checks import page_section as check_lines
 from .cost import cost_markdown
 from .errors import error_groups, errors_markdown, occurrences
 from .issue import failed_jobs_table
@@ -327,8 +328,10 @@ def _pictures(view: CampaignView, chart: str | None) -> list[str]:
 
 
 def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: datetime, *,
-              recent_days: int, open_issues: dict[str, str], charts: frozenset[str] = frozenset()) -> str:
-    """`charts`: names of the campaigns whose progress chart sits beside their page."""
+              recent_days: int, open_issues: dict[str, str], charts: frozenset[str] = frozenset(),
+              trends: tuple[str, ...] = ()) -> str:
+    """`charts`: names of the campaigns whose progress chart sits beside their page; `trends`: the templates
+    whose instances recorded checks (their trend pages, trends/<template>.md)."""
     since = now - timedelta(days=recent_days)
 
     def recent(v: CampaignView) -> bool:
@@ -359,6 +362,9 @@ def root_page(views: list[CampaignView], invalid: list[tuple[str, str]], now: da
             out.append("")
     else:
         out += ["No campaign is running or changed recently.", ""]
+    if trends:
+        out += ["Trends of the checks of the output, per template: "
+                + ", ".join(f"[{t}](trends/{t}.md)" for t in trends), ""]
 
     names = {v.campaign.name for v in views}
     issues = sorted((k, u) for k, u in open_issues.items() if k.split("/", 1)[0] in names)
@@ -434,6 +440,7 @@ def campaign_page(view: CampaignView, *, open_issues: dict[str, str], chart: boo
     out += [_step_row(s, " ⏸ waiting for approval") for s in view.steps]
     out.append("")
     out += transfers_table(view)
+    out += check_lines(c, view.ledger)
     out += errors_markdown(error_groups(occurrences(c.name, view.ledger, p.site)))
     out += profile_markdown(view.profile)
     out += cost_markdown(list(view.cost))

@@ -10,6 +10,7 @@ from ...adapters.lock import lock_campaigns
 from ...domain.errors import CampaignError, ServiceError
 from ...engine.notify import open_issue_urls, sync
 from ...ledger import store
+from ...planning.plan import make_plan
 from ...ports import Tracker
 from ...registry import tracker_for
 from ...spec import load as spec
@@ -48,12 +49,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             campaign = spec.load_campaign(path, root)
             ledger = store.load(path.parent, campaign.name)
+            plan = make_plan(campaign, frozen=dict(ledger.frozen_groups)) if campaign.all_checks() else None
         except CampaignError as exc:
             print(f"  skipped {path.parent.name}: {exc}", file=sys.stderr)
             status = 1
             continue
         try:
-            actions = sync(campaign, ledger, tracker)
+            actions = sync(campaign, ledger, tracker, plan=plan)
         except ServiceError as exc:  # GitHub or the folder: this campaign fails, the others go on
             print(f"  {campaign.name}: error: {exc}", file=sys.stderr)
             status = 1

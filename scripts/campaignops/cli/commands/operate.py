@@ -8,6 +8,8 @@
     campaign reopen   CAMPAIGN STEP/GROUP            undo a skip or accept
     campaign resubmit CAMPAIGN STEP/GROUP --reason   a fresh attempt: new output run, config from today's spec
     campaign control confirm CAMPAIGN STEP/GROUP --reason   let a rule's first decision act (confirm-new-rules)
+    campaign accept-check CAMPAIGN SCOPE/NAME --reason  take a failed check of the output as it is (e.g. a known
+                                                     change of the stack); the steps waiting for it may start
 
 The same controls can be written in the spec and merged by pull request (`hold:` on the campaign,
 `skip:` / `accept:` / `supersede:` on a step); then the commit's author is recorded as who.
@@ -37,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("target", help="what to stop: a run STEP/GROUP, a step name, or `campaign` (every run)")
     elif command in NEEDS_RUN:
         parser.add_argument("run", help=RUN_HELP)
+    elif command == "accept-check":
+        parser.add_argument("check", help="the check, SCOPE/NAME: a step and the check's name (step4/tract-flux), "
+                            "or campaign/NAME (as `campaign status`, the campaign page and its issue name it)")
     optional = command in ("resume", "reopen")
     parser.add_argument("--reason", default="", required=not optional,
                         help="why (recorded in the ledger; shown in STATUS.md and issues)"
@@ -62,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         controls.hold(ctx, ledger, by=by, reason=args.reason)
     elif command == "resume":
         controls.resume(ctx, ledger, by=by, reason=args.reason)
+    elif command == "accept-check":
+        controls.accept_check(ctx, ledger, args.check, by=by, reason=args.reason)
     elif command == "resubmit":
         controls.resubmit(ctx, plan, ledger, args.run, by=by, reason=args.reason)
         ctx.say(f"follow it with: campaign status {ws.campaign.name}")

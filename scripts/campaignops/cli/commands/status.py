@@ -15,6 +15,7 @@ from pathlib import Path
 from ...domain.errors import CampaignError
 from ...domain.states import RunState
 from ...engine import cycle
+from ...views import checks as checks_view
 from ...views import pages, status_page, summary
 from ...workspace import Workspace, open_campaign
 from ..common import campaign_names, root_of, write_pages
@@ -48,6 +49,8 @@ def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print
     if ws.ledger.hold is not None:
         say(f"  ON HOLD: {ws.ledger.hold.describe()} (`campaign resume {ws.campaign.name}`)")
     say(summary.step_table(ws.plan, ws.ledger, list(done.decisions)))
+    if ws.campaign.all_checks():  # the checks of the output (engine/checks.py evaluates them)
+        say(checks_view.campaign_checks(ws.plan, ws.ledger))
     for note in summary.waiting_notes(list(done.decisions), acting=done.acted):
         say(f"  {note}")
     if not done.acted:

@@ -1,0 +1,175 @@
+"""The checks of the output, evaluated: after a step (or the whole campaign) is done, each of its checks reads
+its value from the Butler once (one query a check), is judged against its bounds and the previous instance of
+the same template, and the evaluation is recorded in the ledger (value, bounds, previous value, verdict).
+
+A check is evaluated again only when the output runs it read change (a rescue, a resubmit), or when its
+Butler could not answer (UNKNOWN: the steps after it wait, nothing is called failed). A failed check holds
+the steps that require its step (planning/advance.py) and gets one issue (engine/notify.sync_checks) until it
+passes or someone runs `campaign accept-check`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from ..domain.checks import CAMPAIGN_SCOPE, Check, CheckVerdict, fmt, judge, reduce_values
+from ..domain.errors import CampaignError
+from ..domain.model import Plan
+from ..ledger import store
+from ..ledger.records import CheckRecord, Ledger
+from ..planning.advance import steps_done
+from ..planning.checks import CheckStanding, CheckState, check_states
+from ..ports import Measurements
+from ..spec.load import all_campaign_paths
+from ..spec.pipeline import pipeline_outputs
+from ..spec.rules import rooted
+from ..spec.template import template_of
+from . import setup_stage
+from .context import Context
+
+
+def evaluate(ctx: Context, plan: Plan, ledger: Ledger) -> Ledger:
+    """Evaluate every check that is due and record it; returns the ledger (saved when something was recorded)."""
+    if not ctx.campaign.all_checks() or ctx.measurements is None:
+        return ledger
+    building = setup_stage.needed(ctx, ledger)  # the preflight asks a repository the set-up stage has built
+    due = [s for s in check_states(plan, ledger, steps_done(plan, ledger))
+           if (s.standing == CheckStanding.DUE or (s.standing == CheckStanding.FAILED and s.check.kind == "inputs"))
+           and not (building and s.check.kind == "inputs")]
+    if not due:
+        return ledger
+    previous = previous_values(ctx.root, ctx.campaign.name, ctx.campaign.path,
+                               {s.check.ref for s in due if s.check.max_change is not None})
+    readers: dict[str, Measurements] = {}  # site -> its Butler, opened when a check there is due
+    changed = False
+    try:
+        for state in due:
+            site = _site_of(ctx, state.check.scope)
+            if site not in readers:
+                readers[site] = ctx.measurements(site)
+            record = _evaluate(ctx, plan, ledger, state, readers[site], previous.get(state.check.ref))
+            if state.record is not None and replace(record, at=state.record.at) == state.record:
+                continue  # the same answer as last time (inputs still missing, a Butler still down): no new line
+            ledger, changed = ledger.with_check(record), True
+            verdict = record.verdict.upper() + (f": {record.why}" if record.why else "")
+            ctx.say(f"  check {record.ref}: {state.check.describe()} = {fmt(record.value)} "
+                    f"(bounds {record.bounds}) {verdict}")
+    finally:
+        for reader in readers.values():
+            reader.close()
+    if changed:
+        ctx.save(ledger)
+    return ledger
+
+
+def _evaluate(ctx: Context, plan: Plan, ledger: Ledger, state: CheckState, reader: Measurements,
+              previous: tuple[str, float] | None) -> CheckRecord:
+    check = state.check
+    expected: float | None = None
+    why = ""
+    try:
+        if check.kind == "inputs":
+            return _preflight(ctx, state, reader)
+        if check.kind == "metric":
+            value = reduce_values(reader.values(check.dataset_type, state.collections, check.key), check.reduce)
+            if value is None:
+                why = f"no {check.dataset_type} dataset with a number '{check.key}' in the output"
+        else:
+            count = reader.count(check.dataset_type, state.collections)
+            value = float(count)
+            if check.kind == "completeness":
+                expected = float(expected_datasets(ctx, plan, ledger, check))
+                value = count / expected if expected else (1.0 if count == 0 else 0.0)
+    except CampaignError as exc:  # the Butler did not answer: UNKNOWN, evaluated again next cycle
+        return CheckRecord(check.ref, check.kind, ctx.now(), CheckVerdict.UNKNOWN.value, state.basis,
+                           bounds=check.bounds(), why=str(exc).splitlines()[0])
+    before = previous[1] if previous is not None else None
+    judged = judge(check, value, before)
+    verdict = judged.verdict
+    if value is None:  # the output holds no such value: a fact about the output, not a flaky service
+        verdict = CheckVerdict.FAIL
+    return CheckRecord(check.ref, check.kind, ctx.now(), verdict.value, state.basis, value=value,
+                       expected=expected, bounds=check.bounds(), previous=before,
+                       previous_campaign=previous[0] if previous is not None else "",
+                       why=why or judged.why)
+
+
+def _site_of(ctx: Context, scope: str) -> str:
+    """The site whose Butler a check reads: a step placed at one site (`site:`) is read there; the preflight,
+    the campaign's checks and steps split by residency read the central site's Butler."""
+    campaign = ctx.campaign
+    step = next((s for s in campaign.steps if s.name == scope), None)
+    return step.site if step is not None and step.site and not step.placed_by_data else campaign.central
+
+
+PREFLIGHT_SHOWN = 10  # missing data IDs named on the record and the issue
+
+
+def _preflight(ctx: Context, state: CheckState, reader: Measurements) -> CheckRecord:
+    """Every selected data ID has the input: frozen in a TAGGED collection and passed; else the missing ones."""
+    check, campaign = state.check, ctx.campaign
+    census = reader.census(check.dataset_type, state.collections, campaign.data_query, PREFLIGHT_SHOWN)
+    record = CheckRecord(check.ref, check.kind, ctx.now(), CheckVerdict.PASS.value, state.basis,
+                         value=float(census.present), expected=float(census.expected), bounds=check.bounds())
+    if census.present < census.expected or census.expected == 0:
+        gone = census.expected - census.present
+        why = (f"{gone} of {census.expected} data IDs have no {check.dataset_type} in "
+               f"{', '.join(campaign.inputs)}: {', '.join(census.missing)}{' …' if gone > len(census.missing) else ''}"
+               if census.expected else f"the data query selects no data ID of {check.dataset_type}")
+        return replace(record, verdict=CheckVerdict.FAIL.value, why=why)
+    tagged = f"{campaign.output}/preflight-inputs"
+    frozen = 0 if ctx.dry_run else reader.freeze(tagged, check.dataset_type, state.collections, campaign.data_query)
+    return replace(record, tagged="" if ctx.dry_run else tagged,
+                   why="" if ctx.dry_run else f"{frozen} {check.dataset_type} frozen in {tagged}")
+
+
+def expected_datasets(ctx: Context, plan: Plan, ledger: Ledger, check: Check) -> int:
+    """The datasets of the check's type the quanta were to write: the quanta of the tasks that write it, per run
+    the largest count any attempt reported (a rescue's graph holds only what it re-runs)."""
+    producers = set((pipeline_outputs(str(rooted(ctx.campaign.pipeline, ctx.root)), ctx.root) or {})
+                    .get(check.dataset_type, ()))
+    if not producers:
+        raise CampaignError(f"cannot tell which tasks write {check.dataset_type}: the pipeline "
+                            f"{ctx.campaign.pipeline} cannot be read here")
+    steps = [s.name for s in ctx.campaign.steps] if check.scope == CAMPAIGN_SCOPE else [check.scope]
+    total = 0
+    for step in steps:
+        for run in plan.runs_of(step):
+            record = ledger.run(run.key)
+            if record is None:
+                continue
+            per_label: dict[str, int] = {}
+            for attempt in record.attempts:
+                for t in attempt.tasks:
+                    if t.label in producers:
+                        per_label[t.label] = max(per_label.get(t.label, 0), t.total)
+            total += sum(per_label.values())
+    return total
+
+
+def previous_values(root: Path, name: str, path: Path | None, refs: set[str]) -> dict[str, tuple[str, float]]:
+    """Check ref -> (campaign, value) of the latest evaluation with a value that another instance of the same
+    template recorded; empty when the campaign was not made from a template (or nothing asks)."""
+    if not refs or path is None:
+        return {}
+    template = template_of(path.read_text(encoding="utf-8"))
+    if template is None:
+        return {}
+    found: dict[str, tuple[str, str, float]] = {}  # ref -> (at, campaign, value)
+    for other in all_campaign_paths(root):
+        if other.parent.name == name or template_of(other.read_text(encoding="utf-8")) != template:
+            continue
+        try:
+            ledger = store.load(other.parent, other.parent.name)
+        except CampaignError:  # a damaged ledger of another instance is its own problem, reported there
+            continue
+        for record in ledger.checks:
+            usable = record.ref in refs and record.value is not None and record.verdict != CheckVerdict.UNKNOWN
+            if usable and (record.ref not in found or record.at > found[record.ref][0]):
+                assert record.value is not None
+                found[record.ref] = (record.at, ledger.campaign, record.value)
+    return {ref: (campaign, value) for ref, (_, campaign, value) in found.items()}
+
+
+__all__ = ["evaluate", "expected_datasets", "previous_values"]
