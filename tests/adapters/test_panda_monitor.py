@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,9 @@ def make_wms(fake: FakeBigPanda, tmp_path: Path, per_hour: int = 100, token: str
 
 
 def runs(*ids: int) -> list[tuple[Submission, Path]]:
-    return [(Submission(f"/submit/{i}", str(i), "2026-11-30T08:00:00Z"), Path(f"/launch/{i}")) for i in ids]
+    """Runs submitted two hours ago, so the cycle asks the monitor for its smallest (7-day) window."""
+    submitted = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [(Submission(f"/submit/{i}", str(i), submitted), Path(f"/launch/{i}")) for i in ids]
 
 
 def test_states_follow_the_idds_request_and_subfinished_is_failed_not_succeeded(fake: FakeBigPanda,
@@ -181,7 +184,6 @@ def test_the_budget_is_shared_by_processes_and_slides_with_the_hour(tmp_path: Pa
 
 
 def test_window_and_names() -> None:
-    from datetime import UTC, datetime, timedelta
     now = datetime(2026, 11, 30, tzinfo=UTC)
     assert window_days(None, now) == 7
     assert window_days(now - timedelta(days=10), now) == 14

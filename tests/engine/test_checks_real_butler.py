@@ -156,6 +156,9 @@ def test_a_butler_that_cannot_answer_leaves_the_check_unknown_and_the_next_step_
     step5 = next(d for d in done.decisions if d.run.key == "step5/all")
     assert step5.verdict.value == "waiting" and "not evaluated yet" in step5.reason
 
+    inst.repo = tmp_path / "still-no-repo"  # still down, another message: the same answer, no new line
+    assert inst.reconcile().ledger.check("step4/tract-flux") == record
+
     inst.repo = repo  # it answers again: evaluated again, a missing metric dataset is a failure, not unknown
     again = inst.reconcile().ledger.check("step4/tract-flux")
     assert again.verdict == "fail" and "no demo_tract_summary dataset" in again.why

@@ -49,7 +49,7 @@ def evaluate(ctx: Context, plan: Plan, ledger: Ledger) -> Ledger:
             if site not in readers:
                 readers[site] = ctx.measurements(site)
             record = _evaluate(ctx, plan, ledger, state, readers[site], previous.get(state.check.ref))
-            if state.record is not None and replace(record, at=state.record.at) == state.record:
+            if state.record is not None and _same_answer(record, state.record):
                 continue  # the same answer as last time (inputs still missing, a Butler still down): no new line
             ledger, changed = ledger.with_check(record), True
             verdict = record.verdict.upper() + (f": {record.why}" if record.why else "")
@@ -61,6 +61,14 @@ def evaluate(ctx: Context, plan: Plan, ledger: Ledger) -> Ledger:
     if changed:
         ctx.save(ledger)
     return ledger
+
+
+def _same_answer(new: CheckRecord, last: CheckRecord) -> bool:
+    """Nothing new to record: the same evaluation again, or a Butler still not answering for the same output
+    (its message may differ from one try to the next — another path, another error text — the answer does not)."""
+    if new.verdict == last.verdict == CheckVerdict.UNKNOWN.value and new.basis == last.basis:
+        return True
+    return replace(new, at=last.at) == last
 
 
 def _evaluate(ctx: Context, plan: Plan, ledger: Ledger, state: CheckState, reader: Measurements,

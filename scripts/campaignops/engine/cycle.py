@@ -7,9 +7,9 @@ and both demos call it in their loop — so a demo shows exactly what the runner
 look: every unfinished run refreshed from its WMS (in bulk where it can), the spec's controls recorded (hold,
       skip, accept), running transfers followed.
 act:  transfers started or retried, the failure rules applied to failed runs (engine/autopilot.py), the
-      checks of the output of the steps now done (engine/checks.py: their verdicts let the next steps start),
-      the set-up stage (a campaign that builds its own repository), then every run whose prerequisites are met
-      submitted; a submission a crash interrupted is launched during the look's refresh (observe.py), only
+      set-up stage (a campaign that builds its own repository), the preflight and the checks of the output of
+      the steps now done (engine/checks.py: their verdicts let the next steps start), then every run whose
+      prerequisites are met submitted; a submission a crash interrupted is launched during the look's refresh (observe.py), only
       by a job that may launch.
 
 A campaign on hold starts nothing new here (transfers, set-up stage, submissions, rule actions all wait).
@@ -71,9 +71,11 @@ def run(ctx: Context, plan: Plan, ledger: Ledger, *, act: bool, by: str,
     if acting:
         # Failure rules act before new runs are submitted: an accepted failure lets the next step start now.
         ledger = autopilot.apply_rules(ctx, plan, ledger)
-        ledger = checks.evaluate(ctx, plan, ledger)  # a done step's checks, before the steps that wait for them
         if ledger.hold is None:
             ledger = setup_stage.ensure(ctx, ledger)
+        # A done step's checks, before the steps that wait for them; after the set-up stage, whose repository
+        # the preflight asks (a campaign that builds its repository is preflighted in the cycle that built it).
+        ledger = checks.evaluate(ctx, plan, ledger)
         ledger, decisions = submit.apply(ctx, plan, ledger)
     else:
         decisions = decide(plan, ledger)
