@@ -17,7 +17,7 @@ PYTEST_WORKERS ?= auto
 
 SLURM := tests/cluster/slurm.sh
 
-.PHONY: demo demo-multisite demo-slurm slurm-packages slurm-start slurm-stop test lint bench clean help
+.PHONY: bytecode demo demo-multisite demo-slurm slurm-packages slurm-start slurm-stop test lint bench clean help
 
 help:
 	@echo "make demo   - build the demo Butler repo and run the demo campaign end to end (bps + parsl)"
@@ -48,13 +48,18 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	mkdir -p node_modules && touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) bytecode
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --dir $(DEMO_DIR) $(DEMO_ARGS)
 
-demo-multisite: $(STAMP)
+demo-multisite: $(STAMP) bytecode
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/campaign demo run --multisite --dir $(DEMO_DIR) $(DEMO_ARGS)
 
-test: $(STAMP) node_modules/.installed $(RUCIO_STAMP) slurm-start
+# Bytecode of the package and the tests, written once: where PYTHONDONTWRITEBYTECODE is set (as on these machines),
+# every `campaign`, `bps` and `pipetask` process the tests start would otherwise compile the package again.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q scripts tests >/dev/null
+
+test: $(STAMP) node_modules/.installed $(RUCIO_STAMP) slurm-start bytecode
 	eval "$$($(SLURM) env)"; PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The Slurm tests and demo-slurm need slurmctld + slurmd + munged here: the Debian packages (as root), then
