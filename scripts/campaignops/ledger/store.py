@@ -48,10 +48,9 @@ from .codec import (
     transfer_from_dict,
     transfer_to_dict,
 )
+from .paths import LEDGER_DIR, LEDGER_FILE, ledger_dir, ledger_path
 from .records import Attempt, CheckRecord, Control, Ledger, Removal, RunRecord, SetupRecord, TransferRecord
 
-LEDGER_FILE = "ledger.yaml"  # the single-file layout of campaigns recorded before the folder
-LEDGER_DIR = "ledger"
 INDEX_FILE = "index.yaml"
 RUNS_PER_FILE = 100  # ~170 KB a file at 30 task labels: a changed run rewrites one such file
 # libyaml when present: a 500-run ledger loads and dumps several times faster.
@@ -554,15 +553,6 @@ def parse_folder(texts: Mapping[str, str | None], where: str | Path, campaign: s
         runs += part
     return Ledger(index.campaign, tuple(runs), index.frozen_groups, index.controls, index.setup, index.removed,
                   index.transfers, index.checks)
-
-
-def ledger_path(campaign_dir: Path) -> Path:
-    """The single-file ledger of a campaign recorded before the folder layout."""
-    return campaign_dir / LEDGER_FILE
-
-
-def ledger_dir(campaign_dir: Path) -> Path:
-    return campaign_dir / LEDGER_DIR
 
 
 def _read_folder(folder: Path) -> dict[str, str | None]:
