@@ -1,10 +1,12 @@
 """Benchmark: checks of the output on a 10,000-run campaign (issue 21: at most one Butler query per check a cycle).
 
 A campaign whose step1 has N runs (default 10,000), all SUCCEEDED, with three checks (a count, a completeness,
-a metric); step2 requires it. Three cycles of the checks stage (`engine/checks.evaluate`) and of the plan's
+a metric) and a preflight of its inputs (`demo_raw`: one census, then the TAGGED freeze once complete); step2
+requires it. Three cycles of the checks stage (`engine/checks.evaluate`) and of the plan's
 decisions (`planning/advance.decide`, which holds step2 for the checks), against a real demo Butler repository
 (`Measurements` wrapped to count its calls: the output runs hold nothing, so every query is answered at once).
-Printed: the Butler calls of each cycle (3, then 0 while the output is the same), and the wall / CPU time of
+Printed: the Butler calls of each cycle (3 checks + the preflight's census and freeze, then 0 while the output
+and the inputs are the same), and the wall / CPU time of
 the stage and of `decide` with and without checks.
 
 Usage: python benchmarks/checks_bench.py [runs]
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from campaignops.adapters.butler import ButlerMeasurements
+from campaignops.demo import DEFAULTS_COLLECTION, INSTRUMENT
 from campaignops.demo.repo import build
 from campaignops.domain.model import Campaign, Plan, Profile
 from campaignops.domain.states import RunState, TaskCounts, Transition
@@ -28,6 +31,7 @@ from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.planning.advance import decide
 from campaignops.planning.plan import make_plan
+from campaignops.ports import InputCensus
 from campaignops.spec.parse import campaign_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +54,14 @@ class Counting:
     def values(self, dataset_type: str, collections: Sequence[str], key: str) -> list[float]:
         self.calls.append(f"values {dataset_type}")
         return self.inner.values(dataset_type, collections, key)
+
+    def census(self, dataset_type: str, collections: Sequence[str], where: str, show: int) -> InputCensus:
+        self.calls.append(f"census {dataset_type}")
+        return self.inner.census(dataset_type, collections, where, show)
+
+    def freeze(self, tagged: str, dataset_type: str, collections: Sequence[str], where: str) -> int:
+        self.calls.append(f"freeze {dataset_type}")
+        return self.inner.freeze(tagged, dataset_type, collections, where)
 
     def close(self) -> None:
         self.inner.close()
@@ -81,21 +93,23 @@ def main(n: int) -> None:
         cdir = root / "campaigns" / "big"
         profile = Profile("p", "d", "USDF", "panda", "", (("wmsServiceClass", "x"),))
 
-        def campaign_with(checks: list[dict[str, object]]) -> Campaign:
+        def campaign_with(checks: list[dict[str, object]], **top: object) -> Campaign:
             data = {"name": "big", "description": "d", "operator": "o", "profile": "p", "stack": {"tag": "w"},
-                    "butler": {"repo": str(repo), "inputs": ["i"], "output": "big"}, "pipeline": str(PIPELINE),
+                    "butler": {"repo": str(repo), "inputs": [DEFAULTS_COLLECTION], "output": "big"},
+                    "pipeline": str(PIPELINE), "data_query": f"instrument='{INSTRUMENT}'",
                     "steps": [{"name": "step1", "subsets": ["step1"], "split": {"by": "query", "dimension": "visit"},
                                "checks": checks},
-                              {"name": "step2", "subsets": ["step2"]}]}
+                              {"name": "step2", "subsets": ["step2"]}], **top}
             return Campaign(**{**campaign_from_dict(data, profile).__dict__, "path": cdir / "campaign.yaml"})
 
         ledger = ledger_of(n)
         store.save(cdir, ledger)
         plain = make_plan(campaign_with([]), frozen=dict(ledger.frozen_groups))
         _, wall0, cpu0 = timed(lambda: decide(plain, ledger))
-        campaign = campaign_with(CHECKS)
+        campaign = campaign_with(CHECKS, preflight={"inputs": ["demo_raw"]})
         plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
-        print(f"{n} runs, {len(CHECKS)} checks on step1; decide() without checks: {wall0:.2f} s wall, {cpu0:.2f} s CPU")
+        print(f"{n} runs, {len(CHECKS)} checks on step1 and a preflight; decide() without checks: {wall0:.2f} s wall, "
+              f"{cpu0:.2f} s CPU")
         for i in range(1, 4):
             ledger, calls, wall, cpu = one_cycle(root, cdir, campaign, plan, repo, f"2026-11-21T12:0{i}:00Z")
             decisions, dwall, dcpu = timed(lambda: decide(plan, ledger))  # noqa: B023 - called at once

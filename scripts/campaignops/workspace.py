@@ -115,7 +115,7 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
             # later form new groups instead of growing a group that may have been submitted.
             frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in groups_for(campaign, step))
             ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
-    plan = make_plan(campaign, frozen=frozen, moved=moved_of(campaign, root))
+    plan = make_plan(campaign, frozen=frozen, moved=moved_of(campaign, root), excluded=ledger.excluded_inputs)
     ctx = Context(root=root, campaign=campaign, wms=wms or make_wms(campaign.profile, workdir),
                   workdir=workdir, say=say, dry_run=dry_run, transfer_for=transfers_of(campaign),
                   site_wms={} if wms is not None or not campaign.multisite else
@@ -176,7 +176,8 @@ def recorded_drift(doc: Document, path: Path, root: Path) -> list[Problem]:
     except LedgerError as exc:
         where = display_name(folder if folder.is_dir() else single, root)
         return [Problem(where, 1, 1, "", str(exc), f"restore it: `git log -p -- {where}`")]
-    plan = make_plan(campaign, frozen=dict(ledger.frozen_groups), moved=moved_of(campaign, root))
+    plan = make_plan(campaign, frozen=dict(ledger.frozen_groups), excluded=ledger.excluded_inputs,
+                     moved=moved_of(campaign, root))
     changes = compare(plan, ledger, partial(spec_fingerprint, campaign))
     names = [s.get("name") for s in doc.data.get("steps") or [] if isinstance(s, dict)]
 
@@ -242,7 +243,9 @@ def read_plan_and_ledger(root: Path, name: str) -> tuple[Plan, Ledger]:
     campaign = load_campaign(campaign_path(name, root), root)
     assert campaign.path is not None
     ledger = store.load(campaign.path.parent, campaign.name)
-    return make_plan(campaign, frozen=dict(ledger.frozen_groups), moved=moved_of(campaign, root)), ledger
+    plan = make_plan(campaign, frozen=dict(ledger.frozen_groups), excluded=ledger.excluded_inputs,
+                     moved=moved_of(campaign, root))
+    return plan, ledger
 
 
 __all__ = ["Workspace", "cross_site_problems", "job_actor", "open_campaign", "read_plan", "read_plan_and_ledger",

@@ -11,7 +11,7 @@ import yaml
 
 from campaignops.domain.errors import PlanError
 from campaignops.domain.model import Campaign
-from campaignops.planning.plan import make_plan, ordered_steps
+from campaignops.planning.plan import make_plan, ordered_steps, with_exclusions
 from campaignops.spec import load as spec
 from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.views.plan_text import as_json, as_markdown, as_text
@@ -228,3 +228,21 @@ def test_plan_command_names_known_campaigns_when_one_is_missing(capsys: pytest.C
 
     assert cli.main(["--root", str(ROOT), "plan", "no-such-campaign"]) == 1
     assert "hsc-rc2-w_2026_47" in capsys.readouterr().err
+
+
+def test_data_ids_the_preflight_excluded_are_left_out_of_the_runs_reading_the_inputs_only() -> None:
+    c = campaign([{"name": "step1", "subsets": ["step1"], "split": {"by": "values", "dimension": "visit",
+                                                                    "values": [1, 2]}},
+                  {"name": "step2", "subsets": ["step2"]}],
+                 data_query="instrument='HSC'", preflight={"inputs": ["raw"], "missing": "exclude"})
+    excluded = {"preflight/raw": ("detector=3 instrument=HSC visit=1", "band=g detector=4 instrument=HSC visit=2")}
+    plan = make_plan(c, excluded=excluded)
+    step1 = [r.data_query for r in plan.runs_of("step1")]
+    assert step1[0] == ("(instrument='HSC') AND (visit = 1) AND (NOT ((detector=3 AND instrument='HSC' AND visit=1) "
+                        "OR (band='g' AND detector=4 AND instrument='HSC' AND visit=2)))")
+    assert [r.data_query for r in plan.runs_of("step2")] == ["(instrument='HSC')"], "later steps read outputs"
+    assert with_exclusions(plan, excluded) is plan, "applied once"
+    fewer = with_exclusions(plan, {"preflight/raw": ("detector=3 instrument=HSC visit=1",)})
+    assert fewer.runs_of("step1")[1].data_query.endswith(
+        "AND (NOT ((detector=3 AND instrument='HSC' AND visit=1)))"), "a new exclusion replaces the old one"
+    assert with_exclusions(fewer, {}) == make_plan(c), "and none gives the plan back"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -196,17 +197,28 @@ class ButlerMeasurements(ButlerHandle):
 
 
 def metric_value(obj: Any, key: str) -> float | None:
-    """The number named `key` in a metric dataset: a mapping (StructuredDataDict), or an analysis_tools
-    MetricMeasurementBundle (its `data` maps an action to Measurements with `metric_name` and a `quantity`);
-    None when it has no such number."""
-    if isinstance(obj, Mapping):
-        value = obj.get(key)
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    data = getattr(obj, "data", None)  # analysis_tools.interfaces.MetricMeasurementBundle
-    if isinstance(data, Mapping):
-        for measurements in data.values():
-            for m in measurements or ():
-                if getattr(m, "metric_name", None) is not None and str(m.metric_name) == key:
-                    quantity = m.quantity
-                    return float(getattr(quantity, "value", quantity))
+    """The number named `key` in a metric dataset: a mapping's value (StructuredDataDict), or the measurement
+    named `key` in an analysis_tools MetricMeasurementBundle — a `UserDict[str, list[lsst.verify.Measurement]]`,
+    action -> measurements (analysis_tools python/lsst/analysis/tools/interfaces/_metricMeasurementBundle.py),
+    each with a `metric_name` (an lsst.verify `Name`: `str()` is `package.metric`, `.metric` the bare name) and
+    an astropy `quantity`; None when it has no such number."""
+    if not isinstance(obj, Mapping):
+        return None
+    value = _number(obj.get(key))
+    if value is not None:
+        return value
+    for measurements in obj.values():  # a bundle is a Mapping too: its values are lists of Measurements
+        if not isinstance(measurements, list | tuple):
+            continue
+        for m in measurements:
+            name = getattr(m, "metric_name", None)
+            if name is not None and key in (str(name), getattr(name, "metric", None)):
+                quantity = getattr(m, "quantity", None)
+                number = getattr(quantity, "value", quantity)
+                return _number(number)
     return None
+
+
+def _number(value: Any) -> float | None:
+    """A real number as a float (numpy's too); None for anything else, a bool included."""
+    return float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else None

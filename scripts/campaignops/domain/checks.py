@@ -5,8 +5,10 @@ A check reads one value from the Butler after its step (or the whole campaign) s
 - `completeness`: that count over the datasets the quanta were to write (the producing tasks' quanta);
   its lower bound defaults to the step's acceptance (1 - max_failed_fraction);
 - `inputs` (the campaign's `preflight:`): before step 1, every data ID the campaign's query selects has the
-  dataset type in the input collections; the missing ones are listed, step 1 waits, and once all are there
-  they are frozen in a TAGGED collection for provenance;
+  dataset type in the input collections of the Butler that will read it (one check per site that runs a first
+  step in a multi-site campaign, `preflight/raw@site`); the missing ones are listed and step 1 waits at that
+  site (`missing: wait`) or goes on without them, excluded and recorded (`missing: exclude`); once all are
+  there they are frozen in a TAGGED collection for provenance;
 - `metric`: a named number in a dict-like metric dataset (a `StructuredDataDict`, or an analysis_tools
   bundle read as a mapping), reduced over its data IDs (mean by default).
 The value is compared with `min` / `max` and, with `regression`, with the value the previous instance of
@@ -21,6 +23,7 @@ from typing import Literal
 
 CheckKind = Literal["count", "completeness", "metric", "inputs"]
 Reduce = Literal["mean", "sum", "min", "max"]
+Missing = Literal["wait", "exclude"]  # the preflight's `missing:`: what step 1 does about missing inputs
 CAMPAIGN_SCOPE = "campaign"  # the scope of a check written on the campaign rather than on a step
 PREFLIGHT_SCOPE = "preflight"  # the inputs checked before step 1 (`preflight: {inputs: [...]}`)
 
@@ -44,6 +47,8 @@ class Check:
     maximum: float | None = None
     max_change: float | None = None  # regression: the largest relative change from the last instance (0.1 = 10 %)
     reduce: Reduce = "mean"
+    site: str = ""  # inputs of a multi-site campaign: the site whose Butler is read ("" = the central site)
+    missing: Missing = "wait"  # inputs: wait for the missing data IDs, or exclude them and go on
 
     @property
     def ref(self) -> str:
@@ -56,13 +61,14 @@ class Check:
         if self.kind == "completeness":
             return f"{self.dataset_type} produced / expected"
         if self.kind == "inputs":
-            return f"{self.dataset_type} of every data ID the query selects, in the inputs"
+            return (f"{self.dataset_type} of every data ID the query selects, in the inputs"
+                    + (f" at {self.site}" if self.site else ""))
         return f"count of {self.dataset_type}"
 
     def bounds(self) -> str:
         """The bounds in words: `≥ 12`, `0.95 … 1.05`, `change ≤ 10 %`."""
         if self.kind == "inputs":
-            return "all present"
+            return "all present" if self.missing == "wait" else "all present, or the missing ones excluded"
         parts = []
 
         def shown(v: float) -> str:  # a completeness is a fraction: read as a percentage
@@ -144,5 +150,6 @@ def relative_change(value: float, previous: float) -> float:
     return abs(value - previous) / abs(previous)
 
 
-__all__ = ["CAMPAIGN_SCOPE", "PREFLIGHT_SCOPE", "Check", "CheckKind", "CheckVerdict", "Judgement", "Reduce", "fmt", "judge",
+__all__ = ["CAMPAIGN_SCOPE", "PREFLIGHT_SCOPE", "Check", "CheckKind", "CheckVerdict", "Judgement", "Missing", "Reduce",
+           "fmt", "judge",
            "parse_change", "reduce_values", "relative_change"]

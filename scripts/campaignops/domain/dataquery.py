@@ -87,3 +87,18 @@ def combine(*parts: str) -> str:
     """AND the non-empty parts, each in parentheses so an OR inside one cannot leak into another."""
     kept = [p.strip() for p in parts if p and p.strip()]
     return " AND ".join(f"({p})" for p in kept)
+
+
+def excluding(data_ids: tuple[str, ...]) -> str:
+    """`NOT ((detector=1 AND instrument='DemoCam' AND visit=1201) OR ...)` for data IDs written
+    `dimension=value ...` (as the preflight records them); an integer value stays bare, others are quoted."""
+    if not data_ids:
+        return ""
+
+    def term(pair: str) -> str:
+        key, _, value = pair.partition("=")
+        bare = value.lstrip("-").isdigit()
+        return f"{key}={value}" if bare else f"{key}='{value.replace(chr(39), chr(39) * 2)}'"
+
+    ors = " OR ".join("(" + " AND ".join(term(p) for p in data_id.split()) + ")" for data_id in data_ids)
+    return f"NOT ({ors})"

@@ -240,6 +240,15 @@ class Campaign:
         own = self.site_profile(site).butler_repo
         return repo_for(own, self.name, self.stack_tag) if own else self.butler_repo
 
+    def input_sites(self) -> tuple[str, ...]:
+        """The sites whose Butlers the first steps (those requiring none) read the inputs from, central first:
+        every site for a step split by residency, a step's own `site:`, else the central site."""
+        found: list[str] = []
+        for step in self.steps:
+            if not step.requires:
+                found += self.sites if step.placed_by_data else [step.site or self.central]
+        return tuple(s for s in self.sites if s in found)
+
     def step_site(self, step: Step, group: str) -> str:
         """Where a run of `step` goes: its residency group's site, the step's site, or the central site."""
         if step.placed_by_data:
@@ -363,6 +372,7 @@ class Plan:
     campaign: Campaign
     runs: tuple[PlannedRun, ...]
     transfers: tuple[PlannedTransfer, ...] = ()  # multi-site: the transfer stages between steps
+    excluded: tuple[tuple[str, tuple[str, ...]], ...] = ()  # preflight ref -> data IDs left out (missing: exclude)
 
     def transfers_into(self, run: PlannedRun) -> tuple[PlannedTransfer, ...]:
         """The transfers `run` waits for: into its step at its site."""

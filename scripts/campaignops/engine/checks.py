@@ -45,7 +45,7 @@ def evaluate(ctx: Context, plan: Plan, ledger: Ledger) -> Ledger:
     changed = False
     try:
         for state in due:
-            site = _site_of(ctx, state.check.scope)
+            site = _site_of(ctx, state.check)
             if site not in readers:
                 readers[site] = ctx.measurements(site)
             record = _evaluate(ctx, plan, ledger, state, readers[site], previous.get(state.check.ref))
@@ -103,33 +103,47 @@ def _evaluate(ctx: Context, plan: Plan, ledger: Ledger, state: CheckState, reade
                        why=why or judged.why)
 
 
-def _site_of(ctx: Context, scope: str) -> str:
-    """The site whose Butler a check reads: a step placed at one site (`site:`) is read there; the preflight,
-    the campaign's checks and steps split by residency read the central site's Butler."""
+def _site_of(ctx: Context, check: Check) -> str:
+    """The site whose Butler a check reads: a multi-site preflight's own site; a step placed at one site
+    (`site:`) is read there; the campaign's checks and steps split by residency read the central site's Butler."""
     campaign = ctx.campaign
-    step = next((s for s in campaign.steps if s.name == scope), None)
+    if check.site:
+        return check.site
+    step = next((s for s in campaign.steps if s.name == check.scope), None)
     return step.site if step is not None and step.site and not step.placed_by_data else campaign.central
 
 
 PREFLIGHT_SHOWN = 10  # missing data IDs named on the record and the issue
 
 
+EXCLUDED_AT_MOST = 1000  # missing: exclude lists every missing data ID in the data query, up to this many
+
+
 def _preflight(ctx: Context, state: CheckState, reader: Measurements) -> CheckRecord:
-    """Every selected data ID has the input: frozen in a TAGGED collection and passed; else the missing ones."""
+    """Every selected data ID has the input: frozen in a TAGGED collection and passed; else the missing ones
+    (`missing: exclude`: left out of the runs reading the inputs, recorded, and the rest frozen and passed)."""
     check, campaign = state.check, ctx.campaign
-    census = reader.census(check.dataset_type, state.collections, campaign.data_query, PREFLIGHT_SHOWN)
+    excluding = check.missing == "exclude"
+    census = reader.census(check.dataset_type, state.collections, campaign.data_query,
+                           EXCLUDED_AT_MOST + 1 if excluding else PREFLIGHT_SHOWN)
     record = CheckRecord(check.ref, check.kind, ctx.now(), CheckVerdict.PASS.value, state.basis,
                          value=float(census.present), expected=float(census.expected), bounds=check.bounds())
-    if census.present < census.expected or census.expected == 0:
-        gone = census.expected - census.present
+    gone = census.expected - census.present
+    at = f" at {check.site}" if check.site else ""
+    shown = f"{', '.join(census.missing[:PREFLIGHT_SHOWN])}{' …' if gone > PREFLIGHT_SHOWN else ''}"
+    too_many = excluding and gone > EXCLUDED_AT_MOST
+    if (gone > 0 and (not excluding or too_many)) or census.expected == 0:
         why = (f"{gone} of {census.expected} data IDs have no {check.dataset_type} in "
-               f"{', '.join(campaign.inputs)}: {', '.join(census.missing)}{' …' if gone > len(census.missing) else ''}"
-               if census.expected else f"the data query selects no data ID of {check.dataset_type}")
+               f"{', '.join(campaign.inputs)}{at}: {shown}"
+               + (f" (more than {EXCLUDED_AT_MOST}: too many to exclude)" if too_many else "")
+               if census.expected else f"the data query selects no data ID of {check.dataset_type}{at}")
         return replace(record, verdict=CheckVerdict.FAIL.value, why=why)
     tagged = f"{campaign.output}/preflight-inputs"
     frozen = 0 if ctx.dry_run else reader.freeze(tagged, check.dataset_type, state.collections, campaign.data_query)
-    return replace(record, tagged="" if ctx.dry_run else tagged,
-                   why="" if ctx.dry_run else f"{frozen} {check.dataset_type} frozen in {tagged}")
+    left_out = (f"{gone} of {census.expected} data IDs have no {check.dataset_type}{at} and are excluded: {shown}"
+                if gone else "")
+    said = "; ".join(p for p in (left_out, "" if ctx.dry_run else f"{frozen} {check.dataset_type} frozen in {tagged}") if p)
+    return replace(record, tagged="" if ctx.dry_run else tagged, why=said, excluded=census.missing if gone else ())
 
 
 def expected_datasets(ctx: Context, plan: Plan, ledger: Ledger, check: Check) -> int:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from ..domain.model import Plan
 from ..ledger.records import Ledger
 from ..planning.advance import Decision, Verdict, decide
+from ..planning.plan import with_exclusions
 from . import autopilot, checks, controls, observe, setup_stage, submit, transfers
 from .context import Context
 
@@ -76,6 +77,7 @@ def run(ctx: Context, plan: Plan, ledger: Ledger, *, act: bool, by: str,
         # A done step's checks, before the steps that wait for them; after the set-up stage, whose repository
         # the preflight asks (a campaign that builds its repository is preflighted in the cycle that built it).
         ledger = checks.evaluate(ctx, plan, ledger)
+        plan = with_exclusions(plan, ledger.excluded_inputs)  # a preflight that just excluded missing inputs
         ledger, decisions = submit.apply(ctx, plan, ledger)
     else:
         decisions = decide(plan, ledger)

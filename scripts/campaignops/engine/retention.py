@@ -28,7 +28,7 @@ def read_instance(path: Path, root: Path) -> Instance:
     campaign = load_campaign(path, root)
     ledger = store.load(path.parent, campaign.name)
     try:
-        plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
+        plan = make_plan(campaign, frozen=dict(ledger.frozen_groups), excluded=ledger.excluded_inputs)
         complete = all(d.verdict == Verdict.RECORDED for d in decide(plan, ledger))
     except CampaignError:  # cannot plan here (a split source gone): its final runs are kept
         complete = False

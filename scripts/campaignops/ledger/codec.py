@@ -397,6 +397,8 @@ def check_to_dict(c: CheckRecord) -> dict[str, Any]:
     for key in _CHECK_TEXTS:
         if getattr(c, key):
             out[key] = getattr(c, key)
+    if c.excluded:
+        out["excluded"] = list(c.excluded)
     return out
 
 
@@ -407,4 +409,4 @@ def check_from_dict(d: dict[str, Any]) -> CheckRecord:
     return CheckRecord(d["ref"], d["kind"], d["at"], d["verdict"], d.get("basis", ""), value=number("value"),
                        expected=number("expected"), bounds=d.get("bounds", ""), previous=number("previous"),
                        previous_campaign=d.get("previous_campaign", ""), why=d.get("why", ""),
-                       tagged=d.get("tagged", ""))
+                       tagged=d.get("tagged", ""), excluded=tuple(d.get("excluded") or ()))

@@ -205,6 +205,7 @@ class CheckRecord:
     previous_campaign: str = ""
     why: str = ""  # what failed, or why no value could be read
     tagged: str = ""  # preflight: the TAGGED collection the complete inputs were frozen in
+    excluded: tuple[str, ...] = ()  # preflight with `missing: exclude`: the data IDs left out (`at`: when)
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,11 @@ class Ledger:
         if not any(c.ref == record.ref for c in self.checks):
             kept.append(record)
         return replace(self, checks=tuple(kept))
+
+    @property
+    def excluded_inputs(self) -> dict[str, tuple[str, ...]]:
+        """Preflight check ref -> the data IDs it excluded (`missing: exclude`), for the plan's data queries."""
+        return {c.ref: c.excluded for c in self.checks if c.kind == "inputs" and c.excluded}
 
     def check_accepted(self, ref: str) -> Control | None:
         """The `campaign accept-check` in force on check `ref`: one made after its latest evaluation."""

@@ -108,7 +108,10 @@ def decide(plan: Plan, ledger: Ledger) -> list[Decision]:
             for p in gates:
                 if p not in held_by:  # once per step, not per run: a step may have thousands of runs
                     held_by[p] = holding(plan, ledger, {n: g.accepted for n, g in progress.items()}, p)
-            held = [held_by[p] for p in gates]
+            # A multi-site preflight holds only the runs at its own site: one site missing inputs does not stop
+            # the others.
+            held = [tuple([s for s in states if s.check.site in ("", run.site)] for states in held_by[p])
+                    for p in gates]
             missing = [s for _, bad in held for s in bad if s.check.scope == PREFLIGHT_SCOPE]
             if missing:
                 decisions.append(Decision(run, Verdict.WAITING, "; ".join(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
-from ..domain.dataquery import combine
+from ..domain.dataquery import combine, excluding
 from ..domain.errors import PlanError
 from ..domain.model import Campaign, Plan, PlannedRun, Step
 from ..ports import DataIdSource
@@ -36,10 +37,12 @@ def ordered_steps(campaign: Campaign) -> tuple[Step, ...]:
 
 
 def make_plan(campaign: Campaign, *, frozen: Mapping[str, FrozenGroups] | None = None,
-              ids_source: DataIdSource | None = None, moved: MovedTypes | None = None) -> Plan:
+              ids_source: DataIdSource | None = None, moved: MovedTypes | None = None,
+              excluded: Mapping[str, tuple[str, ...]] | None = None) -> Plan:
     """Every run the campaign implies, steps in dependency order, each step's groups in order; for a multi-site
     campaign also the transfer stages between its sites (`moved`: what the pipeline says each step reads of the
-    steps it requires)."""
+    steps it requires; `excluded`, Ledger.excluded_inputs: the data IDs a preflight with `missing: exclude` left
+    out)."""
     frozen = frozen or {}
     runs: list[PlannedRun] = []
     for step in ordered_steps(campaign):
@@ -59,4 +62,30 @@ def make_plan(campaign: Campaign, *, frozen: Mapping[str, FrozenGroups] | None =
                 site=campaign.step_site(step, group.name) if campaign.multisite and (
                     not group.pending or step.placed_by_data) else "",
             ))
-    return Plan(campaign, tuple(runs), plan_transfers(campaign, tuple(runs), moved or {}))
+    plan = Plan(campaign, tuple(runs), plan_transfers(campaign, tuple(runs), moved or {}))
+    return with_exclusions(plan, excluded or {})
+
+
+def with_exclusions(plan: Plan, excluded: Mapping[str, tuple[str, ...]]) -> Plan:
+    """The plan whose runs reading the inputs (those requiring no step; at the check's site in a multi-site
+    campaign) leave out the data IDs the preflight excluded: `AND (NOT (...))` on their data query. The same
+    plan when nothing changed; a plan made with other exclusions has them replaced."""
+    wanted = tuple(sorted((ref, ids) for ref, ids in excluded.items() if ids))
+    if wanted == plan.excluded:
+        return plan
+    sites = {c.ref: c.site for c in plan.campaign.preflight}
+
+    def clause(run: PlannedRun, chosen: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+        if run.requires or run.pending:
+            return ""
+        ids = [i for ref, found in chosen if sites.get(ref, "") in ("", run.site) for i in found]
+        return excluding(tuple(dict.fromkeys(ids)))
+
+    runs = []
+    for run in plan.runs:
+        old, new = clause(run, plan.excluded), clause(run, wanted)
+        base = ("" if run.data_query == f"({old})" else run.data_query.removesuffix(f" AND ({old})")) if old \
+            else run.data_query
+        query = (f"{base} AND ({new})" if base else f"({new})") if new else base
+        runs.append(replace(run, data_query=query) if old != new else run)
+    return replace(plan, runs=tuple(runs), excluded=wanted)

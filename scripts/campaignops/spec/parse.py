@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ def campaign_from_dict(data: dict[str, Any], profile: Profile, path: Path | None
     butler = data["butler"]
     notes = data.get("notifications") or {}
     schedule = data.get("schedule") or {}
-    return Campaign(
+    campaign = Campaign(
         name=data["name"],
         description=data["description"],
         operator=data["operator"],
@@ -160,7 +161,18 @@ def campaign_from_dict(data: dict[str, Any], profile: Profile, path: Path | None
         autopilot=data.get("autopilot", True) is not False,
         confirm_new_rules=data.get("autopilot") == "confirm-new-rules",
         checks=checks_from_list(CAMPAIGN_SCOPE, data.get("checks"), default_min=1.0),
-        preflight=tuple(Check(PREFLIGHT_SCOPE, name, "inputs", name)
-                        for name in (data.get("preflight") or {}).get("inputs") or ()),
         site_profiles=(profile, *(p for p in site_profiles if p.name != profile.name)) if site_profiles else (),
     )
+    return replace(campaign, preflight=preflight_checks(campaign, data.get("preflight")))
+
+
+def preflight_checks(campaign: Campaign, data: dict[str, Any] | None) -> tuple[Check, ...]:
+    """The preflight's checks: one per input dataset type (`preflight/raw`); in a multi-site campaign one per
+    type and site that reads the inputs (`preflight/raw@local-frdf`), each read in that site's Butler."""
+    if not data:
+        return ()
+    missing = data.get("missing", "wait")
+    if not campaign.multisite:
+        return tuple(Check(PREFLIGHT_SCOPE, name, "inputs", name, missing=missing) for name in data["inputs"])
+    return tuple(Check(PREFLIGHT_SCOPE, f"{name}@{site}", "inputs", name, site=site, missing=missing)
+                 for name in data["inputs"] for site in campaign.input_sites())

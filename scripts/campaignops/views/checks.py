@@ -18,7 +18,8 @@ def _value(state: CheckState) -> str:
     if r is None or r.value is None:
         return "—"
     if r.kind == "inputs" and r.expected is not None:
-        return f"{fmt(r.value)}/{fmt(r.expected)} data IDs" + (f" (frozen in {r.tagged})" if r.tagged else "")
+        return (f"{fmt(r.value)}/{fmt(r.expected)} data IDs" + (f", {len(r.excluded)} excluded" if r.excluded else "")
+                + (f" (frozen in {r.tagged})" if r.tagged else ""))
     if r.kind == "completeness" and r.expected is not None:
         return f"{fmt(r.value * 100)} % ({fmt(round(r.value * r.expected))}/{fmt(r.expected)})"
     return fmt(r.value)
@@ -86,12 +87,29 @@ def page_section(campaign: Campaign, ledger: Ledger) -> list[str]:
     if not campaign.all_checks():
         return []
     try:
-        plan = make_plan(campaign, frozen=dict(ledger.frozen_groups))
+        plan = make_plan(campaign, frozen=dict(ledger.frozen_groups), excluded=ledger.excluded_inputs)
     except CampaignError:
         return []
     done = steps_done(plan, ledger)
     text = check_section(check_states(plan, ledger, done))
-    return [*text.splitlines(), "", f"Verdict: {campaign_verdict(plan, ledger, done)}.", ""]
+    return [*text.splitlines(), "", f"Verdict: {campaign_verdict(plan, ledger, done)}.", "",
+            *excluded_lines(ledger)]
+
+
+EXCLUDED_SHOWN = 20  # excluded data IDs named on the campaign page per check (all of them are in the ledger)
+
+
+def excluded_lines(ledger: Ledger) -> list[str]:
+    """What a preflight with `missing: exclude` left out, when, and the data IDs ([] when nothing was)."""
+    lines = []
+    for check in ledger.checks:
+        if check.kind == "inputs" and check.excluded:
+            more = len(check.excluded) - EXCLUDED_SHOWN
+            lines.append(f"Excluded by `{check.ref}` at {check.at} ({len(check.excluded)} data IDs without the "
+                         "input; the runs reading the inputs leave them out): "
+                         + ", ".join(f"`{i}`" for i in check.excluded[:EXCLUDED_SHOWN])
+                         + (f" and {more} more (the ledger's checks)" if more > 0 else "") + ".")
+    return [*lines, ""] if lines else []
 
 
 def issue_title(campaign: Campaign, state: CheckState) -> str:
@@ -110,7 +128,8 @@ def issue_body(campaign: Campaign, state: CheckState, key: str, marker: str) -> 
              f"| this instance ({campaign.name}) | {cell(_value(state))} |",
              f"| last instance | {cell(_previous(state))} |",
              f"| bounds | {cell(r.bounds)} |", "",
-             ("Step 1 waits until every input is there (checked again each cycle)." if step == PREFLIGHT_SCOPE
+             (f"Step 1 waits{f' at {state.check.site}' if state.check.site else ''} until every input is there "
+              "(checked again each cycle)." if step == PREFLIGHT_SCOPE
               else f"The steps that require `{step}` wait." if step != "campaign"
               else "The campaign is done, checks failed."), "",
              "Look at the output; then either fix the cause and run the step again (`campaign resubmit` / "
@@ -119,4 +138,5 @@ def issue_body(campaign: Campaign, state: CheckState, key: str, marker: str) -> 
     return "\n".join(lines)
 
 
-__all__ = ["campaign_checks", "check_section", "check_table", "issue_body", "issue_title", "page_section", "rows"]
+__all__ = ["campaign_checks", "check_section", "check_table", "excluded_lines", "issue_body", "issue_title",
+           "page_section", "rows"]

@@ -176,7 +176,7 @@ def read_model(root: Path, now: datetime, *, held: Iterable[Held] = (), recent_d
         plan = h.plan
         if plan is None:
             try:
-                plan = make_plan(h.campaign, frozen=dict(h.ledger.frozen_groups))
+                plan = make_plan(h.campaign, frozen=dict(h.ledger.frozen_groups), excluded=h.ledger.excluded_inputs)
             except CampaignError:  # cannot plan here (e.g. a split source gone): the ledger alone decides
                 plan = None
         folder = root / folder_of(h.campaign, root)

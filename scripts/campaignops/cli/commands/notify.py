@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             campaign = spec.load_campaign(path, root)
             ledger = store.load(path.parent, campaign.name)
-            plan = make_plan(campaign, frozen=dict(ledger.frozen_groups)) if campaign.all_checks() else None
+            plan = (make_plan(campaign, frozen=dict(ledger.frozen_groups), excluded=ledger.excluded_inputs)
+                    if campaign.all_checks() else None)
         except CampaignError as exc:
             print(f"  skipped {path.parent.name}: {exc}", file=sys.stderr)
             status = 1
