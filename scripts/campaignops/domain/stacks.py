@@ -138,7 +138,7 @@ def missing(tag: str, site: str, published: Published) -> str | None:
     if base == LOCAL or published.unreadable or base in published.tags:
         return None
     has = nearest(tag, published)
-    shown = f"it has {', '.join(has)}" + (f" (of {len(published.tags)})" if len(published.tags) > len(has) else "")
+    shown = f"it has {', '.join(has)}" + (f" ({len(published.tags)} tags in all)" if len(published.tags) > len(has) else "")
     what = f"stack {tag} (base {base})" if base != tag else f"stack {tag}"
     return (f"{what} is not published at {site} ({published.where}): "
             + (shown if has else "it lists no stack tags"))
