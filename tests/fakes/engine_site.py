@@ -3,6 +3,7 @@ the engine tests (a fresh `Context` per job, as a new process would start, the l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from campaignops.adapters.memory_wms import InMemoryWms
 from campaignops.adapters.processes import read_process, running
 from campaignops.domain.model import Campaign, Plan, Profile
+from campaignops.domain.stacks import Published, StackSource
 from campaignops.domain.states import RunState
 from campaignops.engine import cycle, submit
 from campaignops.engine.context import Context
@@ -42,12 +44,14 @@ class Site:
     campaign: Campaign
     wms: InMemoryWms
     clock: Clock
+    stacks_at: Callable[[StackSource], Published] | None = None  # the sites' stack listings (none: not checked)
+    said: list[str] | None = None  # what the jobs said, when a test keeps it
 
     def job(self) -> Context:
         """What a fresh `campaign apply` / `campaign status` process starts with."""
         return Context(root=self.root, campaign=self.campaign, wms=self.wms, workdir=self.root / "work",
-                       now=self.clock, say=lambda _: None,
-                       process_running=lambda pid_file: running(read_process(pid_file)))
+                       now=self.clock, say=self.said.append if self.said is not None else lambda _: None,
+                       process_running=lambda pid_file: running(read_process(pid_file)), stacks_at=self.stacks_at)
 
     @property
     def plan(self) -> Plan:

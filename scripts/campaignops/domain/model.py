@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .checks import Check
+from .stacks import StackSource
 from .wms import WmsKind
 
 Gate = Literal["auto", "manual"]
@@ -153,6 +154,7 @@ class Profile:
     queues: QueueMap | None = None
     butler_repo: str = ""  # the site's own Butler (multi-site); "" means the campaign's
     transfer: TransferConfig | None = None  # how transfers reach this site; None: Butler-to-Butler
+    stacks: StackSource | None = None  # where the site lists its stack tags; None: not checked
 
     def __post_init__(self) -> None:
         if not isinstance(self.wms, WmsKind):  # a profile built in code with the word of its YAML

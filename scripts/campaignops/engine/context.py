@@ -11,6 +11,7 @@ from pathlib import Path
 from ..domain.clock import utcnow
 from ..domain.errors import SubmitError
 from ..domain.model import Campaign
+from ..domain.stacks import Published, StackSource
 from ..ledger import store
 from ..ledger.records import Ledger
 from ..ports import Measurements, Transfer, Wms
@@ -63,6 +64,9 @@ class Context:
     # The checks of the output: opens a site's Butler (the site profile's repository, else the campaign's) for
     # reading; engine/checks.py closes it after the cycle's checks. None: this job cannot read it (checks stay due).
     measurements: Callable[[str], Measurements] | None = None
+    # The stack tags a site's profile lists (adapters/stacks.published): a launch is refused for a tag its site lacks.
+    # None: nothing is checked.
+    stacks_at: Callable[[StackSource], Published] | None = None
 
     def wms_of(self, launch_dir: Path | str) -> Wms:
         """The WMS of the site whose run was launched in `launch_dir` (see `launch_dir`), else the campaign's:

@@ -19,6 +19,7 @@ from ..domain.logtext import first_error_lines
 from ..domain.states import RunState
 from ..ledger.records import Ledger, SetupRecord
 from ..spec.rules import rooted
+from . import stacks
 from .context import Context
 
 LOG = "setup.log"
@@ -68,6 +69,7 @@ def ensure(ctx: Context, ledger: Ledger, *, again: bool = False) -> Ledger:
         ctx.say(f"  set-up stage FAILED: {record.message}; fix the cause, remove {record.repo} if it was "
                 f"half built, then `campaign setup {ctx.campaign.name} --again`")
         return ledger
+    stacks.refuse_unpublished(ctx, ("",))  # its commands run under the campaign's stack
     if not ctx.may_launch or ctx.dry_run:
         ctx.say(f"  would build the fresh repository {repo} ({len(ctx.campaign.butler_setup)} command(s))")
         return ledger

@@ -13,6 +13,7 @@ from ..ledger.records import Attempt, Control, Ledger, RunRecord, with_state
 from ..planning import render
 from ..planning.advance import Decision, Verdict, decide
 from ..ports import Submission
+from . import stacks
 from .context import Context
 
 
@@ -101,9 +102,11 @@ def _failpoint(name: str) -> None:
 def apply(ctx: Context, plan: Plan, ledger: Ledger) -> tuple[Ledger, list[Decision]]:
     """Submit every run that is ready and not in the ledger; returns the ledger and all decisions."""
     decisions = decide(plan, ledger)
-    for d in decisions:
-        if d.verdict == Verdict.SUBMIT:
-            ledger = launch_attempt(ctx, ledger, d.run, 1, "submit")
+    ready = [d.run for d in decisions if d.verdict == Verdict.SUBMIT]
+    if ready:
+        stacks.refuse_unpublished(ctx, (run.site for run in ready))
+    for run in ready:
+        ledger = launch_attempt(ctx, ledger, run, 1, "submit")
     return ledger, decisions
 
 

@@ -19,6 +19,7 @@ from ..domain.model import (
     TransferConfig,
     repo_for,
 )
+from ..domain.stacks import StackSource
 from ..domain.wms import WmsKind
 from .rules import is_relative
 
@@ -57,6 +58,13 @@ def transfer_from_dict(data: dict[str, Any] | None) -> TransferConfig | None:
                           data.get("rucio_config", ""), data.get("root", ""))
 
 
+def stacks_from_dict(data: dict[str, Any] | None) -> StackSource | None:
+    """A profile's `stacks:` (a listing directory or explicit tags), None when it names none."""
+    if not data:
+        return None
+    return StackSource(data.get("listing", ""), tuple(data.get("tags") or ()))
+
+
 PROFILES_FOLDER = "campaigns/profiles"
 
 
@@ -76,7 +84,8 @@ def profile_from_dict(data: dict[str, Any]) -> Profile:
                    monitor=tuple(sorted((data.get("monitor") or {}).items())),
                    queues=queues_from_dict(data.get("queues")),
                    butler_repo=profile_repo((data.get("butler") or {}).get("repo", "")),
-                   transfer=transfer_from_dict(data.get("transfer")))
+                   transfer=transfer_from_dict(data.get("transfer")),
+                   stacks=stacks_from_dict(data.get("stacks")))
 
 
 def checks_from_list(scope: str, data: list[dict[str, Any]] | None, *, default_min: float | None = None) -> tuple[Check, ...]:

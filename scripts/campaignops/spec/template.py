@@ -10,8 +10,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
 
 from ..domain.errors import SpecError
+from ..domain.stacks import weekly_tag
 from .schema import schema
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9._-]{2,79}$")
@@ -25,14 +27,11 @@ def template_of(campaign_text: str) -> str | None:
     return match["template"] if match else None
 
 
+__all__ = ["MADE_FROM", "TemplateError", "instance_name", "instantiate", "profile_of", "template_of", "weekly_tag"]
+
+
 class TemplateError(SpecError):
     """The template cannot make a campaign; the message says why."""
-
-
-def weekly_tag(day: dt.date) -> str:
-    """The weekly stack tag of the ISO week holding `day`: w_YYYY_WW."""
-    year, week, _ = day.isocalendar()
-    return f"w_{year}_{week:02d}"
 
 
 def instance_name(pattern: str, stack: str, day: dt.date) -> str:
@@ -46,6 +45,16 @@ def instance_name(pattern: str, stack: str, day: dt.date) -> str:
         raise TemplateError(f"schedule.name_pattern {pattern!r} gives {name!r}, not a valid campaign name "
                             "(lower-case letters, digits, '.', '_', '-'; 3-80 characters)")
     return name
+
+
+def profile_of(template_text: str) -> str | None:
+    """The profile a template names (its instances run there), None when it names none."""
+    try:
+        data = YAML(typ="safe").load(template_text)
+    except YAMLError:
+        return None
+    profile = data.get("profile") if isinstance(data, dict) else None
+    return profile if isinstance(profile, str) else None
 
 
 def _yaml() -> YAML:

@@ -33,7 +33,7 @@ OUTPUT_PLACEHOLDERS = ("campaign", "stack", "ticket", "operator")
 NAME_PLACEHOLDERS = ("stack", "date")
 
 __all__ = ["CAMPAIGN_FILE", "FORMATTERS", "Problem", "check_cron", "check_document", "check_file", "check_paths", "default_paths",
-           "expand", "local_path_warnings", "pipeline_labels"]
+           "expand", "local_path_warnings", "pipeline_labels", "profile_data"]
 
 
 # --- which file is which -----------------------------------------------------------------------
@@ -246,6 +246,11 @@ def _profile_semantics(doc: Document, path: Path) -> list[Problem]:
                                      "give every queue its own memory limit"))
         names.setdefault(row["queue"], i)
         limits.setdefault(row["max_memory"], i)
+    stacks = doc.data.get("stacks") or {}
+    if "listing" in stacks and "tags" in stacks:
+        found.append(doc.problem(("stacks", "tags"), "stacks names both a listing and tags: which one the site has "
+                                 "would be ambiguous", "keep `listing:` (the directory the stack is set up from) "
+                                 "or `tags:`, not both"))
     return found
 
 
@@ -348,9 +353,14 @@ _KNOWN_PROFILES: dict[tuple[str, int], list[str]] = {}
 
 def _profile_data(doc: Document, root: Path) -> dict[str, Any] | None:
     """The campaign's profile as plain data, when it exists and passes its own checks (else reported there)."""
-    if doc.data["profile"] not in known_profiles(root):
+    return profile_data(doc.data["profile"], root)
+
+
+def profile_data(name: str, root: Path) -> dict[str, Any] | None:
+    """Profile `name` as plain data, when it exists and passes its own checks (else reported there)."""
+    if name not in known_profiles(root):
         return None
-    path = root / "campaigns" / "profiles" / f"{doc.data['profile']}.yaml"
+    path = root / "campaigns" / "profiles" / f"{name}.yaml"
     problems, profile = check_document(path, root)
     return profile.data if not problems and profile is not None and isinstance(profile.data, dict) else None
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from pathlib import Path
 
-from ...spec.template import TemplateError, instantiate, weekly_tag
+from ...adapters.stacks import published
+from ...domain.errors import SpecError
+from ...domain.stacks import Published, weekly_for
+from ...spec.load import load_profile
+from ...spec.template import TemplateError, instantiate, profile_of
 from ...spec.validate import CAMPAIGN_FILE
 from ..common import root_of
 
@@ -15,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="template", required=True, metavar="TEMPLATE",
                         help="template name: campaigns/templates/TEMPLATE.yaml")
     parser.add_argument("--stack", default="", metavar="TAG",
-                        help="stack tag (default or empty: the weekly of --date's ISO week, w_YYYY_WW)")
+                        help="stack tag (default or empty: the newest weekly the template's profile lists in its "
+                             "`stacks:`, up to --date's ISO week; without `stacks:`, the weekly of --date's ISO "
+                             "week, w_YYYY_WW)")
     parser.add_argument("--date", type=dt.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
                         help="the instance's date, for {date} and the default tag (default: today, UTC)")
 
@@ -23,15 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     root = root_of(args)
     day = args.date or dt.datetime.now(dt.UTC).date()
-    stack = args.stack or weekly_tag(day)
     template = root / "campaigns" / "templates" / f"{args.template}.yaml"
     if not template.is_file():
         known = sorted(p.stem for p in template.parent.glob("*.yaml"))
         print(f"error: no template {template.relative_to(root)}; known: {', '.join(known) or 'none'}",
               file=sys.stderr)
         return 1
+    template_text = template.read_text(encoding="utf-8")
+    stack = args.stack or _newest_weekly(root, template_text, day)
     try:
-        name, text = instantiate(template.read_text(encoding="utf-8"), args.template, stack, day)
+        name, text = instantiate(template_text, args.template, stack, day)
     except TemplateError as exc:
         print(f"error: {template.relative_to(root)}: {exc}", file=sys.stderr)
         return 1
@@ -45,3 +53,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"created {target.relative_to(root)}", file=sys.stderr)
     print(name)
     return 0
+
+
+def _newest_weekly(root: Path, template_text: str, day: dt.date) -> str:
+    """The newest weekly the template's profile lists (said on stderr, with where it came from)."""
+    name = profile_of(template_text) or "(none)"
+    try:
+        stacks = load_profile(name, root).stacks
+        found = published(stacks) if stacks is not None else None
+    except SpecError as exc:  # the instance's validation names what is wrong with it
+        found = Published(f"campaigns/profiles/{name}.yaml", unreadable=str(exc))
+    tag, said = weekly_for(day, name, found)
+    print(said, file=sys.stderr)
+    return tag

@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
             found = _recorded_drift(doc, path, root)
             if not found and doc.data.get("sites"):
                 found = _cross_site(doc, path, root)
+            if not found and _lists_stacks(doc, root):
+                found, unsure = _stacks(doc, path, root)
+                warnings += unsure
         problems.extend(found)
     sys.stdout.write(FORMATTERS[args.format](problems, len(files), warnings))
     return 1 if problems else 0
@@ -56,6 +59,18 @@ def _cross_site(doc: Document, path: Path, root: Path) -> list[Problem]:
     from ...workspace import cross_site_problems
 
     return cross_site_problems(doc, path, root)
+
+
+def _lists_stacks(doc: Document, root: Path) -> bool:
+    """Whether a site of the campaign lists its stacks (spares the adapters' import when none does)."""
+    names = {doc.data.get("profile"), *(doc.data.get("sites") or ())}
+    return any((validate.profile_data(str(name), root) or {}).get("stacks") for name in names if name)
+
+
+def _stacks(doc: Document, path: Path, root: Path) -> tuple[list[Problem], list[Problem]]:
+    from ...workspace import stack_problems
+
+    return stack_problems(doc, path, root)
 
 
 def _recorded_drift(doc: Document, path: Path, root: Path) -> list[Problem]:
