@@ -34,7 +34,7 @@ def campaign_cli(control: Path, workdir: Path, *args: str, env: dict[str, str] |
 def small_control(tmp_path: Path, butler: Path, steps: int = 1, group: list[int] | None = None) -> Path:
     """The demo campaign cut down to its first `steps` steps and (optionally) one visit group, with the failure
     rules off (`autopilot: false`): these tests drive retry, rescue and controls by hand, as an operator would
-    (tests/demo/test_autopilot_real.py lets the rules act)."""
+    (the `make demo` test lets the rules act)."""
     control = make_control_repo(ROOT, tmp_path / "control", butler)
     spec_file = control / "campaigns" / "demo" / "campaign.yaml"
     ry = YAML()
@@ -79,6 +79,23 @@ def test_make_demo_runs_every_step_to_success_after_the_failure_rules_retry_its_
     assert [a.kind for a in retried["step1"].attempts] == ["submit", "restart"]
     assert [a.kind for a in retried["step2"].attempts] == ["submit", "rescue"]  # more-memory runs again only the failed quanta
     assert retried["step2"].attempts[1].memory == (("consolidateVisitDemo", 4096),)
+    # each decision as the rules wrote it
+    failed, restart = retried["step1"].attempts
+    assert failed.decision is not None and failed.decision.text == "matched rule `transient-io`: restart, attempt 2 of 3"
+    assert restart.kind == "restart"
+    oom, more = retried["step2"].attempts
+    assert oom.decision is not None and oom.decision.rule == "out-of-memory"
+    assert oom.decision.text == "matched rule `out-of-memory`: more memory, consolidateVisitDemo 4 GB, attempt 2 of 4"
+    # the rescue runs only the quanta that did not succeed, with more memory for the matched task alone
+    succeeded = sum(t.get("SUCCEEDED") for t in oom.tasks)
+    assert succeeded > 0 and oom.failed_quanta() > 0
+    assert more.total_quanta() == oom.total_quanta() - succeeded
+    assert more.output_run.endswith("/step2/all/a02")
+    rescued = yaml.safe_load(Path(more.config_path).read_text())
+    first = yaml.safe_load(Path(oom.config_path).read_text())
+    assert rescued["pipetask"]["consolidateVisitDemo"] == {"requestMemory": 4096}
+    assert {k: v for k, v in rescued["pipetask"].items() if k != "consolidateVisitDemo"} == \
+        {k: v for k, v in first.get("pipetask", {}).items() if k != "consolidateVisitDemo"}, "other tasks untouched"
     issue_files = list((control / "issues").glob("*.md"))
     assert len(issue_files) == 2 and all("state: closed" in p.read_text() for p in issue_files)
     # the checks of the output, read from the Butler: every coadd the quanta were to write, the tract's flux

@@ -194,7 +194,7 @@ def _control_repo(tmp: Path, butler: Path) -> Path:
     data = ry.load(spec_file)
     del data["steps"][2:]
     # The operator's loop by hand (issue → retry.yml): the failure rules off, and step 2 without the demo's
-    # injected MemoryError (tests/demo/test_autopilot_real.py has the rules act on both).
+    # injected MemoryError (the `make demo` test in tests/demo/test_e2e_local.py has the rules act on both).
     data["autopilot"] = False
     data["steps"][1].pop("bps", None)
     ry.dump(data, spec_file)
