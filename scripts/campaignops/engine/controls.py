@@ -224,6 +224,8 @@ def from_spec(ctx: Context, plan: Plan, ledger: Ledger, *, by: str) -> Ledger:
             ctx.say(f"  {rc.key}: superseded in the spec; waits for attempt in state {rc.state} to end "
                     f"(or `campaign cancel {ctx.campaign.name} {rc.key}`)")
         for item in ready:
+            if not ctx.follows(item.run.site):
+                continue  # its own site's runner supersedes it
             record = ledger.run(item.run.key)
             assert record is not None and record.current is not None
             ledger = ledger.with_control(Control(ctx.now(), by, "supersede", item.run.key,

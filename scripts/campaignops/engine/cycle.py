@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..domain.model import Plan
 from ..ledger.records import Ledger
 from ..planning.advance import Decision, Verdict, decide
-from . import autopilot, checks, controls, observe, setup_stage, submit, transfers
+from . import autopilot, checks, controls, heartbeat, observe, setup_stage, submit, transfers
 from .context import Context
 
 
@@ -60,6 +60,8 @@ def run(ctx: Context, plan: Plan, ledger: Ledger, *, act: bool, by: str,
     the look saw it, before the failure rules say what they do about it. Each stage saves what it changed."""
     acting = act and ctx.may_launch
     ledger, changes = observe.refresh(ctx, ledger)
+    if acting and not ctx.scope.everywhere:
+        ledger = heartbeat.beat(ctx, ledger)
     if seen is not None:
         for change in changes:
             seen(change)
@@ -71,11 +73,14 @@ def run(ctx: Context, plan: Plan, ledger: Ledger, *, act: bool, by: str,
     if acting:
         # Failure rules act before new runs are submitted: an accepted failure lets the next step start now.
         ledger = autopilot.apply_rules(ctx, plan, ledger)
-        if ledger.hold is None:
+        # The set-up stage and the checks read and write the central site's Butler: its runner's work.
+        central = ctx.follows(ctx.campaign.profile.name)
+        if ledger.hold is None and central:
             ledger = setup_stage.ensure(ctx, ledger)
         # A done step's checks, before the steps that wait for them; after the set-up stage, whose repository
         # the preflight asks (a campaign that builds its repository is preflighted in the cycle that built it).
-        ledger = checks.evaluate(ctx, plan, ledger)
+        if central:
+            ledger = checks.evaluate(ctx, plan, ledger)
         ledger, decisions = submit.apply(ctx, plan, ledger)
     else:
         decisions = decide(plan, ledger)
