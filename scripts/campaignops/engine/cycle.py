@@ -36,10 +36,12 @@ class Cycle:
     moved: tuple[str, ...]  # one line per transfer that changed
     decisions: tuple[Decision, ...]  # what the plan says of every run now
     acted: bool  # False for a look
+    others: frozenset[str] = frozenset()  # a runner per facility: runs ready at other sites, left to their runners
 
     @property
     def submitted(self) -> int:
-        return sum(d.verdict == Verdict.SUBMIT for d in self.decisions) if self.acted else 0
+        return sum(d.verdict == Verdict.SUBMIT and d.run.key not in self.others
+                   for d in self.decisions) if self.acted else 0
 
     @property
     def working(self) -> bool:
@@ -84,7 +86,8 @@ def run(ctx: Context, plan: Plan, ledger: Ledger, *, act: bool, by: str,
         ledger, decisions = submit.apply(ctx, plan, ledger)
     else:
         decisions = decide(plan, ledger)
-    return Cycle(ledger, tuple(changes), tuple(moved), tuple(decisions), acting)
+    others = frozenset(d.run.key for d in decisions if not ctx.follows(d.run.site))
+    return Cycle(ledger, tuple(changes), tuple(moved), tuple(decisions), acting, others)
 
 
 __all__ = ["Cycle", "active", "run"]

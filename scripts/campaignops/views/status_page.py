@@ -515,7 +515,8 @@ def site_page(site: str) -> str:
 def runner_silence(site: str, views: list[CampaignView], now: datetime | None) -> str:
     """When the facility has its own runner (`--site`) and it has not been seen for SILENT_AFTER: since when
     (the latest `seen` any campaign recorded); "" otherwise."""
-    seen = [c.at for v in views for c in (v.ledger.last_seen(site),) if c is not None]
+    seen = [c.at for v in views for s in v.campaign.sites if _facility(v.campaign, s) == site
+            for c in (v.ledger.last_seen(v.campaign.site_profile(s).site),) if c is not None]
     last = max(seen, default="")
     return last if last and now is not None and silent(last, now) else ""
 
