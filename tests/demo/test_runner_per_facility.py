@@ -42,7 +42,8 @@ def _unshare_works() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(not _unshare_works(), reason="needs `unshare -rm` (user + mount namespaces)")
+pytestmark = [pytest.mark.slow,  # three site Butlers, eleven status jobs as processes: ~20 s of CPU
+              pytest.mark.skipif(not _unshare_works(), reason="needs `unshare -rm` (user + mount namespaces)")]
 
 
 def git(cwd: Path, *args: str) -> str:

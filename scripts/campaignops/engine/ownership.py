@@ -27,7 +27,9 @@ def claim(ledger: Ledger, runner: str, *, by: str, now: str, sites: tuple[str, .
     if not sites:
         for target, owner in ledger.site_owners().items():
             if owner.runner != runner:
-                _refuse(ledger, owner, runner, f"the runs at {target.removeprefix('site:')}", target)
+                _refuse(ledger, owner, runner, f"the runs at {target.removeprefix('site:')}", target,
+                        note=" This job follows every site, and the campaign has a runner per facility: give it "
+                        "`--site` (or set CAMPAIGNOPS_SITE) on each facility's runner.")
         return _claim_target(ledger, "campaign", runner, by=by, now=now)
     whole = ledger.owner
     for site in sites:
@@ -51,7 +53,7 @@ def _claim_target(ledger: Ledger, target: str, runner: str, *, by: str, now: str
     raise AssertionError  # _refuse raises
 
 
-def _refuse(ledger: Ledger, owner: Control, runner: str, what: str, target: str) -> None:
+def _refuse(ledger: Ledger, owner: Control, runner: str, what: str, target: str, note: str = "") -> None:
     host, _, workdir = owner.runner.partition(":")
     site = "" if target == "campaign" else f" --site {target.removeprefix('site:')}"
     raise NotOwner(
@@ -59,7 +61,8 @@ def _refuse(ledger: Ledger, owner: Control, runner: str, what: str, target: str)
         f"{owner.at}, `{owner.action}`); this job runs from {runner}. Nothing was submitted or recorded: its "
         f"launch directories are not here, so every run would be submitted a second time. Run it on {host} with "
         f"--workdir {workdir} (or CAMPAIGNOPS_WORKDIR={workdir}); if that runner is gone for good, move the "
-        f"campaign here: `campaign ledger takeover {ledger.campaign}{site} --reason '…'` (recorded with who and why)")
+        f"campaign here: `campaign ledger takeover {ledger.campaign}{site} --reason '…'` (recorded with who and why)."
+        + note)
 
 
 def take_over(ledger: Ledger, runner: str, *, by: str, reason: str, now: str, sites: tuple[str, ...] = ()) -> Ledger:
