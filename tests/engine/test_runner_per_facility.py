@@ -13,7 +13,7 @@ import pytest
 
 from campaignops.adapters.memory_wms import InMemoryWms
 from campaignops.domain.errors import SubmitError
-from campaignops.domain.model import Plan
+from campaignops.domain.model import Plan, Profile
 from campaignops.domain.scope import Scope, scope_of
 from campaignops.domain.states import RunState
 from campaignops.engine import cycle, submit
@@ -24,36 +24,17 @@ from campaignops.ledger.merge import merge_ledgers
 from campaignops.ledger.records import Control, Ledger
 from campaignops.planning.grouping import frozen_of, site_part
 from campaignops.planning.plan import make_plan
-from campaignops.spec.parse import campaign_from_dict
 from campaignops.views.status_page import campaign_view, site_view
-from fakes.engine_site import PROFILE, Clock
+from fakes.engine_site import USDF, Clock, two_site_campaign
 from fakes.memory_transfer import MemoryTransfer
-
-FRDF = replace(PROFILE, name="local-frdf", site="FrDF", butler_repo="/sites/frdf")
-USDF = replace(PROFILE, name="local-usdf", site="USDF", butler_repo="/sites/usdf")
 
 
 class TwoSites:
     """step1 at FrDF (two groups), step2 at the central USDF (a transfer from FrDF before it), step3 at FrDF."""
 
-    def __init__(self, root: Path, usdf: object = USDF) -> None:
-        data = {
-            "name": "camp", "description": "d", "operator": "op", "profile": "local-usdf",
-            "sites": ["local-usdf", "local-frdf"],
-            "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/repo", "inputs": ["in"], "output": "out/{campaign}"},
-            "pipeline": "pipelines/p.yaml", "data_query": "instrument='X'",
-            "steps": [
-                {"name": "step1", "subsets": ["step1"], "site": "local-frdf",
-                 "split": {"by": "values", "dimension": "visit", "values": [1, 2]}},
-                {"name": "step2", "subsets": ["step2"], "transfer": {"dataset_types": ["visit_summary"]}},
-                {"name": "step3", "subsets": ["step3"], "site": "local-frdf",
-                 "transfer": {"dataset_types": ["global_calib"]}},
-            ],
-        }
-        path = root / "campaigns" / "camp" / "campaign.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, root: Path, usdf: Profile = USDF) -> None:
+        self.campaign = two_site_campaign(root, usdf)
         self.root = root
-        self.campaign = campaign_from_dict(data, usdf, path=path, site_profiles=(usdf, FRDF))  # type: ignore[arg-type]
         self.wms = InMemoryWms()
         self.clock = Clock()
         self.service = MemoryTransfer()
