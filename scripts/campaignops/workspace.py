@@ -23,6 +23,7 @@ from .domain.clock import utcnow
 from .domain.errors import ButlerQueryError, LedgerError, PlanError
 from .domain.model import Campaign, Plan
 from .domain.problems import Problem
+from .domain.scope import Scope
 from .domain.stacks import base_of, missing
 from .domain.states import RunState
 from .engine import cycle
@@ -33,7 +34,7 @@ from .ledger import store
 from .ledger.records import Ledger
 from .planning.changes import compare
 from .planning.controls import drift_problems
-from .planning.grouping import groups_for
+from .planning.grouping import groups_for, resident_at, site_part
 from .planning.plan import make_plan
 from .planning.render import spec_fingerprint
 from .planning.transfers import moved_from, unfed_reads
@@ -79,22 +80,46 @@ def spec_author(campaign: Campaign, root: Path) -> str:
 
 def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable[[str], None] = print,
                   workdir: Path | None = None, wms: Wms | None = None,
-                  query_groups: bool = True, strict_groups: bool = True, launches: bool = True) -> Workspace:
+                  query_groups: bool = True, strict_groups: bool = True, launches: bool = True,
+                  scope: Scope | None = None) -> Workspace:
     """The campaign opened for work. Unless `dry_run`, under the campaign lock (the checkout's, then the work
     directory's: held until the process ends) and, when the job `launches` (apply, reconcile, retry, …; not
     a look), only from the runner/work directory the ledger records as launching its runs (the first such
-    job records itself; `engine/ownership.py`)."""
+    job records itself; `engine/ownership.py`). `scope`: a runner per facility launches, follows and asks the
+    Butler of its own site only (the whole campaign by default)."""
+    scope = scope or Scope()
     campaign = load_campaign(campaign_path(name, root), root)
     assert campaign.path is not None
     workdir = workdir_for(root, workdir)
     if not dry_run:
         lock_campaign(workdir, campaign.name, say, root=root)
     ledger = store.load(campaign.path.parent, campaign.name)
-    if launches and not dry_run:
-        ledger = claim(ledger, this_runner(workdir), by=job_actor(), now=utcnow())
+    mine = sites_of(campaign, scope)
+    if launches and not dry_run and (scope.everywhere or mine):  # a campaign with no run at the site: no claim
+        ledger = claim(ledger, this_runner(workdir), by=job_actor(), now=utcnow(),
+                       sites=() if scope.everywhere else mine)
     frozen = {step: groups for step, groups in ledger.frozen_groups}
-    needs_query = [s for s in campaign.steps if s.split.by in ("query", "residency") and s.name not in frozen]
     built = not campaign.butler_setup or (ledger.setup is not None and ledger.setup.state == RunState.SUCCEEDED)
+    if query_groups and built and not scope.everywhere:
+        # A runner per facility asks its own site's Butler only, and freezes its share of each residency split.
+        source = ButlerDataIds.for_campaign(campaign, root)
+        for step in campaign.steps:
+            for site in mine:
+                if step.split.by != "residency" or step.name in frozen or site_part(step.name, site) in frozen:
+                    continue
+                try:
+                    share = resident_at(campaign, step, site, source)
+                except ButlerQueryError as exc:
+                    if strict_groups:
+                        raise
+                    say(f"warning: {campaign.name} {step.name}: its group at {site} stays pending, the Butler query "
+                        f"failed: {exc}")
+                    continue
+                frozen[site_part(step.name, site)] = share
+                ledger = ledger.with_frozen_groups(site_part(step.name, site), share)
+    central = scope.everywhere or campaign.central in mine
+    needs_query = [s for s in campaign.steps if s.name not in frozen and (
+        (s.split.by == "query" and central) or (s.split.by == "residency" and scope.everywhere))]
     if needs_query and query_groups and built:  # a repository still to be built cannot be asked
         # Ask the Butler once, at the first apply/status, and freeze the groups in the ledger so
         # later plans are stable even when the repository gains data.
@@ -112,7 +137,7 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
             frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in found)
             ledger = ledger.with_frozen_groups(step.name, frozen[step.name])
     for step in campaign.steps:
-        if step.split.by == "count" and step.name not in frozen and not dry_run:
+        if step.split.by == "count" and step.name not in frozen and not dry_run and central:
             # A count split's groups are frozen at the first apply too: IDs appended to its source file
             # later form new groups instead of growing a group that may have been submitted.
             frozen[step.name] = tuple((g.name, g.query, g.size or 0) for g in groups_for(campaign, step))
@@ -124,10 +149,16 @@ def open_campaign(root: Path, name: str, *, dry_run: bool = False, say: Callable
                   {site: make_wms(campaign.site_profile(site), workdir)
                    for site in campaign.sites},
                   process_running=lambda pid_file: running(read_process(pid_file)),
-                  measurements=lambda site: ButlerMeasurements(rooted(campaign.repo_at(site), root)),
-                  stacks_at=published)
+                  measurements=lambda site: ButlerMeasurements(rooted(campaign.repo_at(site), root)), scope=scope,
+                  runner=this_runner(workdir), stacks_at=published)
     refuse_lost_files(ctx, ledger)
     return Workspace(ctx, plan, ledger)
+
+
+def sites_of(campaign: Campaign, scope: Scope) -> tuple[str, ...]:
+    """The campaign's sites (profile names) a job of `scope` launches and follows."""
+    return tuple(s for s in campaign.sites or (campaign.profile.name,)
+                 if scope.covers(s, campaign.site_profile(s).site))
 
 
 def refuse_lost_files(ctx: Context, ledger: Ledger) -> None:

@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 
 from campaignops.adapters.lock import release_all
 from campaignops.domain.errors import ButlerQueryError
+from campaignops.ledger import store
 from campaignops.workspace import open_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,3 +148,18 @@ def test_a_step_reading_another_sites_output_with_the_wrong_requires_is_refused_
                 "at local-usdf, which step step2 writes at local-frdf, local-ukdf, and no transfer brings it there"
                 ) in check.stdout
         assert "(fix: requires: [step1, step2] on step step2c" in check.stdout
+
+
+def test_a_facilitys_status_job_asks_only_its_own_sites_butler_and_owns_only_its_site(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    done = campaign(root, "reconcile", "--all", "--no-pages", "--site", "FrDF")
+    assert done.returncode == 0, done.stderr
+    assert "(USDF, local-usdf; this job: site FrDF)" in done.stdout
+    asked = [line for line in done.stdout.splitlines() if "the Butler query failed" in line]
+    assert asked and all("at local-frdf stays pending" in line for line in asked)  # never the other sites'
+    ledger = store.load(root / "campaigns" / "demo-3x3", "demo-3x3")
+    assert set(ledger.site_owners()) == {"site:local-frdf"} and ledger.owner is None
+    taken = campaign(root, "ledger", "takeover", "demo-3x3", "--site", "local-ukdf", "--reason", "UKDF runs its own")
+    assert taken.returncode == 0, taken.stderr
+    owners = store.load(root / "campaigns" / "demo-3x3", "demo-3x3").site_owners()
+    assert set(owners) == {"site:local-frdf", "site:local-ukdf"} and owners["site:local-ukdf"].action == "takeover"

@@ -20,34 +20,16 @@ from campaignops.planning.advance import Verdict, decide
 from campaignops.planning.plan import make_plan
 from campaignops.ports import TransferProgress
 from campaignops.spec.parse import campaign_from_dict
-from fakes.engine_site import PROFILE, Clock
+from fakes.engine_site import FRDF, USDF, Clock, two_site_campaign
 from fakes.memory_transfer import Crash, MemoryTransfer
-
-FRDF = replace(PROFILE, name="local-frdf", site="FrDF", butler_repo="/sites/frdf")
-USDF = replace(PROFILE, name="local-usdf", site="USDF", butler_repo="/sites/usdf")
 
 
 class MultiSite:
     """A three-step campaign: step1 at FrDF (two groups), step2 at the central USDF, step3 back at FrDF."""
 
     def __init__(self, root: Path) -> None:
-        data = {
-            "name": "camp", "description": "d", "operator": "op", "profile": "local-usdf",
-            "sites": ["local-usdf", "local-frdf"],
-            "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/repo", "inputs": ["in"], "output": "out/{campaign}"},
-            "pipeline": "pipelines/p.yaml", "data_query": "instrument='X'",
-            "steps": [
-                {"name": "step1", "subsets": ["step1"], "site": "local-frdf",
-                 "split": {"by": "values", "dimension": "visit", "values": [1, 2]}},
-                {"name": "step2", "subsets": ["step2"], "transfer": {"dataset_types": ["visit_summary"]}},
-                {"name": "step3", "subsets": ["step3"], "site": "local-frdf",
-                 "transfer": {"dataset_types": ["global_calib"]}},
-            ],
-        }
-        path = root / "campaigns" / "camp" / "campaign.yaml"
-        path.parent.mkdir(parents=True)
+        self.campaign = two_site_campaign(root)
         self.root = root
-        self.campaign = campaign_from_dict(data, USDF, path=path, site_profiles=(USDF, FRDF))
         self.wms = InMemoryWms()
         self.clock = Clock()
         self.service = MemoryTransfer()

@@ -4,7 +4,7 @@ the engine tests (a fresh `Context` per job, as a new process would start, the l
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,28 @@ from campaignops.planning.plan import make_plan
 from campaignops.spec.parse import campaign_from_dict
 
 PROFILE = Profile("local-parsl", "test", "local", "parsl", "", (("wmsServiceClass", "x.Service"),))
+FRDF = replace(PROFILE, name="local-frdf", site="FrDF", butler_repo="/sites/frdf")
+USDF = replace(PROFILE, name="local-usdf", site="USDF", butler_repo="/sites/usdf")
+
+
+def two_site_campaign(root: Path, usdf: Profile = USDF) -> Campaign:
+    """A three-step campaign: step1 at FrDF (two groups), step2 at the central USDF, step3 back at FrDF."""
+    data = {
+        "name": "camp", "description": "d", "operator": "op", "profile": "local-usdf",
+        "sites": ["local-usdf", "local-frdf"],
+        "stack": {"tag": "w_2026_47"}, "butler": {"repo": "/repo", "inputs": ["in"], "output": "out/{campaign}"},
+        "pipeline": "pipelines/p.yaml", "data_query": "instrument='X'",
+        "steps": [
+            {"name": "step1", "subsets": ["step1"], "site": "local-frdf",
+             "split": {"by": "values", "dimension": "visit", "values": [1, 2]}},
+            {"name": "step2", "subsets": ["step2"], "transfer": {"dataset_types": ["visit_summary"]}},
+            {"name": "step3", "subsets": ["step3"], "site": "local-frdf",
+             "transfer": {"dataset_types": ["global_calib"]}},
+        ],
+    }
+    path = root / "campaigns" / "camp" / "campaign.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return campaign_from_dict(data, usdf, path=path, site_profiles=(usdf, FRDF))
 
 
 class Clock:

@@ -23,6 +23,14 @@ BIN = Path(sys.executable).parent
 NAMES = ("validate", "submit", "status", "weekly-ci-hsc", "tests", "retry", "housekeeping")
 SELF_HOSTED = ("submit", "status", "weekly-ci-hsc", "retry", "housekeeping")
 RUNNER = ["self-hosted", "${{ vars.CAMPAIGNOPS_RUNNER_LABEL || 'usdf' }}"]  # the facility's label, a variable
+# A runner per facility: the jobs that launch or follow runs run once per site of CAMPAIGNOPS_SITES, each on its
+# facility's runner; without that variable the one site "" and the one runner above.
+PER_SITE = {("status", "status"): "matrix.site", ("submit", "apply"): "matrix.site", ("retry", "retry"): "inputs.site"}
+
+
+def site_runner(site: str) -> list[str]:
+    return ["self-hosted", f"${{{{ {site} && (vars[format('CAMPAIGNOPS_RUNNER_LABEL_{{0}}', {site})] || {site}) "
+                           "|| vars.CAMPAIGNOPS_RUNNER_LABEL || 'usdf' }}"]
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -221,8 +229,9 @@ def test_self_hosted_jobs_are_never_triggered_by_a_pull_request() -> None:
             assert "pull_request" not in triggers(name), name
     assert {n for n in NAMES if any("self-hosted" in labels(j) for j in jobs(n).values())} == set(SELF_HOSTED)
     for name in SELF_HOSTED:
-        for job in jobs(name).values():
-            assert labels(job) == RUNNER
+        for job_name, job in jobs(name).items():
+            site = PER_SITE.get((name, job_name))
+            assert labels(job) == (site_runner(site) if site else RUNNER), f"{name}.{job_name}"
 
 
 def test_the_runner_label_comes_from_a_repository_variable_with_usdf_as_default() -> None:
@@ -391,7 +400,17 @@ def test_retry_is_dispatch_only_and_never_dropped() -> None:
     assert set(on["workflow_dispatch"]["inputs"]["action"]["options"]) == {*RETRIES, *CONTROLS}  # each one works
     job = jobs("retry")["retry"]
     assert "concurrency" not in job  # a queued retry is never cancelled; the campaign lock serialises
-    assert job["runs-on"] == RUNNER
+    assert job["runs-on"] == site_runner("inputs.site") and job["env"]["CAMPAIGNOPS_SITE"] == "${{ inputs.site }}"
+    assert on["workflow_dispatch"]["inputs"]["site"]["default"] == ""
+
+
+def test_a_runner_per_facility_runs_the_status_and_submit_jobs_once_per_site_of_the_repository_variable() -> None:
+    sites = "${{ fromJSON(vars.CAMPAIGNOPS_SITES || '[\"\"]') }}"
+    for name, job_name in (("status", "status"), ("submit", "apply")):
+        job = jobs(name)[job_name]
+        assert job["strategy"]["matrix"]["site"] == sites, f"{name}.{job_name}"
+        assert job["strategy"]["fail-fast"] is False  # one facility failing never stops the others
+        assert job["env"]["CAMPAIGNOPS_SITE"] == "${{ matrix.site }}"  # read by reconcile / apply as --site
 
 
 def test_every_self_hosted_job_keeps_its_launch_directories_outside_the_checkout() -> None:

@@ -12,8 +12,22 @@ from pathlib import Path
 
 from ..adapters import pages as page_files
 from ..adapters.git.repo import Git, GitError
+from ..domain.scope import Scope, scope_of
 from ..spec.load import all_campaign_paths, root_from
 from ..views import pages
+
+
+def add_site_argument(parser: argparse.ArgumentParser) -> None:
+    """`--site`: a runner per facility (see `scope`)."""
+    parser.add_argument("--site", default=None, metavar="SITE",
+                        help="a runner per facility: launch, follow and ask the Butler of only the runs placed at "
+                        "SITE (a profile name of the campaign's sites, e.g. local-frdf, or a facility, e.g. FrDF); "
+                        "default $CAMPAIGNOPS_SITE, else every site")
+
+
+def scope(args: argparse.Namespace) -> Scope:
+    """The `--site` of a command, else $CAMPAIGNOPS_SITE: every site when neither is given."""
+    return scope_of(getattr(args, "site", None), os.environ)
 
 
 def root_of(args: argparse.Namespace) -> Path:

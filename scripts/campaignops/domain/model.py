@@ -153,6 +153,7 @@ class Profile:
     monitor: tuple[tuple[str, Any], ...] = ()  # the WMS's monitor (BigPanDA): url, username, requests_per_hour
     queues: QueueMap | None = None
     butler_repo: str = ""  # the site's own Butler (multi-site); "" means the campaign's
+    reaches: tuple[str, ...] = ()  # a runner per facility: the other sites' Butlers this site's runner can read
     transfer: TransferConfig | None = None  # how transfers reach this site; None: Butler-to-Butler
     stacks: StackSource | None = None  # where the site lists its stack tags; None: not checked
 

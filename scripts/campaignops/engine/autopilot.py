@@ -187,7 +187,8 @@ def apply_rules(ctx: Context, plan: Plan, ledger: Ledger, rules: tuple[Rule, ...
     Looks (`ctx.may_launch` false), dry runs and campaigns with `autopilot: false` change nothing."""
     if not ctx.may_launch or not ctx.campaign.autopilot:
         return ledger
-    failed = [r.key for r in ledger.runs if r.state == RunState.FAILED and ledger.disposition(r.key) is None]
+    failed = [r.key for r in ledger.runs if r.state == RunState.FAILED and ledger.disposition(r.key) is None
+              and ctx.follows_run(r.step, r.group)]
     if not failed:
         return ledger  # the rules files are read only when there is something to decide
     if rules is None:

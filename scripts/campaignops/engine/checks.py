@@ -36,7 +36,8 @@ def evaluate(ctx: Context, plan: Plan, ledger: Ledger) -> Ledger:
     building = setup_stage.needed(ctx, ledger)  # the preflight asks a repository the set-up stage has built
     due = [s for s in check_states(plan, ledger, steps_done(plan, ledger))
            if (s.standing == CheckStanding.DUE or (s.standing == CheckStanding.FAILED and s.check.kind == "inputs"))
-           and not (building and s.check.kind == "inputs")]
+           and not (building and s.check.kind == "inputs")
+           and ctx.follows(_site_of(ctx, s.check))]  # a runner per facility reads only its own site's Butler
     if not due:
         return ledger
     previous = previous_values(ctx.root, ctx.campaign.name, ctx.campaign.path,

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..domain.clock import utcnow
 from ..domain.errors import SubmitError
 from ..domain.model import Campaign
+from ..domain.scope import Scope
 from ..domain.stacks import Published, StackSource
 from ..ledger import store
 from ..ledger.records import Ledger
@@ -67,6 +68,30 @@ class Context:
     # The stack tags a site's profile lists (adapters/stacks.published): a launch is refused for a tag its site lacks.
     # None: nothing is checked.
     stacks_at: Callable[[StackSource], Published] | None = None
+    # A runner per facility: the site whose runs this job launches and follows (every site by default).
+    scope: Scope = field(default_factory=Scope)
+    runner: str = ""  # this runner and work directory, `host:workdir` (the heartbeat names it)
+
+    def site_of(self, step: str, group: str) -> str:
+        """The site (profile name) a run is placed at: its step's site or residency group, else the central one."""
+        try:
+            return self.campaign.step_site(self.campaign.step(step), group) or self.campaign.profile.name
+        except KeyError:
+            return self.campaign.profile.name
+
+    def follows(self, site: str) -> bool:
+        """Whether runs placed at `site` (a profile name; "" is the central site) are this job's."""
+        if self.scope.everywhere:
+            return True
+        name = site or self.campaign.profile.name
+        try:
+            facility = self.campaign.site_profile(name).site
+        except KeyError:
+            facility = ""
+        return self.scope.covers(name, facility)
+
+    def follows_run(self, step: str, group: str) -> bool:
+        return self.scope.everywhere or self.follows(self.site_of(step, group))
 
     def wms_of(self, launch_dir: Path | str) -> Wms:
         """The WMS of the site whose run was launched in `launch_dir` (see `launch_dir`), else the campaign's:

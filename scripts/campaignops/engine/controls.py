@@ -60,6 +60,10 @@ def cancel(ctx: Context, plan: Plan, ledger: Ledger, target: str, *, by: str, re
     keys = targets(plan, ledger, target)
     active = [r for r in (ledger.run(k) for k in keys)
               if r is not None and r.current is not None and not r.current.state.finished]
+    elsewhere = [r.key for r in active if not ctx.follows_run(r.step, r.group)]
+    if elsewhere:  # a runner per facility stops only its own site's runs: the others' bps are at their runners
+        ctx.say(f"  left to their own site's runner (`--site`): {', '.join(elsewhere)}")
+        active = [r for r in active if r.key not in elsewhere]
     if not active:
         ctx.say(f"  nothing to cancel: no run of {target} is active")
         return ledger
@@ -224,6 +228,8 @@ def from_spec(ctx: Context, plan: Plan, ledger: Ledger, *, by: str) -> Ledger:
             ctx.say(f"  {rc.key}: superseded in the spec; waits for attempt in state {rc.state} to end "
                     f"(or `campaign cancel {ctx.campaign.name} {rc.key}`)")
         for item in ready:
+            if not ctx.follows(item.run.site):
+                continue  # its own site's runner supersedes it
             record = ledger.run(item.run.key)
             assert record is not None and record.current is not None
             ledger = ledger.with_control(Control(ctx.now(), by, "supersede", item.run.key,

@@ -24,7 +24,7 @@ from ..domain.model import Plan
 from ..ledger.records import Ledger
 from ..planning.advance import Decision, Verdict, decide
 from ..planning.plan import with_exclusions
-from . import autopilot, checks, controls, observe, setup_stage, submit, transfers
+from . import autopilot, checks, controls, heartbeat, observe, setup_stage, submit, transfers
 from .context import Context
 
 
@@ -37,10 +37,12 @@ class Cycle:
     moved: tuple[str, ...]  # one line per transfer that changed
     decisions: tuple[Decision, ...]  # what the plan says of every run now
     acted: bool  # False for a look
+    others: frozenset[str] = frozenset()  # a runner per facility: runs ready at other sites, left to their runners
 
     @property
     def submitted(self) -> int:
-        return sum(d.verdict == Verdict.SUBMIT for d in self.decisions) if self.acted else 0
+        return sum(d.verdict == Verdict.SUBMIT and d.run.key not in self.others
+                   for d in self.decisions) if self.acted else 0
 
     @property
     def working(self) -> bool:
@@ -61,6 +63,8 @@ def run(ctx: Context, plan: Plan, ledger: Ledger, *, act: bool, by: str,
     the look saw it, before the failure rules say what they do about it. Each stage saves what it changed."""
     acting = act and ctx.may_launch
     ledger, changes = observe.refresh(ctx, ledger)
+    if acting and not ctx.scope.everywhere:
+        ledger = heartbeat.beat(ctx, ledger)
     if seen is not None:
         for change in changes:
             seen(change)
@@ -72,16 +76,20 @@ def run(ctx: Context, plan: Plan, ledger: Ledger, *, act: bool, by: str,
     if acting:
         # Failure rules act before new runs are submitted: an accepted failure lets the next step start now.
         ledger = autopilot.apply_rules(ctx, plan, ledger)
-        if ledger.hold is None:
+        # The set-up stage builds the central site's Butler: its runner's work. Checks are read by the runner of the site
+        # whose Butler they read (engine/checks.py).
+        central = ctx.follows(ctx.campaign.profile.name)
+        if ledger.hold is None and central:
             ledger = setup_stage.ensure(ctx, ledger)
         # A done step's checks, before the steps that wait for them; after the set-up stage, whose repository
         # the preflight asks (a campaign that builds its repository is preflighted in the cycle that built it).
-        ledger = checks.evaluate(ctx, plan, ledger)
+        ledger = checks.evaluate(ctx, plan, ledger)  # each runner the checks of the Butlers at its own site
         plan = with_exclusions(plan, ledger.excluded_inputs)  # a preflight that just excluded missing inputs
         ledger, decisions = submit.apply(ctx, plan, ledger)
     else:
         decisions = decide(plan, ledger)
-    return Cycle(ledger, tuple(changes), tuple(moved), tuple(decisions), acting)
+    others = frozenset(d.run.key for d in decisions if not ctx.follows(d.run.site))
+    return Cycle(ledger, tuple(changes), tuple(moved), tuple(decisions), acting, others)
 
 
 __all__ = ["Cycle", "active", "run"]

@@ -163,11 +163,12 @@ def observe_in_bulk(ctx: Context, records: list[RunRecord]) -> dict[str, Observa
 def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:
     """Every unfinished current attempt observed once (in bulk when the WMS can); saved when anything changed."""
     changes: list[Change] = []
-    known = observe_in_bulk(ctx, list(ledger.runs))
+    # A runner per facility follows only its own site's runs: the others' launch directories and WMS are theirs.
+    known = observe_in_bulk(ctx, [r for r in ledger.runs if ctx.follows_run(r.step, r.group)])
     records = list(ledger.runs)
     moved = False
     for i, record in enumerate(records):
-        if record.state is None or record.state.finished:
+        if record.state is None or record.state.finished or not ctx.follows_run(record.step, record.group):
             continue  # asked first: a finished run read from the ledger is never decoded
         current = record.current
         if current is None:

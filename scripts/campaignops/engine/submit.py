@@ -36,12 +36,23 @@ def _adopt_existing_launch(ctx: Context, launch_dir: Path) -> Submission | bool 
     return found if found is not None else True
 
 
+def refuse_elsewhere(ctx: Context, key: str) -> None:
+    """A runner per facility launches only the runs placed at its own site: the others' launch directories,
+    WMS and Butler are at their own runners."""
+    step, _, group = key.partition("/")
+    if not ctx.follows_run(step, group):
+        site = ctx.site_of(step, group)
+        raise SubmitError(f"{key} runs at {site}; this job follows {ctx.scope.describe()} only: run it on the "
+                          f"{site} runner (`--site {site}`), whose work directory holds its launches")
+
+
 def launch_attempt(ctx: Context, ledger: Ledger, run: PlannedRun, number: int, kind: str, *,
                    memory_multiplier: float = 1.0, rescue_from: tuple[str, ...] = (),
                    memory: tuple[tuple[str, int], ...] = ()) -> Ledger:
     """Record the intent, launch bps detached, record the launch. Returns the new ledger.
 
     `memory`: per-task requestMemory (MB) overrides, recorded on the attempt so a later retry keeps them."""
+    refuse_elsewhere(ctx, run.key)
     launch_dir = ctx.launch_dir(run.key, number)
     text, output_run = _render(ctx, run, number, memory_multiplier=memory_multiplier, rescue_from=rescue_from,
                                memory=memory)
@@ -100,9 +111,10 @@ def _failpoint(name: str) -> None:
 
 
 def apply(ctx: Context, plan: Plan, ledger: Ledger) -> tuple[Ledger, list[Decision]]:
-    """Submit every run that is ready and not in the ledger; returns the ledger and all decisions."""
+    """Submit every run that is ready and not in the ledger (a runner per facility: those placed at its site);
+    returns the ledger and all decisions."""
     decisions = decide(plan, ledger)
-    ready = [d.run for d in decisions if d.verdict == Verdict.SUBMIT]
+    ready = [d.run for d in decisions if d.verdict == Verdict.SUBMIT and ctx.follows(d.run.site)]
     if ready:
         stacks.refuse_unpublished(ctx, (run.site for run in ready))
     for run in ready:
@@ -151,6 +163,7 @@ def retry(ctx: Context, plan: Plan, ledger: Ledger, key: str, memory_multiplier:
           by: str = "", reason: str = "") -> Ledger:
     """`bps restart` the failed run in place, or with a memory multiplier resubmit it with more memory."""
     run, record, current = _failed_record(plan, ledger, key, "retry")
+    refuse_elsewhere(ctx, key)
     refuse_on_hold(ctx, ledger, "retry")
     if memory_multiplier is not None and memory_multiplier <= 1:
         raise SubmitError("--memory-multiplier must be above 1 (e.g. 2 doubles every memory request)")
@@ -199,6 +212,7 @@ def rescue_sources(record: RunRecord) -> tuple[str, ...]:
 def rescue(ctx: Context, plan: Plan, ledger: Ledger, key: str, *, by: str = "", reason: str = "") -> Ledger:
     """Re-run only what failed into a new output run, skipping what earlier attempts produced."""
     run, record, current = _failed_record(plan, ledger, key, "rescue")
+    refuse_elsewhere(ctx, key)
     refuse_on_hold(ctx, ledger, "rescue")
     ledger = asked_by(ctx, ledger, "rescue", key, by, reason)
     earlier = rescue_sources(record)

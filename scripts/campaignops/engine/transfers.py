@@ -96,6 +96,17 @@ def _start(ctx: Context, ledger: Ledger, transfer: PlannedTransfer, collections:
     return ledger
 
 
+def reaches(ctx: Context, transfer: PlannedTransfer) -> bool:
+    """Whether this job starts and follows `transfer`: every transfer for a job of every site; for a runner per
+    facility, those into its own site whose source Butler its profile says it reaches (`butler.reaches`), since
+    both adapters read the source and check the destination Butler."""
+    if ctx.scope.everywhere:
+        return True
+    if not ctx.follows(transfer.destination):
+        return False
+    return transfer.source in ctx.campaign.site_profile(transfer.destination).reaches
+
+
 def advance(ctx: Context, plan: Plan, ledger: Ledger, *, start: bool) -> tuple[Ledger, list[str]]:
     """Follow every transfer of the plan; with `start` (reconcile, apply) also start those whose runs ended
     well and retry failed ones whose backoff has passed. Returns the ledger and one line per change."""
@@ -103,6 +114,8 @@ def advance(ctx: Context, plan: Plan, ledger: Ledger, *, start: bool) -> tuple[L
         return ledger, []
     changes: list[str] = []
     for transfer in plan.transfers:
+        if not reaches(ctx, transfer):
+            continue  # another facility's runner starts and follows it
         before = ledger.transfer(transfer.key)
         collections = moved_runs(plan, ledger, transfer)
         if before is None:

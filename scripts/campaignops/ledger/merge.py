@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from ..domain.errors import LedgerError
 from ..domain.states import RunState
-from .records import Attempt, Ledger, RunRecord
+from .records import SEEN, Attempt, Ledger, RunRecord
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,9 @@ def merge_ledgers(ours: Ledger, theirs: Ledger) -> Ledger:
     # Operator controls: the union, in time order (each job only appends); the set-up stage: the side
     # that got further (an ended stage over a running one, then the later attempt).
     controls = tuple(sorted(dict.fromkeys((*theirs.controls, *ours.controls)), key=lambda c: c.at))
+    # A heartbeat (`seen`) of each runner per facility: only its latest.
+    latest = {c.target: c for c in controls if c.action == SEEN}
+    controls = tuple(c for c in controls if c.action != SEEN or latest[c.target] is c)
     stages = [s for s in (ours.setup, theirs.setup) if s is not None]
     setup = max(stages, key=lambda s: (s.attempt, s.state.finished, s.ended_at)) if stages else None
     # A transfer two jobs both moved keeps the further one: a later attempt, then an ended one.

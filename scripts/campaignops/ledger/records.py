@@ -130,9 +130,11 @@ class RunRecord:
 # failure rules' own ones are recorded as their decision on the attempt. A confirm lets a rule's first decision in
 # a campaign with `autopilot: confirm-new-rules` act. `own` / `takeover`: which runner launches; `repair` /
 # `migrate`: `campaign ledger` commands on the record itself; `accept-check`: a failed check of the output taken
-# as it is.
+# as it is. A runner per facility owns its site (target `site:<profile>`) and says it is alive with `seen` (target
+# `site:<facility>`, only the latest kept).
 CONTROL_ACTIONS = ("cancel", "hold", "resume", "skip", "accept", "reopen", "resubmit", "supersede", *LAUNCHING, "confirm",
-                   "own", "takeover", "repair", "migrate", "accept-check")
+                   "own", "takeover", "repair", "migrate", "accept-check", "seen")
+SEEN = "seen"
 OWNERSHIP = ("own", "takeover")  # which runner/work directory launches the campaign's runs: the last of these
 DISPOSITIONS = ("skip", "accept")  # a run an operator has settled: it no longer blocks its step
 
@@ -246,11 +248,30 @@ class Ledger:
     def owner(self) -> Control | None:
         """The record of which runner/work directory launches this campaign's runs (`own` by the first
         launching job, `takeover` by an operator); None before any job launched."""
-        return next((c for c in reversed(self.controls) if c.action in OWNERSHIP), None)
+        return self.owner_of("campaign")
+
+    def owner_of(self, target: str) -> Control | None:
+        """Who launches the runs of `target`: `campaign` (every site), or one site of it (`site:<profile>`)."""
+        return next((c for c in reversed(self.controls) if c.action in OWNERSHIP and c.target == target), None)
+
+    def site_owners(self) -> dict[str, Control]:
+        """Each site's owner (`site:<profile>` -> its last own/takeover): the runners per facility."""
+        owners: dict[str, Control] = {}
+        for c in self.controls:
+            if c.action in OWNERSHIP and c.target.startswith("site:"):
+                owners[c.target] = c
+        return owners
+
+    def last_seen(self, facility: str) -> Control | None:
+        """The last `seen` of the runner of `facility`: when it last followed its runs."""
+        return next((c for c in reversed(self.controls) if c.action == SEEN and c.target == f"site:{facility}"), None)
 
     def with_control(self, control: Control) -> Ledger:
         if control.action not in CONTROL_ACTIONS:
             raise ValueError(f"unknown control {control.action!r}")
+        if control.action == SEEN:  # a heartbeat: only the latest of each runner is kept
+            kept = tuple(c for c in self.controls if not (c.action == SEEN and c.target == control.target))
+            return replace(self, controls=(*kept, control))
         return replace(self, controls=(*self.controls, control))
 
     @cached_property
@@ -340,5 +361,6 @@ def with_state(attempt: Attempt, state: RunState, at: str, note: str = "", **cha
     return replace(attempt, state=state, transitions=transitions, **changes)
 
 
-__all__ = ["AWAITS_CONFIRMATION", "CONTROL_ACTIONS", "DISPOSITIONS", "OWNERSHIP", "Attempt", "CheckRecord", "Control", "Ledger",
+__all__ = ["AWAITS_CONFIRMATION", "CONTROL_ACTIONS", "DISPOSITIONS", "OWNERSHIP", "SEEN",
+           "Attempt", "CheckRecord", "Control", "Ledger",
            "Removal", "RuleDecision", "RunRecord", "SetupRecord", "TransferRecord", "with_state"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..domain.errors import PlanError
-from ..domain.model import PENDING_QUERY, Campaign, Group, Split, Step, pending_at
+from ..domain.model import PENDING_QUERY, Campaign, Group, Split, Step, is_pending, pending_at
 from ..ports import DataIdSource
 
 ALL = "all"
@@ -38,6 +38,33 @@ def in_query(dimension: str, values: Sequence[DataId]) -> str:
     if len(values) == 1:
         return f"{dimension} = {literal(values[0])}"
     return f"{dimension} IN ({', '.join(literal(v) for v in values)})"
+
+
+def site_part(step: str, site: str) -> str:
+    """The ledger's key for one site's share of a residency split, frozen by that site's runner (a runner per
+    facility asks its own Butler only): `step1@local-frdf`."""
+    return f"{step}@{site}"
+
+
+def frozen_of(campaign: Campaign, step: Step, frozen: Mapping[str, FrozenGroups]) -> FrozenGroups | None:
+    """A step's frozen groups: recorded whole (one job asked every site), or, for a residency split its sites'
+    runners froze each their own share, the shares in site order, a site not frozen yet still pending (so no
+    step that needs every site starts before all have answered)."""
+    if step.name in frozen or step.split.by != "residency":
+        return frozen.get(step.name)
+    parts = {site: frozen.get(site_part(step.name, site)) for site in campaign.sites}
+    if all(part is None for part in parts.values()):
+        return None
+    return tuple(g for site, part in parts.items()
+                 for g in (part if part is not None else ((pending_at(site), "", 0),)))
+
+
+def resident_at(campaign: Campaign, step: Step, site: str, ids_source: DataIdSource) -> FrozenGroups:
+    """One site's share of a residency split, asked of that site's Butler only: its group, or none when the
+    site holds no value of the split dimension."""
+    dim = _dimension(step.split, f"step {step.name}")
+    found = sorted(set(ids_source.resident(campaign, step, site)), key=lambda v: (isinstance(v, str), v))
+    return ((site, in_query(dim, found), len(found)),) if found else ()
 
 
 def groups_for(campaign: Campaign, step: Step, *, frozen: FrozenGroups | None = None,
@@ -173,8 +200,8 @@ def _by_residency(campaign: Campaign, step: Step, frozen: FrozenGroups | None,
                   ids_source: DataIdSource | None, where: str) -> tuple[Group, ...]:
     """One group per site, named after it, holding the values of the split dimension resident in that site's
     Butler; recorded at first apply like a query split, so data never moves between sites afterwards."""
-    if frozen:
-        return tuple(Group(name, query, size) for name, query, size in frozen)
+    if frozen:  # a share its site's runner has not frozen yet is pending (its size unknown)
+        return tuple(Group(name, query, None if is_pending(name) else size) for name, query, size in frozen)
     if ids_source is None:  # the plan before the first apply: one group per site, its values still to ask
         return tuple(Group(pending_at(site), "", None) for site in campaign.sites) or (Group(PENDING_QUERY, "", None),)
     if not campaign.multisite:

@@ -9,7 +9,7 @@ from ..domain.dataquery import combine, excluding
 from ..domain.errors import PlanError
 from ..domain.model import Campaign, Plan, PlannedRun, Step
 from ..ports import DataIdSource
-from .grouping import FrozenGroups, groups_for
+from .grouping import FrozenGroups, frozen_of, groups_for
 from .transfers import MovedTypes, plan_transfers
 
 
@@ -47,7 +47,7 @@ def make_plan(campaign: Campaign, *, frozen: Mapping[str, FrozenGroups] | None =
     runs: list[PlannedRun] = []
     for step in ordered_steps(campaign):
         resources = step.resources.over(campaign.resources)
-        for group in groups_for(campaign, step, frozen=frozen.get(step.name), ids_source=ids_source):
+        for group in groups_for(campaign, step, frozen=frozen_of(campaign, step, frozen), ids_source=ids_source):
             runs.append(PlannedRun(
                 campaign=campaign.name,
                 step=step.name,

@@ -84,6 +84,7 @@ def profile_from_dict(data: dict[str, Any]) -> Profile:
                    monitor=tuple(sorted((data.get("monitor") or {}).items())),
                    queues=queues_from_dict(data.get("queues")),
                    butler_repo=profile_repo((data.get("butler") or {}).get("repo", "")),
+                   reaches=tuple((data.get("butler") or {}).get("reaches") or ()),
                    transfer=transfer_from_dict(data.get("transfer")),
                    stacks=stacks_from_dict(data.get("stacks")))
 

@@ -110,7 +110,7 @@ def render_all(pages: Pages) -> dict[str, str]:
     out[PAGE] = root_page(views, list(pages.invalid), pages.now, recent_days=pages.recent_days,
                           open_issues=issues, charts=frozenset(charts), trends=tuple(trends))
     for site in sorted({f for v in views for f in facilities(v.campaign)}):
-        out[site_page(site)] = site_view(site, views, open_issues=issues)
+        out[site_page(site)] = site_view(site, views, open_issues=issues, now=pages.now)
     for view in views:
         out[f"{pages.folders[view.campaign.name]}/{PAGE}"] = campaign_page(
             view, open_issues=issues, chart=view.campaign.name in charts)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from ..domain.clock import parse_utc
 from ..domain.errors import CampaignError
 from ..domain.model import Campaign, Plan, Step
+from ..domain.scope import silent
 from ..domain.states import RunState
 from ..ledger.records import Attempt, Ledger, RunRecord
 from ..planning.advance import Verdict, decide
@@ -511,14 +512,30 @@ def site_page(site: str) -> str:
     return f"sites/{site}.md"
 
 
-def site_view(site: str, views: list[CampaignView], *, open_issues: dict[str, str]) -> str:
-    """One data facility's page for its site managers: its campaigns, their active runs and failing runs."""
+def runner_silence(site: str, views: list[CampaignView], now: datetime | None) -> str:
+    """When the facility has its own runner (`--site`) and it has not been seen for SILENT_AFTER: since when
+    (the latest `seen` any campaign recorded); "" otherwise."""
+    seen = [c.at for v in views for s in v.campaign.sites if _facility(v.campaign, s) == site
+            for c in (v.ledger.last_seen(v.campaign.site_profile(s).site),) if c is not None]
+    last = max(seen, default="")
+    return last if last and now is not None and silent(last, now) else ""
+
+
+def site_view(site: str, views: list[CampaignView], *, open_issues: dict[str, str],
+              now: datetime | None = None) -> str:
+    """One data facility's page for its site managers: its campaigns, their active runs and failing runs; when
+    its own runner (a runner per facility) is silent, says so, and its active runs read "not followed"."""
     here = [v for v in views if site in facilities(v.campaign)]
     out = [f"# {site}: campaign runs", "",
            (f"Campaigns that run at {site}, their active runs and their failing runs, with the WMS monitor's "
             f"pages. Back to [all campaigns](../{PAGE}). Written by `campaign status`; do not edit by hand."), ""]
     if not here:
         return "\n".join([*out, f"No campaign runs at {site}.", ""])
+    quiet = runner_silence(site, here, now)
+    if quiet:
+        out += [f"**Runner silent since {_when(quiet)}**: the {site} runner (`campaign reconcile --site`) has not "
+                f"followed its runs since then. They are shown as last seen, not followed: none of them failed for "
+                f"it. Look at the runner (Settings → Actions → Runners) and its status job.", ""]
     out += ["| campaign | profile | state | runs succeeded | failed | active |", "|---|---|---|---:|---:|---:|"]
     for v in here:
         c = v.campaign
@@ -547,7 +564,9 @@ def site_view(site: str, views: list[CampaignView], *, open_issues: dict[str, st
                 what = (reading.note if reading.control is not None else
                         a.failed_jobs[0].summary if a.failed_jobs else a.errors[0] if a.errors
                         else a.message.splitlines()[0] if a.message else "")
-                rows.append(f"| {v.campaign.name} | `{r.key}` | {_cell(v.reading(r).label)} | {a.number} | "
+                label = (f"not followed (runner silent since {_when(quiet)}; last seen {v.reading(r).label})"
+                         if quiet and states == IN_PROGRESS else v.reading(r).label)
+                rows.append(f"| {v.campaign.name} | `{r.key}` | {_cell(label)} | {a.number} | "
                             f"{_when(a.transitions[-1].at if a.transitions else a.submitted_at)} | "
                             f"{_cell(what[:200])} | {_links(a)} | "
                             f"{_issue_link(f'{v.campaign.name}/{r.key}', open_issues)} |")

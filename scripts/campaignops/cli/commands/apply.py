@@ -8,7 +8,7 @@ from pathlib import Path
 from ...planning.advance import Verdict
 from ...views import summary
 from ...workspace import open_campaign
-from ..common import root_of
+from ..common import add_site_argument, root_of, scope
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,12 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", default=None,
                         help="where launch directories live (default $CAMPAIGNOPS_WORKDIR or <root>/.work); "
                         "must persist between jobs on a runner")
+    add_site_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     root = root_of(args)
     ws = open_campaign(root, args.campaign, dry_run=args.dry_run,
-                       workdir=Path(args.workdir) if args.workdir else None)
+                       workdir=Path(args.workdir) if args.workdir else None, scope=scope(args))
     ctx = ws.ctx
     ctx.say(f"campaign {ws.campaign.name}: {len(ws.plan.runs)} runs planned"
             + (" (dry run: nothing is submitted)" if args.dry_run else ""))

@@ -9,6 +9,7 @@ import argparse
 
 from ...domain.actions import LAUNCHING
 from ...domain.errors import SubmitError
+from ..common import add_site_argument
 from . import operate, retry
 
 RETRIES = LAUNCHING
@@ -25,13 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-multiplier", default="2", metavar="F", help="for more-memory (default 2)")
     parser.add_argument("--workdir", default=None,
                         help="launch directories (default $CAMPAIGNOPS_WORKDIR or <root>/.work)")
+    add_site_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action not in ("hold", "resume") and not args.target:
         raise SubmitError(f"{args.action} needs the run, STEP/GROUP (as its issue or STATUS.md names it)")
     common = {"root": getattr(args, "root", None), "debug": getattr(args, "debug", False), "dry_run": False,
-              "workdir": args.workdir, "campaign": args.campaign}
+              "workdir": args.workdir, "campaign": args.campaign, "site": args.site}
     if args.action in RETRIES:
         try:
             factor = float(args.memory_multiplier) if args.action == "more-memory" else None

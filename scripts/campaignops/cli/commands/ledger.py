@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from pathlib import Path
 
 from ...adapters.lock import lock_campaign, this_runner
 from ...domain.clock import utcnow
 from ...domain.errors import LedgerError
+from ...domain.scope import scope_of
 from ...engine.context import workdir_for
 from ...engine.ownership import take_over
 from ...ledger import store
 from ...ledger.records import Control
 from ...ledger.repair import Repair, plan_migrate, plan_repair
 from ...spec.load import campaign_path, load_campaign
-from ...workspace import open_campaign
-from ..common import operator, root_of
+from ...workspace import open_campaign, sites_of
+from ..common import add_site_argument, operator, root_of
 
 ACTIONS = ("repair", "migrate", "takeover")
 
@@ -48,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="repair: accept ledger files edited by hand (seal removed or not matching) once they "
                              "pass the ledger schema, and seal them")
     parser.add_argument("--reason", default="", help="why (recorded; required by takeover)")
+    add_site_argument(parser)
     parser.add_argument("--by", default=None, help="who asked (default: $GITHUB_ACTOR, else git's user.name)")
     parser.add_argument("--workdir", default=None,
                         help="launch directories of this job (default $CAMPAIGNOPS_WORKDIR or <root>/.work)")
@@ -124,10 +127,16 @@ def _takeover(root: Path, args: argparse.Namespace, workdir: Path | None) -> int
         print("error: takeover needs --reason (recorded in the controls log: why this runner launches from now on)",
               file=sys.stderr)
         return 2
-    ws = open_campaign(root, args.campaign, workdir=workdir, query_groups=False, launches=False)
+    scope = scope_of(args.site, os.environ)
+    ws = open_campaign(root, args.campaign, workdir=workdir, query_groups=False, launches=False, scope=scope)
     runner = this_runner(ws.ctx.workdir)
-    before = ws.ledger.owner
-    ledger = take_over(ws.ledger, runner, by=operator(args, root), reason=args.reason, now=utcnow())
+    sites = () if scope.everywhere else sites_of(ws.campaign, scope)
+    if not scope.everywhere and not sites:
+        print(f"error: campaign {args.campaign} has no site {scope.site} (its sites: {', '.join(ws.campaign.sites)})",
+              file=sys.stderr)
+        return 1
+    before = ws.ledger.owner_of(f"site:{sites[0]}") if sites else ws.ledger.owner
+    ledger = take_over(ws.ledger, runner, by=operator(args, root), reason=args.reason, now=utcnow(), sites=sites)
     if ledger is ws.ledger:
         print(f"{args.campaign}: its runs are already launched from {runner}")
         return 0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ...engine import controls
 from ...workspace import open_campaign
-from ..common import operator, root_of
+from ..common import operator, root_of, scope
 
 RUN_HELP = "the run, STEP/GROUP (as `campaign status`, STATUS.md and its issue name it)"
 NEEDS_RUN = ("skip", "accept", "reopen", "resubmit")
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     command = args.command
     ws = open_campaign(root, args.campaign, dry_run=args.dry_run,
                        workdir=Path(args.workdir) if args.workdir else None, query_groups=False,
-                       launches=command in ("cancel", "resubmit"))
+                       launches=command in ("cancel", "resubmit"), scope=scope(args))
     by = operator(args, root)
     ctx, plan, ledger = ws.ctx, ws.plan, ws.ledger
     if command == "cancel":

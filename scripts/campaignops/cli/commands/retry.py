@@ -7,7 +7,7 @@ import argparse
 from ...domain.actions import LAUNCHING
 from ...engine import submit
 from ...workspace import open_campaign
-from ..common import operator, root_of
+from ..common import add_site_argument, operator, root_of, scope
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,12 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "records every operator action; shown in the run's history)")
     parser.add_argument("--by", default=None, help="who (default: $GITHUB_ACTOR on a runner, else git's user.name)")
     parser.add_argument("--dry-run", action="store_true", help="say what would be done")
+    add_site_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     action = args.action or ("more-memory" if args.memory_multiplier is not None else "retry")
     root = root_of(args)
-    ws = open_campaign(root, args.campaign, dry_run=args.dry_run)
+    ws = open_campaign(root, args.campaign, dry_run=args.dry_run, scope=scope(args))
     asked = {"by": operator(args, root), "reason": getattr(args, "reason", "")}
     if action == "rescue":
         submit.rescue(ws.ctx, ws.plan, ws.ledger, args.run, **asked)

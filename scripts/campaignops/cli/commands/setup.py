@@ -11,7 +11,7 @@ from pathlib import Path
 from ...domain.errors import SubmitError
 from ...engine import setup_stage
 from ...workspace import open_campaign
-from ..common import root_of
+from ..common import root_of, scope
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     ws = open_campaign(root_of(args), args.campaign, dry_run=args.dry_run,
-                       workdir=Path(args.workdir) if args.workdir else None, query_groups=False)
+                       workdir=Path(args.workdir) if args.workdir else None, query_groups=False, scope=scope(args))
     if not ws.campaign.butler_setup:
         raise SubmitError(f"campaign {ws.campaign.name} has no set-up stage (butler.setup in its spec): its "
                           f"repository {ws.campaign.butler_repo} is used as it is")

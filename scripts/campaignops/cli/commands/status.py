@@ -18,7 +18,7 @@ from ...engine import cycle
 from ...views import checks as checks_view
 from ...views import pages, status_page, summary
 from ...workspace import Workspace, open_campaign
-from ..common import campaign_names, root_of, write_pages
+from ..common import add_site_argument, campaign_names, root_of, scope, write_pages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +37,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pages", action="store_true", help="do not rewrite STATUS.md pages")
     parser.add_argument("--workdir", default=None,
                         help="launch directories (default $CAMPAIGNOPS_WORKDIR or <root>/.work)")
+    add_site_argument(parser)
 
 
 def status_once(ws: Workspace, advance: bool, say: Callable[[str], None] = print) -> cycle.Cycle:
@@ -70,7 +71,8 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
     broken: list[str] = []
     for name in names:
         try:
-            ws = open_campaign(root, name, workdir=workdir, strict_groups=False, launches=advance)
+            ws = open_campaign(root, name, workdir=workdir, strict_groups=False, launches=advance,
+                               scope=scope(args))
         except CampaignError as exc:
             broken.append(name)
             print(f"error: {name}: {exc}", file=sys.stderr)
@@ -81,7 +83,8 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
         spaces.append(ws)
     while True:
         for ws in spaces:
-            print(f"== {ws.campaign.name} ({ws.campaign.profile.site}, {ws.campaign.profile.name})")
+            where = "" if ws.ctx.scope.everywhere else f"; this job: {ws.ctx.scope.describe()}"
+            print(f"== {ws.campaign.name} ({ws.campaign.profile.site}, {ws.campaign.profile.name}{where})")
             try:
                 status_once(ws, advance=advance)
             except CampaignError as exc:
