@@ -1,7 +1,7 @@
 """A runner per facility, in memory: a job scoped to one site (`--site`) launches, follows, retries and transfers
 only what is its own site's; each site has its own owner; the ledger merges the runners' per-site records; a
 facility whose runner stopped shows as silent on its page, its runs not followed (never FAILED).
-The three runners on one machine, each seeing only its site's Butler: tests/demo/test_runner_per_facility.py."""
+The three runners on one machine, each seeing only its site's Butler: tests/demo/test_three_site_runners.py."""
 
 from __future__ import annotations
 

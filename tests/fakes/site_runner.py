@@ -1,7 +1,7 @@
 """One facility's runner doing one status job, as status.yml runs it with `--site`: the checkout reset to the
 remote's main (actions/checkout), one reconcile cycle of the campaign scoped to its site, `campaign publish`.
 
-Run as a process of its own by tests/demo/test_runner_per_facility.py, inside a mount namespace in which the
+Run as a process of its own by tests/demo/test_three_site_runners.py, inside a mount namespace in which the
 other sites' Butler directories are empty; in-process here (rather than `campaign reconcile --site`) only so
 that its WMS can be the file-backed fake and its clock the test's. Prints what it saw as one JSON line.
 
