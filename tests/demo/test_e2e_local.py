@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from campaignops.demo.run import make_control_repo, run_demo
 from campaignops.domain.states import RunState
 from campaignops.ledger import records, store
+from fakes.bps_wait import settle
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.lsst, pytest.mark.slow]
@@ -56,7 +57,7 @@ def wait_done(control: Path, workdir: Path, timeout: float = 300) -> records.Led
         ledger = store.load(control / "campaigns" / "demo", "demo")
         if ledger.runs and all(r.state is not None and r.state.finished for r in ledger.runs):
             return ledger
-        time.sleep(2)
+        settle(workdir)  # until the launched bps processes end, then one look (not a look every 2 s: ~3 s CPU each)
     raise AssertionError("runs did not finish in time")
 
 
@@ -312,7 +313,7 @@ def test_two_weekly_instances_get_two_fresh_repositories_built_by_the_setup_stag
         ledger = store.load(control / "campaigns" / "demo-w_2026_48", "demo-w_2026_48")
         if ledger.runs and all(r.state is not None and r.state.finished for r in ledger.runs):
             break
-        time.sleep(2)
+        settle(workdir)
     assert ledger.setup is not None and ledger.setup.state == RunState.SUCCEEDED
     assert [r.state for r in ledger.runs] == [RunState.SUCCEEDED], "step1 ran on its own fresh repository"
 

@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 
 from campaignops.demo.run import make_control_repo
 from campaignops.ledger import store
+from fakes.bps_wait import settle
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.lsst, pytest.mark.slow]
@@ -45,7 +46,7 @@ def test_profile_reports_real_usage_and_writes_a_right_sized_request(tmp_path: P
         ledger = store.load(control / "campaigns" / "demo", "demo")
         if all(r.state is not None and r.state.finished for r in ledger.runs):
             break
-        time.sleep(2)
+        settle(control.parent / "work")  # until bps ends, then one look
     assert [r.state.value for r in ledger.runs if r.state] == ["SUCCEEDED"]
 
     report = json.loads(cli(control, "profile", "demo", "--format", "json"))
