@@ -150,6 +150,9 @@ def test_three_runners_each_seeing_only_its_site_submit_its_runs_once_and_a_sile
     owners = ledger.site_owners()
     assert set(owners) == {f"site:{site}" for site in RUNNERS} and len({o.runner for o in owners.values()}) == 3
     assert ledger.owner is None and ledger.transfers == ()
+    # each site's preflight was read by that site's own runner (the central one cannot see the others' Butlers)
+    preflights = {site: ledger.check(f"preflight/demo_raw@{site}") for site in RUNNERS}
+    assert all(c is not None and c.verdict == "pass" for c in preflights.values()), preflights
     assert {s: c.at for s in ("USDF", "FrDF", "UKDF") for c in (ledger.last_seen(s),) if c} == {
         "USDF": T3, "FrDF": T3, "UKDF": T0}
     jobs = (*first.values(), *second.values(), *third.values(), *fourth.values())
