@@ -44,3 +44,25 @@ def test_one_broken_campaign_is_reported_and_the_others_are_still_followed(
     assert "== demo (local, local-parsl)" in captured.out  # the good campaign was refreshed
     assert "error: broken-one:" in captured.err and "could not be followed: broken-one" in captured.err
     assert "missing required key" in captured.err  # the located problems say what to fix
+
+
+def test_watch_prints_a_campaign_again_only_when_what_it_says_changed(
+        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`status --watch` on a run that stays where it is: one block, not the whole table every few seconds."""
+    from campaignops.cli.commands import status as status_command
+    from campaignops.domain.states import RunState, Transition
+    from campaignops.ledger.records import Attempt, Ledger, RunRecord
+
+    attempt = Attempt(1, "submit", "demo/demo/step1/visit1001-1002/a01", "h", "c.yaml",
+                      str(repo / "work" / "demo" / "step1" / "visit1001-1002" / "a01"), state=RunState.SUBMITTING,
+                      transitions=(Transition("2026-12-01T10:00:00Z", RunState.SUBMITTING),))
+    store.save(repo / "campaigns" / "demo", Ledger("demo", (RunRecord("step1", "visit1001-1002", "", (attempt,)),)))
+    rounds = iter([True, True, True, False])  # three more rounds, then nothing is active any more
+    monkeypatch.setattr(status_command.cycle, "active", lambda ledger: next(rounds))
+    monkeypatch.setattr(status_command.time, "sleep", lambda seconds: None)
+    code = main(["--root", str(repo), "status", "demo", "--watch", "5", "--no-pages",
+                 "--workdir", str(repo / "work")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.count("== demo (local, local-parsl)") == 1, out  # four rounds, nothing changed: printed once
+    assert "recorded SUBMITTING" in out and next(rounds, None) is None, "all four rounds ran"

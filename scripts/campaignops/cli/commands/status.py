@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ...domain.errors import CampaignError
@@ -33,7 +34,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every campaign under campaigns/")
     parser.add_argument("--tasks", action="store_true", help="also print the per-task table of every run")
     parser.add_argument("--watch", type=float, default=0, metavar="SECONDS",
-                        help="repeat every SECONDS until no run is active (live progress)")
+                        help="repeat every SECONDS until no run is active (live progress: a campaign is printed "
+                        "again only when what it says changed)")
     parser.add_argument("--no-pages", action="store_true", help="do not rewrite STATUS.md pages")
     parser.add_argument("--workdir", default=None,
                         help="launch directories (default $CAMPAIGNOPS_WORKDIR or <root>/.work)")
@@ -81,22 +83,32 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
             continue
         ws.ctx.may_launch = advance
         spaces.append(ws)
+    shown: dict[str, str] = {}  # --watch: what each campaign's block said when last printed
+    rounds = 0
     while True:
         for ws in spaces:
             where = "" if ws.ctx.scope.everywhere else f"; this job: {ws.ctx.scope.describe()}"
-            print(f"== {ws.campaign.name} ({ws.campaign.profile.site}, {ws.campaign.profile.name}{where})")
+            lines = [f"== {ws.campaign.name} ({ws.campaign.profile.site}, {ws.campaign.profile.name}{where})"]
             try:
-                status_once(ws, advance=advance)
+                status_once(ws, advance=advance, say=lines.append)
             except CampaignError as exc:
+                print("\n".join(lines))
                 broken.append(ws.campaign.name)
                 print(f"error: {ws.campaign.name}: {exc}", file=sys.stderr)
                 continue
             if args.tasks:
-                print(summary.run_table(ws.campaign, ws.ledger))
-                print(summary.task_table(ws.ledger))
+                lines += [summary.run_table(ws.campaign, ws.ledger), summary.task_table(ws.ledger)]
             fails = summary.failures(ws.campaign, ws.ledger)
             if fails:
-                print(fails)
+                lines.append(fails)
+            block = "\n".join(lines)
+            if rounds and shown.get(ws.campaign.name) == block:
+                continue  # --watch: a campaign is printed again only when what it says changed
+            shown[ws.campaign.name] = block
+            if rounds:
+                lines[0] += f" at {datetime.now(UTC):%H:%M:%S} UTC"
+            print("\n".join(lines), flush=True)
+        rounds += 1
         if not args.no_pages:
             write_pages(root, [pages.Held(ws.campaign, ws.ledger, ws.plan) for ws in spaces])
         if not args.watch or not any(cycle.active(ws.ledger) for ws in spaces):
