@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from campaignops.adapters.butler import ButlerMeasurements
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.demo import DEFAULTS_COLLECTION, INSTRUMENT
 from campaignops.demo.repo import build
 from campaignops.domain.model import Campaign, Plan, Profile
@@ -32,7 +33,6 @@ from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.planning.advance import decide
 from campaignops.planning.plan import make_plan
 from campaignops.ports import InputCensus
-from campaignops.spec.parse import campaign_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "scripts" / "campaignops" / "demo" / "pipeline.yaml"

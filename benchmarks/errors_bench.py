@@ -18,13 +18,13 @@ import sys
 import time
 from pathlib import Path
 
+from campaignops.campaign_spec.failure_rules import load_rules
+from campaignops.campaign_spec.load import load_campaign
 from campaignops.domain.states import FailedJob, RunState, TaskCounts, Transition
 from campaignops.domain.usage import JobUse, ResourceUse
 from campaignops.ledger.records import Attempt, Ledger, RuleDecision, RunRecord
 from campaignops.planning.cost import cost_table
 from campaignops.planning.replay import recorded_failures, replay
-from campaignops.spec.failure_rules import load_rules
-from campaignops.spec.load import load_campaign
 from campaignops.views.cost import cost_markdown
 from campaignops.views.errors import error_groups, errors_markdown, errors_text, occurrences
 from campaignops.views.replay import replay_markdown

@@ -20,11 +20,11 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from pytest_httpserver import HTTPServer  # noqa: E402
 
 from campaignops.adapters.github.tracker import GitHubTracker, state_path_for  # noqa: E402
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict  # noqa: E402
 from campaignops.domain.model import Campaign  # noqa: E402
 from campaignops.domain.states import RunState  # noqa: E402
 from campaignops.engine.notify import sync  # noqa: E402
 from campaignops.ledger.records import Ledger  # noqa: E402
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict  # noqa: E402
 from fakes.github_api import REPO, FakeGitHub, Sleeps, make_client  # noqa: E402
 from fakes.ledgers import CAMPAIGN, attempt, run  # noqa: E402
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.engine.context import Context
@@ -28,7 +29,6 @@ from campaignops.engine.observe import refresh
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.ports import Launch, Observation, Submission
-from campaignops.spec.parse import campaign_from_dict
 
 TASKS = 30
 ACTIVE_EVERY = 10  # 1 run in 10 is active

@@ -12,11 +12,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from campaignops.campaign_spec import load as spec  # noqa: E402
+from campaignops.campaign_spec.parse import campaign_from_dict  # noqa: E402
 from campaignops.domain.model import Campaign  # noqa: E402
 from campaignops.planning.plan import make_plan  # noqa: E402
 from campaignops.planning.render import render_plan  # noqa: E402
-from campaignops.spec import load as spec  # noqa: E402
-from campaignops.spec.parse import campaign_from_dict  # noqa: E402
 from campaignops.views.plan_text import as_markdown  # noqa: E402
 
 

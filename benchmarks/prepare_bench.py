@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from campaignops.spec.parse import campaign_from_dict
+from campaignops.campaign_spec.parse import campaign_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ("usdf-panda", "frdf-panda", "ukdf-panda", "htcondor")
@@ -31,10 +31,10 @@ def _cpu() -> float:
 
 def main() -> None:
     from campaignops.adapters.bps.prepare import prepare
+    from campaignops.campaign_spec import load as spec
     from campaignops.demo.repo import build
     from campaignops.planning.plan import make_plan
     from campaignops.planning.render import render_run
-    from campaignops.spec import load as spec
 
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     os.environ["CTRL_BPS_PANDA_DIR"] = str(ROOT / "tests" / "fixtures" / "ctrl_bps_panda")

@@ -18,6 +18,7 @@ from pathlib import Path
 from campaignops.adapters.processes import PID_FILE
 from campaignops.adapters.slurm.scheduler import SEP, SlurmScheduler
 from campaignops.adapters.slurm.wms import SlurmWms
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain import states
 from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TaskCounts
@@ -26,7 +27,6 @@ from campaignops.engine.observe import refresh
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.ports import Observation, Submission
-from campaignops.spec.parse import campaign_from_dict
 
 RUNS = 1000
 CYCLES = int(os.environ.get("CYCLES", "3"))

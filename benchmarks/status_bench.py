@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain import states
 from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TaskCounts
@@ -19,7 +20,6 @@ from campaignops.engine.observe import refresh
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.ports import Launch, Observation, Submission
-from campaignops.spec.parse import campaign_from_dict
 
 
 class CountingWms:

@@ -1,6 +1,6 @@
 """The house keeps its shape: imports point one way along the data flow, and no module imports itself back.
 
-    domain ← spec ← ledger, ports ← planning ← views ← engine ← adapters ← workspace ← demo, cli
+    domain ← campaign_spec ← ledger, ports ← planning ← views ← engine ← adapters ← workspace ← demo, cli
 
 (adapters reach only the layers below the engine; bps_plugins run inside bps and reach only the domain
 and the process helpers.) Every import counts, lazy ones inside functions and TYPE_CHECKING ones too.
@@ -15,23 +15,23 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scripts" / "campaignops"
 
-BELOW_ENGINE = {"domain", "spec", "ledger", "ports"}
+BELOW_ENGINE = {"domain", "campaign_spec", "ledger", "ports"}
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
-    "spec": {"domain"},
-    "ledger": {"domain", "spec"},  # the ledger schema ships with the spec schemas
+    "campaign_spec": {"domain"},
+    "ledger": {"domain", "campaign_spec"},  # the ledger schema ships with the spec schemas
     "ports": {"domain"},
-    "planning": {"domain", "spec", "ledger", "ports"},
-    "views": {"domain", "spec", "ledger", "planning"},
-    "engine": {"domain", "spec", "ledger", "ports", "planning", "views"},
+    "planning": {"domain", "campaign_spec", "ledger", "ports"},
+    "views": {"domain", "campaign_spec", "ledger", "planning"},
+    "engine": {"domain", "campaign_spec", "ledger", "ports", "planning", "views"},
     "adapters": BELOW_ENGINE,
     "bps_plugins": {"domain", "adapters.processes"},
     # The composition root: the registries (words of profiles → adapters), then the workspace that opens a campaign.
     "registry": {"domain", "ports", "adapters"},
-    "workspace": {"domain", "spec", "ledger", "ports", "planning", "engine", "adapters", "registry"},
-    "demo": {"domain", "spec", "ledger", "ports", "planning", "views", "engine", "adapters", "registry",
+    "workspace": {"domain", "campaign_spec", "ledger", "ports", "planning", "engine", "adapters", "registry"},
+    "demo": {"domain", "campaign_spec", "ledger", "ports", "planning", "views", "engine", "adapters", "registry",
              "workspace"},
-    "cli": {"domain", "spec", "ledger", "ports", "planning", "views", "engine", "adapters", "registry",
+    "cli": {"domain", "campaign_spec", "ledger", "ports", "planning", "views", "engine", "adapters", "registry",
             "workspace", "demo"},
 }
 
@@ -79,7 +79,7 @@ GRAPH = {module_name(p): imports_of(p) for p in sorted(PACKAGE.rglob("*.py"))}
 
 def test_the_package_has_one_folder_per_stage() -> None:
     top = {p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith("__")}
-    assert top == {"domain", "spec", "planning", "ledger", "engine", "views", "adapters", "bps_plugins",
+    assert top == {"domain", "campaign_spec", "planning", "ledger", "engine", "views", "adapters", "bps_plugins",
                    "demo", "cli"}
     assert {p.name for p in PACKAGE.glob("*.py")} == {"__init__.py", "ports.py", "registry.py", "workspace.py"}
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from campaignops.adapters.bps.launcher import BpsWms
 from campaignops.adapters.panda.wms import PandaWms
 from campaignops.adapters.slurm.wms import SlurmWms
+from campaignops.campaign_spec.parse import profile_from_dict
+from campaignops.campaign_spec.schema import schema
 from campaignops.domain.model import Profile
 from campaignops.domain.wms import WmsKind
 from campaignops.registry import WMS_KINDS, make_wms
-from campaignops.spec.parse import profile_from_dict
-from campaignops.spec.schema import schema
 
 
 def profile(wms: str, **extra: object) -> Profile:

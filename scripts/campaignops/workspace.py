@@ -19,6 +19,9 @@ from .adapters.lock import lock_campaign, this_runner
 from .adapters.pipeline_graph import step_types
 from .adapters.processes import read_process, running
 from .adapters.stacks import mounted, published
+from .campaign_spec.load import campaign_of, campaign_path, load_campaign
+from .campaign_spec.rules import rooted
+from .campaign_spec.source import Document, display_name
 from .domain.clock import utcnow
 from .domain.errors import ButlerQueryError, LedgerError, PlanError
 from .domain.model import Campaign, Plan
@@ -40,9 +43,6 @@ from .planning.render import spec_fingerprint
 from .planning.transfers import moved_from, unfed_reads
 from .ports import Wms
 from .registry import make_wms, transfers_of
-from .spec.load import campaign_of, campaign_path, load_campaign
-from .spec.rules import rooted
-from .spec.source import Document, display_name
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from campaignops.adapters.bps.launcher import PID_FILE, SUBMIT_LOG, BpsWms
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.demo.repo import build
 from campaignops.domain.logtext import logs_named
 from campaignops.domain.model import Campaign
@@ -20,7 +21,6 @@ from campaignops.domain.states import RunState
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
 from campaignops.ports import Observation, Submission, WmsUnreachable
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 pytestmark = [pytest.mark.lsst, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]

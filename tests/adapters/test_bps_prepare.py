@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from campaignops.adapters.bps.prepare import PreparedRun, PrepareError, prepare
+from campaignops.campaign_spec import load as spec
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.model import Campaign
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
-from campaignops.spec import load as spec
-from campaignops.spec.parse import campaign_from_dict
 
 pytestmark = [pytest.mark.lsst, pytest.mark.slow]
 

@@ -16,12 +16,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from campaignops.adapters.github.tracker import GitHubTracker, state_path_for
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.domain.markers import attempt_marker, run_marker
 from campaignops.domain.model import Campaign
 from campaignops.domain.states import RunState
 from campaignops.engine.notify import sync
 from campaignops.ledger.records import Ledger
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 from fakes.github_api import REPO, STRANGER, FakeGitHub, Sleeps, make_client
 from fakes.ledgers import CAMPAIGN, attempt, run
 

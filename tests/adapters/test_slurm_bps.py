@@ -14,11 +14,11 @@ import yaml
 from campaignops.adapters.processes import pid_alive, read_pid
 from campaignops.adapters.slurm.scheduler import SlurmJob, SlurmScheduler
 from campaignops.adapters.slurm.wms import SlurmWms
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.demo.repo import build
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
 from campaignops.ports import Submission
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 pytestmark = [pytest.mark.lsst, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,11 +18,11 @@ import pytest
 
 from campaignops.adapters.slurm.scheduler import SlurmJob, SlurmScheduler
 from campaignops.adapters.slurm.wms import SlurmWms, with_slurm
+from campaignops.campaign_spec.failure_rules import load_rules
 from campaignops.domain.states import RunState, Transition
 from campaignops.ledger.records import Attempt
 from campaignops.planning.failures import Failure, check
 from campaignops.ports import Observation, Submission
-from campaignops.spec.failure_rules import load_rules
 
 pytestmark = pytest.mark.slow
 

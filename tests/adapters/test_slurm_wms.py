@@ -22,11 +22,11 @@ from campaignops.adapters.slurm.scheduler import (
     parse_squeue,
 )
 from campaignops.adapters.slurm.wms import SlurmWms, attempt_jobs, job_usage, launched_from, with_slurm
+from campaignops.campaign_spec.failure_rules import load_rules
 from campaignops.domain.states import RunState, Transition
 from campaignops.ledger.records import Attempt
 from campaignops.planning.failures import Failure, check
 from campaignops.ports import Observation, Submission
-from campaignops.spec.failure_rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 

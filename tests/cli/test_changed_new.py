@@ -12,9 +12,9 @@ from types import ModuleType
 import pytest
 import yaml
 
+from campaignops.campaign_spec.changes import changed_campaigns
+from campaignops.campaign_spec.template import TemplateError, instantiate, weekly_tag
 from campaignops.cli.commands import changed, new
-from campaignops.spec.changes import changed_campaigns
-from campaignops.spec.template import TemplateError, instantiate, weekly_tag
 
 TEMPLATE = """\
 # Template header: describes the template.

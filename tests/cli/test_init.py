@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from campaignops.campaign_spec.starter import WORKFLOWS, profiles_for, runner_requirement
 from campaignops.domain.checklist import CHECKLIST
 from campaignops.domain.wms import WmsKind
-from campaignops.spec.starter import WORKFLOWS, profiles_for, runner_requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "campaignops @ git+https://github.com/lsst-dm/campaignops@v0.1.0"

@@ -66,7 +66,7 @@ def test_a_plain_install_validates_from_inside_a_campaign_repository(tmp_path: P
     pip = subprocess.run([str(VENV_BIN / "pip"), "install", "--quiet", "--no-deps", "--target", str(target),
                           str(ROOT)], capture_output=True, text=True, timeout=600, check=False)
     assert pip.returncode == 0, pip.stderr
-    assert (target / "campaignops" / "spec" / "schemas" / "campaign.schema.json").is_file()
+    assert (target / "campaignops" / "campaign_spec" / "schemas" / "campaign.schema.json").is_file()
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "campaigns", repo / "campaigns", ignore=shutil.ignore_patterns("ledger.yaml", "ledger"))
     (repo / "campaigns" / "demo" / "broken.yaml").write_text("name: demo\n")

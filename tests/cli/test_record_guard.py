@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from campaignops.campaign_spec.changes import bot_written
 from campaignops.cli.main import main
-from campaignops.spec.changes import bot_written
 
 BOT = "campaignops[bot]"
 

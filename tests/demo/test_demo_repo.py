@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from campaignops.adapters.butler import ButlerDataIds, ButlerQueryError
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.demo import DEFAULTS_COLLECTION, INPUT_DATASET_TYPE, INSTRUMENT, SKYMAP
 from campaignops.demo.repo import MARKER_FILE, DemoRepoError, build, read_marker
 from campaignops.domain.model import Campaign
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 pytestmark = pytest.mark.lsst
 ROOT = Path(__file__).resolve().parents[2]

@@ -229,10 +229,10 @@ def test_an_unreachable_wms_makes_the_run_unknown_never_failed(tmp_path: Path,
     from dataclasses import replace
 
     from campaignops.adapters.bps.launcher import BpsWms
+    from campaignops.campaign_spec.load import load_campaign
     from campaignops.engine.context import Context
     from campaignops.engine.observe import observe_attempt
     from campaignops.ledger.records import Attempt
-    from campaignops.spec.load import load_campaign
 
     monkeypatch.setenv("PANDA_BEHIND_REAL_LB", "1")  # lets pandaclient import offline
     campaign = load_campaign(ROOT / "campaigns" / "hsc-rc2-w_2026_47" / "campaign.yaml", ROOT)

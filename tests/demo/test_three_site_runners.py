@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from campaignops.adapters.pipeline_graph import write_graph
+from campaignops.campaign_spec.load import campaign_path, load_campaign
 from campaignops.demo.control import commit
 from campaignops.demo.multisite import CAMPAIGN, make_control_repo
 from campaignops.demo.sites import build_sites
 from campaignops.domain.states import RunState
 from campaignops.ledger import store
-from campaignops.spec.load import campaign_path, load_campaign
 from campaignops.views import pages
 from fakes import file_wms
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from campaignops.campaign_spec import failure_rules
+from campaignops.campaign_spec.schema import schema, validator
 from campaignops.domain.actions import LAUNCHING, RunAction
 from campaignops.domain.wms import WmsKind
-from campaignops.spec import failure_rules
-from campaignops.spec.schema import schema, validator
 
 
 def test_the_schemas_take_their_words_from_the_domain() -> None:

@@ -14,13 +14,13 @@ import yaml
 from campaignops.adapters.butler import ButlerMeasurements
 from campaignops.adapters.folder_tracker import FolderTracker
 from campaignops.adapters.memory_wms import InMemoryWms
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.states import RunState
 from campaignops.engine import controls, cycle
 from campaignops.engine.context import Context
 from campaignops.engine.notify import sync
 from campaignops.ledger import store
 from campaignops.planning.plan import make_plan
-from campaignops.spec.parse import campaign_from_dict
 from fakes.engine_site import PROFILE, Clock
 
 pytestmark = [pytest.mark.lsst]

@@ -13,13 +13,13 @@ from pytest_httpserver import HTTPServer
 
 from campaignops.adapters.folder_tracker import FolderTracker
 from campaignops.adapters.github.tracker import GitHubTracker
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.domain.model import Campaign
 from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.engine import notify as issues_mod
 from campaignops.engine.notify import sync
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.ports import Tracker
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 from fakes.github_api import REPO, TOKEN, FakeGitHub, Sleeps, TimesOut, make_client
 
 pytest_plugins = ["fakes.github_api"]  # the fake GitHub and its fixtures
@@ -300,8 +300,8 @@ def test_folder_issues_are_readable_markdown_files(tmp_path: Path) -> None:
 # ---- the command ---------------------------------------------------------------------------------
 
 def _root_with_campaign(tmp_path: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from campaignops.campaign_spec import load as spec
     from campaignops.ledger import store
-    from campaignops.spec import load as spec
 
     d = tmp_path / "repo" / "campaigns" / "hsc-rc2-w47"
     d.mkdir(parents=True)

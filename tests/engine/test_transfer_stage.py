@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from campaignops.adapters.memory_wms import InMemoryWms
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.model import Plan
 from campaignops.domain.states import RunState, TransferState
 from campaignops.engine import observe, submit, transfers
@@ -19,7 +20,6 @@ from campaignops.ledger.records import Ledger
 from campaignops.planning.advance import Verdict, decide
 from campaignops.planning.plan import make_plan
 from campaignops.ports import TransferProgress
-from campaignops.spec.parse import campaign_from_dict
 from fakes.engine_site import FRDF, USDF, Clock, two_site_campaign
 from fakes.memory_transfer import Crash, MemoryTransfer
 

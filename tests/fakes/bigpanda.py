@@ -26,7 +26,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from campaignops.spec.parse import campaign_from_dict
+from campaignops.campaign_spec.parse import campaign_from_dict
 
 LOGIN_PAGE = ("<!DOCTYPE html><html><head><title>BigPanDA monitor: login</title></head><body>"
               "<form action='/oauth/login/cilogon/'><button>Sign in with CILogon</button></form></body></html>")

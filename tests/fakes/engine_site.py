@@ -10,6 +10,7 @@ from typing import Any
 
 from campaignops.adapters.memory_wms import InMemoryWms
 from campaignops.adapters.processes import read_process, running
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.model import Campaign, Plan, Profile
 from campaignops.domain.stacks import Published, StackSource
 from campaignops.domain.states import RunState
@@ -18,7 +19,6 @@ from campaignops.engine.context import Context
 from campaignops.ledger import store
 from campaignops.ledger.records import Ledger
 from campaignops.planning.plan import make_plan
-from campaignops.spec.parse import campaign_from_dict
 
 PROFILE = Profile("local-parsl", "test", "local", "parsl", "", (("wmsServiceClass", "x.Service"),))
 FRDF = replace(PROFILE, name="local-frdf", site="FrDF", butler_repo="/sites/frdf")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.model import Campaign, Plan, PlannedRun, Profile, Resources
 from campaignops.domain.states import RunState, TaskCounts
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.planning.advance import Verdict, decide
-from campaignops.spec.parse import campaign_from_dict
 
 PROFILE = Profile("local-parsl", "test", "local", "parsl", "", (("wmsServiceClass", "x.Y"),))
 

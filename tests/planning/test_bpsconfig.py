@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
+from campaignops.campaign_spec import load as spec
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.model import Campaign, PlannedRun
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import file_name, render_plan, render_run
-from campaignops.spec import load as spec
-from campaignops.spec.parse import campaign_from_dict
 
 pytestmark = pytest.mark.lsst
 

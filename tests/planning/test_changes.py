@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from campaignops.adapters.memory_wms import InMemoryWms
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.cli.main import main
 from campaignops.domain.model import Campaign, Profile, Resources
 from campaignops.engine import submit
@@ -21,7 +22,6 @@ from campaignops.ledger.records import Ledger
 from campaignops.planning.changes import Change, compare
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import spec_fingerprint
-from campaignops.spec.parse import campaign_from_dict
 from campaignops.views.plan_text import as_dict, as_markdown, as_text
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
+from campaignops.campaign_spec.failure_rules import load_rules
+from campaignops.campaign_spec.load import load_campaign
 from campaignops.domain.states import FailedJob, RunState, TaskCounts, Transition
 from campaignops.ledger.records import Attempt, RunRecord
 from campaignops.planning.failures import Failure, decide
-from campaignops.spec.failure_rules import load_rules
-from campaignops.spec.load import load_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = yaml.safe_load((ROOT / "tests" / "fixtures" / "failure_corpus.yaml").read_text())["cases"]

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from campaignops.campaign_spec.failure_rules import check_rules_file, load_rules
+from campaignops.campaign_spec.load import load_campaign
 from campaignops.cli.main import main
 from campaignops.domain.errors import SpecError
 from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RuleDecision, RunRecord
 from campaignops.planning.failures import Failure, decide
-from campaignops.spec.failure_rules import check_rules_file, load_rules
-from campaignops.spec.load import load_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "hsc-rc2-w_2026_47"  # requestMemory 4096

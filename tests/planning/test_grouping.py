@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.domain.errors import PlanError
 from campaignops.domain.model import PENDING_QUERY, Campaign, Group, Profile, Step
 from campaignops.planning.grouping import groups_for
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 PROFILE = profile_from_dict({"name": "htcondor", "description": "test", "site": "other", "wms": "htcondor",
                              "bps": {"wmsServiceClass": "lsst.ctrl.bps.htcondor.HTCondorService"}})

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.domain.model import Campaign
 from campaignops.domain.states import RunState
 from campaignops.ledger.records import Attempt
@@ -15,7 +16,6 @@ from campaignops.planning.failures import task_memory
 from campaignops.planning.memory import effective_memory, memory_requests
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 
 def campaign(*, profile_bps: dict[str, Any] | None = None, campaign_resources: dict[str, Any] | None = None,

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
+from campaignops.campaign_spec import load as spec
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.domain.errors import PlanError
 from campaignops.domain.model import Campaign
 from campaignops.planning.plan import make_plan, ordered_steps, with_exclusions
-from campaignops.spec import load as spec
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.views.plan_text import as_json, as_markdown, as_text
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from campaignops.campaign_spec.load import load_campaign
+from campaignops.campaign_spec.resize import with_task_memory
 from campaignops.domain.errors import SpecError
 from campaignops.domain.states import RunState
 from campaignops.domain.usage import JobUsage, QuantumUsage
@@ -25,8 +27,6 @@ from campaignops.planning.profile import (
     suggestion,
     to_records,
 )
-from campaignops.spec.load import load_campaign
-from campaignops.spec.resize import with_task_memory
 from campaignops.views.profile import as_markdown, as_text, batch_text, suggested_block
 
 ROOT = Path(__file__).resolve().parents[2]

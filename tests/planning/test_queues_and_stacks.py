@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
+from campaignops.campaign_spec import load as spec
+from campaignops.campaign_spec import validate
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.errors import RenderError
 from campaignops.domain.model import Campaign, Profile
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
-from campaignops.spec import load as spec
-from campaignops.spec import validate
-from campaignops.spec.parse import campaign_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = ROOT / "tests" / "fixtures" / "valid"

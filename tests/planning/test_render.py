@@ -12,12 +12,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from campaignops.campaign_spec import load as spec
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.domain.errors import RenderError
 from campaignops.domain.model import Campaign, PlannedRun
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import config_hash, output_run, render_plan, render_run
-from campaignops.spec import load as spec
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

@@ -12,14 +12,14 @@ import pytest
 
 from campaignops.adapters.git.repo import Git
 from campaignops.adapters.git.rules import rules_at
+from campaignops.campaign_spec.failure_rules import load_rules
+from campaignops.campaign_spec.load import load_campaign
 from campaignops.cli.main import main
 from campaignops.domain.errors import GitError, SpecError
 from campaignops.domain.states import FailedJob, RunState, TaskCounts, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.planning.replay import NO_RULE, RuleCount, recorded_failures, replay
-from campaignops.spec.failure_rules import load_rules
-from campaignops.spec.load import load_campaign
 from campaignops.views.replay import replay_markdown
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.domain.model import Campaign
 from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.ledger import store
 from campaignops.ledger.merge import merge_ledgers
 from campaignops.ledger.records import Attempt, Ledger, Removal, RunRecord
 from campaignops.planning.retention import Instance, Policy, final_runs, plan_retention
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 
 NOW = datetime(2026, 12, 31, tzinfo=UTC)
 PROFILE = profile_from_dict({"name": "local-parsl", "description": "d", "site": "local", "wms": "parsl",
@@ -138,7 +138,7 @@ def test_an_instance_made_by_campaign_new_knows_its_template() -> None:
     import datetime as dt
     from pathlib import Path
 
-    from campaignops.spec.template import instantiate, template_of
+    from campaignops.campaign_spec.template import instantiate, template_of
 
     root = Path(__file__).resolve().parents[2]
     text = (root / "campaigns" / "templates" / "ci-hsc-weekly.yaml").read_text()

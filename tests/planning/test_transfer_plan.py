@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.model import Campaign, Profile
 from campaignops.planning.plan import make_plan
 from campaignops.planning.transfers import UnfedRead, moved_from, unfed_reads
-from campaignops.spec.parse import campaign_from_dict
 
 USDF = Profile("local-usdf", "d", "USDF", "parsl", "", (("wmsServiceClass", "x.S"),), butler_repo="/s/usdf")
 FRDF = replace(USDF, name="local-frdf", site="FrDF", butler_repo="/s/frdf")

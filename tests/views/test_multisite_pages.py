@@ -10,11 +10,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TransferState, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord, TransferRecord
-from campaignops.spec.parse import campaign_from_dict
 from fakes.mermaid import parse_mermaid
 from fakes.pages import write_pages
 

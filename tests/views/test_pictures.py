@@ -154,7 +154,7 @@ def test_a_single_point_still_draws() -> None:
 
 
 def test_the_bots_chart_and_profile_commits_submit_nothing() -> None:
-    from campaignops.spec.changes import changed_campaigns
+    from campaignops.campaign_spec.changes import changed_campaigns
 
     bot = ["campaigns/c/progress.svg", "campaigns/c/profile.yaml", "campaigns/c/STATUS.md", "campaigns/c/ledger.yaml"]
     assert changed_campaigns(bot, {"c": "usdf-panda"}) == []

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
+from campaignops.campaign_spec import load as spec
+from campaignops.campaign_spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.domain.model import Campaign, Profile
 from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.ledger import records, store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
-from campaignops.spec import load as spec
-from campaignops.spec.parse import campaign_from_dict, profile_from_dict
 from campaignops.views import pages
 from fakes.mermaid import parse_mermaid
 from fakes.pages import write_pages

@@ -13,9 +13,9 @@ from pathlib import Path
 from campaignops.adapters import pages as page_files
 from campaignops.adapters.git.publish import BOT_PATHS
 from campaignops.adapters.globs import matches_any
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.model import Profile
 from campaignops.ledger.records import CheckRecord, Control, Ledger
-from campaignops.spec.parse import campaign_from_dict
 from campaignops.views import chart, pages, trends
 
 NOW = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)

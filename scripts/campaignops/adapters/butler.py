@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..campaign_spec.rules import rooted
 from ..domain.dataquery import combine
 from ..domain.errors import ButlerQueryError, CampaignError
 from ..ports import InputCensus
-from ..spec.rules import rooted
 
 if TYPE_CHECKING:
     from ..domain.model import Campaign, Step

@@ -1,16 +1,16 @@
 """What a pipeline's subsets read and write, from `lsst.pipe.base` or, where the middleware is not installed, the
-campaign's committed pipeline-graph cache (`spec/graph_cache.py`): the dataset types a multi-site transfer moves."""
+campaign's committed pipeline-graph cache (`campaign_spec/graph_cache.py`): the dataset types a multi-site transfer moves."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..campaign_spec import graph_cache
+from ..campaign_spec.graph_cache import GraphCache, SubsetTypes
+from ..campaign_spec.rules import rooted
 from ..domain.errors import PlanError
 from ..domain.model import Campaign
-from ..spec import graph_cache
-from ..spec.graph_cache import GraphCache, SubsetTypes
-from ..spec.rules import rooted
 
 
 def middleware_installed() -> bool:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ..adapters import pages as page_files
 from ..adapters.git.repo import Git, GitError
+from ..campaign_spec.load import all_campaign_paths, root_from
 from ..domain.scope import Scope, scope_of
-from ..spec.load import all_campaign_paths, root_from
 from ..views import pages
 
 

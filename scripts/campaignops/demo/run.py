@@ -12,6 +12,8 @@ from ruamel.yaml import YAML
 
 from ..adapters.folder_tracker import FolderTracker
 from ..adapters.profile import ButlerUsage, output_runs, write_record
+from ..campaign_spec.load import root_from
+from ..campaign_spec.rules import rooted
 from ..domain.states import RunState
 from ..engine.notify import sync
 from ..engine.observe import Change
@@ -20,8 +22,6 @@ from ..planning.checks import campaign_verdict
 from ..planning.cost import cost_table, uses_from_quanta
 from ..planning.cost import to_records as cost_records
 from ..planning.profile import profiles, to_records
-from ..spec.load import root_from
-from ..spec.rules import rooted
 from ..views import checks as checks_view
 from ..views import status_page, summary
 from ..views.cost import cost_text

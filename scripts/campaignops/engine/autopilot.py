@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..campaign_spec.failure_rules import Rule, load_rules
 from ..domain.actions import LAUNCHING
 from ..domain.clock import parse_utc
 from ..domain.errors import CampaignError
@@ -22,7 +23,6 @@ from ..domain.model import Plan, PlannedRun
 from ..domain.states import RunState
 from ..ledger.records import AWAITS_CONFIRMATION, Attempt, Control, Ledger, RuleDecision, RunRecord
 from ..planning import failures
-from ..spec.failure_rules import Rule, load_rules
 from ..views.reading import confirm_command
 from . import submit
 from .context import Context

@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..campaign_spec.load import all_campaign_paths
+from ..campaign_spec.pipeline import pipeline_outputs
+from ..campaign_spec.rules import rooted
+from ..campaign_spec.template import template_of
 from ..domain.checks import CAMPAIGN_SCOPE, Check, CheckVerdict, fmt, judge, reduce_values
 from ..domain.errors import CampaignError
 from ..domain.model import Plan
@@ -21,10 +25,6 @@ from ..ledger.records import CheckRecord, Ledger
 from ..planning.advance import steps_done
 from ..planning.checks import CheckStanding, CheckState, check_states
 from ..ports import Measurements
-from ..spec.load import all_campaign_paths
-from ..spec.pipeline import pipeline_outputs
-from ..spec.rules import rooted
-from ..spec.template import template_of
 from . import setup_stage
 from .context import Context
 

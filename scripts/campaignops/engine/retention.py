@@ -12,6 +12,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..campaign_spec.load import all_campaign_paths, load_campaign
+from ..campaign_spec.template import template_of
 from ..domain.errors import CampaignError
 from ..ledger import store
 from ..ledger.records import Removal
@@ -19,8 +21,6 @@ from ..planning.advance import Verdict, decide
 from ..planning.plan import make_plan
 from ..planning.retention import Instance, plan_retention
 from ..ports import RemovalOutcome, Retention
-from ..spec.load import all_campaign_paths, load_campaign
-from ..spec.template import template_of
 
 
 def read_instance(path: Path, root: Path) -> Instance:

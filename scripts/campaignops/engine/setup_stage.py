@@ -14,11 +14,11 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+from ..campaign_spec.rules import rooted
 from ..domain.errors import SubmitError
 from ..domain.logtext import first_error_lines
 from ..domain.states import RunState
 from ..ledger.records import Ledger, SetupRecord
-from ..spec.rules import rooted
 from . import stacks
 from .context import Context
 

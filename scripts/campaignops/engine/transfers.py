@@ -11,6 +11,7 @@ import os
 from dataclasses import replace
 from datetime import timedelta
 
+from ..campaign_spec.rules import rooted
 from ..domain.clock import parse_utc
 from ..domain.errors import CampaignError
 from ..domain.model import Plan, PlannedTransfer
@@ -18,7 +19,6 @@ from ..domain.states import TransferState
 from ..ledger.records import Ledger, TransferRecord
 from ..planning.advance import attempt_accepted
 from ..ports import Transfer, TransferProgress, TransferRequest
-from ..spec.rules import rooted
 from .context import Context
 
 MAX_ATTEMPTS = 3  # a transfer that failed this often waits for an operator (the failure issue says so)

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from functools import cache, cached_property
 from typing import Any
 
+from ..campaign_spec.schema import schema
 from ..domain.states import FailedJob, RunState, TaskCounts, TransferState, Transition
 from ..domain.usage import JobUsage
-from ..spec.schema import schema
 from .records import Attempt, CheckRecord, Control, RuleDecision, RunRecord, SetupRecord, TransferRecord
 
 SCHEMA_VERSION = 1

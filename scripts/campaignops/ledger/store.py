@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
+from ..campaign_spec.schema import validator
 from ..domain.errors import LedgerError
-from ..spec.schema import validator
 from .codec import (
     SCHEMA_VERSION,
     attempt_from_dict,

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
+from ..campaign_spec.failure_rules import Rule
 from ..domain.actions import LAUNCHING
 from ..domain.clock import parse_utc
 from ..domain.model import Campaign
 from ..ledger.records import Attempt, RunRecord
-from ..spec.failure_rules import Rule
 from .memory import effective_memory
 
 

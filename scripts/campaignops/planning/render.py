@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from ..campaign_spec import rules
 from ..domain.errors import RenderError
 from ..domain.model import (
     RESOURCE_KEYS,
@@ -18,7 +19,6 @@ from ..domain.model import (
     QueueMap,
     developer_setup,
 )
-from ..spec import rules
 from .memory import MemoryRequests, memory_requests
 
 DIMENSION_CLUSTERING = "lsst.ctrl.bps.quantum_clustering_funcs.dimension_clustering"

@@ -8,9 +8,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
+from ..campaign_spec.failure_rules import Rule
 from ..domain.model import Campaign
 from ..ledger.records import Ledger, RunRecord
-from ..spec.failure_rules import Rule
 from .failures import Decision, Failure, decide
 
 NO_RULE = "(no rule: review)"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from ..campaign_spec import load as spec
 from ..domain.errors import CampaignError
 from ..domain.model import Campaign, Plan
 from ..ledger import store
@@ -18,7 +19,6 @@ from ..planning.cost import Cost
 from ..planning.cost import from_records as cost_records
 from ..planning.plan import make_plan
 from ..planning.profile import TaskProfile, from_records
-from ..spec import load as spec
 from .chart import CHART_FILE, drawn_digest, progress_svg, series_digest
 from .pictures import progress_series
 from .reading import Standing

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from ..campaign_spec.starter import WORKFLOWS, StarterChoice, runner_requirement
 from ..domain.checklist import CHECKLIST
-from ..spec.starter import WORKFLOWS, StarterChoice, runner_requirement
 
 
 def render(choice: StarterChoice, campaign: str, profiles: list[str]) -> str:

@@ -19,11 +19,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from campaignops.adapters.transfer.rucio import RucioSite, RucioTransfer, dataset_name
+from campaignops.campaign_spec.parse import profile_from_dict
 from campaignops.demo import DEFAULTS_COLLECTION, INSTRUMENT
 from campaignops.domain.model import Profile
 from campaignops.domain.states import TransferState
 from campaignops.ports import TransferRequest
-from campaignops.spec.parse import profile_from_dict
 from fakes.rucio_server import NoPostgres, RucioServer, ServerUnavailable, server_venv
 
 pytestmark = pytest.mark.lsst

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ...campaign_spec.failure_rules import RULES_FILE, Rule, check_rules_text, combined
 from ...domain.errors import SpecError
 from ...domain.problems import Problem
-from ...spec.failure_rules import RULES_FILE, Rule, check_rules_text, combined
 from .repo import Git
 
 

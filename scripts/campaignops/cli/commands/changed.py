@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ...spec.changes import campaign_profiles, changed_campaigns
+from ...campaign_spec.changes import campaign_profiles, changed_campaigns
 from ..common import changed_paths, root_of
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ...campaign_spec.load import find_root
 from ...domain.errors import CampaignError
-from ...spec.load import find_root
 
 
 def _default_root() -> Path:

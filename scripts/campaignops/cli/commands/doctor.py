@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from ...adapters.github.runner_facts import gather
 from ...adapters.panda.token import read_token
 from ...adapters.setup_facts import gather_setup
+from ...campaign_spec import load as spec
 from ...domain.checklist import CHECKLIST
 from ...domain.errors import CampaignError
 from ...domain.model import Profile
@@ -28,7 +29,6 @@ from ...engine.doctor_panda import (
 from ...engine.doctor_setup import next_step, run_setup_checks
 from ...ledger.store import ledger_dir, ledger_path
 from ...registry import tracker_for
-from ...spec import load as spec
 from ..common import root_of
 
 ADMIN_TOKEN = "CAMPAIGNOPS_DOCTOR_TOKEN"  # optional: a token that may read the organisation's runner groups

@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ...campaign_spec.load import campaign_path, load_campaign
 from ...domain.errors import CampaignError
 from ...ledger import store
-from ...spec.load import campaign_path, load_campaign
 from ...views.errors import error_groups, errors_markdown, errors_text, occurrences
 from ..common import campaign_names, root_of
 

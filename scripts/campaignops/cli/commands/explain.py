@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 
+from ...campaign_spec.failure_rules import load_rules
+from ...campaign_spec.load import campaign_path, load_campaign
 from ...domain.errors import CampaignError
 from ...ledger import store
 from ...planning.failures import Failure, decide
-from ...spec.failure_rules import load_rules
-from ...spec.load import campaign_path, load_campaign
 from ...views.failure_history import action_command, history_lines
 from ...views.issue import decision_text
 from ..common import root_of

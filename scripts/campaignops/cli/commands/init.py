@@ -10,14 +10,14 @@ from importlib import metadata
 from pathlib import Path
 
 from ...adapters.git.repo import Git
+from ...campaign_spec.starter import FACILITY_PROFILES, StarterChoice, control_files
+from ...campaign_spec.template import weekly_tag
 from ...domain.checklist import CHECKLIST
 from ...domain.errors import CampaignError
 from ...domain.wms import WmsKind
-from ...spec.starter import FACILITY_PROFILES, StarterChoice, control_files
-from ...spec.template import weekly_tag
 from ...views import starter_readme
 
-STARTER = Path(__file__).resolve().parents[2] / "spec" / "starter_files"
+STARTER = Path(__file__).resolve().parents[2] / "campaign_spec" / "starter_files"
 EXECUTABLE = (".sh",)
 
 

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from ...adapters.lock import lock_campaign, this_runner
+from ...campaign_spec.load import campaign_path, load_campaign
 from ...domain.clock import utcnow
 from ...domain.errors import LedgerError
 from ...domain.scope import scope_of
@@ -26,7 +27,6 @@ from ...engine.ownership import take_over
 from ...ledger import store
 from ...ledger.records import Control
 from ...ledger.repair import Repair, plan_migrate, plan_repair
-from ...spec.load import campaign_path, load_campaign
 from ...workspace import open_campaign, sites_of
 from ..common import add_site_argument, operator, root_of
 

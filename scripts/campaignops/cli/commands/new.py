@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from ...adapters.stacks import published
+from ...campaign_spec.load import load_profile
+from ...campaign_spec.template import TemplateError, instantiate, profile_of
+from ...campaign_spec.validate import CAMPAIGN_FILE
 from ...domain.errors import SpecError
 from ...domain.stacks import Published, weekly_for
-from ...spec.load import load_profile
-from ...spec.template import TemplateError, instantiate, profile_of
-from ...spec.validate import CAMPAIGN_FILE
 from ..common import root_of
 
 

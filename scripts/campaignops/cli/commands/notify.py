@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 from ...adapters.lock import lock_campaigns
+from ...campaign_spec import load as spec
 from ...domain.errors import CampaignError, ServiceError
 from ...engine.notify import open_issue_urls, sync
 from ...ledger import store
 from ...planning.plan import make_plan
 from ...ports import Tracker
 from ...registry import tracker_for
-from ...spec import load as spec
 from ...views import pages
 from ..common import root_of, write_pages
 

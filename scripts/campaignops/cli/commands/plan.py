@@ -10,11 +10,11 @@ from functools import partial
 from pathlib import Path
 
 from ...adapters.pipeline_graph import write_graph
+from ...campaign_spec.load import campaign_path, load_campaign
+from ...campaign_spec.rules import is_relative
 from ...planning.changes import compare
 from ...planning.render import spec_fingerprint
 from ...planning.retention import Policy, plan_retention
-from ...spec.load import campaign_path, load_campaign
-from ...spec.rules import is_relative
 from ...views.plan_text import MARKDOWN_LIMIT, as_json, as_markdown, as_text
 from ...views.retention import as_markdown as retention_markdown
 from ...workspace import read_plan_and_ledger

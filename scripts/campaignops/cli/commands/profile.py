@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 
 from ...adapters.profile import ButlerUsage, output_runs, write_record
+from ...campaign_spec.load import campaign_path, load_campaign
+from ...campaign_spec.resize import with_task_memory
+from ...campaign_spec.rules import rooted
 from ...domain.errors import WmsUnreachable
 from ...domain.model import Campaign
 from ...domain.usage import ResourceUse
@@ -23,9 +26,6 @@ from ...planning.cost import to_records as cost_records
 from ...planning.profile import MARGIN, attempt_jobs, attempt_jobs_records, profiles, suggestion, to_records
 from ...ports import Submission, usage_of
 from ...registry import make_wms
-from ...spec.load import campaign_path, load_campaign
-from ...spec.resize import with_task_memory
-from ...spec.rules import rooted
 from ...views.cost import cost_text
 from ...views.profile import as_text, batch_text
 from ...views.status_page import PROFILE_FILE

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ...spec.changes import bot_written
+from ...campaign_spec.changes import bot_written
 from ..common import changed_paths, root_of
 
 

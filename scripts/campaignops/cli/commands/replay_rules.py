@@ -9,11 +9,11 @@ import sys
 
 from ...adapters.git.repo import Git
 from ...adapters.git.rules import is_rules_file, rules_at
+from ...campaign_spec.failure_rules import Rule, load_rules
+from ...campaign_spec.load import all_campaign_paths, load_campaign
 from ...domain.errors import CampaignError, GitError, SpecError
 from ...ledger import store
 from ...planning.replay import RecordedFailure, recorded_failures, replay
-from ...spec.failure_rules import Rule, load_rules
-from ...spec.load import all_campaign_paths, load_campaign
 from ...views.replay import replay_markdown, replay_text
 from ..common import changed_paths, root_of
 

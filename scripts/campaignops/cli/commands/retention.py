@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ...adapters.lock import lock_campaign
+from ...campaign_spec.rules import rooted
 from ...domain.errors import CampaignError
 from ...engine import retention
 from ...engine.context import workdir_for
 from ...planning.retention import Instance, RetentionPlan, plan_retention
 from ...registry import retention_backend
-from ...spec.rules import rooted
 from ...views.retention import as_json, as_markdown, as_text
 from ..common import root_of
 

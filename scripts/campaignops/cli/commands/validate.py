@@ -7,12 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from ...campaign_spec import validate
+from ...campaign_spec.load import root_from
+from ...campaign_spec.source import Document
 from ...domain.errors import SpecError
 from ...domain.problems import FORMATTERS, Problem
 from ...ledger.paths import has_record
-from ...spec import validate
-from ...spec.load import root_from
-from ...spec.source import Document
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from campaignops.spec import source
-from campaignops.spec.source import MAX_BYTES, parse_fast, parse_located, read
+from campaignops.campaign_spec import source
+from campaignops.campaign_spec.source import MAX_BYTES, parse_fast, parse_located, read
 
 
 def write(path: Path, content: str | bytes) -> Path:

@@ -1,7 +1,7 @@
 """What `campaign init` puts in a new control repository: the profiles of the facilities chosen, the shared failure
 rules, the workflows and their setup action, the weekly template and a first campaign made from it.
 
-Pure: the files of this project come in through `read` (the package's `spec/starter_files/`, links to the
+Pure: the files of this project come in through `read` (the package's `campaign_spec/starter_files/`, links to the
 repository's own `.github/` and `campaigns/`, so a control repository gets what this one runs), the control
 repository's files come out as {path: text}."""
 
@@ -94,7 +94,7 @@ def first_campaign(template_text: str, profile: str, stack: str, day: dt.date) -
 
 def control_files(choice: StarterChoice, read: Callable[[str], str]) -> tuple[dict[str, str], str, list[str]]:
     """({path: text} of the control repository but its README, the first campaign's name, the profiles).
-    `read(path)` gives the text of a file of `spec/starter_files/`."""
+    `read(path)` gives the text of a file of `campaign_spec/starter_files/`."""
     profiles = profiles_for(choice.facilities, choice.wms)
     files: dict[str, str] = {}
     for workflow in WORKFLOWS:

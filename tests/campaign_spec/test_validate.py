@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from campaignops.campaign_spec import load as spec
+from campaignops.campaign_spec import validate
 from campaignops.cli import main as cli
 from campaignops.domain import dataquery
-from campaignops.spec import load as spec
-from campaignops.spec import validate
 
 TESTS = Path(__file__).resolve().parents[1]
 BROKEN = TESTS / "broken"
@@ -374,8 +374,8 @@ def test_campaign_validate_reads_and_schema_checks_each_file_once(repo: Path, mo
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from collections import Counter
 
+    from campaignops.campaign_spec import schema, source
     from campaignops.cli.main import main
-    from campaignops.spec import schema, source
 
     for i in range(3):  # three campaigns naming the same profile
         copy = repo / "campaigns" / f"copy{i}"

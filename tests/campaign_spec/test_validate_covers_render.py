@@ -17,12 +17,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from campaignops.campaign_spec import load as spec
+from campaignops.campaign_spec import validate
+from campaignops.campaign_spec.parse import campaign_from_dict
 from campaignops.domain.errors import RenderError
 from campaignops.planning.plan import make_plan
 from campaignops.planning.render import render_run
-from campaignops.spec import load as spec
-from campaignops.spec import validate
-from campaignops.spec.parse import campaign_from_dict
 
 TESTS = Path(__file__).resolve().parents[1]
 VALID = TESTS / "fixtures" / "valid"

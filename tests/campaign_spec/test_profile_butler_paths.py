@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from campaignops.campaign_spec.load import load_profile
 from campaignops.cli import main as cli
-from campaignops.spec.load import load_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 
