@@ -19,7 +19,7 @@ from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Control, Ledger, RunRecord
 from fakes.launching_repo import control_repo
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PART = "step1.000.yaml"
 
 

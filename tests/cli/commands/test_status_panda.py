@@ -17,7 +17,7 @@ from campaignops.ledger.records import Attempt, Ledger, RunRecord
 from campaignops.workspace import read_plan
 from fakes.bigpanda import FakeBigPanda
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_status_follows_panda_runs_through_the_monitor(tmp_path: Path, httpserver: HTTPServer,

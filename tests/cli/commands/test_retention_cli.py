@@ -13,7 +13,7 @@ from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NAME = "hsc-rc2-w_2026_47"  # retention: keep_days 90
 
 

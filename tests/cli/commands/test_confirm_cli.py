@@ -13,7 +13,7 @@ from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import AWAITS_CONFIRMATION, Attempt, Ledger, RuleDecision, RunRecord
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NAME = "hsc-rc2-w_2026_47"
 KEY = "step1/visit0-9999"
 QUERY = "(instrument='HSC') AND (visit >= 0 AND visit <= 9999)"

@@ -11,7 +11,7 @@ import pytest
 from campaignops.cli.main import main
 from campaignops.ledger import store
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from campaignops.campaign_spec.starter import WORKFLOWS, profiles_for, runner_re
 from campaignops.domain.checklist import CHECKLIST
 from campaignops.domain.wms import WmsKind
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = "campaignops @ git+https://github.com/lsst-dm/campaignops@v0.1.0"
 
 
