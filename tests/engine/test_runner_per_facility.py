@@ -163,3 +163,20 @@ def test_a_silent_runner_shows_on_its_site_page_with_its_runs_not_followed_never
     assert "| `step1/visit1` | not followed (runner silent since 2026-11-30 10:00 UTC; last seen" in silent
     assert "FAILED" not in silent and "failed" not in silent.split("## Failing runs")[1].split("##")[0].lower().replace(
         "none.", "")
+
+
+def test_each_facilitys_notify_keeps_the_issues_of_its_own_runs_only(sites: TwoSites, tmp_path: Path) -> None:
+    """Every facility's status job runs `campaign notify`: only the runner of the failed run's site reports it,
+    so two facilities' jobs never race to open the same issue."""
+    from campaignops.adapters.folder_tracker import FolderTracker
+    from campaignops.engine.notify import sync
+
+    sites.cycle("local-frdf")
+    sites.wms.finish("step1/visit1", RunState.FAILED, failed=2)
+    sites.cycle("local-frdf")
+    tracker = FolderTracker(tmp_path / "issues")
+    assert sync(sites.campaign, sites.ledger(), tracker, scope=Scope("USDF")) == []  # not USDF's run
+    [opened] = sync(sites.campaign, sites.ledger(), tracker, scope=Scope("FrDF"))
+    assert opened.startswith("camp step1/visit1: opened")
+    assert sync(sites.campaign, sites.ledger(), tracker, scope=Scope("FrDF")) == []  # once
+    assert len(sync(sites.campaign, sites.ledger(), FolderTracker(tmp_path / "all"))) == 1  # one runner: all sites

@@ -252,6 +252,14 @@ class Campaign:
                 found += self.sites if step.placed_by_data else [step.site or self.central]
         return tuple(s for s in self.sites if s in found)
 
+    def check_site(self, check: Check) -> str:
+        """The site whose Butler a check reads: a multi-site preflight's own site; a step placed at one site
+        (`site:`) is read there; the campaign's checks and steps split by residency read the central site's."""
+        if check.site:
+            return check.site
+        step = next((s for s in self.steps if s.name == check.scope), None)
+        return step.site if step is not None and step.site and not step.placed_by_data else self.central
+
     def step_site(self, step: Step, group: str) -> str:
         """Where a run of `step` goes: its residency group's site, the step's site, or the central site."""
         if step.placed_by_data:

@@ -37,7 +37,7 @@ def evaluate(ctx: Context, plan: Plan, ledger: Ledger) -> Ledger:
     due = [s for s in check_states(plan, ledger, steps_done(plan, ledger))
            if (s.standing == CheckStanding.DUE or (s.standing == CheckStanding.FAILED and s.check.kind == "inputs"))
            and not (building and s.check.kind == "inputs")
-           and ctx.follows(_site_of(ctx, s.check))]  # a runner per facility reads only its own site's Butler
+           and ctx.follows(ctx.campaign.check_site(s.check))]  # a runner per facility reads only its own site's Butler
     if not due:
         return ledger
     previous = previous_values(ctx.root, ctx.campaign.name, ctx.campaign.path,
@@ -46,7 +46,7 @@ def evaluate(ctx: Context, plan: Plan, ledger: Ledger) -> Ledger:
     changed = False
     try:
         for state in due:
-            site = _site_of(ctx, state.check)
+            site = ctx.campaign.check_site(state.check)
             if site not in readers:
                 readers[site] = ctx.measurements(site)
             record = _evaluate(ctx, plan, ledger, state, readers[site], previous.get(state.check.ref))
@@ -102,16 +102,6 @@ def _evaluate(ctx: Context, plan: Plan, ledger: Ledger, state: CheckState, reade
                        expected=expected, bounds=check.bounds(), previous=before,
                        previous_campaign=previous[0] if previous is not None else "",
                        why=why or judged.why)
-
-
-def _site_of(ctx: Context, check: Check) -> str:
-    """The site whose Butler a check reads: a multi-site preflight's own site; a step placed at one site
-    (`site:`) is read there; the campaign's checks and steps split by residency read the central site's Butler."""
-    campaign = ctx.campaign
-    if check.site:
-        return check.site
-    step = next((s for s in campaign.steps if s.name == check.scope), None)
-    return step.site if step is not None and step.site and not step.placed_by_data else campaign.central
 
 
 PREFLIGHT_SHOWN = 10  # missing data IDs named on the record and the issue

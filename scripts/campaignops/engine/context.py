@@ -81,17 +81,10 @@ class Context:
 
     def follows(self, site: str) -> bool:
         """Whether runs placed at `site` (a profile name; "" is the central site) are this job's."""
-        if self.scope.everywhere:
-            return True
-        name = site or self.campaign.profile.name
-        try:
-            facility = self.campaign.site_profile(name).site
-        except KeyError:
-            facility = ""
-        return self.scope.covers(name, facility)
+        return self.scope.follows(self.campaign, site)
 
     def follows_run(self, step: str, group: str) -> bool:
-        return self.scope.everywhere or self.follows(self.site_of(step, group))
+        return self.scope.follows_run(self.campaign, step, group)
 
     def wms_of(self, launch_dir: Path | str) -> Wms:
         """The WMS of the site whose run was launched in `launch_dir` (see `launch_dir`), else the campaign's:

@@ -16,6 +16,7 @@ from ..domain.markers import (
     success_marker,
 )
 from ..domain.model import Campaign, Plan
+from ..domain.scope import EVERY_SITE, Scope
 from ..domain.states import RunState, TransferState
 from ..ledger.records import Ledger, RunRecord
 from ..planning.advance import steps_done
@@ -44,7 +45,7 @@ def labels_for(campaign: Campaign) -> list[str]:
 
 
 def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
-         retry_hint: str = DEFAULT_RETRY_HINT, plan: Plan | None = None) -> list[str]:
+         retry_hint: str = DEFAULT_RETRY_HINT, plan: Plan | None = None, scope: Scope = EVERY_SITE) -> list[str]:
     """Bring the campaign's failure issues in line with its ledger; returns what was done, for people.
 
     FAILED or HELD current attempt, or a failed attempt the failure rules retried: open an issue, or comment
@@ -53,13 +54,14 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
     open issue is closed with who and why, and none is opened. Cancelled: the open issue says so (and what comes
     next) and stays open. Anything else (running, UNKNOWN, …): nothing.
     Safe to run any number of times: markers in bodies and comments make every action happen once.
-    With the `plan`, the checks of the output too (sync_checks).
+    With the `plan`, the checks of the output too (sync_checks). A runner per facility (`scope`) keeps the
+    issues of what is placed at its own site: runs, transfers into it, checks reading its Butler.
     """
     actions: list[str] = []
     known = tracker.issues(campaign.name)
     for record in sorted(ledger.runs, key=lambda r: (r.step, r.group)):
         current = record.current
-        if current is None:
+        if current is None or not scope.follows_run(campaign, record.step, record.group):
             continue
         # The failed attempt the failure rules retried is reported while its successor runs (the issue shows
         # what the rules did); otherwise the current attempt.
@@ -114,8 +116,8 @@ def sync(campaign: Campaign, ledger: Ledger, tracker: Tracker, *,
                                            f"(output run `{attempt.output_run}`). Closing.\n")
                 tracker.close(issue)
                 actions.append(f"{where}: closed {issue.name} (succeeded on attempt {attempt.number}) {issue.url}")
-    return (actions + (sync_transfers(campaign, ledger, tracker) if ledger.transfers else [])
-            + (sync_checks(campaign, plan, ledger, tracker) if plan is not None and ledger.checks else []))
+    return (actions + (sync_transfers(campaign, ledger, tracker, scope) if ledger.transfers else [])
+            + (sync_checks(campaign, plan, ledger, tracker, scope) if plan is not None and ledger.checks else []))
 
 
 def _settled(tracker: Tracker, open_issues: list[Issue], record: RunRecord, reading: RunReading,
@@ -144,12 +146,14 @@ def _settled(tracker: Tracker, open_issues: list[Issue], record: RunRecord, read
     return actions
 
 
-def sync_transfers(campaign: Campaign, ledger: Ledger, tracker: Tracker) -> list[str]:
+def sync_transfers(campaign: Campaign, ledger: Ledger, tracker: Tracker, scope: Scope = EVERY_SITE) -> list[str]:
     """One issue per transfer stage that gave up (FAILED or STUCK after its last attempt), closed once it is DONE.
     Markers make every action happen once."""
     actions: list[str] = []
     known = tracker.issues(campaign.name)
     for record in ledger.transfers:
+        if not scope.follows(campaign, record.destination):
+            continue  # the destination's runner starts a transfer, and reports it
         key = transfer_issue.issue_key(campaign, record)
         open_issues = [i for i in known if i.key == key and i.open]
         gave_up = record.state in (TransferState.FAILED, TransferState.STUCK) and not record.next_try_at
@@ -179,15 +183,16 @@ def check_key(campaign: Campaign, ref: str) -> str:
     return f"{campaign.name}/check:{ref}"
 
 
-def sync_checks(campaign: Campaign, plan: Plan, ledger: Ledger, tracker: Tracker) -> list[str]:
+def sync_checks(campaign: Campaign, plan: Plan, ledger: Ledger, tracker: Tracker,
+                scope: Scope = EVERY_SITE) -> list[str]:
     """One issue per failed check (its value, bounds and the last instance's value), commented when a new
     evaluation fails again, closed once it passes or someone accepted it. Markers make every action happen once."""
     actions: list[str] = []
     known = tracker.issues(campaign.name)
     for state in check_states(plan, ledger, steps_done(plan, ledger)):
         record = state.record
-        if record is None:
-            continue
+        if record is None or not scope.follows(campaign, campaign.check_site(state.check)):
+            continue  # a preflight at another site is its runner's; the others the central runner's
         key = check_key(campaign, state.check.ref)
         open_issues = [i for i in known if i.key == key and i.open]
         where = f"{campaign.name} check {state.check.ref}"

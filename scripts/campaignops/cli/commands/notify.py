@@ -15,7 +15,7 @@ from ...planning.plan import make_plan
 from ...ports import Tracker
 from ...registry import tracker_for
 from ...views import pages
-from ..common import root_of, write_pages
+from ..common import add_site_argument, root_of, scope, write_pages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pages", action="store_true",
                         help="then rewrite the STATUS.md pages with links to the open failure issues "
                              "(use with `campaign reconcile --no-pages` so the pages are written once)")
+    add_site_argument(parser)  # a runner per facility: the issues of what is placed at its site only
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
     paths = (spec.all_campaign_paths(root) if args.all
              else [spec.campaign_path(name, root) for name in args.campaigns])
     tracker, where = tracker_for(root, args.repo, args.folder)
+    job = scope(args)
     # Under the campaigns' locks (as reconcile and publish): two notify jobs never both open a run's issue.
     lock_campaigns(root, [p.parent.name for p in paths])
-    print(f"notify: {where}")
+    print(f"notify: {where}" + ("" if job.everywhere else f" ({job.describe()})"))
     status = 0
     synced: list[str] = []
     held: list[pages.Held] = []
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             status = 1
             continue
         try:
-            actions = sync(campaign, ledger, tracker, plan=plan)
+            actions = sync(campaign, ledger, tracker, plan=plan, scope=job)
         except ServiceError as exc:  # GitHub or the folder: this campaign fails, the others go on
             print(f"  {campaign.name}: error: {exc}", file=sys.stderr)
             status = 1
