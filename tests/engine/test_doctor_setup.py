@@ -73,6 +73,19 @@ def test_a_runner_without_the_label_the_jobs_ask_for_is_an_error_naming_its_labe
     assert levels(replace(DONE, runners=None, in_job=True))["runner"] == Level.OK  # the job got onto it
 
 
+def test_with_a_runner_per_facility_each_facility_needs_its_own_runner_online() -> None:
+    per_site = replace(DONE, site_labels=(("USDF", "USDF"), ("FrDF", "ccin2p3-1")),
+                       runners=(Runner("s3df-1", "online", ("self-hosted", "Linux", "usdf")),))  # labels: any case
+    [finding] = [f for f in run_setup_checks(per_site, NOW) if f.check.startswith("3.")]
+    assert finding.level == Level.ERROR and "no runner for FrDF (label 'ccin2p3-1')" in finding.message
+    both = replace(per_site, runners=(*(per_site.runners or ()), Runner("cc-1", "offline", ("self-hosted", "ccin2p3-1"))))
+    [finding] = [f for f in run_setup_checks(both, NOW) if f.check.startswith("3.")]
+    assert finding.level == Level.WARNING and "FrDF: cc-1" in finding.message
+    up = replace(both, runners=(*(per_site.runners or ()), Runner("cc-1", "online", ("self-hosted", "ccin2p3-1"))))
+    [finding] = [f for f in run_setup_checks(up, NOW) if f.check.startswith("3.")]
+    assert finding.level == Level.OK and finding.message.endswith("USDF: s3df-1; FrDF: cc-1")
+
+
 def test_the_venv_must_hold_the_pinned_middleware() -> None:
     older = replace(DONE, installed=(("lsst-ctrl-bps", "30.2026.4000"), ("lsst-daf-butler", None)))
     [finding] = [f for f in run_setup_checks(older, NOW) if f.check.startswith("4.")]
@@ -192,6 +205,11 @@ def test_with_an_admin_token_the_runner_label_variable_and_runners_are_read(
     out = capsys.readouterr().out
     assert "ok: 2. Let the workflows' actions run: actions allowed: selected" in out
     assert "ok: 3. Register a self-hosted runner at the facility, with its label: cc-runner-1 online" in out
+    # a runner per facility: the facilities and their labels are the repository variables the workflows read
+    github.variables = {"CAMPAIGNOPS_SITES": '["USDF", "FrDF"]', "CAMPAIGNOPS_RUNNER_LABEL_FrDF": "frdf"}
+    _doctor(root)
+    out = capsys.readouterr().out
+    assert "error: 3. Register a self-hosted runner" in out and "no runner for USDF (label 'USDF')" in out
 
 
 def test_the_record_branch_is_asked_of_the_real_remote_and_a_missing_one_needs_nothing(

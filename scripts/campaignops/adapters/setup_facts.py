@@ -5,6 +5,7 @@ token and one `squeue` call. Judged by engine/doctor_setup.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -25,6 +26,7 @@ from .panda.token import read_token
 from .slurm.scheduler import SlurmScheduler
 
 LABEL_VARIABLE = "CAMPAIGNOPS_RUNNER_LABEL"
+SITES_VARIABLE = "CAMPAIGNOPS_SITES"  # a runner per facility: the facilities, a JSON list
 DEFAULT_LABEL = "usdf"
 # Folders that do not outlive a job or a reboot besides $TMPDIR (else /tmp: tempfile.gettempdir) and RUNNER_TEMP.
 TEMPORARY = ("/dev/shm",)
@@ -105,6 +107,7 @@ def _github(facts: SetupFacts, env: Mapping[str, str], admin_token: str) -> Setu
                 facts = replace(facts, runner_label=value, label_source="repository variable")
         except GitHubError:
             pass  # unset (404) or unreadable: the workflows' default label
+    facts = _site_labels(facts, admin, repo)
     try:
         listed: dict[str, Any] = admin.get(f"/repos/{repo}/actions/runners", {"per_page": 100})
         runners = tuple(Runner(str(r.get("name")), str(r.get("status")),
@@ -114,6 +117,23 @@ def _github(facts: SetupFacts, env: Mapping[str, str], admin_token: str) -> Setu
     except GitHubError as exc:
         facts = replace(facts, runners_note=cannot if exc.status in (401, 403, 404) else str(exc))
     return facts
+
+
+def _site_labels(facts: SetupFacts, admin: GitHubClient, repo: str) -> SetupFacts:
+    """A runner per facility: the repository variable CAMPAIGNOPS_SITES (a JSON list), and each facility's label as
+    the workflows compute it — CAMPAIGNOPS_RUNNER_LABEL_<SITE>, else the facility's name."""
+    try:
+        sites = json.loads(str(admin.get(f"/repos/{repo}/actions/variables/{SITES_VARIABLE}").get("value") or "[]"))
+    except (GitHubError, ValueError):
+        return facts  # unset (404), unreadable or not JSON: one runner for every site
+    labels = []
+    for site in (str(s) for s in sites if s) if isinstance(sites, list) else ():
+        try:
+            label = str(admin.get(f"/repos/{repo}/actions/variables/{LABEL_VARIABLE}_{site}").get("value") or site)
+        except GitHubError:
+            label = site
+        labels.append((site, label))
+    return replace(facts, site_labels=tuple(labels))
 
 
 def _record_branch(facts: SetupFacts, root: Path) -> SetupFacts:

@@ -62,6 +62,8 @@ class SetupFacts:
     runner_name: str | None = None
     runners: tuple[Runner, ...] | None = None
     runners_note: str = ""
+    # a runner per facility (the repository variable CAMPAIGNOPS_SITES): (facility, the label its jobs ask for)
+    site_labels: tuple[tuple[str, str], ...] = ()
     # 4. CAMPAIGNOPS_VENV and the middleware it holds
     venv: str | None = None
     venv_python: bool = False

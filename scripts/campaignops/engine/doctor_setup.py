@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from ..domain.checklist import CHECKLIST, step
-from ..domain.runner import SetupFacts
+from ..domain.runner import Runner, SetupFacts
 from .doctor import Finding, Level, check_public_runner
 from .doctor_panda import check_token, panda_setup_problems
 
@@ -52,6 +52,8 @@ def check_runner(facts: SetupFacts, now: datetime) -> Finding:
     if facts.runners is None:
         return _finding("runner", Level.UNKNOWN, f"could not list the repository's runners ({facts.runners_note}); "
                                                  f"the jobs ask for [self-hosted, {label}]")
+    if facts.site_labels and not facts.runner_name:
+        return _per_facility(facts, facts.runners)
     mine = [r for r in facts.runners if facts.runner_name in (None, r.name)]
     fit = [r for r in mine if {"self-hosted", label} <= set(r.labels)]
     if not fit:
@@ -63,6 +65,28 @@ def check_runner(facts: SetupFacts, now: datetime) -> Finding:
         return _finding("runner", Level.WARNING, f"{', '.join(r.name for r in fit)} with {said} is offline: start "
                                                  "it (./run.sh, or its service)")
     return _finding("runner", Level.OK, f"{', '.join(r.name for r in fit if r.status == 'online')} online with {said}")
+
+
+def _per_facility(facts: SetupFacts, runners: tuple[Runner, ...]) -> Finding:
+    """A runner per facility (CAMPAIGNOPS_SITES): each facility's jobs ask for [self-hosted, <its label>]."""
+    missing, offline, online = [], [], []
+    for site, label in facts.site_labels:
+        fit = [r for r in runners if {"self-hosted", label.lower()} <= {x.lower() for x in r.labels}]  # GitHub: any case
+        if not fit:
+            missing.append(f"{site} (label {label!r})")
+        elif not any(r.status == "online" for r in fit):
+            offline.append(f"{site}: {', '.join(r.name for r in fit)}")
+        else:
+            online.append(f"{site}: {', '.join(r.name for r in fit if r.status == 'online')}")
+    if missing:
+        have = "; ".join(f"{r.name}: {', '.join(r.labels)}" for r in runners) or "none registered"
+        return _finding("runner", Level.ERROR, f"a runner per facility (CAMPAIGNOPS_SITES): no runner for "
+                                               f"{', '.join(missing)}: that facility's jobs would wait and be "
+                                               f"cancelled after 24 h (runners: {have})")
+    if offline:
+        return _finding("runner", Level.WARNING, f"a runner per facility: offline — {'; '.join(offline)}: start it "
+                                                 "(./run.sh, or its service)")
+    return _finding("runner", Level.OK, f"a runner per facility, each online: {'; '.join(online)}")
 
 
 def check_venv(facts: SetupFacts, now: datetime) -> Finding:
