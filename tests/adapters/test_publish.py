@@ -12,6 +12,8 @@ import pytest
 
 from campaignops.adapters.git.ledgers import read
 from campaignops.adapters.git.publish import (
+    BOT_EMAIL,
+    BOT_NAME,
     BOT_PATHS,
     DEFAULT_PATHSPECS,
     is_bot_path,
@@ -134,6 +136,26 @@ def test_a_raced_push_merges_both_ledger_updates(remote: Path, tmp_path: Path) -
     assert merged.run("step1/g0001").state == RunState.SUCCEEDED  # type: ignore[union-attr]
     assert git(remote, "log", "--format=%s", "main").splitlines()[:2] == [
         "Submit step1 g0002", f"{CAMPAIGN}: 1 transition (1 SUCCEEDED)"]
+
+
+def test_a_raced_push_lands_from_a_runner_with_no_git_identity(remote: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two facilities' status jobs race; the second runner has no git identity: the bot's own commits it (the
+    rebase replays our commit as a new one, so it needs the identity as much as the commit did)."""
+    first = clone(remote, tmp_path / "first", "first")
+    second = clone(remote, tmp_path / "second", "second")
+    for key in ("user.name", "user.email"):
+        git(second, "config", "--unset", key)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("EMAIL", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    update(first, run("g0001", attempt(states=(RunState.SUBMITTING, RunState.RUNNING), checked="t2")))
+    update(second, run("g0002", attempt()))
+    publish(Git(first), sleep=no_sleep)
+    result = publish(Git(second), sleep=no_sleep)
+    assert result.tries == 2 and [r.key for r in remote_ledger(remote).runs] == ["step1/g0001", "step1/g0002"]
+    assert git(remote, "log", "-1", "--format=%cn <%ce>", "main").strip() == f"{BOT_NAME} <{BOT_EMAIL}>"
 
 
 def test_two_concurrent_publishes_both_land(remote: Path, tmp_path: Path) -> None:

@@ -109,7 +109,7 @@ class ActRepo:
     api: str
 
     def run(self, event: str, workflow: str, payload: dict[str, Any], env: dict[str, str] | None = None,
-            variables: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+            variables: dict[str, str] | None = None, labels: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
         event_file = self.tmp / f"event-{event}.json"
         event_file.write_text(json.dumps({"repository": {"full_name": REPO}, **payload}))
         args = [str(ACT), event, "-e", str(event_file), "-W", f".github/workflows/{workflow}",
@@ -127,6 +127,8 @@ class ActRepo:
             args += ["--env", f"{key}={value}"]
         for key, value in (variables or {}).items():
             args += ["--var", f"{key}={value}"]
+        for label in labels:  # more self-hosted runner labels (a runner per facility)
+            args += ["-P", f"{label}=-self-hosted"]
         base_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
         return subprocess.run(args, cwd=self.work, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=600, env={**base_env, "HOME": str(self.tmp / "home")})
@@ -369,6 +371,30 @@ def test_status_commits_only_when_something_changed(act_repo: tuple[ActRepo, Fak
     assert logs[-1] == logs[-2]
     assert len(logs[1]) == len(logs[0]) + 1  # the first run recorded the refreshed states and pages
     assert {"STATUS.md", "campaigns/hsc-rc2-w_2026_47/STATUS.md"} <= set(repo.remote_files())
+
+
+def test_status_with_a_runner_per_facility_runs_one_job_per_facility_each_following_its_own_site(
+        act_repo: tuple[ActRepo, FakeGitHub]) -> None:
+    """CAMPAIGNOPS_SITES set: one status job per facility on its own label, CAMPAIGNOPS_SITE set in each; the USDF
+    job follows the USDF campaign's runs, the FrDF job none of them; both publish (their pushes may race)."""
+    repo, _ = act_repo
+    applied = repo.run("workflow_dispatch", "submit.yml", {"inputs": {"campaign": "hsc-rc2-w_2026_47"}})
+    assert applied.returncode == 0, applied.stdout[-4000:]
+    before = repo.remote_log()
+    result = repo.run("schedule", "status.yml", {"schedule": "*/15 * * * *"},
+                      variables={"CAMPAIGNOPS_SITES": '["USDF", "FrDF"]', "CAMPAIGNOPS_RUNNER_LABEL_FrDF": "ccin2p3"},
+                      labels=("USDF", "ccin2p3"))
+    assert result.returncode == 0, result.stdout[-6000:]
+    out = result.stdout
+    assert "== hsc-rc2-w_2026_47 (USDF, usdf-panda; this job: site USDF)" in out
+    assert "== hsc-rc2-w_2026_47 (USDF, usdf-panda; this job: site FrDF)" in out
+    jobs = {line.split("]", 1)[0] + "]" for line in out.splitlines() if "this job: site" in line}
+    frdf = next(j for j in jobs if f"{j}   | == hsc-rc2-w_2026_47 (USDF, usdf-panda; this job: site FrDF)" in out)
+    usdf = next(j for j in jobs if j != frdf)
+    said = {job: [line for line in out.splitlines() if line.startswith(job)] for job in (usdf, frdf)}
+    assert any("opened #" in line for line in said[usdf]), "the USDF job reports its failed runs"
+    assert not any("opened #" in line or "submitted step" in line for line in said[frdf]), "FrDF: none of its own"
+    assert len(repo.remote_log()) > len(before), "the USDF job recorded the refreshed states"
 
 
 GH006 = "remote: error: GH006: Protected branch update failed for refs/heads/main."

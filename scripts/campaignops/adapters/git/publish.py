@@ -222,14 +222,15 @@ def _resolve_conflicts(git: Git) -> list[str]:
 def rebase_onto(git: Git, upstream: str) -> list[str]:
     """Rebase the local commits onto `upstream`, merging ledgers on conflict; returns merged files."""
     merged: list[str] = []
-    proc = git.run("rebase", "--autostash", upstream, check=False)
+    who = _identity(git)  # the rebase commits too: a runner without a git identity still lands a raced push
+    proc = git.run(*who, "rebase", "--autostash", upstream, check=False)
     for _ in range(1000):  # one stop per replayed commit at most
         if proc.returncode == 0:
             return merged
         if not git.out("diff", "--name-only", "--diff-filter=U"):
             if git.run("diff", "--cached", "--quiet", check=False).returncode == 0:
                 # the replayed commit became empty (upstream already had the same content)
-                proc = git.run("rebase", "--skip", check=False)
+                proc = git.run(*who, "rebase", "--skip", check=False)
                 continue
             git.run("rebase", "--abort", check=False)
             raise PublishError(f"rebase onto {upstream} failed: {proc.stderr.strip()}")
@@ -238,7 +239,7 @@ def rebase_onto(git: Git, upstream: str) -> list[str]:
         except PublishError:
             git.run("rebase", "--abort", check=False)
             raise
-        proc = git.run("-c", "core.editor=true", "rebase", "--continue", check=False)
+        proc = git.run(*who, "-c", "core.editor=true", "rebase", "--continue", check=False)
     raise PublishError("rebase did not finish")
 
 
