@@ -18,7 +18,7 @@ from .adapters.git.repo import Git
 from .adapters.lock import lock_campaign, this_runner
 from .adapters.pipeline_graph import step_types
 from .adapters.processes import read_process, running
-from .adapters.stacks import mounted, published
+from .adapters.stacks import published
 from .campaign_spec.load import campaign_of, campaign_path, load_campaign
 from .campaign_spec.rules import rooted
 from .campaign_spec.source import Document, display_name
@@ -27,7 +27,6 @@ from .domain.errors import ButlerQueryError, LedgerError, PlanError
 from .domain.model import Campaign, Plan
 from .domain.problems import Problem
 from .domain.scope import Scope
-from .domain.stacks import base_of, missing
 from .domain.states import RunState
 from .engine import cycle
 from .engine.context import Context, workdir_for
@@ -267,36 +266,6 @@ def cross_site_problems(doc: Document, path: Path, root: Path) -> list[Problem]:
     return found
 
 
-def stack_problems(doc: Document, path: Path, root: Path) -> tuple[list[Problem], list[Problem]]:
-    """(errors, warnings) of `campaign validate` about a campaign's stack at its sites: a tag a site's profile
-    lists its stacks without is an error at stack.tag; a listing that cannot be read is a warning where the
-    listing's file system is mounted, and nothing where it is not (a GitHub-hosted runner has no CVMFS).
-    Only campaigns not yet submitted (no ledger): one that ran keeps the stack it ran with."""
-    folder = path.resolve().parent
-    if store.ledger_path(folder).exists() or store.ledger_dir(folder).is_dir():
-        return [], []
-    campaign = campaign_of(doc, path, root)
-    errors: list[Problem] = []
-    warnings: list[Problem] = []
-    for site in campaign.sites:
-        source = campaign.site_profile(site).stacks
-        if source is None:
-            continue
-        found = published(source)
-        if found.unreadable:
-            if mounted(source):
-                warnings.append(doc.problem(("stack", "tag"), f"could not check that stack "
-                                            f"{base_of(campaign.stack_tag)} is published at {site}: "
-                                            f"{found.where}: {found.unreadable}",
-                                            f"check the listing in campaigns/profiles/{site}.yaml"))
-            continue
-        why = missing(campaign.stack_tag, site, found)
-        if why is not None:
-            errors.append(doc.problem(("stack", "tag"), why, "use a published tag (`campaign new` takes the newest "
-                                      "weekly), or wait until the site publishes it"))
-    return errors, warnings
-
-
 def read_plan(root: Path, name: str) -> Plan:
     """The plan as the ledger knows it, without asking the Butler or taking the campaign lock:
     query-split steps keep the groups their first apply recorded (or show them as pending)."""
@@ -313,4 +282,4 @@ def read_plan_and_ledger(root: Path, name: str) -> tuple[Plan, Ledger]:
 
 
 __all__ = ["Workspace", "cross_site_problems", "job_actor", "open_campaign", "read_plan", "read_plan_and_ledger",
-           "recorded_drift", "stack_problems"]
+           "recorded_drift"]
