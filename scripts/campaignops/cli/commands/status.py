@@ -86,28 +86,37 @@ def follow(args: argparse.Namespace, advance: bool) -> int:
     shown: dict[str, str] = {}  # --watch: what each campaign's block said when last printed
     rounds = 0
     while True:
+        live = rounds == 0  # the first look prints as it goes; --watch's later ones only what changed
         for ws in spaces:
             where = "" if ws.ctx.scope.everywhere else f"; this job: {ws.ctx.scope.describe()}"
             lines = [f"== {ws.campaign.name} ({ws.campaign.profile.site}, {ws.campaign.profile.name}{where})"]
+
+            def say(text: str, lines: list[str] = lines, live: bool = live) -> None:
+                lines.append(text)
+                if live:
+                    print(text, flush=True)
+
+            if live:
+                print(lines[0], flush=True)
             try:
-                status_once(ws, advance=advance, say=lines.append)
+                status_once(ws, advance=advance, say=say)
             except CampaignError as exc:
-                print("\n".join(lines))
+                if not live:
+                    print("\n".join(lines))
                 broken.append(ws.campaign.name)
                 print(f"error: {ws.campaign.name}: {exc}", file=sys.stderr)
                 continue
             if args.tasks:
-                lines += [summary.run_table(ws.campaign, ws.ledger), summary.task_table(ws.ledger)]
+                say(summary.run_table(ws.campaign, ws.ledger))
+                say(summary.task_table(ws.ledger))
             fails = summary.failures(ws.campaign, ws.ledger)
             if fails:
-                lines.append(fails)
+                say(fails)
             block = "\n".join(lines)
-            if rounds and shown.get(ws.campaign.name) == block:
-                continue  # --watch: a campaign is printed again only when what it says changed
+            if not live and shown.get(ws.campaign.name) != block:
+                # --watch: a campaign is printed again only when what it says changed
+                print("\n".join([f"{lines[0]} at {datetime.now(UTC):%H:%M:%S} UTC", *lines[1:]]), flush=True)
             shown[ws.campaign.name] = block
-            if rounds:
-                lines[0] += f" at {datetime.now(UTC):%H:%M:%S} UTC"
-            print("\n".join(lines), flush=True)
         rounds += 1
         if not args.no_pages:
             write_pages(root, [pages.Held(ws.campaign, ws.ledger, ws.plan) for ws in spaces])
