@@ -117,3 +117,18 @@ def test_campaign_doctor_opens_the_token_issue_on_the_runner(tmp_path: Path, mon
     assert main(args) == 1
     assert "opened" not in capsys.readouterr().out
     assert len(list((tmp_path / "issues").glob("*.md"))) == 1
+
+
+def test_a_facilitys_runner_checks_only_the_panda_profiles_of_its_own_facility(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A runner per facility: the UKDF runner (no campaign runs at UKDF here) has no USDF PanDA token to hold."""
+    shutil.copytree(ROOT / "campaigns", tmp_path / "campaigns")
+    for name in ("PANDA_AUTH_ID_TOKEN", "PANDA_CONFIG_ROOT", "PANDA_URL", "PANDAMON_URL", "GITHUB_TOKEN", "GH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CAMPAIGNOPS_SITE", "UKDF")
+    assert main(["--root", str(tmp_path), "doctor", "--folder", str(tmp_path / "issues")]) == 0
+    out = capsys.readouterr().out
+    assert "PanDA: no campaign uses a PanDA profile at UKDF; nothing to check" in out and "problem:" not in out
+    monkeypatch.setenv("CAMPAIGNOPS_SITE", "USDF")  # the USDF runner: its campaigns are on usdf-panda
+    assert main(["--root", str(tmp_path), "doctor", "--folder", str(tmp_path / "issues")]) == 1
+    assert "no PanDA token on the USDF runner" in capsys.readouterr().out

@@ -29,7 +29,7 @@ from ...engine.doctor_panda import (
 from ...engine.doctor_setup import next_step, run_setup_checks
 from ...ledger.store import ledger_dir, ledger_path
 from ...registry import tracker_for
-from ..common import root_of
+from ..common import root_of, scope
 
 ADMIN_TOKEN = "CAMPAIGNOPS_DOCTOR_TOKEN"  # optional: a token that may read the organisation's runner groups
 
@@ -89,14 +89,20 @@ def _setup_checks(args: argparse.Namespace) -> int:
 
 
 def _profiles_in_use(args: argparse.Namespace) -> list[Profile]:
+    """The profiles of the sites the campaigns run at; on a runner per facility (--site / CAMPAIGNOPS_SITE) only
+    those of its own facility: the FrDF runner holds no USDF PanDA token."""
     root = root_of(args)
+    job = scope(args)
     found: dict[str, Profile] = {}
     for path in spec.all_campaign_paths(root):
         try:
             campaign = spec.load_campaign(path, root)
         except CampaignError:
             continue  # `campaign validate` reports it; the doctor checks the runner
-        found[campaign.profile.name] = campaign.profile
+        for site in campaign.sites:
+            profile = campaign.site_profile(site)
+            if job.covers(profile.name, profile.site):
+                found[profile.name] = profile
     return list(found.values())
 
 
@@ -110,7 +116,9 @@ def _panda_checks(args: argparse.Namespace) -> int:
         print(f"problem: {problem}")
         status = 1
     if not panda:
-        print("PanDA: no campaign uses a PanDA profile; nothing to check")
+        print("PanDA: no campaign uses a PanDA profile" + (f" at {args.site or os.environ.get('CAMPAIGNOPS_SITE')}"
+                                                            if not scope(args).everywhere else "")
+              + "; nothing to check")
         return status
     now = datetime.now(UTC)
     token = read_token()  # TokenError (a damaged token) is a CampaignError: reported by main, exit 1
