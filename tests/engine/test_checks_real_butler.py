@@ -188,6 +188,29 @@ def test_outputs_short_of_the_steps_acceptance_hold_the_next_step(tmp_path: Path
     assert done.ledger.run("step5/all") is None
 
 
+def test_completeness_of_every_output_type_shows_each_types_numbers_and_holds_the_next_step(
+        tmp_path: Path, repo: Path) -> None:
+    """`completeness: all`: each type the step's tasks write, produced over expected, one Butler count per type;
+    here one of two tract summaries is in the Butler and no task metadata: the lowest (0 %) holds step5, and the
+    record says each type's numbers."""
+    steps = [{"name": "step4", "subsets": ["step4"], "checks": [{"name": "outputs", "completeness": "all"}]},
+             {"name": "step5", "subsets": ["step5"]}]
+    inst = Instance(tmp_path, "demo-w06", repo, InMemoryWms(), steps=steps)
+    inst.reconcile()
+    inst.write_summary(10.0)
+    inst.wms.finish("step4/all", RunState.SUCCEEDED, label="tractSummaryDemo", succeeded=2)
+    done = inst.reconcile()
+    record = done.ledger.check("step4/outputs")
+    assert (record.verdict, record.value, record.expected) == ("fail", 0.0, 2.0)
+    assert "per type: tractSummaryDemo_metadata 0/2, demo_tract_summary 1/2" in record.why
+    assert done.ledger.run("step5/all") is None, "outputs short of the step's acceptance hold the next step"
+    from campaignops.views.checks import campaign_checks
+
+    table = campaign_checks(inst.plan, done.ledger)
+    assert "step4/outputs  every output type produced / expected (the lowest)  0 %" in table
+    assert "FAILED: 0 < 1 — per type: tractSummaryDemo_metadata 0/2, demo_tract_summary 1/2" in table
+
+
 def test_a_raw_missing_from_the_butler_is_listed_by_the_preflight_and_step1_waits_until_it_is_back(
         tmp_path: Path) -> None:
     from lsst.daf.butler import Butler

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import dataquery
-from ..domain.checks import CAMPAIGN_SCOPE
+from ..domain.checks import CAMPAIGN_SCOPE, EVERY_OUTPUT
 from ..domain.model import DEVELOPER_SEPARATOR, REPO_PLACEHOLDERS, repo_for
 from ..domain.problems import FORMATTERS, JsonPath, Problem, did_you_mean
 from . import rules, source
@@ -581,7 +581,8 @@ def _check_checks(doc: Document, root: Path) -> Iterator[Problem]:
                                   "a complete step", "drop max (completeness is at most 1), or use min")
             where, dataset = ((*at, j, "metric", "dataset"), check["metric"]["dataset"]) if "metric" in check else \
                 next(((*at, j, k), check[k]) for k in ("count", "completeness") if k in check)
-            if outputs is not None and dataset not in outputs:
+            if outputs is not None and dataset not in outputs and not ("completeness" in check
+                                                                     and dataset == EVERY_OUTPUT):
                 known = sorted(outputs)
                 yield doc.problem(where, f"dataset type '{dataset}' is not written by the pipeline "
                                   f"{data['pipeline']}{did_you_mean(dataset, known)}",

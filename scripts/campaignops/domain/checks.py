@@ -3,7 +3,8 @@
 A check reads one value from the Butler after its step (or the whole campaign) succeeded:
 - `count`: how many datasets of a type the step's output collections hold (one per data ID);
 - `completeness`: that count over the datasets the quanta were to write (the producing tasks' quanta);
-  its lower bound defaults to the step's acceptance (1 - max_failed_fraction);
+  its lower bound defaults to the step's acceptance (1 - max_failed_fraction); `completeness: all` does it for
+  every output type of the step's tasks at once (the lowest is the value, each type's numbers in the record);
 - `inputs` (the campaign's `preflight:`): before step 1, every data ID the campaign's query selects has the
   dataset type in the input collections of the Butler that will read it (one check per site that runs a first
   step in a multi-site campaign, `preflight/raw@site`); the missing ones are listed and step 1 waits at that
@@ -26,6 +27,9 @@ Reduce = Literal["mean", "sum", "min", "max"]
 Missing = Literal["wait", "exclude"]  # the preflight's `missing:`: what step 1 does about missing inputs
 CAMPAIGN_SCOPE = "campaign"  # the scope of a check written on the campaign rather than on a step
 PREFLIGHT_SCOPE = "preflight"  # the inputs checked before step 1 (`preflight: {inputs: [...]}`)
+# `completeness: all`: every output dataset type of the step's tasks (their logs aside), each produced over expected;
+# the check's value is the lowest, and the record names each type's numbers
+EVERY_OUTPUT = "all"
 
 
 class CheckVerdict(StrEnum):
@@ -59,6 +63,8 @@ class Check:
         if self.kind == "metric":
             return f"{self.reduce} of {self.dataset_type}['{self.key}']"
         if self.kind == "completeness":
+            if self.dataset_type == EVERY_OUTPUT:
+                return "every output type produced / expected (the lowest)"
             return f"{self.dataset_type} produced / expected"
         if self.kind == "inputs":
             return (f"{self.dataset_type} of every data ID the query selects, in the inputs"
@@ -150,6 +156,19 @@ def relative_change(value: float, previous: float) -> float:
     return abs(value - previous) / abs(previous)
 
 
-__all__ = ["CAMPAIGN_SCOPE", "PREFLIGHT_SCOPE", "Check", "CheckKind", "CheckVerdict", "Judgement", "Missing", "Reduce",
-           "fmt", "judge",
-           "parse_change", "reduce_values", "relative_change"]
+__all__ = [
+    "CAMPAIGN_SCOPE",
+    "EVERY_OUTPUT",
+    "PREFLIGHT_SCOPE",
+    "Check",
+    "CheckKind",
+    "CheckVerdict",
+    "Judgement",
+    "Missing",
+    "Reduce",
+    "fmt",
+    "judge",
+    "parse_change",
+    "reduce_values",
+    "relative_change",
+]

@@ -17,7 +17,7 @@ from ..campaign_spec.load import all_campaign_paths
 from ..campaign_spec.pipeline import pipeline_outputs
 from ..campaign_spec.rules import rooted
 from ..campaign_spec.template import template_of
-from ..domain.checks import CAMPAIGN_SCOPE, Check, CheckVerdict, fmt, judge, reduce_values
+from ..domain.checks import CAMPAIGN_SCOPE, EVERY_OUTPUT, Check, CheckVerdict, fmt, judge, reduce_values
 from ..domain.errors import CampaignError
 from ..domain.model import Plan
 from ..ledger import store
@@ -84,6 +84,8 @@ def _evaluate(ctx: Context, plan: Plan, ledger: Ledger, state: CheckState, reade
             value = reduce_values(reader.values(check.dataset_type, state.collections, check.key), check.reduce)
             if value is None:
                 why = f"no {check.dataset_type} dataset with a number '{check.key}' in the output"
+        elif check.kind == "completeness" and check.dataset_type == EVERY_OUTPUT:
+            value, expected, why = _every_output(ctx, plan, ledger, check, state, reader)
         else:
             count = reader.count(check.dataset_type, state.collections)
             value = float(count)
@@ -101,7 +103,8 @@ def _evaluate(ctx: Context, plan: Plan, ledger: Ledger, state: CheckState, reade
     return CheckRecord(check.ref, check.kind, ctx.now(), verdict.value, state.basis, value=value,
                        expected=expected, bounds=check.bounds(), previous=before,
                        previous_campaign=previous[0] if previous is not None else "",
-                       why=why or judged.why)
+                       why=" — ".join(w for w in (judged.why, why) if w) if check.dataset_type == EVERY_OUTPUT
+                       else why or judged.why)
 
 
 PREFLIGHT_SHOWN = 10  # missing data IDs named on the record and the issue
@@ -135,6 +138,33 @@ def _preflight(ctx: Context, state: CheckState, reader: Measurements) -> CheckRe
                 if gone else "")
     said = "; ".join(p for p in (left_out, "" if ctx.dry_run else f"{frozen} {check.dataset_type} frozen in {tagged}") if p)
     return replace(record, tagged="" if ctx.dry_run else tagged, why=said, excluded=census.missing if gone else ())
+
+
+def _every_output(ctx: Context, plan: Plan, ledger: Ledger, check: Check, state: CheckState,
+                  reader: Measurements) -> tuple[float, float, str]:
+    """`completeness: all`: each output type of the tasks that ran in the step (their `_log` aside: a failed
+    quantum writes one too), produced over expected — one Butler count per type. Returns the lowest fraction, the
+    expected count of that type, and each type's numbers (worst first), which the record and the issue show."""
+    outputs = pipeline_outputs(str(rooted(ctx.campaign.pipeline, ctx.root)), ctx.root)
+    if outputs is None:
+        raise CampaignError(f"cannot tell what the step's tasks write: the pipeline {ctx.campaign.pipeline} cannot be "
+                            "read here")
+    steps = [s.name for s in ctx.campaign.steps] if check.scope == CAMPAIGN_SCOPE else [check.scope]
+    ran = {t.label for step in steps for run in plan.runs_of(step) for record in (ledger.run(run.key),)
+           if record is not None for attempt in record.attempts for t in attempt.tasks}
+    rows = []
+    for dataset_type, labels in outputs.items():
+        if dataset_type.endswith("_log") or not ran.intersection(labels):
+            continue
+        typed = replace(check, dataset_type=dataset_type)
+        expected = float(expected_datasets(ctx, plan, ledger, typed))
+        count = reader.count(dataset_type, state.collections)
+        rows.append((count / expected if expected else (1.0 if count == 0 else 0.0), dataset_type, count, expected))
+    if not rows:
+        return 1.0, 0.0, "no output type of the step's tasks has quanta recorded"
+    rows.sort()
+    worst, _, _, expected = rows[0]
+    return worst, expected, "per type: " + ", ".join(f"{t} {c}/{e:g}" for _, t, c, e in rows)
 
 
 def expected_datasets(ctx: Context, plan: Plan, ledger: Ledger, check: Check) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..domain.checks import PREFLIGHT_SCOPE, fmt
+from ..domain.checks import EVERY_OUTPUT, PREFLIGHT_SCOPE, fmt
 from ..domain.errors import CampaignError
 from ..domain.markers import run_marker
 from ..domain.model import Campaign, Plan
@@ -40,7 +40,10 @@ def _verdict(state: CheckState) -> str:
         return f"UNKNOWN: {r.why}"
     if state.standing == CheckStanding.FAILED and r is not None:
         return f"FAILED: {r.why}"
-    return state.standing.value.upper() if state.standing != CheckStanding.PASSED else "passed"
+    if state.standing == CheckStanding.PASSED:
+        every = r is not None and r.why and state.check.dataset_type == EVERY_OUTPUT
+        return f"passed — {r.why}" if every and r is not None else "passed"  # `completeness: all`: each type
+    return state.standing.value.upper()
 
 
 def rows(states: list[CheckState]) -> list[tuple[str, str, str, str, str, str]]:
