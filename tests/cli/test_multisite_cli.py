@@ -163,3 +163,14 @@ def test_a_facilitys_status_job_asks_only_its_own_sites_butler_and_owns_only_its
     assert taken.returncode == 0, taken.stderr
     owners = store.load(root / "campaigns" / "demo-3x3", "demo-3x3").site_owners()
     assert set(owners) == {"site:local-frdf", "site:local-ukdf"} and owners["site:local-ukdf"].action == "takeover"
+
+
+def test_a_misspelt_site_is_refused_naming_the_right_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--site frdf` would follow nothing (sites are matched as the profiles write them): refused, with the fix."""
+    from campaignops.cli.main import main
+
+    shutil.copytree(ROOT / "campaigns" / "profiles", tmp_path / "campaigns" / "profiles")
+    code = main(["--root", str(tmp_path), "notify", "--all", "--site", "frdf", "--folder", str(tmp_path / "issues")])
+    err = capsys.readouterr().err
+    assert code == 1 and "site 'frdf' (--site or CAMPAIGNOPS_SITE) is not a profile or facility" in err
+    assert "did you mean 'FrDF'?" in err

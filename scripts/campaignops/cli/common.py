@@ -10,9 +10,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
+
 from ..adapters import pages as page_files
 from ..adapters.git.repo import Git, GitError
 from ..campaign_spec.load import all_campaign_paths, root_from
+from ..campaign_spec.parse import PROFILES_FOLDER
+from ..domain.errors import SpecError
+from ..domain.problems import did_you_mean
 from ..domain.scope import Scope, scope_of
 from ..views import pages
 
@@ -26,8 +31,26 @@ def add_site_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def scope(args: argparse.Namespace) -> Scope:
-    """The `--site` of a command, else $CAMPAIGNOPS_SITE: every site when neither is given."""
-    return scope_of(getattr(args, "site", None), os.environ)
+    """The `--site` of a command, else $CAMPAIGNOPS_SITE: every site when neither is given. A site that no profile
+    of campaigns/profiles/ names (as its name or its `site:`) is refused: a misspelt one would follow nothing."""
+    job = scope_of(getattr(args, "site", None), os.environ)
+    if job.everywhere:
+        return job
+    known: set[str] = set()
+    for path in sorted((root_of(args) / PROFILES_FOLDER).glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue  # `campaign validate` names a broken profile
+        if isinstance(data, dict):
+            known |= {str(v) for v in (data.get("name"), data.get("site")) if v}
+    if job.site not in known:
+        same = [k for k in sorted(known) if k.lower() == job.site.lower()]
+        hint = f"; did you mean '{same[0]}'?" if same else did_you_mean(job.site, sorted(known))
+        raise SpecError(f"site '{job.site}' (--site or CAMPAIGNOPS_SITE) is not a profile or facility of "
+                        f"{PROFILES_FOLDER}/{hint} (known: "
+                        f"{', '.join(sorted(known))}): this job would follow nothing")
+    return job
 
 
 def root_of(args: argparse.Namespace) -> Path:
