@@ -137,9 +137,11 @@ def test_an_injected_failure_is_failed_with_its_error_line_and_restart_makes_it_
     assert dict(observation.exit_codes) == {"calibrateDemo": (1,)}
     assert any("injected transient failure for visit=1003 detector=2: simulated calibration blow-up" in e
                for e in observation.errors), observation.errors
-    # The error names the failed quantum's own job log, not only the submit directory.
+    # The error names the log of the job that ran the failed quantum, not only the submit directory: the demo
+    # clusters step1 by visit, so that is visit 1003's job, whose log says which quantum failed.
     (log,) = logs_named(observation.errors)
-    assert Path(log).is_file() and "calibrateDemo_1003_2" in Path(log).name
+    assert Path(log).is_file() and Path(log).name == "visit_1003.stderr"
+    assert "detector: 2, visit: 1003" in Path(log).read_text() and "failed. Exception" in Path(log).read_text()
 
     t0 = time.monotonic()
     runs.wms.restart(submission, runs.flaky, "")
@@ -187,3 +189,4 @@ def test_a_submission_bps_refuses_is_failed_with_bps_error_not_left_pending(runs
 def _relaunch(wms: BpsWms, config: Path, launch_dir: Path) -> Path:
     wms.launch(config, launch_dir, "")
     return launch_dir
+

@@ -35,14 +35,17 @@ def panda_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LSST_RUN_TEMP_SPACE", raising=False)
 
 
-def demo(profile: str, butler: Path, stack: dict[str, Any] | None = None) -> Campaign:
-    """The demo campaign's step 1 on `profile`: calibrateDemo with raised memory, 3 attempts per job."""
+def demo(profile: str, butler: Path, stack: dict[str, Any] | None = None, clustered: bool = False) -> Campaign:
+    """The demo campaign's step 1 on `profile`: calibrateDemo with raised memory, 3 attempts per job; unclustered
+    unless asked."""
     path = ROOT / "campaigns" / "demo" / "campaign.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data |= {"profile": profile, "stack": stack or {"tag": "w_2026_47"}}
     data["butler"] |= {"repo": str(butler), "output": f"prepare/{profile}"}  # one output per prepare
     data["resources"] = {"numberOfRetries": 3, "tasks": {"calibrateDemo": {"requestMemory": 6000}}}
     data["steps"] = data["steps"][:1]
+    if not clustered:  # one job per quantum, labelled by its task (the demo clusters step1 by visit)
+        data["steps"][0].pop("clustering", None)
     return campaign_from_dict(data, spec.load_profile(profile, ROOT), path=path)
 
 
@@ -87,6 +90,16 @@ def test_a_more_memory_retry_reaches_panda_on_the_bigger_queue(demo_butler: Path
     assert (out.task("pipetaskInit").memory, out.task("pipetaskInit").queue) == (4096, "SLAC_Rubin")
     assert (out.task("calibrateDemo").memory, out.task("calibrateDemo").queue) == (12000, "SLAC_Rubin_Himem")
     assert out.submit_dir.endswith("/a02")
+
+
+def test_a_clustered_step_reaches_panda_as_one_job_per_cluster_with_its_tasks_memory_and_queue(
+        demo_butler: Path, tmp_path: Path) -> None:
+    """The demo's step 1 as it is (`clustering: {visit: {pipetasks: calibrateDemo, dimensions: visit}}`): one PanDA
+    job per visit, each running that visit's four detectors, on the queue that fits its task's memory."""
+    out = prepared(demo("usdf-panda", demo_butler, clustered=True), tmp_path)
+    assert [t.label for t in out.tasks] == ["pipetaskInit", "visit", "finalJob"]
+    cluster = out.task("visit")
+    assert (cluster.jobs, cluster.memory, cluster.queue, cluster.retries) == (2, 6000, "SLAC_Rubin_Medium", 3)
 
 
 def test_htcondor_profile_writes_the_dag_and_submit_files(demo_butler: Path, tmp_path: Path) -> None:

@@ -250,10 +250,9 @@ class RunReader:
                              payload=values.get("payload", ""), project=values.get("project", ""),
                              campaign=values.get("campaign", ""), operator=values.get("operator", ""),
                              site=values.get("site", ""))
-        summary.labels = self._labels()
-
         if last and last.get("ended") is None and running(_bps_process(last)):
             summary.state = WmsStates.RUNNING
+            summary.labels = self._labels()
             summary.rows = self._rows_from_logs(with_errors)
             summary.message = f"bps process {last['pid']} is running ({last['kind']} started {last['started']})"
             return summary
@@ -285,6 +284,7 @@ class RunReader:
             summary.message = "bps has not started the workflow yet"
             return summary
         summary.state = WmsStates.FAILED
+        summary.labels = self._labels()
         summary.rows = self._rows_from_logs(with_errors)
         ended = last.get("error") or f"bps process {last['pid']} ended without writing provenance (killed?)"
         summary.message = str(ended)
@@ -315,7 +315,10 @@ class RunReader:
                 text = path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 text = ""
-            if "failed. Exception" in text or "Traceback (most recent call last)" in text:
+            quanta = _quanta_in_log(text)
+            if len(quanta) > 1 or max(map(int, _QUANTA_TOTAL.findall(text)), default=1) > 1:  # a cluster's job
+                rows.extend(self._rows_of_cluster(label, name, path, text, quanta, with_errors))
+            elif "failed. Exception" in text or "Traceback (most recent call last)" in text:
                 error = " | ".join(_first_error_lines(text, 1)) if with_errors else ""
                 state, error = WmsStates.FAILED, _with_log(error, str(path)) if error else ""
                 rows.append(QuantumRow(label, name, state, error=error, exit_code=1))
@@ -323,6 +326,21 @@ class RunReader:
                 rows.append(QuantumRow(label, name, WmsStates.SUCCEEDED))
             else:
                 rows.append(QuantumRow(label, name, WmsStates.RUNNING))
+        return rows
+
+    def _rows_of_cluster(self, label: str, name: str, path: Path, text: str,
+                         quanta: dict[tuple[str, str], tuple[WmsStates, str]],
+                         with_errors: bool) -> list[QuantumRow]:
+        """The rows of a job running several quanta (a bps cluster): one per quantum its log says ended, under
+        its task's label; those not ended yet count as running under the job's (cluster's) label."""
+        rows = []
+        for (task, quantum), (state, error) in quanta.items():
+            shown = _with_log(error, str(path)) if (error and with_errors) else ""
+            rows.append(QuantumRow(task, f"{name}:{quantum}", state, data_id=quantum, error=shown,
+                                   exit_code=1 if state == WmsStates.FAILED else None))
+        totals = _QUANTA_TOTAL.findall(text)
+        remaining = max(0, int(totals[-1]) - len(quanta)) if totals else 0
+        rows.extend(QuantumRow(label, f"{name}:{n}", WmsStates.RUNNING) for n in range(remaining))
         return rows
 
     def _job_logs_cached(self) -> dict[str, tuple[str, Path]]:
@@ -365,11 +383,44 @@ class RunReader:
         return _with_log(line, str(log)) if log is not None else line
 
     def _quantum_log(self, quantum_id: str) -> Path | None:
-        """The job log of one quantum: parsl names each job <quantum id>_<label>_<data id>."""
-        for name, (_, path) in self._job_logs_cached().items():
+        """The job log of one quantum: parsl names each job <quantum id>_<label>_<data id>; a cluster's job is
+        named after the cluster, and its log names a quantum that failed by its id."""
+        logs = self._job_logs_cached()
+        for name, (_, path) in logs.items():
             if name.startswith(quantum_id):
                 return path
+        for label, path in logs.values():
+            if label in (INIT_LABEL, FINAL_LABEL):
+                continue
+            try:
+                if quantum_id in path.read_text(encoding="utf-8", errors="replace"):
+                    return path
+            except OSError:
+                continue
         return None
+
+
+# What pipetask logs of each quantum it executes (lsst.pipe.base.single_quantum_executor, lines 317 and 346 of
+# the pinned weekly): "Execution of task 'T' on quantum {data id} took S seconds" / "... failed. Exception E: M";
+# and after each (mp_graph_executor): "Executed N quanta successfully, F failed and R remain out of total T quanta."
+_QUANTUM_LINE = re.compile(r"Execution of task '(?P<task>[^']+)' on quantum (?P<quantum>\{[^}]*\}) "
+                           r"(?:took |failed\. Exception (?P<error>.*))")
+_QUANTA_TOTAL = re.compile(r"remain out of total (\d+) quanta")
+
+
+def _quanta_in_log(text: str) -> dict[tuple[str, str], tuple[WmsStates, str]]:
+    """(task, data id) -> (state, error) of every quantum a job log says ended; a later line wins (a restart
+    appends to the same log)."""
+    out: dict[tuple[str, str], tuple[WmsStates, str]] = {}
+    for m in _QUANTUM_LINE.finditer(text):
+        error = m["error"]
+        did = m["quantum"]
+        fields = re.findall(r"(\w+): '?([^,'}]+)'?", did)
+        shown = " ".join(f"{k}={v}" for k, v in fields if k in ("visit", "detector", "tract", "patch", "band",
+                                                                 "exposure"))
+        out[(m["task"], shown or did)] = ((WmsStates.FAILED, f"{m['task']} {shown}: {error.strip()}"[:500])
+                                          if error is not None else (WmsStates.SUCCEEDED, ""))
+    return out
 
 
 def _did_text(data_id: Any) -> str:
