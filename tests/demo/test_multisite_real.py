@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from campaignops.demo.multisite import CAMPAIGN, run_multisite
+from campaignops.demo.sites import CENTRAL_SITE, SITE_PATCHES, SITE_VISITS, SITES
 from campaignops.domain.states import RunState, TransferState
 from campaignops.ledger import store
 
@@ -68,6 +69,34 @@ def test_the_central_butler_holds_the_coadds_of_all_six_patches(demo: Path) -> N
         assert sorted(ref.dataId["visit"] for ref in calibs) == [1201, 1202], "the fan-out sent FrDF its visits only"
     finally:
         frdf.close()
+
+
+def test_each_site_calibrated_and_coadded_exactly_its_own_data_and_the_summary_counts_every_site(demo: Path) -> None:
+    """Read in each site's Butler: its visits' global calibrations (the central site: every visit), its own
+    patches' coadds built from calibrated visits of its own, and at the central site a tract summary of all."""
+    from lsst.daf.butler import Butler
+
+    for site in SITES:
+        butler = Butler.from_config(str(demo / "sites" / site / "repo"))
+        try:
+            calibs = butler.query_datasets("demo_global_calib", collections="demo/demo-3x3", limit=None)
+            own = set(SITE_VISITS[site])
+            expected = own if site != CENTRAL_SITE else {v for vs in SITE_VISITS.values() for v in vs}
+            assert {int(r.dataId["visit"]) for r in calibs} == expected
+            coadds = [r for r in butler.query_datasets("demo_coadd", collections="demo/demo-3x3", limit=None)
+                      if int(r.dataId["patch"]) in SITE_PATCHES[site]]
+            assert len(coadds) == 4, "two patches x two bands"
+            for ref in coadds:
+                coadd = butler.get(ref)
+                assert coadd["calibrated_visits"] == coadd["visits"] and set(coadd["visits"]) <= own
+            if site == CENTRAL_SITE:
+                (summary,) = butler.query_datasets("demo_tract_summary", collections="demo/demo-3x3")
+                got = butler.get(summary)
+                assert {k: v for k, v in got.items() if k != "mean_flux"} == {
+                    "patches": [0, 1, 2, 3, 4, 5], "bands": ["g", "r"], "n_coadds": 12, "n_visit_inputs": 12}
+                assert got["mean_flux"] > 0, "the tract metric the campaign's checks read is measured from the coadds"
+        finally:
+            butler.close()
 
 
 def test_each_site_page_lists_only_its_runs_and_the_record_validates_and_plans(demo: Path) -> None:

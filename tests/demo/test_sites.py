@@ -4,28 +4,22 @@ multi-site chain run for real across them (pipetask at each site, Butler-to-Butl
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from campaignops.adapters.transfer.inventory import count_at, resident_values
+from campaignops.adapters.transfer.inventory import resident_values
 from campaignops.demo import INSTRUMENT, PIPELINE_YAML
 from campaignops.demo.repo import MARKER_FILE, read_marker
 from campaignops.demo.sites import (
-    CENTRAL_SITE,
     PIPELINE_SITES_YAML,
     SITE_PATCHES,
     SITE_VISITS,
     SITES,
     SKYMAP_SITES,
     build_sites,
-    pipetask_run,
-    run_by_hand,
 )
-from campaignops.domain.errors import DemoError
 
 pytestmark = pytest.mark.lsst
 
@@ -116,57 +110,3 @@ def test_the_global_calibration_and_the_calibrated_coadd() -> None:
     config.use_global_calib = True
     coadd = CoaddDemoTask(config=config).run([1, 2], [{"mean_flux": 1.0}, {"mean_flux": 3.0}], {1: 2.0, 2: 2 / 3})
     assert coadd.coadd == {"visits": [1, 2], "n_visits": 2, "flux": 2.0, "calibrated_visits": [1, 2]}
-
-
-# ---- the 3×3 chain, by hand: what `campaign demo run --multisite` automates -----------------------
-
-@pytest.mark.slow
-def test_the_3x3_chain_runs_across_three_site_butlers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    started = time.perf_counter()
-    build_sites(tmp_path)
-    built = time.perf_counter() - started
-    repo = {site: tmp_path / site / "repo" for site in SITES}
-    central = CENTRAL_SITE
-
-    laps = run_by_hand(tmp_path)
-
-    # Every site got exactly its own visits' calibrations, and used them in its coadds.
-    for site in SITES:
-        butler = _butler(repo[site])
-        try:
-            calibs = butler.query_datasets("demo_global_calib", collections=f"demo/{central}/step2c", limit=None)
-            expected = set(SITE_VISITS[site]) if site != central else {v for vs in SITE_VISITS.values() for v in vs}
-            assert {int(r.dataId["visit"]) for r in calibs} == expected
-            coadds = butler.query_datasets("demo_coadd", collections=f"demo/{site}/step3", limit=None)
-            assert {int(r.dataId["patch"]) for r in coadds} == set(SITE_PATCHES[site]) and len(coadds) == 4
-            for ref in coadds:
-                coadd = butler.get(ref)
-                assert coadd["calibrated_visits"] == coadd["visits"] and set(coadd["visits"]) <= set(SITE_VISITS[site])
-        finally:
-            butler.close()
-    # The central site holds the coadds of all 6 patches in both bands, and a tract summary of them.
-    butler = _butler(repo[central])
-    try:
-        coadds = butler.query_datasets("demo_coadd", collections=[f"demo/{s}/step3" for s in SITES], limit=None)
-        assert sorted((int(r.dataId["patch"]), str(r.dataId["band"])) for r in coadds) == \
-            [(p, b) for p in range(6) for b in ("g", "r")]
-        (summary,) = butler.query_datasets("demo_tract_summary", collections=f"demo/{central}/step4")
-        got = butler.get(summary)
-        assert {k: v for k, v in got.items() if k != "mean_flux"} == {
-            "patches": [0, 1, 2, 3, 4, 5], "bands": ["g", "r"], "n_coadds": 12, "n_visit_inputs": 12}
-        assert got["mean_flux"] > 0, "the tract metric the campaign's checks read is measured from the coadds"
-    finally:
-        butler.close()
-
-    # The global task takes injected failures like the others: a transient one fails once, then runs.
-    inputs = ["DemoCam/defaults", *(f"demo/{site}/step2" for site in SITES)]
-    fail_once = "globalCalibDemo:fail_once_where=instrument IN ('DemoCam')"
-    env = {**os.environ, "CAMPAIGNOPS_DEMO_MARKER_DIR": str(tmp_path / "markers")}
-    with pytest.raises(DemoError, match="injected transient failure for"):
-        pipetask_run(repo[central], inputs, "demo/usdf/step2c-retry1", "step2c", config=fail_once, env=env)
-    pipetask_run(repo[central], inputs, "demo/usdf/step2c-retry2", "step2c", config=fail_once, env=env)
-    assert count_at(str(repo[central]), ["demo_global_calib"], ["demo/usdf/step2c-retry2"], "") == 6
-    with capsys.disabled():
-        print(f"\n3x3 chain by hand: build {built:.1f} s, "
-              + ", ".join(f"{k} {v:.1f} s" for k, v in laps.items())
-              + f"; total {time.perf_counter() - started:.1f} s")
