@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import subprocess
 import threading
@@ -212,6 +213,25 @@ def test_an_unreachable_remote_fails_loudly_after_max_tries_and_a_rerun_pushes(r
     result = publish(Git(work), sleep=no_sleep)
     assert result.commit == git(remote, "rev-parse", "main").strip()
     assert remote_ledger(remote).run("step1/g0002") is not None
+
+
+@pytest.mark.parametrize("to", ["main", "records"])
+def test_a_checkout_without_the_remote_fails_at_once_saying_how_to_add_it_and_a_rerun_pushes(
+        to: str, remote: Path, tmp_path: Path) -> None:
+    """No `origin` at all (a copied checkout, a runner whose checkout step was skipped): retrying cannot help, so
+    publish says so at once instead of after five pushes and 30 s of waits; the record is kept and lands later."""
+    work = clone(remote, tmp_path / "w", "w")
+    update(work, run("g0002", attempt()))
+    git(work, "remote", "remove", "origin")
+    waits: list[float] = []
+    push = publish if to == "main" else functools.partial(publish_records, branch="records")
+    with pytest.raises(PublishError, match=r"no remote 'origin'.*`git remote add origin <url>`"):
+        push(Git(work), sleep=waits.append)
+    assert waits == [], "not retried"
+    git(work, "remote", "add", "origin", str(remote))
+    result = push(Git(work), sleep=no_sleep)
+    assert result.commit == git(remote, "rev-parse", to).strip()
+    assert read(Git(remote), to, f"campaigns/{CAMPAIGN}").run("step1/g0002") is not None  # type: ignore[union-attr]
 
 
 def test_a_raced_push_merges_updates_in_different_ledger_files(remote: Path, tmp_path: Path) -> None:

@@ -85,6 +85,20 @@ def push_auth_env(token: str | None, server_url: str = "https://github.com",
             f"GIT_CONFIG_VALUE_{n}": f"AUTHORIZATION: basic {basic}"}
 
 
+def missing_remote(git: Git, remote: str, output: str) -> bool:
+    """True when a failed push named a remote this checkout does not have (no `git remote add` for it, and no
+    repository at that path): nothing a retry can change, unlike a race or a network error."""
+    if "does not appear to be a git repository" not in output:
+        return False
+    return git.run("remote", "get-url", remote, check=False).returncode != 0
+
+
+def _no_remote(remote: str, kept: str) -> PublishError:
+    return PublishError(
+        f"this checkout has no remote {remote!r} to push to (`git remote -v` lists the ones it has): add it with "
+        f"`git remote add {remote} <url>` (on a runner, the workflow's checkout sets it). {kept}")
+
+
 def _refused(remote: str, branch: str, output: str, kept: str) -> PublishError:
     first = next((line.strip() for line in output.splitlines() if protection_refusal(line)), output.strip())
     return PublishError(
@@ -274,6 +288,11 @@ def publish(git: Git, message: str | None = None, paths: Sequence[str] = (), rem
             _landed(git, taken)
             return Published(git.out("rev-parse", "HEAD").strip(), tuple(changes), attempt, tuple(merged))
         last_error = (push.stderr or push.stdout).strip()
+        if missing_remote(git, remote, f"{push.stderr}\n{push.stdout}"):
+            head = git.out("rev-parse", "HEAD").strip()
+            _keep_unpushed(git, head)
+            raise _no_remote(remote, f"The commit {head[:7]} is kept in this checkout and as {UNPUSHED}{head[:7]}...: "
+                                     "run `campaign publish` again once the remote is there.")
         if protection_refusal(f"{push.stderr}\n{push.stdout}"):
             _keep_unpushed(git, git.out("rev-parse", "HEAD").strip())
             raise _refused(remote, branch, f"{push.stderr}\n{push.stdout}",
@@ -321,6 +340,8 @@ def _fetch_tip(git: Git, remote: str, branch: str) -> str | None:
     if proc.returncode != 0:
         if "couldn't find remote ref" in proc.stderr.lower():
             return None
+        if missing_remote(git, remote, proc.stderr):
+            raise _no_remote(remote, "The ledgers are kept in this working tree.")
         raise PublishError(f"could not fetch the record branch {branch} from {remote}: {proc.stderr.strip()}; "
                            "check the remote and the token (GITHUB_TOKEN) of this step")
     return git.out("rev-parse", ref).strip()
@@ -451,6 +472,9 @@ def publish_records(git: Git, message: str | None = None, paths: Sequence[str] =
             _landed(git, taken)
             return Published(commit, tuple(changes), attempt, tuple(merged))
         output = f"{push.stderr}\n{push.stdout}"
+        if missing_remote(git, remote, output):
+            _keep_unpushed(git, commit)
+            raise _no_remote(remote, "The ledgers are kept in this working tree.")
         if protection_refusal(output):
             _keep_unpushed(git, commit)
             raise _refused(remote, branch, output, f"The ledgers are kept in this working tree and as record "
