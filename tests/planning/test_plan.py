@@ -141,6 +141,14 @@ def test_text_header_names_profile_stack_repo_and_output() -> None:
         assert expected in text
 
 
+def test_text_says_which_quanta_share_a_job() -> None:
+    text = as_text(make_plan(example("hsc-rc2-w_2026_47")))
+    step1 = text[text.index("\nstep1 "):text.index("\nstep2a ")]
+    assert ("  clustering: visit_detector: isr,characterizeImage,calibrate,writePreSourceTable,"
+            "transformPreSourceTable, one job per visit x detector\n") in step1
+    assert text.count("clustering:") == 1, "only the step that clusters says so"
+
+
 def test_markdown_shows_manual_gates_and_every_run_of_a_small_plan() -> None:
     plan = make_plan(example("hsc-rc2-w_2026_47"))
     md = as_markdown(plan)

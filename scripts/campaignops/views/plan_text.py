@@ -35,6 +35,16 @@ def _resources_text(res: Resources) -> str:
     return ", ".join(parts) or "BPS defaults"
 
 
+def _clustering_text(step: Step) -> str:
+    """Which quanta share a job: `visit: calibrateDemo, one job per visit`."""
+    parts = []
+    for name, spec in step.clustering:
+        keys = dict(spec)
+        per = keys.get("dimensions")
+        parts.append(f"{name}: {keys.get('pipetasks', '')}, one job per {per.replace(',', ' x ') if per else 'run'}")
+    return "; ".join(parts)
+
+
 def _queues_text(plan: Plan, step: Step, run: PlannedRun) -> str:
     """Where the run's jobs go when the profile maps memory to queues ("" otherwise)."""
     queues = plan.campaign.profile.queues
@@ -123,6 +133,8 @@ def as_text(plan: Plan, changes: tuple[RunChange, ...] = ()) -> str:
         lines.append(f"{step.name}  subsets {','.join(step.subsets)}  {len(runs)} group(s)  "
                      f"requires {','.join(step.requires) or '-'}  gate {_gate_text(step)}")
         lines.append(f"  resources: {_resources_text(runs[0].resources)}")
+        if step.clustering:
+            lines.append(f"  clustering: {_clustering_text(step)}")
         if queues := _queues_text(plan, step, runs[0]):
             lines.append(f"  queues: {queues}")
         if _pending(runs) and step.placed_by_data:
