@@ -4,15 +4,13 @@ Butler, the suggestion written into the spec (comments kept), the table on the c
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 from ruamel.yaml import YAML
+from test_e2e_local import campaign_cli
 
 from campaignops.demo.run import make_control_repo
 from campaignops.ledger import store
@@ -23,11 +21,8 @@ pytestmark = [pytest.mark.lsst, pytest.mark.slow]
 
 
 def cli(control: Path, *args: str) -> str:
-    env = {**os.environ, "CAMPAIGNOPS_WORKDIR": str(control.parent / "work")}
-    proc = subprocess.run([sys.executable, "-m", "campaignops.cli", "--root", str(control), *args],
-                          capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, f"campaign {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
+    """`campaign ARGS` on `control` (in this process, as tests/demo/test_e2e_local.py runs it)."""
+    return campaign_cli(control, control.parent / "work", *args).stdout
 
 
 def test_profile_reports_real_usage_and_writes_a_right_sized_request(tmp_path: Path, demo_butler: Path) -> None:
@@ -76,8 +71,7 @@ def test_profile_reports_real_usage_and_writes_a_right_sized_request(tmp_path: P
     assert step1["resources"]["tasks"]["calibrateDemo"]["requestMemory"] == task["suggested_mb"]
     assert "note: step1 already ran" in text and "supersede:" in text
     # the edit changes runs that were submitted: validation says so, and `supersede:` makes it a new attempt
-    refused = subprocess.run([sys.executable, "-m", "campaignops.cli", "--root", str(control), "validate",
-                              str(spec_file)], capture_output=True, text=True, timeout=600)
+    refused = campaign_cli(control, control.parent / "work", "validate", str(spec_file), check=False)
     assert refused.returncode == 1 and "supersede: {visit1001-1002:" in refused.stdout, refused.stdout
     spec_file.write_text(spec.replace("  - name: step1\n", "  - name: step1\n    supersede: {'*': right-sized}\n", 1))
     cli(control, "validate", str(spec_file))
