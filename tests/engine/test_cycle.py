@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,3 +86,18 @@ def test_every_command_and_both_demos_run_the_one_cycle_not_a_copy_of_its_stages
     callers = {path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
                if re.search(r"\.cycle\(act=", path.read_text())}
     assert {"cli/commands/status.py", "cli/commands/apply.py", "demo/run.py", "demo/multisite.py"} <= callers
+
+
+def test_a_failure_is_heard_with_the_error_lines_of_the_look_that_saw_it(site: Site) -> None:
+    """Whoever hears a change (`make demo`'s "!! … FAILED; first error lines:", the status job's lines) is told the
+    failed attempt's own error lines as this look read them — not the message an earlier look recorded ("bps is
+    (re)starting the workflow"), which is what the ledger held when the change was heard."""
+    from campaignops.demo.control import error_lines
+
+    cycle.run(site.job(), site.plan, site.ledger(), act=True, by="op")  # submits both
+    site.wms.finish("step1/visit1", RunState.FAILED, failed=1, errors=("calibrate visit=1: RuntimeError: boom",))
+    heard: list[Any] = []
+    cycle.run(site.job(), site.plan, site.ledger(), act=False, by="op", seen=heard.append)
+    [failed] = [c for c in heard if c.new == RunState.FAILED]
+    assert failed.run_key == "step1/visit1" and error_lines(failed) == ("calibrate visit=1: RuntimeError: boom",)
+    assert all(c.errors == () for c in heard if c.new != RunState.FAILED)

@@ -36,13 +36,9 @@ def commit(control: Path, message: str) -> None:
     git(control, "-c", "user.name=campaignops demo", "-c", "user.email=demo@localhost", "commit", "-qm", message)
 
 
-def error_lines(ws: Workspace, change: Change) -> tuple[str, ...]:
-    """The first error lines of the attempt a change is about (its message when it has none)."""
-    record = ws.ledger.run(change.run_key)
-    attempt = next((a for a in record.attempts if a.number == change.attempt), None) if record else None
-    if attempt is None:
-        return (change.detail or "no error line recorded",)
-    return attempt.errors or (attempt.message,)
+def error_lines(change: Change) -> tuple[str, ...]:
+    """The first error lines of the failed attempt a change is about, as the look that saw it read them."""
+    return change.errors or (change.detail or "no error line recorded",)
 
 
 def progress_line(ws: Workspace, started: float, extra: Sequence[str] = ()) -> str:

@@ -68,7 +68,7 @@ def cycle(ws: Workspace, say: Callable[[str], None]) -> bool:
         say(f"   {change}")
         if change.new == RunState.FAILED:
             say(f"   !! {change.run_key} FAILED at {site.get(change.run_key, '?')} (attempt {change.attempt}): "
-                f"{error_lines(ws, change)[0]}")
+                f"{error_lines(change)[0]}")
 
     done = ws.cycle(act=True, seen=tell)
     for line in done.moved:

@@ -71,7 +71,7 @@ def _tell(ws: Workspace, change: Change) -> None:
     _say(f"   {change}")
     if change.new == RunState.FAILED:
         _say(f"   !! {change.run_key} FAILED (attempt {change.attempt}); first error lines:")
-        for line in error_lines(ws, change)[:4]:
+        for line in error_lines(change)[:4]:
             _say(f"      | {line}")
 
 

@@ -27,6 +27,9 @@ class Change:
     old: RunState
     new: RunState
     detail: str
+    # A failure's first error lines as this look read them (the message when it has none): what whoever hears the
+    # change tells, not what an earlier look had recorded.
+    errors: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.run_key} a{self.attempt:02d} {self.old}→{self.new}" + (f" ({self.detail})" if self.detail else "")
@@ -178,8 +181,10 @@ def refresh(ctx: Context, ledger: Ledger) -> tuple[Ledger, list[Change]]:
             records[i] = record.with_attempt(updated)
             moved = True
             if updated.state != current.state:
-                detail = failure_detail(updated) if updated.state == RunState.FAILED else ""
-                changes.append(Change(record.key, current.number, current.state, updated.state, detail))
+                failed = updated.state == RunState.FAILED
+                detail = failure_detail(updated) if failed else ""
+                errors = (updated.errors or ((updated.message,) if updated.message else ())) if failed else ()
+                changes.append(Change(record.key, current.number, current.state, updated.state, detail, errors))
     if moved:  # nothing new: no need to serialise a large ledger to find it unchanged
         ledger = replace(ledger, runs=tuple(records))  # in place, in one pass: 10,000 changed runs stay linear
         ctx.save(ledger)
