@@ -1,5 +1,6 @@
-"""The 3×3 demo's data and pipeline: three site Butlers, each holding its own column of the tract, and the
-multi-site chain run for real across them (pipetask at each site, Butler-to-Butler transfers between)."""
+"""The 3×3 demo's data and pipeline: three site Butlers, each holding its own column of the tract, and the sites
+pipeline with its global step. The chain itself runs for real in tests/demo/test_multisite_real.py (the 3×3 demo:
+bps at each site, Butler-to-Butler transfers between)."""
 
 from __future__ import annotations
 
