@@ -285,7 +285,7 @@ class RunReader:
             return summary
         summary.state = WmsStates.FAILED
         summary.labels = self._labels()
-        summary.rows = self._rows_from_logs(with_errors)
+        summary.rows = self._rows_from_logs(with_errors, ended=True)
         ended = last.get("error") or f"bps process {last['pid']} ended without writing provenance (killed?)"
         summary.message = str(ended)
         return summary
@@ -306,7 +306,9 @@ class RunReader:
                 return " | ".join(lines)
         return "pipetaskInit exited with an error (see logs/pipetaskInit)"
 
-    def _rows_from_logs(self, with_errors: bool) -> list[QuantumRow]:
+    def _rows_from_logs(self, with_errors: bool, ended: bool = False) -> list[QuantumRow]:
+        """One row per job (per quantum of a cluster's job) from the job logs; `ended`: bps is gone, so a job that
+        did not say it ended will not."""
         rows = []
         for name, (label, path) in sorted(self._job_logs_cached().items()):
             if label in (INIT_LABEL, FINAL_LABEL) or name in (INIT_LABEL, FINAL_LABEL):
@@ -317,7 +319,7 @@ class RunReader:
                 text = ""
             quanta = _quanta_in_log(text)
             if len(quanta) > 1 or max(map(int, _QUANTA_TOTAL.findall(text)), default=1) > 1:  # a cluster's job
-                rows.extend(self._rows_of_cluster(label, name, path, text, quanta, with_errors))
+                rows.extend(self._rows_of_cluster(label, name, path, text, quanta, with_errors, ended))
             elif "failed. Exception" in text or "Traceback (most recent call last)" in text:
                 error = " | ".join(_first_error_lines(text, 1)) if with_errors else ""
                 state, error = WmsStates.FAILED, _with_log(error, str(path)) if error else ""
@@ -330,9 +332,10 @@ class RunReader:
 
     def _rows_of_cluster(self, label: str, name: str, path: Path, text: str,
                          quanta: dict[tuple[str, str], tuple[WmsStates, str]],
-                         with_errors: bool) -> list[QuantumRow]:
+                         with_errors: bool, ended: bool) -> list[QuantumRow]:
         """The rows of a job running several quanta (a bps cluster): one per quantum its log says ended, under
-        its task's label; those not ended yet count as running under the job's (cluster's) label."""
+        its task's label; those not ended yet count as running under the job's (cluster's) label — or, once bps
+        is gone, as unknown (never run, or killed with the job)."""
         rows = []
         for (task, quantum), (state, error) in quanta.items():
             shown = _with_log(error, str(path)) if (error and with_errors) else ""
@@ -340,7 +343,8 @@ class RunReader:
                                    exit_code=1 if state == WmsStates.FAILED else None))
         totals = _QUANTA_TOTAL.findall(text)
         remaining = max(0, int(totals[-1]) - len(quanta)) if totals else 0
-        rows.extend(QuantumRow(label, f"{name}:{n}", WmsStates.RUNNING) for n in range(remaining))
+        left = WmsStates.UNKNOWN if ended else WmsStates.RUNNING
+        rows.extend(QuantumRow(label, f"{name}:{n}", left) for n in range(remaining))
         return rows
 
     def _job_logs_cached(self) -> dict[str, tuple[str, Path]]:
