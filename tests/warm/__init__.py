@@ -16,10 +16,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PROGRAMS = ("pipetask", "butler")
+PROGRAMS = ("pipetask", "butler", "bps")
 # What the programs import whatever they do: imported once by the server, before serving.
 PRELOAD = ("lsst.daf.butler", "lsst.daf.butler.cli.butler", "lsst.daf.butler.registry.sql_registry", "lsst.pipe.base",
-           "lsst.pipe.base.quantum_graph", "lsst.ctrl.mpexec.cli.pipetask")
+           "lsst.pipe.base.quantum_graph", "lsst.ctrl.mpexec.cli.pipetask", "lsst.ctrl.bps.cli.bps",
+           "lsst.ctrl.bps.drivers", "lsst.ctrl.bps.parsl")
 START_TIMEOUT = 120.0  # seconds: the imports take ~3 s idle, far more on a loaded machine
 
 

@@ -40,6 +40,13 @@ import sys
 import threading
 from typing import Any
 
+# The namespaces a program sees the world through (`unshare -rm` gives a runner only its own site's files): a caller
+# in other ones than the server's is told to run its program cold.
+NAMESPACES = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("mnt", "pid", "user", "net", "ipc", "uts")}
+# What makes an interpreter start differently (warnings filters, bytecode writing, hash seed, a sitecustomize on
+# PYTHONPATH ...): a program asked for with other such settings than the server started with runs cold.
+STARTUP = {k: v for k, v in os.environ.items() if k.startswith("PYTHON") and k != "PYTHONPATH"}
+CUSTOMIZE = ("sitecustomize.py", "usercustomize.py", "sitecustomize", "usercustomize")
 HEADER = 4  # bytes of the request's length, big-endian, then the request as JSON
 FDS = 3  # standard input, output and error
 
@@ -61,7 +68,20 @@ def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
     return json.loads(data[HEADER:]), list(fds)
 
 
-def _reply(conn: socket.socket, message: dict[str, int]) -> None:
+def _cold_because(request: dict[str, Any]) -> str:
+    """Why this program must start cold rather than as a fork of this server; "" when it need not."""
+    if request.get("namespaces") != NAMESPACES:
+        return "the caller runs in other namespaces than this server (it would see other files)"
+    env = request.get("env", {})
+    if {k: v for k, v in env.items() if k.startswith("PYTHON") and k != "PYTHONPATH"} != STARTUP:
+        return "the interpreter would start with other PYTHON* settings than this server's"
+    for entry in env.get("PYTHONPATH", "").split(os.pathsep):
+        if entry and any(os.path.exists(os.path.join(entry, name)) for name in CUSTOMIZE):
+            return f"{entry} holds a sitecustomize or usercustomize module, which runs at the interpreter's start"
+    return ""
+
+
+def _reply(conn: socket.socket, message: dict[str, int | str]) -> None:
     with contextlib.suppress(OSError):  # the shim is gone: nobody to tell
         conn.sendall(json.dumps(message).encode() + b"\n")
 
@@ -80,6 +100,13 @@ def serve(listener: socket.socket) -> tuple[dict[str, Any], list[int]]:
                     conn.close()
                     continue
                 request, fds = received
+                why = _cold_because(request)
+                if why:
+                    for fd in fds:
+                        os.close(fd)
+                    _reply(conn, {"cold": why})
+                    conn.close()
+                    continue
                 pid = os.fork()
                 if pid == 0:
                     # the program: nothing of the server stays open in it
@@ -142,6 +169,8 @@ def main() -> None:
     base_path = sys.path[1:]  # without this script's folder
     for name in sys.argv[2:]:
         importlib.import_module(name)
+    if "campaignops" in sys.modules:  # the programs import it from where their PYTHONPATH says (a run's pinned copy)
+        sys.exit("warm server: the preloaded modules imported campaignops; serving nothing")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     staging = f"{socket_path}.{os.getpid()}"

@@ -4,7 +4,8 @@ PATH as `pipetask` or `butler`. Started with `python -IS` (no site packages: ~15
 It passes argv, environment, working directory, umask and its standard streams to the server, forwards the signals
 it receives to the program (to its process group: the program leads one, as a shell's job would), and ends as the
 program ended — with its exit status, or killed by the same signal. Inside a Slurm job, without the server, or when
-anything of that fails before the program starts, it runs the real program (exec) instead.
+anything of that fails before the program starts, or in other namespaces than the server's (`unshare`: it would
+see other files), it runs the real program (exec) instead.
 """
 
 import array
@@ -46,12 +47,15 @@ def main() -> None:
         conn.connect(SOCKET)
         umask = os.umask(0o022)
         os.umask(umask)
+        namespaces = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("mnt", "pid", "user", "net", "ipc", "uts")}
         request = json.dumps({"argv": [REAL, *sys.argv[1:]], "env": dict(os.environ), "cwd": cwd,
-                              "umask": umask, "shim": os.getpid()}).encode()
+                              "umask": umask, "shim": os.getpid(), "namespaces": namespaces}).encode()
         conn.sendmsg([len(request).to_bytes(4, "big") + request],
                      [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", streams()))])
         replies = conn.makefile("r", encoding="utf-8")
         started = json.loads(replies.readline())
+        if "pid" not in started:
+            raise ValueError(started.get("cold", "no program started"))
     except (OSError, ValueError):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
         cold()

@@ -107,3 +107,24 @@ def test_without_the_server_the_shim_runs_the_program_cold(probe: tuple[Path, Pa
     assert json.loads(_run(shim, "report", cwd=tmp_path, CAMPAIGNOPS_TEST_COLD="1").stdout)["leads_group"] is False
     inside_slurm = _run(shim, "report", cwd=tmp_path, SLURM_JOB_ID="12")
     assert json.loads(inside_slurm.stdout)["leads_group"] is False  # Slurm's cgroup must hold the real work
+
+
+def test_a_caller_in_another_mount_namespace_runs_the_program_cold(probe: tuple[Path, Path], tmp_path: Path) -> None:
+    _, shim = probe
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=10).returncode != 0:
+        pytest.skip("needs `unshare -rm` (user + mount namespaces)")
+    inside = subprocess.run(["unshare", "-rm", str(shim), "report"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    assert json.loads(inside.stdout)["leads_group"] is False, inside.stderr  # not forked by the server
+
+
+def test_a_program_whose_interpreter_would_start_differently_runs_cold(probe: tuple[Path, Path],
+                                                                      tmp_path: Path) -> None:
+    _, shim = probe
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    (custom / "sitecustomize.py").write_text("import os\nos.environ['PROBE'] = 'customized'\n")
+    seen = json.loads(_run(shim, "report", cwd=tmp_path, PYTHONPATH=str(custom)).stdout)
+    assert (seen["probe"], seen["leads_group"]) == ("customized", False)  # the module ran: a cold start
+    warnings = json.loads(_run(shim, "report", cwd=tmp_path, PYTHONWARNINGS="error").stdout)
+    assert warnings["leads_group"] is False
