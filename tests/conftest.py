@@ -34,8 +34,9 @@ def venv_bin_on_path() -> Iterator[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def warm_middleware(venv_bin_on_path: str) -> Iterator[Path | None]:
-    """`pipetask` and `butler` started as forks of one process that has imported the middleware (tests/warm: ~0.3
-    CPU-seconds a program instead of ~3); CAMPAIGNOPS_TEST_COLD=1 starts each cold, as production does."""
+    """`bps`, `pipetask`, `butler` and `campaign` started as forks of one process that has imported the middleware
+    (tests/warm: ~0.3-0.9 CPU-seconds a program instead of 3-6; cold until it has, a few seconds after the session
+    starts); CAMPAIGNOPS_TEST_COLD=1 starts each cold, as production does."""
     import warm
 
     if not warm.wanted():
@@ -47,10 +48,12 @@ def warm_middleware(venv_bin_on_path: str) -> Iterator[Path | None]:
             return
         old = os.environ["PATH"]
         os.environ["PATH"] = os.pathsep.join([str(shims), old])
+        warm.session_shims = shims
         try:
             yield shims
         finally:
             os.environ["PATH"] = old
+            warm.session_shims = None
 
 
 def _unavailable(reason: str) -> None:

@@ -31,7 +31,7 @@ def test_tests_sharing_the_slurm_cluster_or_a_modules_runs_are_grouped_and_the_o
     files = ["tests/adapters/test_slurm_cluster.py", "tests/adapters/test_slurm_bps.py",
              "tests/adapters/test_slurm_wms.py", "tests/adapters/test_bps_local_wms.py",
              "tests/adapters/test_github_client.py"]
-    env = {**os.environ, "GROUPS_OUT": str(out),
+    env = {**os.environ, "GROUPS_OUT": str(out), "CAMPAIGNOPS_TEST_COLD": "1",
            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
                            "-p", "show_groups", *files], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -56,7 +56,8 @@ def test_tests_sharing_the_slurm_cluster_or_a_modules_runs_are_grouped_and_the_o
 def test_xdist_runs_a_group_on_one_worker() -> None:
     """What xdist's scheduler sees: the group in each grouped test's node id (pytest 9.2 and xdist 3.8 need
     tests/conftest.py's help there), every test of the group on one worker."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "CAMPAIGNOPS_TEST_COLD": "1",  # no program runs: no warm server per worker
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v",
                            "-p", "no:cacheprovider", "tests/planning/test_profile.py"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300, check=False)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+import warm
 from campaignops.demo import INPUT_DATASET_TYPE, INSTRUMENT, RAW_RUN
 from campaignops.domain.states import RunState, TaskCounts, Transition
 from campaignops.ledger import store
@@ -84,7 +84,7 @@ def fill(repo: Path, runs: dict[str, int], chains: dict[str, list[str]]) -> None
 
 def retention(control: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CAMPAIGNOPS_WORKDIR": str(control.parent / "work")}
-    proc = subprocess.run([sys.executable, "-m", "campaignops.cli", "--root", str(control), "retention", *args],
+    proc = subprocess.run([*warm.campaign(), "--root", str(control), "retention", *args],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+import warm
 from campaignops.adapters.lock import release_all
 from campaignops.domain.errors import ButlerQueryError
 from campaignops.ledger import store
@@ -35,7 +36,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def campaign(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "campaignops.cli", "--root", str(root), *args], capture_output=True,
+    return subprocess.run([*warm.campaign(), "--root", str(root), *args], capture_output=True,
                           text=True, env={**os.environ, "CAMPAIGNOPS_WORKDIR": str(root.parent / "work")},
                           timeout=300, check=False)
 
@@ -98,7 +99,7 @@ def repo_as_committed(tmp_path: Path) -> Path:
 
 
 def run_env(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "campaignops.cli", "--root", str(root), *args], capture_output=True,
+    return subprocess.run([*warm.campaign(), "--root", str(root), *args], capture_output=True,
                           text=True, env={**os.environ, "CAMPAIGNOPS_WORKDIR": str(root.parent / "work"), **env},
                           timeout=300, check=False)
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+import warm
 from campaignops.domain.states import RunState, Transition
 from campaignops.ledger import store
 from campaignops.ledger.records import Attempt, Ledger, RunRecord
@@ -29,7 +29,7 @@ STEP1 = ("step1/visit1001-1002", "step1/visit1003-1004", "step1/visit1005-1006")
 
 
 def campaign(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "campaignops.cli", "--root", str(root), *args],
+    return subprocess.Popen([*warm.campaign(), "--root", str(root), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "CAMPAIGNOPS_DEBUG": "", **(env or {})})
 

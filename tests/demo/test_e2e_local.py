@@ -15,6 +15,7 @@ import pytest
 import yaml
 from ruamel.yaml import YAML
 
+import warm
 from campaignops.adapters.lock import release_all
 from campaignops.cli.main import main as campaign_main
 from campaignops.demo.run import make_control_repo, run_demo
@@ -35,7 +36,7 @@ def campaign_cli(control: Path, workdir: Path, *args: str, env: dict[str, str] |
     extra = {"CAMPAIGNOPS_WORKDIR": str(workdir), **(env or {})}
     argv = ["--root", str(control), *args]
     if "CAMPAIGNOPS_FAILPOINT" in extra:
-        proc = subprocess.run([sys.executable, "-m", "campaignops.cli", *argv], capture_output=True, text=True,
+        proc = subprocess.run([*warm.campaign(), *argv], capture_output=True, text=True,
                               env={**os.environ, **extra}, timeout=600)
     else:
         out, err = io.StringIO(), io.StringIO()

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import warm
 from campaignops.demo.multisite import CAMPAIGN, run_multisite
 from campaignops.demo.sites import CENTRAL_SITE, SITE_PATCHES, SITE_VISITS, SITES
 from campaignops.domain.states import RunState, TransferState
@@ -108,7 +108,7 @@ def test_each_site_page_lists_only_its_runs_and_the_record_validates_and_plans(d
     env = {**os.environ, "CAMPAIGNOPS_WORKDIR": str(demo / "work-3x3")}
 
     def campaign(*args: str) -> str:
-        proc = subprocess.run([sys.executable, "-m", "campaignops.cli", "--root", str(control), *args],
+        proc = subprocess.run([*warm.campaign(), "--root", str(control), *args],
                               capture_output=True, text=True, env=env, timeout=300, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout

@@ -43,7 +43,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
     program = folder / "probe"
     program.write_text(f"#!{sys.executable}\n{PROBE}", encoding="utf-8")
     program.chmod(0o755)
-    with warm.started(Path(sys.executable).parent, {"probe": program}, preload=()) as shims:
+    with warm.started(Path(sys.executable).parent, {"probe": program}, preload=(), wait=60) as shims:
         assert shims is not None
         yield program, shims / "probe"
 

@@ -29,6 +29,8 @@ from typing import Any
 import pytest
 import yaml
 
+import warm
+
 pytest.importorskip("pytest_httpserver")
 from pytest_httpserver import HTTPServer
 from ruamel.yaml import YAML
@@ -219,7 +221,10 @@ def _runner_venv(where: Path, scripts: Path) -> None:
         if (real / lib).exists():
             (where / lib).symlink_to(real / lib)
     for entry in (real / "bin").iterdir():
-        (where / "bin" / entry.name).symlink_to(entry)
+        # bps, pipetask and butler through the suite's warm server when it runs (tests/warm); `campaign` and
+        # `python` stay this venv's own: the runner's `campaign doctor` reads its sys.prefix
+        warm_shim = warm.shim(entry.name) if entry.name in ("bps", "pipetask", "butler") else None
+        (where / "bin" / entry.name).symlink_to(warm_shim or entry)
 
 
 @pytest.fixture
