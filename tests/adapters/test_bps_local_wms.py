@@ -74,7 +74,9 @@ class Runs:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
-    """One demo repository; both step1 groups launched at once (they run concurrently)."""
+    """One demo repository; both step1 groups launched at once (they run concurrently), cold: bps and every job a
+    process of its own started from its program, as production starts them (the rest of the suite starts them warm,
+    tests/warm; the restart below is warm)."""
     base = tmp_path_factory.mktemp("local-wms")
     build(base / "repo")
     campaign = demo_campaign(base / "repo")
@@ -83,8 +85,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     clean = base / "launch-clean"
     flaky = base / "launch-flaky"
     t0 = time.monotonic()
-    wms.launch(write_config(campaign, "step1/visit1001-1002", base / "configs"), clean, "")
-    wms.launch(write_config(campaign, "step1/visit1003-1004", base / "configs"), flaky, "")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CAMPAIGNOPS_TEST_COLD", "1")  # bps passes it on to its jobs
+        wms.launch(write_config(campaign, "step1/visit1001-1002", base / "configs"), clean, "")
+        wms.launch(write_config(campaign, "step1/visit1003-1004", base / "configs"), flaky, "")
     seconds["launch"] = time.monotonic() - t0
     yield Runs(wms, base / "repo", clean, flaky, seconds)
 
