@@ -49,23 +49,33 @@ STARTUP = {k: v for k, v in os.environ.items() if k.startswith("PYTHON") and k !
 CUSTOMIZE = ("sitecustomize.py", "usercustomize.py", "sitecustomize", "usercustomize")
 HEADER = 4  # bytes of the request's length, big-endian, then the request as JSON
 FDS = 3  # standard input, output and error
+RECEIVE_TIMEOUT = 10.0  # seconds a connected shim has to send its request (it sends at once)
 
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
-    """One request and its three file descriptors, or None when the shim went away mid-way."""
+    """One request and its three file descriptors; None when the shim went away or stalled mid-way (the server
+    serves one request at a time: a shim that connects and sends nothing must not hold the others up)."""
     fds = array.array("i")
     data = b""
-    while len(data) < HEADER or len(data) < HEADER + int.from_bytes(data[:HEADER], "big"):
-        msg, ancdata, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_SPACE(FDS * fds.itemsize))
-        for level, kind, payload in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-        if not msg:
-            for fd in fds:
-                os.close(fd)
-            return None
-        data += msg
-    return json.loads(data[HEADER:]), list(fds)
+    conn.settimeout(RECEIVE_TIMEOUT)
+    try:
+        while len(data) < HEADER or len(data) < HEADER + int.from_bytes(data[:HEADER], "big"):
+            msg, ancdata, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_SPACE(FDS * fds.itemsize))
+            for level, kind, payload in ancdata:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+            if not msg:
+                raise ConnectionResetError("the shim went away")
+            data += msg
+        request = json.loads(data[HEADER:])
+        if len(fds) != FDS or not isinstance(request, dict):
+            raise ValueError("not a request")
+    except (OSError, ValueError):
+        for fd in fds:
+            os.close(fd)
+        return None
+    conn.settimeout(None)
+    return request, list(fds)
 
 
 def _cold_because(request: dict[str, Any]) -> str:

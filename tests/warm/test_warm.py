@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -128,3 +129,15 @@ def test_a_program_whose_interpreter_would_start_differently_runs_cold(probe: tu
     assert (seen["probe"], seen["leads_group"]) == ("customized", False)  # the module ran: a cold start
     warnings = json.loads(_run(shim, "report", cwd=tmp_path, PYTHONWARNINGS="error").stdout)
     assert warnings["leads_group"] is False
+
+
+def test_a_caller_that_connects_and_sends_nothing_holds_the_others_up_only_briefly(probe: tuple[Path, Path],
+                                                                                   tmp_path: Path) -> None:
+    _, shim = probe
+    stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stalled.connect(str(shim.parent.parent / "server.sock"))  # a shim stopped before it sent its request
+    try:
+        seen = json.loads(_run(shim, "report", cwd=tmp_path).stdout)
+        assert seen["leads_group"] is True  # still served by the server, once it gave up on the silent one
+    finally:
+        stalled.close()
