@@ -12,7 +12,8 @@ RUCIO_STAMP := $(RUCIO_VENV)/.installed
 DEMO_DIR ?= .demo
 PYTEST_ARGS ?=
 # pytest-xdist workers: one per core and one more — the suite waits on bps processes, Slurm and act as well as
-# computing: with 3 on these 2 cores the CPU was idle 1.8 % of a whole run (the suite 14 min 54 s, ~16 min with 2).
+# computing: with 3 on these 2 cores the CPU was idle 1.8 % of a whole run at stop 26 (the suite 14 min 54 s, ~16 min
+# with 2); ~5 % at stop 27 with the warm server (tests/warm: 9 min 14 s).
 # --dist loadgroup keeps the tests tests/conftest.py groups (the Slurm cluster's, those sharing a module's bps runs)
 # on one worker, one after the other. PYTEST_WORKERS=0: serial.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
