@@ -73,7 +73,11 @@ def main() -> None:
         signal.signal(sig, forward)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
     line = replies.readline()
-    ended = json.loads(line) if line else {"exit": 255}
+    if not line:  # the server ended first (the test session's end, or it was killed): so does the program
+        sys.stderr.write(f"{os.path.basename(sys.argv[0])}: the warm test server ({SOCKET}) ended while this program "
+                         f"ran (pid {pid}); it is stopped with it. CAMPAIGNOPS_TEST_COLD=1 runs programs without it.\n")
+        sys.exit(255)
+    ended = json.loads(line)
     if "signal" in ended:
         killed_by = ended["signal"]
         if killed_by not in (signal.SIGKILL, signal.SIGSTOP):  # the two that cannot be caught, nor reset

@@ -141,3 +141,32 @@ def test_a_caller_that_connects_and_sends_nothing_holds_the_others_up_only_brief
         assert seen["leads_group"] is True  # still served by the server, once it gave up on the silent one
     finally:
         stalled.close()
+
+
+def test_when_the_server_ends_under_a_running_program_the_caller_is_told_and_the_program_stops(
+        tmp_path: Path) -> None:
+    program = tmp_path / "probe"
+    program.write_text(f"#!{sys.executable}\n{PROBE}", encoding="utf-8")
+    program.chmod(0o755)
+    with warm.started(Path(sys.executable).parent, {"probe": program}, preload=(), wait=60) as shims:
+        assert shims is not None
+        waiting = subprocess.Popen([str(shims / "probe"), "wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        assert waiting.stdout is not None and waiting.stderr is not None
+        pid = int(waiting.stdout.readline())
+        server = next(p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_server(p, shims))
+        os.kill(int(server.name), signal.SIGKILL)
+        assert waiting.wait(30) == 255
+        said = waiting.stderr.read()
+        assert "the warm test server" in said and "CAMPAIGNOPS_TEST_COLD=1" in said, said
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _is_server(proc: Path, shims: Path) -> bool:
+    try:
+        return str(shims.parent / "server.sock").encode() in (proc / "cmdline").read_bytes()
+    except OSError:
+        return False
