@@ -3,8 +3,9 @@ publish, the operator controls) takes turns, whatever work directory it was give
 
 Two locks, always taken in this order: the checkout's (`<root>/.campaignops/locks/<name>.lock`: every job
 on this control repository, whatever its --workdir) and the work directory's (`<workdir>/.locks/<name>.lock`:
-every job launching into those directories, whatever its checkout). `.campaignops/` ignores itself (a
-`.gitignore` of `*` inside), so `git status` and `campaign publish` never see it. Which work directory owns
+every job launching into those directories, whatever its checkout). `.campaignops/` and the work directory
+ignore themselves (a `.gitignore` of `*` inside), so `git status` and `campaign publish` never see them (the default
+work directory, `<root>/.work`, lies in the checkout). Which work directory owns
 a campaign's launches is recorded in the ledger (`engine/ownership.py`); the lock makes that record
 read-then-written by one job at a time.
 """
@@ -23,15 +24,18 @@ CONTROL_DIR = ".campaignops"
 _LOCKS: dict[str, int] = {}
 
 
-def control_dir(root: Path) -> Path:
-    """`<root>/.campaignops/`: this checkout's locks and pacing state, ignored by git (it ignores itself)."""
-    folder = root / CONTROL_DIR
+def _ignoring_itself(folder: Path, what: str) -> Path:
+    """`folder`, made if need be, with a `.gitignore` of `*` inside: git never shows what is in it."""
     folder.mkdir(parents=True, exist_ok=True)
     ignore = folder / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# campaignops: locks and pacing state of this checkout, never committed\n*\n",
-                          encoding="utf-8")
+        ignore.write_text(f"# campaignops: {what}, never committed\n*\n", encoding="utf-8")
     return folder
+
+
+def control_dir(root: Path) -> Path:
+    """`<root>/.campaignops/`: this checkout's locks and pacing state, ignored by git (it ignores itself)."""
+    return _ignoring_itself(root / CONTROL_DIR, "locks and pacing state of this checkout")
 
 
 def this_runner(workdir: Path) -> str:
@@ -60,6 +64,9 @@ def lock_campaign(workdir: Path | None, name: str, say: Callable[[str], None] = 
     if root is not None:
         _hold(control_dir(root) / "locks" / f"{name}.lock", say, name)
     if workdir is not None:
+        # The work directory ignores itself too: off a runner it defaults to <root>/.work, inside the checkout,
+        # where its locks and launch directories would otherwise show in `git status`.
+        _ignoring_itself(workdir, "launch directories and locks of this work directory")
         _hold(workdir / ".locks" / f"{name}.lock", say, name)
 
 

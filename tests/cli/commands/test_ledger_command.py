@@ -184,3 +184,22 @@ def test_publish_holds_the_lock_a_status_job_holds(repo: Path, tmp_path: Path) -
                              capture_output=True, text=True, timeout=60)
     holder.wait(10)
     assert "waiting for another campaign job that holds demo" in publish.stdout, publish.stdout + publish.stderr
+
+
+def test_a_job_with_the_default_work_directory_leaves_git_status_clean(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off a runner the work directory defaults to <root>/.work, inside the checkout: a refused or an empty job
+    there (its locks), and the launches, must not show in `git status` (a stranger saw `?? .work/`)."""
+    from fakes.launching_repo import control_repo
+
+    monkeypatch.delenv("CAMPAIGNOPS_WORKDIR", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    root = control_repo(tmp_path)
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "t@example.org"], ["config", "user.name", "t"],
+                 ["add", "-A"], ["commit", "-q", "-m", "base"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+    assert main(["--root", str(root), "cancel", "demo", "step1/visit1001-1002", "--reason", "try"]) == 0
+    assert (root / ".work" / ".locks").is_dir()
+    status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=all"],
+                            check=True, capture_output=True, text=True).stdout
+    assert status == "", status
